@@ -1,0 +1,111 @@
+//! The two kinds of failure the domain reports: the caller's fault ([`AuthError`] variants with a
+//! stable machine code) and ours ([`AuthError::Internal`], wrapping a cause that is logged, never
+//! shown). Mapping these to HTTP lives in the `sesame` crate, in one place.
+
+use std::fmt;
+
+/// One failed rule on one input field, for validation error lists.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct FieldError {
+    /// The request field, e.g. `email`.
+    pub field: &'static str,
+    /// A stable machine code for the rule, e.g. `too_short`.
+    pub code: &'static str,
+    /// A sentence a person can act on.
+    pub message: String,
+}
+
+impl FieldError {
+    #[must_use]
+    pub fn new(field: &'static str, code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            field,
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for FieldError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.field, self.message)
+    }
+}
+
+/// Failures of a storage backend. A database outage must never look like "not found", so
+/// lookups return `Result<Option<T>, StoreError>`.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A uniqueness rule was violated; the payload names which one.
+    #[error("unique constraint violated: {0:?}")]
+    Conflict(Conflict),
+    /// Anything else: connection loss, bad SQL, corrupt rows. The cause is for the log.
+    #[error("storage backend failed: {0}")]
+    Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl StoreError {
+    pub fn backend(e: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Self::Backend(Box::new(e))
+    }
+}
+
+/// Which uniqueness rule a write broke.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Conflict {
+    Email,
+    Username,
+    Other,
+}
+
+/// Everything an account operation can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    /// Input failed one or more field rules.
+    #[error("the request has invalid fields")]
+    Validation(Vec<FieldError>),
+    /// Login failed: unknown account, wrong password or deactivated account, indistinguishably.
+    #[error("invalid credentials")]
+    InvalidCredentials,
+    /// The presented access token is missing, malformed, forged, expired or its session ended.
+    #[error("invalid access token: {0}")]
+    InvalidToken(&'static str),
+    /// The presented refresh token is unknown, expired, already used, or its session ended.
+    #[error("invalid refresh token")]
+    InvalidRefreshToken,
+    #[error("the email address is already registered")]
+    EmailTaken,
+    #[error("the username is already taken")]
+    UsernameTaken,
+    /// The account exists but may not do this (e.g. deactivated).
+    #[error("the account is deactivated")]
+    AccountDisabled,
+    /// Too many password hashes are queued; the caller should retry shortly.
+    #[error("password hashing is saturated")]
+    Overloaded { retry_after_secs: u64 },
+    /// Our fault. The cause is logged with the request id and never sent to the client.
+    #[error("internal error: {0}")]
+    Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl AuthError {
+    pub fn internal(e: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Self::Internal(Box::new(e))
+    }
+
+    #[must_use]
+    pub fn field(field: &'static str, code: &'static str, message: impl Into<String>) -> Self {
+        Self::Validation(vec![FieldError::new(field, code, message)])
+    }
+}
+
+impl From<StoreError> for AuthError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Conflict(Conflict::Email) => Self::EmailTaken,
+            StoreError::Conflict(Conflict::Username) => Self::UsernameTaken,
+            StoreError::Conflict(Conflict::Other) => Self::internal(e),
+            StoreError::Backend(_) => Self::internal(e),
+        }
+    }
+}

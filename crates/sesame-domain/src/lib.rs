@@ -1,0 +1,20 @@
+//! Sesame's domain layer: what an account, a password, a session and a token *are*, and the
+//! rules that govern them.
+//!
+//! This crate owns the account lifecycle logic ([`service::AuthService`]), the parse-don't-validate
+//! newtypes every other layer trusts ([`model`]), password hashing ([`password`]), token signing and
+//! refresh-token rotation ([`token`]), and the storage contract ([`store`]).
+//!
+//! It deliberately knows nothing of HTTP (axum) or SQL (sqlx): the `sesame` crate adapts requests
+//! into calls here and implements the storage traits per backend. The compiler enforces that split,
+//! because neither framework is a dependency of this crate.
+
+pub mod clock;
+pub mod error;
+pub mod model;
+pub mod password;
+pub mod service;
+pub mod store;
+pub mod token;
+
+pub use error::{AuthError, FieldError, StoreError};

@@ -1,0 +1,424 @@
+//! Passwords: the [`Password`] newtype (NFKC, 8 to 256 bytes, never printed) and the
+//! [`PasswordHasher`], which hashes with argon2id, verifies argon2 and imported bcrypt hashes, says
+//! when a stored hash should be upgraded, and runs all of that off the async runtime on a bounded
+//! pool so that a flood of logins cannot starve other requests or exhaust memory.
+//!
+//! It does not decide *when* to re-hash or what a failed login means; the service does.
+
+use crate::error::{AuthError, FieldError};
+use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier as _, SaltString};
+use argon2::{Algorithm, Argon2, Params, Version};
+use std::fmt;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use tokio::sync::Semaphore;
+use unicode_normalization::UnicodeNormalization;
+
+/// A password that passed the length rules, NFKC-normalized. `Debug` never shows it.
+#[derive(Clone)]
+pub struct Password(String);
+
+impl Password {
+    pub const MIN_CHARS: usize = 8;
+    pub const MAX_BYTES: usize = 256;
+
+    /// Normalizes with NFKC, then checks 8 characters to 256 bytes. Longer input is rejected,
+    /// never truncated.
+    ///
+    /// # Errors
+    /// A [`FieldError`] on `field` naming the rule that failed.
+    pub fn parse_field(raw: &str, field: &'static str) -> Result<Self, FieldError> {
+        let s: String = raw.nfkc().collect();
+        if s.chars().count() < Self::MIN_CHARS {
+            return Err(FieldError::new(
+                field,
+                "too_short",
+                "a password has at least 8 characters",
+            ));
+        }
+        if s.len() > Self::MAX_BYTES {
+            return Err(FieldError::new(
+                field,
+                "too_long",
+                "a password has at most 256 bytes (it is never truncated)",
+            ));
+        }
+        Ok(Self(s))
+    }
+
+    /// [`Password::parse_field`] for the field named `password`.
+    ///
+    /// # Errors
+    /// As [`Password::parse_field`].
+    pub fn parse(raw: &str) -> Result<Self, FieldError> {
+        Self::parse_field(raw, "password")
+    }
+
+    /// A password presented at login is only normalized: length rules are for new passwords, and
+    /// an old account may predate them. Input over the byte limit cannot match any hash we made,
+    /// but it still costs the same hash so that the answer takes the same time.
+    #[must_use]
+    pub fn for_login(raw: &str) -> Self {
+        Self(raw.nfkc().collect())
+    }
+
+    fn expose(&self) -> &[u8] {
+        self.0.as_bytes()
+    }
+}
+
+impl fmt::Debug for Password {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Password(***)")
+    }
+}
+
+/// argon2id cost parameters. The default is OWASP's: m=19456 KiB, t=2, p=1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HashParams {
+    pub memory_kib: u32,
+    pub iterations: u32,
+    pub parallelism: u32,
+}
+
+impl Default for HashParams {
+    fn default() -> Self {
+        Self {
+            memory_kib: 19_456,
+            iterations: 2,
+            parallelism: 1,
+        }
+    }
+}
+
+/// The outcome of checking a password against a stored hash.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Verified {
+    pub matches: bool,
+    /// The hash is bcrypt, or argon2 with other parameters than the current ones.
+    pub needs_rehash: bool,
+}
+
+/// Hashes and verifies on a bounded pool of blocking threads.
+pub struct PasswordHasher {
+    argon: Argon2<'static>,
+    params: HashParams,
+    workers: Arc<Semaphore>,
+    pending: AtomicUsize,
+    max_pending: usize,
+    dummy_hash: String,
+}
+
+impl fmt::Debug for PasswordHasher {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PasswordHasher")
+            .field("params", &self.params)
+            .field("max_pending", &self.max_pending)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Decrements the pending count when a hashing job leaves, however it leaves.
+struct PendingGuard<'a>(&'a AtomicUsize);
+
+impl Drop for PendingGuard<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+impl PasswordHasher {
+    /// `workers` hashes run at once (one per core is right: argon2 is CPU-bound); at most
+    /// `max_pending` jobs (running plus queued) are admitted, the rest are refused with
+    /// [`AuthError::Overloaded`].
+    ///
+    /// # Errors
+    /// An error naming the bad parameter when argon2 rejects the cost parameters.
+    pub fn new(params: HashParams, workers: usize, max_pending: usize) -> Result<Self, String> {
+        let p = Params::new(
+            params.memory_kib,
+            params.iterations,
+            params.parallelism,
+            None,
+        )
+        .map_err(|e| format!("invalid argon2 parameters: {e}"))?;
+        let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, p);
+        let workers = workers.max(1);
+        let salt = SaltString::generate(&mut rand::rngs::OsRng);
+        let dummy_hash = argon
+            .hash_password(b"sesame-dummy-password-for-timing", &salt)
+            .map_err(|e| format!("argon2 failed: {e}"))?
+            .to_string();
+        Ok(Self {
+            argon,
+            params,
+            workers: Arc::new(Semaphore::new(workers)),
+            pending: AtomicUsize::new(0),
+            max_pending: max_pending.max(workers),
+            dummy_hash,
+        })
+    }
+
+    #[must_use]
+    pub fn params(&self) -> HashParams {
+        self.params
+    }
+
+    /// Hashes a new password with argon2id and the current parameters, as a PHC string.
+    ///
+    /// # Errors
+    /// [`AuthError::Overloaded`] when the pool is full; [`AuthError::Internal`] if hashing fails.
+    pub async fn hash(self: &Arc<Self>, password: &Password) -> Result<String, AuthError> {
+        let this = Arc::clone(self);
+        let pw = password.clone();
+        self.run(move || this.hash_blocking(&pw)).await?
+    }
+
+    /// Verifies `password` against `stored`; with no stored hash (unknown user) it verifies against
+    /// a dummy hash of the same cost so that the answer takes the same time, and never matches.
+    ///
+    /// # Errors
+    /// [`AuthError::Overloaded`] when the pool is full; [`AuthError::Internal`] if the pool fails.
+    pub async fn verify(
+        self: &Arc<Self>,
+        password: &Password,
+        stored: Option<String>,
+    ) -> Result<Verified, AuthError> {
+        let this = Arc::clone(self);
+        let pw = password.clone();
+        self.run(move || match stored {
+            Some(hash) => this.verify_blocking(&pw, &hash),
+            None => {
+                let _ = this.verify_blocking(&pw, &this.dummy_hash);
+                Verified {
+                    matches: false,
+                    needs_rehash: false,
+                }
+            }
+        })
+        .await
+    }
+
+    /// Hashes synchronously, for the CLI and for tests. Never call this on the async runtime.
+    ///
+    /// # Errors
+    /// [`AuthError::Internal`] if argon2 fails.
+    pub fn hash_blocking(&self, password: &Password) -> Result<String, AuthError> {
+        let salt = SaltString::generate(&mut rand::rngs::OsRng);
+        self.argon
+            .hash_password(password.expose(), &salt)
+            .map(|h| h.to_string())
+            .map_err(|e| AuthError::Internal(e.to_string().into()))
+    }
+
+    /// Verifies synchronously. A stored value that is no hash we understand never matches.
+    #[must_use]
+    pub fn verify_blocking(&self, password: &Password, stored: &str) -> Verified {
+        let no = Verified {
+            matches: false,
+            needs_rehash: false,
+        };
+        if is_bcrypt(stored) {
+            return match bcrypt::verify(password.expose(), stored) {
+                Ok(matches) => Verified {
+                    matches,
+                    needs_rehash: true,
+                },
+                Err(e) => {
+                    tracing::warn!(error = %e, "stored bcrypt hash is unreadable");
+                    no
+                }
+            };
+        }
+        let Ok(parsed) = PasswordHash::new(stored) else {
+            tracing::warn!("stored password hash is not a PHC string");
+            return no;
+        };
+        // Verify with the parameters recorded in the hash itself (Argon2's verifier reads them).
+        let matches = Argon2::default()
+            .verify_password(password.expose(), &parsed)
+            .is_ok();
+        Verified {
+            matches,
+            needs_rehash: matches && !self.is_current(&parsed),
+        }
+    }
+
+    fn is_current(&self, h: &PasswordHash<'_>) -> bool {
+        let Ok(p) = Params::try_from(h) else {
+            return false;
+        };
+        h.algorithm.as_str() == "argon2id"
+            && h.version == Some(0x13)
+            && p.m_cost() == self.params.memory_kib
+            && p.t_cost() == self.params.iterations
+            && p.p_cost() == self.params.parallelism
+    }
+
+    async fn run<T: Send + 'static>(
+        &self,
+        job: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, AuthError> {
+        let before = self.pending.fetch_add(1, Ordering::AcqRel);
+        let _guard = PendingGuard(&self.pending);
+        if before >= self.max_pending {
+            return Err(AuthError::Overloaded {
+                retry_after_secs: 1,
+            });
+        }
+        let permit = Arc::clone(&self.workers)
+            .acquire_owned()
+            .await
+            .map_err(AuthError::internal)?;
+        tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            job()
+        })
+        .await
+        .map_err(AuthError::internal)
+    }
+}
+
+fn is_bcrypt(stored: &str) -> bool {
+    ["$2a$", "$2b$", "$2y$"].iter().any(|p| stored.starts_with(p))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fast() -> HashParams {
+        HashParams {
+            memory_kib: 256,
+            iterations: 1,
+            parallelism: 1,
+        }
+    }
+
+    fn hasher(params: HashParams) -> Arc<PasswordHasher> {
+        Arc::new(PasswordHasher::new(params, 2, 4).unwrap())
+    }
+
+    #[test]
+    fn passwords_shorter_than_eight_characters_are_rejected() {
+        assert_eq!(Password::parse("1234567").unwrap_err().code, "too_short");
+        assert!(Password::parse("12345678").is_ok());
+    }
+
+    #[test]
+    fn passwords_over_256_bytes_are_rejected_not_truncated() {
+        assert!(Password::parse(&"a".repeat(256)).is_ok());
+        assert_eq!(Password::parse(&"a".repeat(257)).unwrap_err().code, "too_long");
+        // 86 three-byte characters = 258 bytes
+        assert_eq!(Password::parse(&"€".repeat(86)).unwrap_err().code, "too_long");
+    }
+
+    #[test]
+    fn passwords_are_nfkc_normalized() {
+        let a = Password::parse("ﬁﬁﬁﬁﬁﬁﬁﬁ").unwrap(); // ligatures
+        let b = Password::parse("fifififififififi").unwrap();
+        assert_eq!(a.expose(), b.expose());
+    }
+
+    #[test]
+    fn debug_never_shows_the_password() {
+        let p = Password::parse("hunter2hunter2").unwrap();
+        assert!(!format!("{p:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn a_new_hash_is_argon2id_and_verifies() {
+        let h = hasher(fast());
+        let pw = Password::parse("correct horse battery").unwrap();
+        let hash = h.hash_blocking(&pw).unwrap();
+        assert!(hash.starts_with("$argon2id$v=19$m=256,t=1,p=1$"));
+        let v = h.verify_blocking(&pw, &hash);
+        assert!(v.matches && !v.needs_rehash);
+        let wrong = Password::parse("wrong horse battery").unwrap();
+        assert!(!h.verify_blocking(&wrong, &hash).matches);
+    }
+
+    #[test]
+    fn the_default_parameters_are_owasps() {
+        let d = HashParams::default();
+        assert_eq!((d.memory_kib, d.iterations, d.parallelism), (19_456, 2, 1));
+    }
+
+    #[test]
+    fn an_argon2_hash_with_old_parameters_verifies_and_asks_for_a_rehash() {
+        let old = hasher(fast());
+        let pw = Password::parse("correct horse battery").unwrap();
+        let hash = old.hash_blocking(&pw).unwrap();
+        let new = hasher(HashParams {
+            memory_kib: 512,
+            ..fast()
+        });
+        let v = new.verify_blocking(&pw, &hash);
+        assert!(v.matches && v.needs_rehash);
+    }
+
+    #[test]
+    fn imported_bcrypt_hashes_verify_and_ask_for_a_rehash() {
+        let h = hasher(fast());
+        let pw = Password::parse("correct horse battery").unwrap();
+        let b = bcrypt::hash("correct horse battery", 4).unwrap();
+        for prefix in ["$2a$", "$2b$", "$2y$"] {
+            let variant = format!("{prefix}{}", &b[4..]);
+            let v = h.verify_blocking(&pw, &variant);
+            assert!(v.matches && v.needs_rehash, "{prefix}");
+        }
+        let wrong = Password::parse("wrong horse battery").unwrap();
+        assert!(!h.verify_blocking(&wrong, &b).matches);
+    }
+
+    #[test]
+    fn a_garbage_stored_hash_never_matches() {
+        let h = hasher(fast());
+        let pw = Password::parse("correct horse battery").unwrap();
+        assert!(!h.verify_blocking(&pw, "not a hash").matches);
+        assert!(!h.verify_blocking(&pw, "").matches);
+    }
+
+    #[tokio::test]
+    async fn verifying_without_a_stored_hash_never_matches() {
+        let h = hasher(fast());
+        let pw = Password::for_login("sesame-dummy-password-for-timing");
+        assert!(!h.verify(&pw, None).await.unwrap().matches);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_full_pool_refuses_work_instead_of_queueing_it() {
+        let h = Arc::new(
+            PasswordHasher::new(
+                HashParams {
+                    memory_kib: 8192,
+                    iterations: 4,
+                    parallelism: 1,
+                },
+                1,
+                2,
+            )
+            .unwrap(),
+        );
+        let pw = Password::parse("correct horse battery").unwrap();
+        let jobs: Vec<_> = (0..8)
+            .map(|_| {
+                let h = Arc::clone(&h);
+                let pw = pw.clone();
+                tokio::spawn(async move { h.hash(&pw).await })
+            })
+            .collect();
+        let mut ok = 0;
+        let mut overloaded = 0;
+        for j in jobs {
+            match j.await.unwrap() {
+                Ok(_) => ok += 1,
+                Err(AuthError::Overloaded { .. }) => overloaded += 1,
+                Err(e) => panic!("unexpected {e}"),
+            }
+        }
+        assert!(ok >= 2, "admitted jobs complete: {ok}");
+        assert!(overloaded >= 1, "jobs past the bound are refused: {overloaded}");
+        assert_eq!(h.pending.load(Ordering::Acquire), 0);
+    }
+}

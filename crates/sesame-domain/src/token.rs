@@ -1,0 +1,570 @@
+//! Tokens: signed JWT access tokens and opaque, rotating refresh tokens.
+//!
+//! Access tokens are JWTs (`typ: at+jwt`, RFC 9068 style) signed with Ed25519 (`EdDSA`, default)
+//! or HS256. The key ring holds every key that may verify; the oldest active key signs.
+//! Verification pins the algorithm to the configured one, requires a known `kid`, checks `iss`,
+//! `aud` and `exp` (with a small leeway), and so rejects `alg: none`, algorithm confusion and
+//! refresh tokens presented as access tokens.
+//!
+//! Refresh tokens are 256 random bits, stored only as SHA-256 hashes. A token's successor is
+//! derived from it with HMAC-SHA256 under a per-session secret, so two concurrent refreshes
+//! of the same token inside the grace window get the *same* successor without the plaintext ever
+//! being stored. This module does not decide what a reused token means; the service does.
+
+use crate::clock::Timestamp;
+use crate::error::AuthError;
+use crate::model::{RoleName, SessionId, User, UserId};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+use base64::Engine as _;
+use ed25519_dalek::pkcs8::EncodePrivateKey as _;
+use hmac::{Hmac, Mac};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use rand::RngCore;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::fmt;
+use std::time::Duration;
+use uuid::Uuid;
+
+/// The JOSE `typ` of Sesame access tokens.
+pub const ACCESS_TOKEN_TYP: &str = "at+jwt";
+
+/// The signing algorithm, chosen by configuration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JwtAlgorithm {
+    EdDsa,
+    Hs256,
+}
+
+impl JwtAlgorithm {
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::EdDsa => "EdDSA",
+            Self::Hs256 => "HS256",
+        }
+    }
+
+    fn jwt(self) -> Algorithm {
+        match self {
+            Self::EdDsa => Algorithm::EdDSA,
+            Self::Hs256 => Algorithm::HS256,
+        }
+    }
+}
+
+/// A signing key as the store keeps it.
+#[derive(Clone)]
+pub struct StoredKey {
+    pub kid: String,
+    pub algorithm: String,
+    /// PKCS#8 DER of the Ed25519 private key.
+    pub private_der: Vec<u8>,
+    /// The raw 32-byte Ed25519 public key.
+    pub public_raw: Vec<u8>,
+    pub created_at: Timestamp,
+}
+
+impl fmt::Debug for StoredKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StoredKey")
+            .field("kid", &self.kid)
+            .field("algorithm", &self.algorithm)
+            .field("created_at", &self.created_at)
+            .finish_non_exhaustive()
+    }
+}
+
+impl StoredKey {
+    /// A fresh Ed25519 key with a random `kid`.
+    ///
+    /// # Errors
+    /// [`AuthError::Internal`] if the key cannot be encoded (never expected).
+    pub fn generate_ed25519(now: Timestamp) -> Result<Self, AuthError> {
+        let signing = ed25519_dalek::SigningKey::generate(&mut rand::rngs::OsRng);
+        let der = signing
+            .to_pkcs8_der()
+            .map_err(|e| AuthError::Internal(e.to_string().into()))?;
+        let mut kid = [0u8; 12];
+        rand::rngs::OsRng.fill_bytes(&mut kid);
+        Ok(Self {
+            kid: B64.encode(kid),
+            algorithm: JwtAlgorithm::EdDsa.as_str().to_owned(),
+            private_der: der.as_bytes().to_vec(),
+            public_raw: signing.verifying_key().to_bytes().to_vec(),
+            created_at: now,
+        })
+    }
+}
+
+struct VerifyKey {
+    key: DecodingKey,
+    /// For the JWKS; `None` for symmetric keys, which are never published.
+    public_x: Option<String>,
+}
+
+/// Access-token claims.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct AccessClaims {
+    pub iss: String,
+    pub aud: String,
+    pub sub: Uuid,
+    pub sid: Uuid,
+    pub exp: i64,
+    pub iat: i64,
+    pub jti: Uuid,
+    #[serde(default)]
+    pub roles: Vec<String>,
+}
+
+impl AccessClaims {
+    #[must_use]
+    pub fn user_id(&self) -> UserId {
+        UserId::from_uuid(self.sub)
+    }
+
+    #[must_use]
+    pub fn session_id(&self) -> SessionId {
+        SessionId::from_uuid(self.sid)
+    }
+}
+
+/// Token settings that do not change while the server runs.
+#[derive(Debug, Clone)]
+pub struct TokenSettings {
+    pub issuer: String,
+    pub audience: String,
+    pub access_ttl: Duration,
+    pub leeway: Duration,
+}
+
+/// Signs and verifies access tokens with a fixed key ring.
+pub struct TokenIssuer {
+    algorithm: JwtAlgorithm,
+    signing_kid: String,
+    signing_key: EncodingKey,
+    verify: HashMap<String, VerifyKey>,
+    settings: TokenSettings,
+    validation: Validation,
+}
+
+impl fmt::Debug for TokenIssuer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenIssuer")
+            .field("algorithm", &self.algorithm)
+            .field("signing_kid", &self.signing_kid)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TokenIssuer {
+    /// An Ed25519 issuer: the oldest key signs, every key verifies.
+    ///
+    /// # Errors
+    /// A message when no usable Ed25519 key is given.
+    pub fn ed25519(keys: &[StoredKey], settings: TokenSettings) -> Result<Self, String> {
+        let mut usable: Vec<&StoredKey> = keys
+            .iter()
+            .filter(|k| k.algorithm == JwtAlgorithm::EdDsa.as_str())
+            .collect();
+        usable.sort_by(|a, b| (a.created_at, &a.kid).cmp(&(b.created_at, &b.kid)));
+        let first = usable
+            .first()
+            .ok_or_else(|| "no Ed25519 signing key in the store".to_owned())?;
+        let verify = usable
+            .iter()
+            .map(|k| {
+                (
+                    k.kid.clone(),
+                    VerifyKey {
+                        key: DecodingKey::from_ed_der(&k.public_raw),
+                        public_x: Some(B64.encode(&k.public_raw)),
+                    },
+                )
+            })
+            .collect();
+        Ok(Self::build(
+            JwtAlgorithm::EdDsa,
+            first.kid.clone(),
+            EncodingKey::from_ed_der(&first.private_der),
+            verify,
+            settings,
+        ))
+    }
+
+    /// An HS256 issuer keyed by the shared secret (at least 32 bytes, checked by configuration).
+    #[must_use]
+    pub fn hs256(secret: &[u8], settings: TokenSettings) -> Self {
+        let digest = Sha256::digest([b"sesame-hs256-kid:".as_slice(), secret].concat());
+        let kid = B64.encode(&digest[..12]);
+        let mut verify = HashMap::new();
+        verify.insert(
+            kid.clone(),
+            VerifyKey {
+                key: DecodingKey::from_secret(secret),
+                public_x: None,
+            },
+        );
+        Self::build(
+            JwtAlgorithm::Hs256,
+            kid,
+            EncodingKey::from_secret(secret),
+            verify,
+            settings,
+        )
+    }
+
+    fn build(
+        algorithm: JwtAlgorithm,
+        signing_kid: String,
+        signing_key: EncodingKey,
+        verify: HashMap<String, VerifyKey>,
+        settings: TokenSettings,
+    ) -> Self {
+        let mut validation = Validation::new(algorithm.jwt());
+        validation.set_issuer(&[&settings.issuer]);
+        validation.set_audience(&[&settings.audience]);
+        validation.set_required_spec_claims(&["exp", "iat", "iss", "aud", "sub"]);
+        validation.leeway = settings.leeway.as_secs();
+        validation.validate_exp = true;
+        Self {
+            algorithm,
+            signing_kid,
+            signing_key,
+            verify,
+            settings,
+            validation,
+        }
+    }
+
+    #[must_use]
+    pub fn algorithm(&self) -> JwtAlgorithm {
+        self.algorithm
+    }
+
+    #[must_use]
+    pub fn access_ttl(&self) -> Duration {
+        self.settings.access_ttl
+    }
+
+    /// Signs an access token for `user` in `session`.
+    ///
+    /// # Errors
+    /// [`AuthError::Internal`] if signing fails.
+    pub fn issue(&self, user: &User, session: SessionId, now: Timestamp) -> Result<String, AuthError> {
+        let iat = now.timestamp();
+        let ttl = i64::try_from(self.settings.access_ttl.as_secs()).unwrap_or(i64::MAX / 4);
+        let claims = AccessClaims {
+            iss: self.settings.issuer.clone(),
+            aud: self.settings.audience.clone(),
+            sub: user.id.as_uuid(),
+            sid: session.as_uuid(),
+            iat,
+            exp: iat.saturating_add(ttl),
+            jti: Uuid::now_v7(),
+            roles: user.roles.iter().map(|r| r.as_str().to_owned()).collect(),
+        };
+        let mut header = Header::new(self.algorithm.jwt());
+        header.typ = Some(ACCESS_TOKEN_TYP.to_owned());
+        header.kid = Some(self.signing_kid.clone());
+        jsonwebtoken::encode(&header, &claims, &self.signing_key).map_err(AuthError::internal)
+    }
+
+    /// Verifies a presented access token.
+    ///
+    /// # Errors
+    /// [`AuthError::InvalidToken`] with a short reason for the log; the client only learns that
+    /// the token is invalid.
+    pub fn verify(&self, token: &str) -> Result<AccessClaims, AuthError> {
+        let header = jsonwebtoken::decode_header(token)
+            .map_err(|_| AuthError::InvalidToken("malformed"))?;
+        if header.alg != self.algorithm.jwt() {
+            return Err(AuthError::InvalidToken("algorithm_not_allowed"));
+        }
+        if header.typ.as_deref() != Some(ACCESS_TOKEN_TYP) {
+            return Err(AuthError::InvalidToken("not_an_access_token"));
+        }
+        let key = header
+            .kid
+            .as_deref()
+            .and_then(|kid| self.verify.get(kid))
+            .ok_or(AuthError::InvalidToken("unknown_kid"))?;
+        jsonwebtoken::decode::<AccessClaims>(token, &key.key, &self.validation)
+            .map(|d| d.claims)
+            .map_err(|e| {
+                use jsonwebtoken::errors::ErrorKind as K;
+                AuthError::InvalidToken(match e.kind() {
+                    K::ExpiredSignature => "expired",
+                    K::InvalidSignature => "bad_signature",
+                    K::InvalidIssuer => "wrong_issuer",
+                    K::InvalidAudience => "wrong_audience",
+                    K::InvalidAlgorithm => "algorithm_not_allowed",
+                    _ => "malformed",
+                })
+            })
+    }
+
+    /// The public keys as an RFC 7517 JWK Set. Symmetric keys are never published.
+    #[must_use]
+    pub fn jwks(&self) -> serde_json::Value {
+        let mut keys: Vec<(&String, &String)> = self
+            .verify
+            .iter()
+            .filter_map(|(kid, k)| k.public_x.as_ref().map(|x| (kid, x)))
+            .collect();
+        keys.sort();
+        let keys: Vec<serde_json::Value> = keys
+            .into_iter()
+            .map(|(kid, x)| {
+                serde_json::json!({
+                    "kty": "OKP", "crv": "Ed25519", "x": x, "kid": kid, "use": "sig", "alg": "EdDSA"
+                })
+            })
+            .collect();
+        serde_json::json!({ "keys": keys })
+    }
+}
+
+/// The SHA-256 of a refresh (or e-mailed) token: the only form ever stored.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct TokenHash(pub [u8; 32]);
+
+impl fmt::Debug for TokenHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("TokenHash(..)")
+    }
+}
+
+/// An opaque refresh token: 256 random bits, base64url. `Debug` never shows it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct RefreshToken(String);
+
+impl fmt::Debug for RefreshToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("RefreshToken(***)")
+    }
+}
+
+impl RefreshToken {
+    /// A fresh random token.
+    #[must_use]
+    pub fn generate() -> Self {
+        let mut b = [0u8; 32];
+        rand::rngs::OsRng.fill_bytes(&mut b);
+        Self(B64.encode(b))
+    }
+
+    /// Accepts a presented token only if it has the shape Sesame issues (43 base64url characters),
+    /// so junk never reaches the store.
+    #[must_use]
+    pub fn parse(raw: &str) -> Option<Self> {
+        (raw.len() == 43 && B64.decode(raw).is_ok_and(|b| b.len() == 32)).then(|| Self(raw.to_owned()))
+    }
+
+    #[must_use]
+    pub fn hash(&self) -> TokenHash {
+        TokenHash(Sha256::digest(self.0.as_bytes()).into())
+    }
+
+    /// The token that replaces this one when it is used: HMAC-SHA256 under the session's secret.
+    /// Deterministic, so concurrent refreshes with one token agree on one successor.
+    #[must_use]
+    pub fn successor(&self, session_secret: &[u8]) -> Self {
+        // HMAC accepts keys of any length, so this cannot fail.
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(session_secret)
+            .unwrap_or_else(|_| unreachable!("HMAC takes any key length"));
+        mac.update(b"sesame-refresh-successor:");
+        mac.update(self.0.as_bytes());
+        Self(B64.encode(mac.finalize().into_bytes()))
+    }
+
+    /// The value to hand to the client, exactly once.
+    #[must_use]
+    pub fn reveal(&self) -> &str {
+        &self.0
+    }
+}
+
+/// 32 random bytes: a session's successor-derivation secret.
+#[must_use]
+pub fn random_secret() -> Vec<u8> {
+    let mut b = vec![0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut b);
+    b
+}
+
+/// Role names as they appear in a token, for callers that hold only claims.
+#[must_use]
+pub fn role_names(roles: &[RoleName]) -> Vec<String> {
+    roles.iter().map(|r| r.as_str().to_owned()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::now;
+    use crate::model::Email;
+
+    fn settings() -> TokenSettings {
+        TokenSettings {
+            issuer: "https://auth.example.com".into(),
+            audience: "sesame".into(),
+            access_ttl: Duration::from_secs(900),
+            leeway: Duration::from_secs(5),
+        }
+    }
+
+    fn user() -> User {
+        let t = now();
+        User {
+            id: UserId::new(),
+            email: Email::parse("a@example.com").unwrap(),
+            username: None,
+            display_name: None,
+            email_verified: false,
+            is_active: true,
+            roles: vec![RoleName::admin()],
+            created_at: t,
+            updated_at: t,
+            last_login_at: None,
+        }
+    }
+
+    fn ed() -> TokenIssuer {
+        TokenIssuer::ed25519(&[StoredKey::generate_ed25519(now()).unwrap()], settings()).unwrap()
+    }
+
+    #[test]
+    fn an_issued_token_verifies_with_its_claims() {
+        let iss = ed();
+        let u = user();
+        let sid = SessionId::new();
+        let tok = iss.issue(&u, sid, now()).unwrap();
+        let c = iss.verify(&tok).unwrap();
+        assert_eq!(c.sub, u.id.as_uuid());
+        assert_eq!(c.sid, sid.as_uuid());
+        assert_eq!(c.roles, vec!["admin".to_owned()]);
+        assert_eq!(c.exp - c.iat, 900);
+        assert_eq!(c.iss, "https://auth.example.com");
+    }
+
+    #[test]
+    fn a_token_from_another_key_is_rejected() {
+        let a = ed();
+        let b = ed();
+        let tok = a.issue(&user(), SessionId::new(), now()).unwrap();
+        assert!(matches!(b.verify(&tok), Err(AuthError::InvalidToken("unknown_kid"))));
+    }
+
+    #[test]
+    fn a_tampered_token_is_rejected() {
+        let iss = ed();
+        let tok = iss.issue(&user(), SessionId::new(), now()).unwrap();
+        let mut parts: Vec<String> = tok.split('.').map(str::to_owned).collect();
+        let mut claims: serde_json::Value =
+            serde_json::from_slice(&B64.decode(&parts[1]).unwrap()).unwrap();
+        claims["roles"] = serde_json::json!(["admin", "root"]);
+        parts[1] = B64.encode(serde_json::to_vec(&claims).unwrap());
+        assert!(matches!(
+            iss.verify(&parts.join(".")),
+            Err(AuthError::InvalidToken("bad_signature"))
+        ));
+    }
+
+    #[test]
+    fn an_expired_token_is_rejected() {
+        let iss = ed();
+        let long_ago = now() - chrono::Duration::hours(1);
+        let tok = iss.issue(&user(), SessionId::new(), long_ago).unwrap();
+        assert!(matches!(iss.verify(&tok), Err(AuthError::InvalidToken("expired"))));
+    }
+
+    #[test]
+    fn alg_none_is_rejected() {
+        let iss = ed();
+        let tok = iss.issue(&user(), SessionId::new(), now()).unwrap();
+        let payload = tok.split('.').nth(1).unwrap();
+        let header = B64.encode(br#"{"alg":"none","typ":"at+jwt"}"#);
+        assert!(iss.verify(&format!("{header}.{payload}.")).is_err());
+    }
+
+    #[test]
+    fn an_hs256_token_is_rejected_by_an_eddsa_issuer() {
+        let hs = TokenIssuer::hs256(&[7u8; 32], settings());
+        let tok = hs.issue(&user(), SessionId::new(), now()).unwrap();
+        assert!(matches!(
+            ed().verify(&tok),
+            Err(AuthError::InvalidToken("algorithm_not_allowed"))
+        ));
+        assert!(hs.verify(&tok).is_ok());
+    }
+
+    #[test]
+    fn wrong_audience_and_issuer_are_rejected() {
+        let key = StoredKey::generate_ed25519(now()).unwrap();
+        let a = TokenIssuer::ed25519(std::slice::from_ref(&key), settings()).unwrap();
+        let b = TokenIssuer::ed25519(
+            &[key.clone()],
+            TokenSettings {
+                audience: "other".into(),
+                ..settings()
+            },
+        )
+        .unwrap();
+        let c = TokenIssuer::ed25519(
+            &[key],
+            TokenSettings {
+                issuer: "https://evil.example".into(),
+                ..settings()
+            },
+        )
+        .unwrap();
+        let tok = a.issue(&user(), SessionId::new(), now()).unwrap();
+        assert!(matches!(b.verify(&tok), Err(AuthError::InvalidToken("wrong_audience"))));
+        assert!(matches!(c.verify(&tok), Err(AuthError::InvalidToken("wrong_issuer"))));
+    }
+
+    #[test]
+    fn the_jwks_publishes_ed25519_keys_and_never_hmac_secrets() {
+        let jwks = ed().jwks();
+        assert_eq!(jwks["keys"][0]["kty"], "OKP");
+        assert_eq!(jwks["keys"][0]["crv"], "Ed25519");
+        assert!(jwks["keys"][0]["d"].is_null());
+        assert_eq!(TokenIssuer::hs256(&[1u8; 32], settings()).jwks()["keys"], serde_json::json!([]));
+    }
+
+    #[test]
+    fn refresh_tokens_are_256_bits_and_parse_back() {
+        let t = RefreshToken::generate();
+        assert_eq!(t.reveal().len(), 43);
+        assert_eq!(RefreshToken::parse(t.reveal()), Some(t.clone()));
+        assert_eq!(RefreshToken::parse("short"), None);
+        assert_ne!(RefreshToken::generate(), t);
+    }
+
+    #[test]
+    fn a_successor_is_deterministic_per_session_secret() {
+        let t = RefreshToken::generate();
+        let s1 = random_secret();
+        let s2 = random_secret();
+        assert_eq!(t.successor(&s1), t.successor(&s1));
+        assert_ne!(t.successor(&s1), t.successor(&s2));
+        assert_ne!(t.successor(&s1), t);
+        assert!(RefreshToken::parse(t.successor(&s1).reveal()).is_some());
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_signed_token_verifies_and_any_flipped_byte_does_not(idx in 0usize..200) {
+            let iss = ed();
+            let tok = iss.issue(&user(), SessionId::new(), now()).unwrap();
+            proptest::prop_assert!(iss.verify(&tok).is_ok());
+            let mut bytes = tok.into_bytes();
+            let i = idx % bytes.len();
+            bytes[i] = if bytes[i] == b'A' { b'B' } else { b'A' };
+            let forged = String::from_utf8(bytes).unwrap();
+            proptest::prop_assert!(iss.verify(&forged).is_err());
+        }
+    }
+}

@@ -1,0 +1,171 @@
+//! Storage backends behind the domain's [`Store`] trait: one implementation per database
+//! ([`sqlite::SqliteStore`], [`postgres::PgStore`]), chosen by the URL scheme, plus schema
+//! migrations (embedded, reversible, one directory per backend with the same version numbers).
+//!
+//! Implementations enforce uniqueness and atomicity, never content rules: every value they are
+//! given was parsed by the domain.
+
+pub mod postgres;
+pub mod sqlite;
+
+use sesame_domain::error::Conflict;
+use sesame_domain::store::Store;
+use sesame_domain::StoreError;
+use sqlx::migrate::Migrator;
+use std::sync::Arc;
+
+pub static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("migrations/sqlite");
+pub static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("migrations/postgres");
+
+/// The URL schemes Sesame accepts, for error messages.
+pub const ACCEPTED_SCHEMES: &str = "sqlite://PATH (or sqlite::memory:), postgres://… or postgresql://…";
+
+/// A connected database, before it is wrapped as a [`Store`]. Migrations and operator commands
+/// work on this; the server works on the `Store`.
+#[derive(Clone, Debug)]
+pub enum Database {
+    Sqlite(sqlite::SqliteStore),
+    Postgres(postgres::PgStore),
+}
+
+/// One migration and whether it is applied, for `sesame migrate status`.
+#[derive(Debug, Clone)]
+pub struct MigrationStatus {
+    pub version: i64,
+    pub description: String,
+    pub applied: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    #[error("unsupported database URL scheme in SESAME_DATABASE_URL; accepted: {ACCEPTED_SCHEMES}")]
+    UnknownScheme,
+    #[error("cannot open the database: {0}")]
+    Connect(#[source] sqlx::Error),
+    #[error("migration failed: {0}")]
+    Migrate(#[source] sqlx::migrate::MigrateError),
+}
+
+impl Database {
+    /// Connects by URL scheme. A SQLite file is created if missing.
+    ///
+    /// # Errors
+    /// [`ConnectError::UnknownScheme`] for anything but `sqlite:` and `postgres(ql)://`.
+    pub async fn connect(url: &str, max_connections: u32) -> Result<Self, ConnectError> {
+        if url.starts_with("sqlite:") {
+            Ok(Self::Sqlite(sqlite::SqliteStore::connect(url, max_connections).await?))
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(Self::Postgres(postgres::PgStore::connect(url, max_connections).await?))
+        } else {
+            Err(ConnectError::UnknownScheme)
+        }
+    }
+
+    #[must_use]
+    pub fn into_store(self) -> Arc<dyn Store> {
+        match self {
+            Self::Sqlite(s) => Arc::new(s),
+            Self::Postgres(s) => Arc::new(s),
+        }
+    }
+
+    fn migrator(&self) -> &'static Migrator {
+        match self {
+            Self::Sqlite(_) => &SQLITE_MIGRATIONS,
+            Self::Postgres(_) => &POSTGRES_MIGRATIONS,
+        }
+    }
+
+    /// Applies every pending migration.
+    ///
+    /// # Errors
+    /// [`ConnectError::Migrate`] naming the migration that failed.
+    pub async fn migrate_up(&self) -> Result<(), ConnectError> {
+        let m = self.migrator();
+        match self {
+            Self::Sqlite(s) => m.run(s.pool()).await,
+            Self::Postgres(s) => m.run(s.pool()).await,
+        }
+        .map_err(ConnectError::Migrate)
+    }
+
+    /// Reverts applied migrations down to (and keeping) `target`; `None` reverts only the latest.
+    ///
+    /// # Errors
+    /// [`ConnectError::Migrate`] naming the migration that failed.
+    pub async fn migrate_down(&self, target: Option<i64>) -> Result<(), ConnectError> {
+        let applied: Vec<i64> = self.status().await?.into_iter().filter(|m| m.applied).map(|m| m.version).collect();
+        let Some(&latest) = applied.last() else {
+            return Ok(());
+        };
+        let target = target.unwrap_or_else(|| applied.iter().rev().nth(1).copied().unwrap_or(0));
+        if target >= latest {
+            return Ok(());
+        }
+        let m = self.migrator();
+        match self {
+            Self::Sqlite(s) => m.undo(s.pool(), target).await,
+            Self::Postgres(s) => m.undo(s.pool(), target).await,
+        }
+        .map_err(ConnectError::Migrate)
+    }
+
+    /// Every known migration with whether it is applied.
+    ///
+    /// # Errors
+    /// [`ConnectError::Connect`] if the database cannot be read.
+    pub async fn status(&self) -> Result<Vec<MigrationStatus>, ConnectError> {
+        let applied: Vec<i64> = match self {
+            Self::Sqlite(s) => s.applied_migrations().await,
+            Self::Postgres(s) => s.applied_migrations().await,
+        }
+        .map_err(ConnectError::Connect)?;
+        Ok(self
+            .migrator()
+            .iter()
+            .filter(|m| m.migration_type.is_up_migration())
+            .map(|m| MigrationStatus {
+                version: m.version,
+                description: m.description.to_string(),
+                applied: applied.contains(&m.version),
+            })
+            .collect())
+    }
+}
+
+impl From<sqlx::Error> for ConnectError {
+    fn from(e: sqlx::Error) -> Self {
+        Self::Connect(e)
+    }
+}
+
+/// Maps a driver error to the domain's: unique violations name the rule they broke (by the
+/// index name, which both backends mention), everything else is a backend failure.
+pub(crate) fn store_err(e: sqlx::Error) -> StoreError {
+    if let sqlx::Error::Database(db) = &e {
+        if db.is_unique_violation() {
+            let names = format!("{} {}", db.constraint().unwrap_or_default(), db.message());
+            return StoreError::Conflict(if names.contains("email_normalized") {
+                Conflict::Email
+            } else if names.contains("username_normalized") {
+                Conflict::Username
+            } else {
+                Conflict::Other
+            });
+        }
+    }
+    StoreError::backend(e)
+}
+
+/// Splits the `roles` column (role names joined by commas; names cannot contain one) into a
+/// sorted list.
+pub(crate) fn split_roles(joined: Option<String>) -> Vec<sesame_domain::model::RoleName> {
+    let mut roles: Vec<_> = joined
+        .unwrap_or_default()
+        .split(',')
+        .filter(|s| !s.is_empty())
+        .map(|s| sesame_domain::model::RoleName::from_stored(s.to_owned()))
+        .collect();
+    roles.sort();
+    roles
+}

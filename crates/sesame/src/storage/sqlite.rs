@@ -1,0 +1,437 @@
+//! The SQLite backend: the embedded default. WAL mode, `foreign_keys=ON`, a busy timeout, and
+//! transactions that write first so that one writer at a time never deadlocks a reader's upgrade.
+//!
+//! Ids are stored as 16-byte BLOBs and timestamps as integer Unix milliseconds.
+
+use super::{split_roles, store_err, ConnectError};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sesame_domain::clock::Timestamp;
+use sesame_domain::model::{
+    DisplayName, Email, LoginName, NewUser, ProfilePatch, Session, SessionId, User, UserId,
+    UserWithHash, Username,
+};
+use sesame_domain::store::{KeyStore, NewSession, RefreshTokenState, SessionStore, Store, UserStore};
+use sesame_domain::token::{StoredKey, TokenHash};
+use sesame_domain::StoreError;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
+use sqlx::{Row, SqlitePool};
+use std::str::FromStr;
+use std::time::Duration;
+
+#[derive(Clone, Debug)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+const USER_COLS: &str = "u.id, u.email, u.username, u.display_name, u.email_verified, u.is_active, \
+    u.created_at, u.updated_at, u.last_login_at, \
+    (SELECT group_concat(r.role, ',') FROM user_roles r WHERE r.user_id = u.id) AS roles";
+
+fn ms(t: Timestamp) -> i64 {
+    t.timestamp_millis()
+}
+
+fn ts(v: i64) -> Result<Timestamp, sqlx::Error> {
+    DateTime::<Utc>::from_timestamp_millis(v)
+        .ok_or_else(|| sqlx::Error::Decode(format!("timestamp out of range: {v}").into()))
+}
+
+fn opt_ts(v: Option<i64>) -> Result<Option<Timestamp>, sqlx::Error> {
+    v.map(ts).transpose()
+}
+
+fn user_from_row(row: &SqliteRow) -> Result<User, sqlx::Error> {
+    Ok(User {
+        id: UserId::from_uuid(row.try_get("id")?),
+        email: Email::from_stored(row.try_get("email")?),
+        username: row.try_get::<Option<String>, _>("username")?.map(Username::from_stored),
+        display_name: row
+            .try_get::<Option<String>, _>("display_name")?
+            .map(DisplayName::from_stored),
+        email_verified: row.try_get("email_verified")?,
+        is_active: row.try_get("is_active")?,
+        roles: split_roles(row.try_get("roles")?),
+        created_at: ts(row.try_get("created_at")?)?,
+        updated_at: ts(row.try_get("updated_at")?)?,
+        last_login_at: opt_ts(row.try_get("last_login_at")?)?,
+    })
+}
+
+fn session_from_row(row: &SqliteRow) -> Result<Session, sqlx::Error> {
+    Ok(Session {
+        id: SessionId::from_uuid(row.try_get("s_id")?),
+        user_id: UserId::from_uuid(row.try_get("s_user_id")?),
+        created_at: ts(row.try_get("s_created_at")?)?,
+        last_used_at: ts(row.try_get("s_last_used_at")?)?,
+        expires_at: ts(row.try_get("s_expires_at")?)?,
+        revoked_at: opt_ts(row.try_get("s_revoked_at")?)?,
+        ip: row.try_get("s_ip")?,
+        user_agent: row.try_get("s_user_agent")?,
+    })
+}
+
+impl SqliteStore {
+    /// Opens (creating if missing) the database at `url`.
+    ///
+    /// # Errors
+    /// [`ConnectError::Connect`] when the file cannot be opened.
+    pub async fn connect(url: &str, max_connections: u32) -> Result<Self, ConnectError> {
+        let opts = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(5));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(max_connections.max(1))
+            .connect_with(opts)
+            .await?;
+        Ok(Self { pool })
+    }
+
+    #[must_use]
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
+    pub(crate) async fn applied_migrations(&self) -> Result<Vec<i64>, sqlx::Error> {
+        let exists: Option<i64> = sqlx::query_scalar(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations'",
+        )
+        .fetch_optional(&self.pool)
+        .await?;
+        if exists.is_none() {
+            return Ok(Vec::new());
+        }
+        sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success ORDER BY version")
+            .fetch_all(&self.pool)
+            .await
+    }
+
+    async fn fetch_user(&self, id: UserId) -> Result<Option<User>, StoreError> {
+        let sql = format!("SELECT {USER_COLS} FROM users u WHERE u.id = ?");
+        sqlx::query(&sql)
+            .bind(id.as_uuid())
+            .fetch_optional(&self.pool)
+            .await
+            .and_then(|r| r.as_ref().map(user_from_row).transpose())
+            .map_err(store_err)
+    }
+}
+
+#[async_trait]
+impl UserStore for SqliteStore {
+    async fn insert_user(&self, u: &NewUser) -> Result<User, StoreError> {
+        let mut tx = self.pool.begin().await.map_err(store_err)?;
+        sqlx::query(
+            "INSERT INTO users (id, email, email_normalized, username, username_normalized, display_name, \
+             password_hash, email_verified, is_active, created_at, updated_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?)",
+        )
+        .bind(u.id.as_uuid())
+        .bind(u.email.as_str())
+        .bind(u.email.normalized())
+        .bind(u.username.as_ref().map(Username::as_str))
+        .bind(u.username.as_ref().map(Username::normalized))
+        .bind(u.display_name.as_ref().map(DisplayName::as_str))
+        .bind(&u.password_hash)
+        .bind(u.email_verified)
+        .bind(ms(u.now))
+        .bind(ms(u.now))
+        .execute(&mut *tx)
+        .await
+        .map_err(store_err)?;
+        for role in &u.roles {
+            sqlx::query("INSERT INTO user_roles (user_id, role, granted_at) VALUES (?, ?, ?)")
+                .bind(u.id.as_uuid())
+                .bind(role.as_str())
+                .bind(ms(u.now))
+                .execute(&mut *tx)
+                .await
+                .map_err(store_err)?;
+        }
+        tx.commit().await.map_err(store_err)?;
+        let mut roles = u.roles.clone();
+        roles.sort();
+        Ok(User {
+            id: u.id,
+            email: u.email.clone(),
+            username: u.username.clone(),
+            display_name: u.display_name.clone(),
+            email_verified: u.email_verified,
+            is_active: true,
+            roles,
+            created_at: u.now,
+            updated_at: u.now,
+            last_login_at: None,
+        })
+    }
+
+    async fn user_by_id(&self, id: UserId) -> Result<Option<User>, StoreError> {
+        self.fetch_user(id).await
+    }
+
+    async fn user_for_login(&self, name: &LoginName) -> Result<Option<UserWithHash>, StoreError> {
+        let (col, key) = match name {
+            LoginName::Email(e) => ("email_normalized", e.normalized()),
+            LoginName::Username(u) => ("username_normalized", u.normalized()),
+        };
+        let sql = format!("SELECT {USER_COLS}, u.password_hash FROM users u WHERE u.{col} = ?");
+        let row = sqlx::query(&sql)
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(store_err)?;
+        row.map(|r| {
+            Ok(UserWithHash {
+                user: user_from_row(&r)?,
+                password_hash: r.try_get("password_hash")?,
+            })
+        })
+        .transpose()
+        .map_err(store_err)
+    }
+
+    async fn update_profile(
+        &self,
+        id: UserId,
+        patch: &ProfilePatch,
+        now: Timestamp,
+    ) -> Result<Option<User>, StoreError> {
+        let set_name = patch.display_name.is_some();
+        let name = patch.display_name.clone().flatten();
+        let set_username = patch.username.is_some();
+        let username = patch.username.clone().flatten();
+        let done = sqlx::query(
+            "UPDATE users SET \
+             display_name = CASE WHEN ? THEN ? ELSE display_name END, \
+             username = CASE WHEN ? THEN ? ELSE username END, \
+             username_normalized = CASE WHEN ? THEN ? ELSE username_normalized END, \
+             updated_at = ? WHERE id = ?",
+        )
+        .bind(set_name)
+        .bind(name.as_ref().map(DisplayName::as_str))
+        .bind(set_username)
+        .bind(username.as_ref().map(Username::as_str))
+        .bind(set_username)
+        .bind(username.as_ref().map(Username::normalized))
+        .bind(ms(now))
+        .bind(id.as_uuid())
+        .execute(&self.pool)
+        .await
+        .map_err(store_err)?;
+        if done.rows_affected() == 0 {
+            return Ok(None);
+        }
+        self.fetch_user(id).await
+    }
+
+    async fn set_password_hash(&self, id: UserId, hash: &str, now: Timestamp) -> Result<(), StoreError> {
+        sqlx::query("UPDATE users SET password_hash = ?, updated_at = ? WHERE id = ?")
+            .bind(hash)
+            .bind(ms(now))
+            .bind(id.as_uuid())
+            .execute(&self.pool)
+            .await
+            .map_err(store_err)?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl SessionStore for SqliteStore {
+    async fn create_session(&self, new: &NewSession) -> Result<(), StoreError> {
+        let s = &new.session;
+        let mut tx = self.pool.begin().await.map_err(store_err)?;
+        sqlx::query(
+            "INSERT INTO sessions (id, user_id, refresh_secret, created_at, last_used_at, expires_at, ip, user_agent) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(s.id.as_uuid())
+        .bind(s.user_id.as_uuid())
+        .bind(&new.refresh_secret)
+        .bind(ms(s.created_at))
+        .bind(ms(s.last_used_at))
+        .bind(ms(s.expires_at))
+        .bind(&s.ip)
+        .bind(&s.user_agent)
+        .execute(&mut *tx)
+        .await
+        .map_err(store_err)?;
+        sqlx::query("INSERT INTO refresh_tokens (token_hash, session_id, created_at) VALUES (?, ?, ?)")
+            .bind(new.first_refresh_hash.0.as_slice())
+            .bind(s.id.as_uuid())
+            .bind(ms(s.created_at))
+            .execute(&mut *tx)
+            .await
+            .map_err(store_err)?;
+        sqlx::query("UPDATE users SET last_login_at = ? WHERE id = ?")
+            .bind(ms(s.created_at))
+            .bind(s.user_id.as_uuid())
+            .execute(&mut *tx)
+            .await
+            .map_err(store_err)?;
+        tx.commit().await.map_err(store_err)
+    }
+
+    async fn active_session_user(
+        &self,
+        session: SessionId,
+        user: UserId,
+        now: Timestamp,
+    ) -> Result<Option<User>, StoreError> {
+        let sql = format!(
+            "SELECT {USER_COLS} FROM sessions s JOIN users u ON u.id = s.user_id \
+             WHERE s.id = ? AND s.user_id = ? AND s.revoked_at IS NULL AND s.expires_at > ? AND u.is_active = 1"
+        );
+        sqlx::query(&sql)
+            .bind(session.as_uuid())
+            .bind(user.as_uuid())
+            .bind(ms(now))
+            .fetch_optional(&self.pool)
+            .await
+            .and_then(|r| r.as_ref().map(user_from_row).transpose())
+            .map_err(store_err)
+    }
+
+    async fn refresh_token_state(&self, hash: &TokenHash) -> Result<Option<RefreshTokenState>, StoreError> {
+        let sql = format!(
+            "SELECT {USER_COLS}, t.used_at, s.refresh_secret, s.id AS s_id, s.user_id AS s_user_id, \
+             s.created_at AS s_created_at, s.last_used_at AS s_last_used_at, s.expires_at AS s_expires_at, \
+             s.revoked_at AS s_revoked_at, s.ip AS s_ip, s.user_agent AS s_user_agent \
+             FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id JOIN users u ON u.id = s.user_id \
+             WHERE t.token_hash = ?"
+        );
+        let row = sqlx::query(&sql)
+            .bind(hash.0.as_slice())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(store_err)?;
+        row.map(|r| {
+            Ok(RefreshTokenState {
+                session: session_from_row(&r)?,
+                refresh_secret: r.try_get("refresh_secret")?,
+                used_at: opt_ts(r.try_get("used_at")?)?,
+                user: user_from_row(&r)?,
+            })
+        })
+        .transpose()
+        .map_err(store_err)
+    }
+
+    async fn rotate_refresh_token(
+        &self,
+        old: &TokenHash,
+        new: &TokenHash,
+        session: SessionId,
+        now: Timestamp,
+        expires_at: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await.map_err(store_err)?;
+        let consumed = sqlx::query(
+            "UPDATE refresh_tokens SET used_at = ? WHERE token_hash = ? AND session_id = ? AND used_at IS NULL \
+             AND EXISTS (SELECT 1 FROM sessions s WHERE s.id = refresh_tokens.session_id AND s.revoked_at IS NULL)",
+        )
+        .bind(ms(now))
+        .bind(old.0.as_slice())
+        .bind(session.as_uuid())
+        .execute(&mut *tx)
+        .await
+        .map_err(store_err)?
+        .rows_affected();
+        if consumed != 1 {
+            return Ok(false);
+        }
+        sqlx::query("INSERT INTO refresh_tokens (token_hash, session_id, created_at) VALUES (?, ?, ?)")
+            .bind(new.0.as_slice())
+            .bind(session.as_uuid())
+            .bind(ms(now))
+            .execute(&mut *tx)
+            .await
+            .map_err(store_err)?;
+        sqlx::query("UPDATE sessions SET last_used_at = ?, expires_at = ? WHERE id = ?")
+            .bind(ms(now))
+            .bind(ms(expires_at))
+            .bind(session.as_uuid())
+            .execute(&mut *tx)
+            .await
+            .map_err(store_err)?;
+        tx.commit().await.map_err(store_err)?;
+        Ok(true)
+    }
+
+    async fn revoke_session(&self, session: SessionId, now: Timestamp) -> Result<bool, StoreError> {
+        let n = sqlx::query("UPDATE sessions SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL")
+            .bind(ms(now))
+            .bind(session.as_uuid())
+            .execute(&self.pool)
+            .await
+            .map_err(store_err)?
+            .rows_affected();
+        Ok(n > 0)
+    }
+
+    async fn revoke_user_sessions(&self, user: UserId, now: Timestamp) -> Result<u64, StoreError> {
+        sqlx::query("UPDATE sessions SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL")
+            .bind(ms(now))
+            .bind(user.as_uuid())
+            .execute(&self.pool)
+            .await
+            .map(|r| r.rows_affected())
+            .map_err(store_err)
+    }
+}
+
+#[async_trait]
+impl KeyStore for SqliteStore {
+    async fn signing_keys(&self) -> Result<Vec<StoredKey>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT kid, algorithm, private_der, public_raw, created_at FROM signing_keys \
+             WHERE retired_at IS NULL ORDER BY created_at, kid",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(store_err)?;
+        rows.iter()
+            .map(|r| {
+                Ok(StoredKey {
+                    kid: r.try_get("kid")?,
+                    algorithm: r.try_get("algorithm")?,
+                    private_der: r.try_get("private_der")?,
+                    public_raw: r.try_get("public_raw")?,
+                    created_at: ts(r.try_get("created_at")?)?,
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(store_err)
+    }
+
+    async fn insert_primary_signing_key(&self, key: &StoredKey) -> Result<bool, StoreError> {
+        let n = sqlx::query(
+            "INSERT INTO signing_keys (kid, algorithm, private_der, public_raw, is_primary, created_at) \
+             VALUES (?, ?, ?, ?, 1, ?) ON CONFLICT DO NOTHING",
+        )
+        .bind(&key.kid)
+        .bind(&key.algorithm)
+        .bind(&key.private_der)
+        .bind(&key.public_raw)
+        .bind(ms(key.created_at))
+        .execute(&self.pool)
+        .await
+        .map_err(store_err)?
+        .rows_affected();
+        Ok(n == 1)
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await.map(|_| ()).map_err(store_err)
+    }
+
+    fn backend(&self) -> &'static str {
+        "sqlite"
+    }
+}
