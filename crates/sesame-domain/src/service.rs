@@ -76,6 +76,35 @@ impl std::fmt::Debug for AuthService {
     }
 }
 
+/// Hashes the password and stores a new account: the one way accounts come to exist, shared by
+/// the service and operator tools that have no token issuer (the CLI).
+///
+/// # Errors
+/// [`AuthError::EmailTaken`] / [`AuthError::UsernameTaken`] on duplicates;
+/// [`AuthError::Overloaded`] when hashing is saturated.
+pub async fn create_account(
+    store: &dyn Store,
+    hasher: &Arc<PasswordHasher>,
+    reg: Registration,
+    roles: Vec<RoleName>,
+    email_verified: bool,
+) -> Result<User, AuthError> {
+    let password_hash = hasher.hash(&reg.password).await?;
+    let new = NewUser {
+        id: UserId::new(),
+        email: reg.email,
+        username: reg.username,
+        display_name: reg.display_name,
+        password_hash,
+        email_verified,
+        roles,
+        now: now(),
+    };
+    let user = store.insert_user(&new).await?;
+    tracing::info!(user_id = %user.id, "user created");
+    Ok(user)
+}
+
 fn chrono_dur(d: Duration) -> chrono::Duration {
     chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX)
 }
@@ -127,20 +156,7 @@ impl AuthService {
         roles: Vec<RoleName>,
         email_verified: bool,
     ) -> Result<User, AuthError> {
-        let password_hash = self.hasher.hash(&reg.password).await?;
-        let new = NewUser {
-            id: UserId::new(),
-            email: reg.email,
-            username: reg.username,
-            display_name: reg.display_name,
-            password_hash,
-            email_verified,
-            roles,
-            now: now(),
-        };
-        let user = self.store.insert_user(&new).await?;
-        tracing::info!(user_id = %user.id, "user registered");
-        Ok(user)
+        create_account(self.store.as_ref(), &self.hasher, reg, roles, email_verified).await
     }
 
     /// Checks a password and opens a session. Unknown accounts cost the same hash as known ones

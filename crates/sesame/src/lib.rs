@@ -1,1 +1,12 @@
-//! placeholder
+//! The `sesame` server: everything between the outside world and the domain.
+//!
+//! [`http`] is the JSON API, [`storage`] implements the domain's store per database,
+//! [`config`] and [`startup`] turn settings into a running [`startup::Application`], [`cli`] is
+//! the command line. The rules themselves live in the `sesame-domain` crate.
+
+pub mod cli;
+pub mod config;
+pub mod http;
+pub mod startup;
+pub mod storage;
+pub mod telemetry;

@@ -1,0 +1,297 @@
+//! Configuration: one typed struct, read from `SESAME_*` environment variables or the
+//! equivalent command-line flags (flags win), validated once at startup with messages that say
+//! what to fix, and passed in — never a global.
+//!
+//! Secrets ([`Secret`], [`DatabaseUrl`]) print as `***` in `Debug`, so a logged config never
+//! leaks them. This module does not open connections or start anything.
+
+use clap::{Args, ValueEnum};
+use std::fmt;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+/// A secret string: `Debug` and `Display` never show it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    #[must_use]
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+impl std::str::FromStr for Secret {
+    type Err = std::convert::Infallible;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Self(s.to_owned()))
+    }
+}
+
+/// A database URL whose password, if any, is hidden in `Debug`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct DatabaseUrl(String);
+
+impl DatabaseUrl {
+    #[must_use]
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// The URL with any `user:password@` password replaced by `***`.
+    #[must_use]
+    pub fn redacted(&self) -> String {
+        let s = &self.0;
+        let Some(scheme_end) = s.find("://") else {
+            return s.clone();
+        };
+        let rest = &s[scheme_end + 3..];
+        let authority_end = rest.find('/').unwrap_or(rest.len());
+        let authority = &rest[..authority_end];
+        match (authority.rfind('@'), authority.find(':')) {
+            (Some(at), Some(colon)) if colon < at => format!(
+                "{}{}:***{}",
+                &s[..scheme_end + 3],
+                &authority[..colon],
+                &rest[at..]
+            ),
+            _ => s.clone(),
+        }
+    }
+}
+
+impl fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.redacted())
+    }
+}
+
+impl std::str::FromStr for DatabaseUrl {
+    type Err = std::convert::Infallible;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Self(s.to_owned()))
+    }
+}
+
+/// Parses `500ms`, `30s`, `15m`, `12h`, `30d`, or a bare number of seconds.
+///
+/// # Errors
+/// A message naming the accepted forms.
+pub fn parse_duration(raw: &str) -> Result<Duration, String> {
+    let s = raw.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("`{raw}` is not a duration: use e.g. 30s, 15m, 12h, 30d"))?;
+    let secs = |mult: u64| {
+        n.checked_mul(mult)
+            .map(Duration::from_secs)
+            .ok_or_else(|| format!("`{raw}` is too long"))
+    };
+    match unit {
+        "ms" => Ok(Duration::from_millis(n)),
+        "" | "s" => secs(1),
+        "m" => secs(60),
+        "h" => secs(3600),
+        "d" => secs(86_400),
+        _ => Err(format!("`{raw}` has an unknown unit: use ms, s, m, h or d")),
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Json,
+    Pretty,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum JwtAlg {
+    #[value(name = "EdDSA")]
+    EdDsa,
+    #[value(name = "HS256")]
+    Hs256,
+}
+
+/// Settings shared by every subcommand: where the data lives and how to log.
+#[derive(Debug, Clone, Args)]
+pub struct CommonConfig {
+    /// Database URL: sqlite://PATH (created if missing) or postgres://USER:PASS@HOST/DB.
+    #[arg(long, env = "SESAME_DATABASE_URL", default_value = "sqlite://sesame.db", global = true)]
+    pub database_url: DatabaseUrl,
+
+    /// Maximum open database connections per Sesame node.
+    #[arg(long, env = "SESAME_DATABASE_MAX_CONNECTIONS", default_value_t = 10, global = true)]
+    pub database_max_connections: u32,
+
+    /// Log format; default: json when stdout is not a terminal, pretty when it is.
+    #[arg(long, env = "SESAME_LOG_FORMAT", value_enum, global = true)]
+    pub log_format: Option<LogFormat>,
+
+    /// Log filter, e.g. `info` or `sesame=debug,sqlx=warn`.
+    #[arg(long, env = "SESAME_LOG_LEVEL", default_value = "info", global = true)]
+    pub log_level: String,
+
+    /// argon2id memory cost in KiB (OWASP: 19456).
+    #[arg(long, env = "SESAME_ARGON2_MEMORY_KIB", default_value_t = 19_456, global = true)]
+    pub argon2_memory_kib: u32,
+
+    /// argon2id iterations (OWASP: 2).
+    #[arg(long, env = "SESAME_ARGON2_ITERATIONS", default_value_t = 2, global = true)]
+    pub argon2_iterations: u32,
+
+    /// argon2id lanes (OWASP: 1).
+    #[arg(long, env = "SESAME_ARGON2_PARALLELISM", default_value_t = 1, global = true)]
+    pub argon2_parallelism: u32,
+}
+
+/// Settings of the HTTP server.
+#[derive(Debug, Clone, Args)]
+pub struct ServeConfig {
+    /// Address to listen on (host:port).
+    #[arg(long, env = "SESAME_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+
+    /// Public base URL of this service: the token issuer (`iss`) and the base of links.
+    #[arg(long, env = "SESAME_PUBLIC_URL", default_value = "http://127.0.0.1:8080")]
+    pub public_url: String,
+
+    /// Access-token lifetime.
+    #[arg(long, env = "SESAME_ACCESS_TOKEN_TTL", default_value = "15m", value_parser = parse_duration)]
+    pub access_token_ttl: Duration,
+
+    /// Refresh-token (session) lifetime; every refresh slides it forward.
+    #[arg(long, env = "SESAME_REFRESH_TOKEN_TTL", default_value = "30d", value_parser = parse_duration)]
+    pub refresh_token_ttl: Duration,
+
+    /// How long a rotated refresh token may still be presented (concurrent tabs) before reuse
+    /// is treated as theft and the session revoked.
+    #[arg(long, env = "SESAME_REFRESH_REUSE_GRACE", default_value = "10s", value_parser = parse_duration)]
+    pub refresh_reuse_grace: Duration,
+
+    /// Access-token signing algorithm.
+    #[arg(long, env = "SESAME_JWT_ALGORITHM", value_enum, default_value = "EdDSA")]
+    pub jwt_algorithm: JwtAlg,
+
+    /// HS256 signing secret, at least 32 bytes (required with SESAME_JWT_ALGORITHM=HS256).
+    #[arg(long, env = "SESAME_SECRET_KEY", hide_env_values = true)]
+    pub secret_key: Option<Secret>,
+
+    /// Expected and issued `aud` claim.
+    #[arg(long, env = "SESAME_JWT_AUDIENCE", default_value = "sesame")]
+    pub jwt_audience: String,
+
+    /// Clock-skew leeway when checking `exp`.
+    #[arg(long, env = "SESAME_JWT_LEEWAY", default_value = "5s", value_parser = parse_duration)]
+    pub jwt_leeway: Duration,
+
+    /// Run pending migrations when the server starts.
+    #[arg(long, env = "SESAME_AUTO_MIGRATE", default_value_t = true, action = clap::ArgAction::Set)]
+    pub auto_migrate: bool,
+
+    /// Password hashes computed at once; default: the number of CPU cores.
+    #[arg(long, env = "SESAME_HASH_WORKERS")]
+    pub hash_workers: Option<usize>,
+
+    /// Password hashes admitted at once (running plus queued); beyond it, 503 with Retry-After.
+    #[arg(long, env = "SESAME_HASH_QUEUE", default_value_t = 256)]
+    pub hash_queue: usize,
+}
+
+/// A configuration error, phrased as what to change.
+#[derive(Debug, thiserror::Error)]
+#[error("configuration error: {0}")]
+pub struct ConfigError(pub String);
+
+impl ServeConfig {
+    /// Checks the rules that span several settings.
+    ///
+    /// # Errors
+    /// A [`ConfigError`] saying which variable to fix and how.
+    pub fn validate(&mut self) -> Result<(), ConfigError> {
+        let url = self.public_url.trim_end_matches('/').to_owned();
+        if !(url.starts_with("http://") || url.starts_with("https://")) || url.len() <= "https://".len() {
+            return Err(ConfigError(format!(
+                "SESAME_PUBLIC_URL must be an http:// or https:// URL such as https://auth.example.com (got `{}`)",
+                self.public_url
+            )));
+        }
+        self.public_url = url;
+        if self.access_token_ttl < Duration::from_secs(1) {
+            return Err(ConfigError("SESAME_ACCESS_TOKEN_TTL must be at least 1s".into()));
+        }
+        if self.refresh_token_ttl <= self.access_token_ttl {
+            return Err(ConfigError(
+                "SESAME_REFRESH_TOKEN_TTL must be longer than SESAME_ACCESS_TOKEN_TTL".into(),
+            ));
+        }
+        if self.jwt_audience.trim().is_empty() {
+            return Err(ConfigError("SESAME_JWT_AUDIENCE cannot be empty".into()));
+        }
+        if self.jwt_algorithm == JwtAlg::Hs256 {
+            match &self.secret_key {
+                Some(s) if s.expose().len() >= 32 => {}
+                Some(_) => {
+                    return Err(ConfigError(
+                        "SESAME_SECRET_KEY must be at least 32 bytes for HS256; generate one with `openssl rand -base64 48`".into(),
+                    ))
+                }
+                None => {
+                    return Err(ConfigError(
+                        "SESAME_JWT_ALGORITHM=HS256 needs SESAME_SECRET_KEY (at least 32 bytes; e.g. `openssl rand -base64 48`)".into(),
+                    ))
+                }
+            }
+        }
+        if self.hash_workers == Some(0) {
+            return Err(ConfigError("SESAME_HASH_WORKERS must be at least 1".into()));
+        }
+        Ok(())
+    }
+
+    /// The number of concurrent hashing threads.
+    #[must_use]
+    pub fn hash_workers(&self) -> usize {
+        self.hash_workers.unwrap_or_else(|| {
+            std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_accept_the_documented_units() {
+        assert_eq!(parse_duration("15m"), Ok(Duration::from_secs(900)));
+        assert_eq!(parse_duration("30d"), Ok(Duration::from_secs(30 * 86_400)));
+        assert_eq!(parse_duration("10"), Ok(Duration::from_secs(10)));
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert!(parse_duration("15 minutes").is_err());
+        assert!(parse_duration("m").is_err());
+        assert!(parse_duration("99999999999999999999d").is_err());
+    }
+
+    #[test]
+    fn database_url_debug_hides_the_password() {
+        let u: DatabaseUrl = "postgres://sesame:hunter2@db:5432/sesame".parse().unwrap();
+        let shown = format!("{u:?}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert_eq!(shown, "postgres://sesame:***@db:5432/sesame");
+        let plain: DatabaseUrl = "sqlite://sesame.db".parse().unwrap();
+        assert_eq!(format!("{plain:?}"), "sqlite://sesame.db");
+    }
+
+    #[test]
+    fn secrets_never_print() {
+        let s: Secret = "super-secret-value".parse().unwrap();
+        assert_eq!(format!("{s:?}"), "***");
+    }
+}

@@ -1,0 +1,135 @@
+//! JSON handlers for the session lifecycle under `/api/v1/auth`: register, login, refresh,
+//! logout, logout-all. Each parses its body into domain values, calls one service function, and
+//! shapes the answer; rules live in the domain.
+
+use super::dto::{LoginRequest, RefreshRequest, RegisterRequest, TokenResponse, UserResponse};
+use super::extract::{ApiJson, Client, CurrentUser};
+use super::problem::{ApiError, ApiResult, ProblemBody};
+use super::{no_store, AppState};
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use sesame_domain::model::{DisplayName, Email, LoginName, Username};
+use sesame_domain::password::Password;
+use sesame_domain::service::Registration;
+use sesame_domain::{AuthError, FieldError};
+
+/// Collects every field's failure, so one answer lists them all.
+pub(crate) fn collect<T>(errors: &mut Vec<FieldError>, r: Result<T, FieldError>) -> Option<T> {
+    r.map_err(|e| errors.push(e)).ok()
+}
+
+/// Create an account.
+///
+/// Never grants roles or marks the email verified; fields other than the four below are rejected.
+#[utoipa::path(post, path = "/api/v1/auth/register", tag = "auth",
+    request_body = RegisterRequest,
+    responses(
+        (status = 201, description = "Account created", body = UserResponse),
+        (status = 400, description = "Malformed JSON", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 409, description = "`email_taken` or `username_taken`", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 413, description = "Body over 64 KiB", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 415, description = "Not JSON", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 422, description = "`validation_failed` (with `errors`) or `invalid_body`", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 503, description = "`overloaded`: hashing saturated; see Retry-After", body = ProblemBody, content_type = "application/problem+json"),
+    ))]
+pub async fn register(State(state): State<AppState>, ApiJson(req): ApiJson<RegisterRequest>) -> ApiResult<Response> {
+    let mut errs = Vec::new();
+    let email = collect(&mut errs, Email::parse(&req.email));
+    let password = collect(&mut errs, Password::parse(&req.password));
+    let username = req.username.as_deref().and_then(|u| collect(&mut errs, Username::parse(u)));
+    let display_name = req
+        .display_name
+        .as_deref()
+        .and_then(|d| collect(&mut errs, DisplayName::parse(d)));
+    let (Some(email), Some(password), true) = (email, password, errs.is_empty()) else {
+        return Err(AuthError::Validation(errs).into());
+    };
+    let user = state
+        .auth
+        .register(Registration {
+            email,
+            username,
+            display_name,
+            password,
+        })
+        .await?;
+    Ok((StatusCode::CREATED, Json(UserResponse::from(user))).into_response())
+}
+
+/// Log in with email or username and password.
+///
+/// Unknown accounts and wrong passwords get the same answer in the same time.
+#[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth",
+    request_body = LoginRequest,
+    responses(
+        (status = 200, description = "Logged in", body = TokenResponse),
+        (status = 400, description = "Malformed JSON", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 401, description = "`invalid_credentials`", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 403, description = "`account_disabled` (only after a correct password)", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 422, description = "`validation_failed`: neither or both of email and username", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 503, description = "`overloaded`", body = ProblemBody, content_type = "application/problem+json"),
+    ))]
+pub async fn login(
+    State(state): State<AppState>,
+    Client(client): Client,
+    ApiJson(req): ApiJson<LoginRequest>,
+) -> ApiResult<Response> {
+    let name = match (req.email.as_deref(), req.username.as_deref()) {
+        // A name that cannot exist still costs a hash, so format errors reveal nothing.
+        (Some(e), None) => Email::parse(e).ok().map(LoginName::Email),
+        (None, Some(u)) => Username::parse(u).ok().map(LoginName::Username),
+        _ => {
+            return Err(AuthError::field("email", "required", "send exactly one of `email` or `username`").into())
+        }
+    };
+    let pair = state
+        .auth
+        .login(name, &Password::for_login(&req.password), client)
+        .await?;
+    Ok(no_store(Json(TokenResponse::from(pair))))
+}
+
+/// Exchange a refresh token for a new token pair (the refresh token rotates on every use).
+#[utoipa::path(post, path = "/api/v1/auth/refresh", tag = "auth",
+    request_body = RefreshRequest,
+    responses(
+        (status = 200, description = "New token pair", body = TokenResponse),
+        (status = 401, description = "`invalid_refresh_token`", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 422, description = "`invalid_body`", body = ProblemBody, content_type = "application/problem+json"),
+    ))]
+pub async fn refresh(State(state): State<AppState>, ApiJson(req): ApiJson<RefreshRequest>) -> ApiResult<Response> {
+    let pair = state.auth.refresh(&req.refresh_token).await?;
+    Ok(no_store(Json(TokenResponse::from(pair))))
+}
+
+/// End the current session. Its access and refresh tokens stop working at once.
+#[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth",
+    security(("bearer" = []), ("oauth2" = [])),
+    responses(
+        (status = 204, description = "Session ended"),
+        (status = 401, description = "`missing_token` or `invalid_token`", body = ProblemBody, content_type = "application/problem+json"),
+    ))]
+pub async fn logout(State(state): State<AppState>, CurrentUser(who): CurrentUser) -> ApiResult<StatusCode> {
+    state.auth.logout(&who).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// End every session of the caller, on every device.
+#[utoipa::path(post, path = "/api/v1/auth/logout-all", tag = "auth",
+    security(("bearer" = []), ("oauth2" = [])),
+    responses(
+        (status = 204, description = "All sessions ended"),
+        (status = 401, description = "`missing_token` or `invalid_token`", body = ProblemBody, content_type = "application/problem+json"),
+    ))]
+pub async fn logout_all(State(state): State<AppState>, CurrentUser(who): CurrentUser) -> ApiResult<StatusCode> {
+    state.auth.logout_all(&who).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+impl From<FieldError> for ApiError {
+    fn from(e: FieldError) -> Self {
+        Self::Auth(AuthError::Validation(vec![e]))
+    }
+}

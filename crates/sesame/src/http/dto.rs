@@ -1,0 +1,146 @@
+//! Request and response bodies of the JSON API, with their OpenAPI schemas, and the conversions
+//! between them and domain values. Requests reject unknown fields, so a client can never set
+//! `roles`, `email_verified`, `is_active` or `id` by adding them to a body.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Deserializer, Serialize};
+use sesame_domain::model::User;
+use sesame_domain::service::TokenPair;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+/// A user account. Never contains a password hash.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct UserResponse {
+    pub id: Uuid,
+    pub email: String,
+    pub username: Option<String>,
+    pub display_name: Option<String>,
+    pub email_verified: bool,
+    pub is_active: bool,
+    pub roles: Vec<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub last_login_at: Option<DateTime<Utc>>,
+}
+
+impl From<User> for UserResponse {
+    fn from(u: User) -> Self {
+        Self {
+            id: u.id.as_uuid(),
+            email: u.email.as_str().to_owned(),
+            username: u.username.map(|n| n.as_str().to_owned()),
+            display_name: u.display_name.map(|n| n.as_str().to_owned()),
+            email_verified: u.email_verified,
+            is_active: u.is_active,
+            roles: u.roles.iter().map(|r| r.as_str().to_owned()).collect(),
+            created_at: u.created_at,
+            updated_at: u.updated_at,
+            last_login_at: u.last_login_at,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RegisterRequest {
+    #[schema(example = "alice@example.com")]
+    pub email: String,
+    /// 8 characters to 256 bytes (after NFKC normalization).
+    #[schema(example = "correct horse battery staple")]
+    pub password: String,
+    /// 3 to 32 of a-z, 0-9, `_`, `.`, `-`; unique case-insensitively.
+    #[schema(example = "alice")]
+    pub username: Option<String>,
+    #[schema(example = "Alice")]
+    pub display_name: Option<String>,
+}
+
+/// Log in with an email address *or* a username.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LoginRequest {
+    #[schema(example = "alice@example.com")]
+    pub email: Option<String>,
+    pub username: Option<String>,
+    #[schema(example = "correct horse battery staple")]
+    pub password: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RefreshRequest {
+    pub refresh_token: String,
+}
+
+/// A token pair and the user it belongs to.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct TokenResponse {
+    /// A JWT; send it as `Authorization: Bearer <access_token>`.
+    pub access_token: String,
+    /// Always `Bearer`.
+    #[schema(example = "Bearer")]
+    pub token_type: String,
+    /// Seconds until the access token expires.
+    pub expires_in: u64,
+    /// Opaque; single use: every refresh returns a new one.
+    pub refresh_token: String,
+    pub user: UserResponse,
+}
+
+impl From<TokenPair> for TokenResponse {
+    fn from(p: TokenPair) -> Self {
+        Self {
+            access_token: p.access_token,
+            token_type: "Bearer".into(),
+            expires_in: p.expires_in,
+            refresh_token: p.refresh_token.reveal().to_owned(),
+            user: p.user.into(),
+        }
+    }
+}
+
+/// Distinguishes an absent field (leave alone) from an explicit `null` (clear it).
+fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
+}
+
+/// Fields to change on one's own profile; absent fields are left alone, `null` clears.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateMeRequest {
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>, nullable)]
+    pub display_name: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>, nullable)]
+    pub username: Option<Option<String>>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HealthResponse {
+    #[schema(example = "ok")]
+    pub status: &'static str,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_absent_field_differs_from_null() {
+        let a: UpdateMeRequest = serde_json::from_str(r#"{"display_name":null}"#).unwrap();
+        assert_eq!(a.display_name, Some(None));
+        assert_eq!(a.username, None);
+        let b: UpdateMeRequest = serde_json::from_str(r#"{"username":"bob"}"#).unwrap();
+        assert_eq!(b.username, Some(Some("bob".into())));
+    }
+
+    #[test]
+    fn privileged_fields_cannot_be_sent_at_registration() {
+        for field in ["roles", "email_verified", "is_active", "id"] {
+            let body = format!(r#"{{"email":"a@example.com","password":"x","{field}":true}}"#);
+            assert!(serde_json::from_str::<RegisterRequest>(&body).is_err(), "{field}");
+        }
+    }
+}

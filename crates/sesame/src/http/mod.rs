@@ -1,0 +1,203 @@
+//! The HTTP edge: routes, the OpenAPI document generated from them, and the middleware every
+//! request passes (request id, structured request log, problem+json bodies, panic catching,
+//! the 64 KiB body limit).
+//!
+//! Handlers live one module per area ([`auth`], [`oauth`], [`users`], [`meta`]); each parses
+//! input into domain values, calls one [`AuthService`] function and shapes the answer. No SQL
+//! here, and no business rules.
+
+pub mod auth;
+pub mod dto;
+pub mod extract;
+pub mod meta;
+pub mod oauth;
+pub mod problem;
+pub mod users;
+
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, PRAGMA};
+use axum::http::{HeaderName, HeaderValue};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::Router;
+use problem::{ApiError, Problem};
+use sesame_domain::service::AuthService;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+use tower_http::catch_panic::CatchPanicLayer;
+use tracing::Instrument as _;
+use utoipa::openapi::security::{Flow, HttpAuthScheme, HttpBuilder, OAuth2, Password, Scopes, SecurityScheme};
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use utoipa_swagger_ui::SwaggerUi;
+
+/// Largest accepted request body.
+pub const BODY_LIMIT: usize = 64 * 1024;
+
+/// What every handler can reach.
+#[derive(Clone, Debug)]
+pub struct AppState {
+    pub auth: Arc<AuthService>,
+}
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// The request id, chosen once per request.
+#[derive(Debug, Clone)]
+pub struct RequestId(pub String);
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Sesame",
+        description = "Self-hosted authentication: registration, login, rotating refresh tokens, sessions.\n\nErrors are RFC 9457 `application/problem+json` with a stable `code`, except on the OAuth token endpoint, which answers RFC 6749 error bodies."
+    ),
+    modifiers(&SecuritySchemes),
+    tags(
+        (name = "auth", description = "Register, log in, refresh, log out"),
+        (name = "oauth2", description = "RFC 6749 token endpoint"),
+        (name = "users", description = "The caller's own account"),
+        (name = "meta", description = "Keys and health"),
+    )
+)]
+struct ApiDoc;
+
+struct SecuritySchemes;
+
+impl utoipa::Modify for SecuritySchemes {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            "oauth2",
+            SecurityScheme::OAuth2(OAuth2::new([Flow::Password(Password::new(
+                "/api/v1/auth/token",
+                Scopes::new(),
+            ))])),
+        );
+    }
+}
+
+/// The API routes with their OpenAPI document. Every route is registered through `routes!`, so
+/// the document cannot miss one.
+fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(auth::register))
+        .routes(routes!(auth::login))
+        .routes(routes!(oauth::token))
+        .routes(routes!(auth::refresh))
+        .routes(routes!(auth::logout))
+        .routes(routes!(auth::logout_all))
+        .routes(routes!(users::get_me, users::patch_me))
+        .routes(routes!(meta::jwks))
+        .routes(routes!(meta::live))
+        .routes(routes!(meta::ready))
+        .split_for_parts()
+}
+
+/// The OpenAPI document, as served at `/openapi.json` and printed by `sesame openapi`.
+#[must_use]
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    api().1
+}
+
+/// The whole application: API routes, docs, fallbacks and middleware.
+pub fn app(state: AppState) -> Router {
+    let (api, doc) = api();
+    api.merge(SwaggerUi::new("/docs").url("/openapi.json", doc))
+        .fallback(|| async { ApiError::NotFound })
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        .layer(CatchPanicLayer::custom(|_| ApiError::Panic.into_response()))
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(middleware::from_fn(observe))
+        .with_state(state)
+}
+
+/// Serves `app` on an already-bound listener until `shutdown` resolves, then drains.
+///
+/// # Errors
+/// The I/O error that stopped the server.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+/// Adds `Cache-Control: no-store` (and `Pragma: no-cache`) to a response carrying tokens.
+pub fn no_store(r: impl IntoResponse) -> Response {
+    let mut resp = r.into_response();
+    resp.headers_mut()
+        .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    resp.headers_mut()
+        .insert(PRAGMA, HeaderValue::from_static("no-cache"));
+    resp
+}
+
+/// Accepts a client's `x-request-id` when it is 1 to 128 characters of `[A-Za-z0-9._:-]`
+/// (safe to log and echo); otherwise makes a new UUIDv7.
+fn pick_request_id(req: &Request) -> String {
+    req.headers()
+        .get(&REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .filter(|s| {
+            (1..=128).contains(&s.len())
+                && s.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'))
+        })
+        .map_or_else(|| uuid::Uuid::now_v7().to_string(), str::to_owned)
+}
+
+/// Runs each request inside a span carrying its id, method, path and (once known) user id;
+/// writes problem+json bodies with the request id; logs internal causes and one line per
+/// request. Query strings are never logged (they can carry tokens).
+async fn observe(mut req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let request_id = pick_request_id(&req);
+    req.extensions_mut().insert(RequestId(request_id.clone()));
+    let span = tracing::info_span!(
+        "request",
+        request_id = %request_id,
+        method = %req.method(),
+        path = %req.uri().path(),
+        user_id = tracing::field::Empty,
+    );
+    let mut resp = next.run(req).instrument(span.clone()).await;
+    if let Some(problem) = resp.extensions_mut().remove::<Problem>() {
+        if let Some(cause) = &problem.internal {
+            tracing::error!(parent: &span, error = %cause, error_debug = ?cause, "internal error");
+        }
+        let body = serde_json::to_vec(&problem.body(&request_id)).unwrap_or_default();
+        let (mut parts, _) = resp.into_parts();
+        parts.headers.insert(
+            CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
+        parts.headers.remove(axum::http::header::CONTENT_LENGTH);
+        resp = Response::from_parts(parts, axum::body::Body::from(body));
+    }
+    if let Ok(v) = HeaderValue::from_str(&request_id) {
+        resp.headers_mut().insert(REQUEST_ID, v);
+    }
+    tracing::info!(
+        parent: &span,
+        status = resp.status().as_u16(),
+        latency_ms = started.elapsed().as_secs_f64() * 1000.0,
+        "request finished"
+    );
+    resp
+}

@@ -1,0 +1,269 @@
+//! The one mapping from errors to HTTP: every failure becomes an RFC 9457
+//! `application/problem+json` body with a stable machine `code`.
+//!
+//! [`ApiError::into_response`] decides status, code and headers with an exhaustive `match` (no
+//! catch-all arm: a new error variant must be mapped on purpose) and leaves a [`Problem`] in the
+//! response extensions. The `observe` middleware then writes the body with the request id and
+//! logs internal causes, which never reach the client.
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use sesame_domain::{AuthError, FieldError};
+use std::sync::Arc;
+use utoipa::ToSchema;
+
+/// Errors of the HTTP edge: the domain's, plus what can go wrong before a request reaches it.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error(transparent)]
+    Auth(#[from] AuthError),
+    /// The body is not valid JSON (syntax, truncation, invalid UTF-8).
+    #[error("malformed JSON: {0}")]
+    MalformedJson(String),
+    /// Valid JSON of the wrong shape: wrong types, missing or unknown fields.
+    #[error("invalid body: {0}")]
+    InvalidBody(String),
+    #[error("unsupported media type")]
+    UnsupportedMediaType(&'static str),
+    #[error("payload too large")]
+    PayloadTooLarge,
+    #[error("unreadable body")]
+    UnreadableBody,
+    /// A protected route was called without a bearer token.
+    #[error("missing bearer token")]
+    MissingToken,
+    #[error("not found")]
+    NotFound,
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    /// A handler panicked; caught so that the server keeps serving.
+    #[error("handler panicked")]
+    Panic,
+}
+
+/// A validation failure on one field, as sent to clients.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct FieldProblem {
+    /// The request field, e.g. `password`.
+    pub field: String,
+    /// A stable rule code, e.g. `too_short`.
+    pub code: String,
+    pub message: String,
+}
+
+impl From<FieldError> for FieldProblem {
+    fn from(e: FieldError) -> Self {
+        Self {
+            field: e.field.to_owned(),
+            code: e.code.to_owned(),
+            message: e.message,
+        }
+    }
+}
+
+/// The RFC 9457 problem document every error response carries.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ProblemBody {
+    /// A URI naming the problem type: `urn:sesame:problem:<code>`.
+    #[serde(rename = "type")]
+    pub type_: String,
+    pub title: String,
+    pub status: u16,
+    pub detail: String,
+    /// Stable machine-readable code; branch on this, not on `title` or `detail`.
+    pub code: String,
+    /// The `x-request-id` of the request, for support and log correlation.
+    pub request_id: String,
+    /// Present on validation failures: one entry per failed field rule.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub errors: Option<Vec<FieldProblem>>,
+}
+
+/// What an error response carries until the middleware writes its body.
+#[derive(Debug, Clone)]
+pub struct Problem {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub title: &'static str,
+    pub detail: String,
+    pub errors: Option<Vec<FieldProblem>>,
+    /// Our own failure's cause, for the log only.
+    pub internal: Option<Arc<dyn std::error::Error + Send + Sync>>,
+}
+
+impl Problem {
+    #[must_use]
+    pub fn body(&self, request_id: &str) -> ProblemBody {
+        ProblemBody {
+            type_: format!("urn:sesame:problem:{}", self.code),
+            title: self.title.to_owned(),
+            status: self.status.as_u16(),
+            detail: self.detail.clone(),
+            code: self.code.to_owned(),
+            request_id: request_id.to_owned(),
+            errors: self.errors.clone(),
+        }
+    }
+}
+
+const BEARER: &str = "Bearer realm=\"sesame\"";
+const BEARER_INVALID: &str = "Bearer realm=\"sesame\", error=\"invalid_token\"";
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut www_auth = None;
+        let mut retry_after = None;
+        let mut internal: Option<Arc<dyn std::error::Error + Send + Sync>> = None;
+        let mut errors = None;
+        let (status, code, title, detail): (StatusCode, &'static str, &'static str, String) = match self {
+            Self::Auth(e) => match e {
+                AuthError::Validation(list) => {
+                    let detail = list.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ");
+                    errors = Some(list.into_iter().map(FieldProblem::from).collect());
+                    (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", "Validation failed", detail)
+                }
+                AuthError::InvalidCredentials => {
+                    www_auth = Some(BEARER);
+                    (
+                        StatusCode::UNAUTHORIZED,
+                        "invalid_credentials",
+                        "Invalid credentials",
+                        "The email/username or password is incorrect.".into(),
+                    )
+                }
+                AuthError::InvalidToken(_) => {
+                    www_auth = Some(BEARER_INVALID);
+                    (
+                        StatusCode::UNAUTHORIZED,
+                        "invalid_token",
+                        "Invalid access token",
+                        "The access token is malformed, expired, revoked or not issued by this server.".into(),
+                    )
+                }
+                AuthError::InvalidRefreshToken => (
+                    StatusCode::UNAUTHORIZED,
+                    "invalid_refresh_token",
+                    "Invalid refresh token",
+                    "The refresh token is unknown, expired, already used, or its session has ended.".into(),
+                ),
+                AuthError::EmailTaken => (
+                    StatusCode::CONFLICT,
+                    "email_taken",
+                    "Email already registered",
+                    "An account with this email address already exists.".into(),
+                ),
+                AuthError::UsernameTaken => (
+                    StatusCode::CONFLICT,
+                    "username_taken",
+                    "Username taken",
+                    "This username is already in use.".into(),
+                ),
+                AuthError::AccountDisabled => (
+                    StatusCode::FORBIDDEN,
+                    "account_disabled",
+                    "Account deactivated",
+                    "This account has been deactivated.".into(),
+                ),
+                AuthError::Overloaded { retry_after_secs } => {
+                    retry_after = Some(retry_after_secs);
+                    (
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "overloaded",
+                        "Temporarily overloaded",
+                        "Too many password checks are in progress; retry shortly.".into(),
+                    )
+                }
+                AuthError::Internal(cause) => {
+                    internal = Some(Arc::from(cause));
+                    internal_error()
+                }
+            },
+            Self::MalformedJson(why) => (
+                StatusCode::BAD_REQUEST,
+                "malformed_json",
+                "Malformed JSON",
+                format!("The request body is not valid JSON: {why}"),
+            ),
+            Self::InvalidBody(why) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_body",
+                "Invalid request body",
+                format!("The request body does not match the expected schema: {why}"),
+            ),
+            Self::UnsupportedMediaType(expected) => (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "Unsupported media type",
+                format!("Send the body as {expected}."),
+            ),
+            Self::PayloadTooLarge => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                "Payload too large",
+                "The request body is larger than 64 KiB.".into(),
+            ),
+            Self::UnreadableBody => (
+                StatusCode::BAD_REQUEST,
+                "unreadable_body",
+                "Unreadable body",
+                "The request body could not be read.".into(),
+            ),
+            Self::MissingToken => {
+                www_auth = Some(BEARER);
+                (
+                    StatusCode::UNAUTHORIZED,
+                    "missing_token",
+                    "Authentication required",
+                    "Send an access token as `Authorization: Bearer <token>`.".into(),
+                )
+            }
+            Self::NotFound => (
+                StatusCode::NOT_FOUND,
+                "not_found",
+                "Not found",
+                "No resource at this path.".into(),
+            ),
+            Self::MethodNotAllowed => (
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "Method not allowed",
+                "This path does not accept this method.".into(),
+            ),
+            Self::Panic => {
+                internal = Some(Arc::new(std::io::Error::other("handler panicked")));
+                internal_error()
+            }
+        };
+        let mut resp = status.into_response();
+        if let Some(v) = www_auth {
+            resp.headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(v));
+        }
+        if let Some(secs) = retry_after {
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        resp.extensions_mut().insert(Problem {
+            status,
+            code,
+            title,
+            detail,
+            errors,
+            internal,
+        });
+        resp
+    }
+}
+
+fn internal_error() -> (StatusCode, &'static str, &'static str, String) {
+    (
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal_error",
+        "Internal server error",
+        "Something went wrong on our side; the request id identifies it in our logs.".into(),
+    )
+}
+
+/// Lets handlers return `ApiResult<T>`.
+pub type ApiResult<T> = Result<T, ApiError>;

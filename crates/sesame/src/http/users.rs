@@ -1,0 +1,53 @@
+//! The caller's own account under `/api/v1/users/me`: read it, change display name or username.
+
+use super::auth::collect;
+use super::dto::{UpdateMeRequest, UserResponse};
+use super::extract::{ApiJson, CurrentUser};
+use super::problem::{ApiResult, ProblemBody};
+use super::AppState;
+use axum::extract::State;
+use axum::Json;
+use sesame_domain::model::{DisplayName, ProfilePatch, Username};
+use sesame_domain::AuthError;
+
+/// The authenticated user.
+#[utoipa::path(get, path = "/api/v1/users/me", tag = "users",
+    security(("bearer" = []), ("oauth2" = [])),
+    responses(
+        (status = 200, description = "The caller's account", body = UserResponse),
+        (status = 401, description = "`missing_token` or `invalid_token`", body = ProblemBody, content_type = "application/problem+json"),
+    ))]
+pub async fn get_me(CurrentUser(who): CurrentUser) -> Json<UserResponse> {
+    Json(who.user.into())
+}
+
+/// Change the caller's display name and/or username. Absent fields are left alone; `null` clears.
+#[utoipa::path(patch, path = "/api/v1/users/me", tag = "users",
+    security(("bearer" = []), ("oauth2" = [])),
+    request_body = UpdateMeRequest,
+    responses(
+        (status = 200, description = "The updated account", body = UserResponse),
+        (status = 401, description = "`missing_token` or `invalid_token`", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 409, description = "`username_taken`", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 422, description = "`validation_failed` or `invalid_body`", body = ProblemBody, content_type = "application/problem+json"),
+    ))]
+pub async fn patch_me(
+    State(state): State<AppState>,
+    CurrentUser(who): CurrentUser,
+    ApiJson(req): ApiJson<UpdateMeRequest>,
+) -> ApiResult<Json<UserResponse>> {
+    let mut errs = Vec::new();
+    let patch = ProfilePatch {
+        display_name: req
+            .display_name
+            .map(|d| d.and_then(|d| collect(&mut errs, DisplayName::parse(&d)))),
+        username: req
+            .username
+            .map(|u| u.and_then(|u| collect(&mut errs, Username::parse(&u)))),
+    };
+    if !errs.is_empty() {
+        return Err(AuthError::Validation(errs).into());
+    }
+    let user = state.auth.update_profile(&who, patch).await?;
+    Ok(Json(user.into()))
+}

@@ -1,0 +1,417 @@
+//! The PostgreSQL backend, for production: any number of stateless Sesame nodes share it.
+//!
+//! Ids are native `uuid`, timestamps `timestamptz`. Row locks make the refresh-token consume a
+//! true compare-and-set: a concurrent consumer blocks, then sees the token used and changes nothing.
+
+use super::{split_roles, store_err, ConnectError};
+use async_trait::async_trait;
+use sesame_domain::clock::Timestamp;
+use sesame_domain::model::{
+    DisplayName, Email, LoginName, NewUser, ProfilePatch, Session, SessionId, User, UserId,
+    UserWithHash, Username,
+};
+use sesame_domain::store::{KeyStore, NewSession, RefreshTokenState, SessionStore, Store, UserStore};
+use sesame_domain::token::{StoredKey, TokenHash};
+use sesame_domain::StoreError;
+use sqlx::postgres::{PgPoolOptions, PgRow};
+use sqlx::{PgPool, Row};
+use std::time::Duration;
+
+#[derive(Clone, Debug)]
+pub struct PgStore {
+    pool: PgPool,
+}
+
+const USER_COLS: &str = "u.id, u.email, u.username, u.display_name, u.email_verified, u.is_active, \
+    u.created_at, u.updated_at, u.last_login_at, \
+    (SELECT string_agg(r.role, ',') FROM user_roles r WHERE r.user_id = u.id) AS roles";
+
+fn user_from_row(row: &PgRow) -> Result<User, sqlx::Error> {
+    Ok(User {
+        id: UserId::from_uuid(row.try_get("id")?),
+        email: Email::from_stored(row.try_get("email")?),
+        username: row.try_get::<Option<String>, _>("username")?.map(Username::from_stored),
+        display_name: row
+            .try_get::<Option<String>, _>("display_name")?
+            .map(DisplayName::from_stored),
+        email_verified: row.try_get("email_verified")?,
+        is_active: row.try_get("is_active")?,
+        roles: split_roles(row.try_get("roles")?),
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+        last_login_at: row.try_get("last_login_at")?,
+    })
+}
+
+fn session_from_row(row: &PgRow) -> Result<Session, sqlx::Error> {
+    Ok(Session {
+        id: SessionId::from_uuid(row.try_get("s_id")?),
+        user_id: UserId::from_uuid(row.try_get("s_user_id")?),
+        created_at: row.try_get("s_created_at")?,
+        last_used_at: row.try_get("s_last_used_at")?,
+        expires_at: row.try_get("s_expires_at")?,
+        revoked_at: row.try_get("s_revoked_at")?,
+        ip: row.try_get("s_ip")?,
+        user_agent: row.try_get("s_user_agent")?,
+    })
+}
+
+impl PgStore {
+    /// Connects to the server at `url`.
+    ///
+    /// # Errors
+    /// [`ConnectError::Connect`] when the server cannot be reached.
+    pub async fn connect(url: &str, max_connections: u32) -> Result<Self, ConnectError> {
+        let pool = PgPoolOptions::new()
+            .max_connections(max_connections.max(1))
+            .acquire_timeout(Duration::from_secs(5))
+            .connect(url)
+            .await?;
+        Ok(Self { pool })
+    }
+
+    #[must_use]
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    pub(crate) async fn applied_migrations(&self) -> Result<Vec<i64>, sqlx::Error> {
+        let exists: Option<bool> = sqlx::query_scalar(
+            "SELECT TRUE FROM pg_tables WHERE schemaname = current_schema() AND tablename = '_sqlx_migrations'",
+        )
+        .fetch_optional(&self.pool)
+        .await?;
+        if exists.is_none() {
+            return Ok(Vec::new());
+        }
+        sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success ORDER BY version")
+            .fetch_all(&self.pool)
+            .await
+    }
+
+    async fn fetch_user(&self, id: UserId) -> Result<Option<User>, StoreError> {
+        let sql = format!("SELECT {USER_COLS} FROM users u WHERE u.id = $1");
+        sqlx::query(&sql)
+            .bind(id.as_uuid())
+            .fetch_optional(&self.pool)
+            .await
+            .and_then(|r| r.as_ref().map(user_from_row).transpose())
+            .map_err(store_err)
+    }
+}
+
+#[async_trait]
+impl UserStore for PgStore {
+    async fn insert_user(&self, u: &NewUser) -> Result<User, StoreError> {
+        let mut tx = self.pool.begin().await.map_err(store_err)?;
+        sqlx::query(
+            "INSERT INTO users (id, email, email_normalized, username, username_normalized, display_name, \
+             password_hash, email_verified, is_active, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, TRUE, $9, $10)",
+        )
+        .bind(u.id.as_uuid())
+        .bind(u.email.as_str())
+        .bind(u.email.normalized())
+        .bind(u.username.as_ref().map(Username::as_str))
+        .bind(u.username.as_ref().map(Username::normalized))
+        .bind(u.display_name.as_ref().map(DisplayName::as_str))
+        .bind(&u.password_hash)
+        .bind(u.email_verified)
+        .bind(u.now)
+        .bind(u.now)
+        .execute(&mut *tx)
+        .await
+        .map_err(store_err)?;
+        for role in &u.roles {
+            sqlx::query("INSERT INTO user_roles (user_id, role, granted_at) VALUES ($1, $2, $3)")
+                .bind(u.id.as_uuid())
+                .bind(role.as_str())
+                .bind(u.now)
+                .execute(&mut *tx)
+                .await
+                .map_err(store_err)?;
+        }
+        tx.commit().await.map_err(store_err)?;
+        let mut roles = u.roles.clone();
+        roles.sort();
+        Ok(User {
+            id: u.id,
+            email: u.email.clone(),
+            username: u.username.clone(),
+            display_name: u.display_name.clone(),
+            email_verified: u.email_verified,
+            is_active: true,
+            roles,
+            created_at: u.now,
+            updated_at: u.now,
+            last_login_at: None,
+        })
+    }
+
+    async fn user_by_id(&self, id: UserId) -> Result<Option<User>, StoreError> {
+        self.fetch_user(id).await
+    }
+
+    async fn user_for_login(&self, name: &LoginName) -> Result<Option<UserWithHash>, StoreError> {
+        let (col, key) = match name {
+            LoginName::Email(e) => ("email_normalized", e.normalized()),
+            LoginName::Username(u) => ("username_normalized", u.normalized()),
+        };
+        let sql = format!("SELECT {USER_COLS}, u.password_hash FROM users u WHERE u.{col} = $1");
+        let row = sqlx::query(&sql)
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(store_err)?;
+        row.map(|r| {
+            Ok(UserWithHash {
+                user: user_from_row(&r)?,
+                password_hash: r.try_get("password_hash")?,
+            })
+        })
+        .transpose()
+        .map_err(store_err)
+    }
+
+    async fn update_profile(
+        &self,
+        id: UserId,
+        patch: &ProfilePatch,
+        now: Timestamp,
+    ) -> Result<Option<User>, StoreError> {
+        let set_name = patch.display_name.is_some();
+        let name = patch.display_name.clone().flatten();
+        let set_username = patch.username.is_some();
+        let username = patch.username.clone().flatten();
+        let done = sqlx::query(
+            "UPDATE users SET \
+             display_name = CASE WHEN $1 THEN $2 ELSE display_name END, \
+             username = CASE WHEN $3 THEN $4 ELSE username END, \
+             username_normalized = CASE WHEN $5 THEN $6 ELSE username_normalized END, \
+             updated_at = $7 WHERE id = $8",
+        )
+        .bind(set_name)
+        .bind(name.as_ref().map(DisplayName::as_str))
+        .bind(set_username)
+        .bind(username.as_ref().map(Username::as_str))
+        .bind(set_username)
+        .bind(username.as_ref().map(Username::normalized))
+        .bind(now)
+        .bind(id.as_uuid())
+        .execute(&self.pool)
+        .await
+        .map_err(store_err)?;
+        if done.rows_affected() == 0 {
+            return Ok(None);
+        }
+        self.fetch_user(id).await
+    }
+
+    async fn set_password_hash(&self, id: UserId, hash: &str, now: Timestamp) -> Result<(), StoreError> {
+        sqlx::query("UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3")
+            .bind(hash)
+            .bind(now)
+            .bind(id.as_uuid())
+            .execute(&self.pool)
+            .await
+            .map_err(store_err)?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl SessionStore for PgStore {
+    async fn create_session(&self, new: &NewSession) -> Result<(), StoreError> {
+        let s = &new.session;
+        let mut tx = self.pool.begin().await.map_err(store_err)?;
+        sqlx::query(
+            "INSERT INTO sessions (id, user_id, refresh_secret, created_at, last_used_at, expires_at, ip, user_agent) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(s.id.as_uuid())
+        .bind(s.user_id.as_uuid())
+        .bind(&new.refresh_secret)
+        .bind(s.created_at)
+        .bind(s.last_used_at)
+        .bind(s.expires_at)
+        .bind(&s.ip)
+        .bind(&s.user_agent)
+        .execute(&mut *tx)
+        .await
+        .map_err(store_err)?;
+        sqlx::query("INSERT INTO refresh_tokens (token_hash, session_id, created_at) VALUES ($1, $2, $3)")
+            .bind(new.first_refresh_hash.0.as_slice())
+            .bind(s.id.as_uuid())
+            .bind(s.created_at)
+            .execute(&mut *tx)
+            .await
+            .map_err(store_err)?;
+        sqlx::query("UPDATE users SET last_login_at = $1 WHERE id = $2")
+            .bind(s.created_at)
+            .bind(s.user_id.as_uuid())
+            .execute(&mut *tx)
+            .await
+            .map_err(store_err)?;
+        tx.commit().await.map_err(store_err)
+    }
+
+    async fn active_session_user(
+        &self,
+        session: SessionId,
+        user: UserId,
+        now: Timestamp,
+    ) -> Result<Option<User>, StoreError> {
+        let sql = format!(
+            "SELECT {USER_COLS} FROM sessions s JOIN users u ON u.id = s.user_id \
+             WHERE s.id = $1 AND s.user_id = $2 AND s.revoked_at IS NULL AND s.expires_at > $3 AND u.is_active"
+        );
+        sqlx::query(&sql)
+            .bind(session.as_uuid())
+            .bind(user.as_uuid())
+            .bind(now)
+            .fetch_optional(&self.pool)
+            .await
+            .and_then(|r| r.as_ref().map(user_from_row).transpose())
+            .map_err(store_err)
+    }
+
+    async fn refresh_token_state(&self, hash: &TokenHash) -> Result<Option<RefreshTokenState>, StoreError> {
+        let sql = format!(
+            "SELECT {USER_COLS}, t.used_at, s.refresh_secret, s.id AS s_id, s.user_id AS s_user_id, \
+             s.created_at AS s_created_at, s.last_used_at AS s_last_used_at, s.expires_at AS s_expires_at, \
+             s.revoked_at AS s_revoked_at, s.ip AS s_ip, s.user_agent AS s_user_agent \
+             FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id JOIN users u ON u.id = s.user_id \
+             WHERE t.token_hash = $1"
+        );
+        let row = sqlx::query(&sql)
+            .bind(hash.0.as_slice())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(store_err)?;
+        row.map(|r| {
+            Ok(RefreshTokenState {
+                session: session_from_row(&r)?,
+                refresh_secret: r.try_get("refresh_secret")?,
+                used_at: r.try_get("used_at")?,
+                user: user_from_row(&r)?,
+            })
+        })
+        .transpose()
+        .map_err(store_err)
+    }
+
+    async fn rotate_refresh_token(
+        &self,
+        old: &TokenHash,
+        new: &TokenHash,
+        session: SessionId,
+        now: Timestamp,
+        expires_at: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await.map_err(store_err)?;
+        let consumed = sqlx::query(
+            "UPDATE refresh_tokens SET used_at = $1 WHERE token_hash = $2 AND session_id = $3 AND used_at IS NULL \
+             AND EXISTS (SELECT 1 FROM sessions s WHERE s.id = refresh_tokens.session_id AND s.revoked_at IS NULL)",
+        )
+        .bind(now)
+        .bind(old.0.as_slice())
+        .bind(session.as_uuid())
+        .execute(&mut *tx)
+        .await
+        .map_err(store_err)?
+        .rows_affected();
+        if consumed != 1 {
+            return Ok(false);
+        }
+        sqlx::query("INSERT INTO refresh_tokens (token_hash, session_id, created_at) VALUES ($1, $2, $3)")
+            .bind(new.0.as_slice())
+            .bind(session.as_uuid())
+            .bind(now)
+            .execute(&mut *tx)
+            .await
+            .map_err(store_err)?;
+        sqlx::query("UPDATE sessions SET last_used_at = $1, expires_at = $2 WHERE id = $3")
+            .bind(now)
+            .bind(expires_at)
+            .bind(session.as_uuid())
+            .execute(&mut *tx)
+            .await
+            .map_err(store_err)?;
+        tx.commit().await.map_err(store_err)?;
+        Ok(true)
+    }
+
+    async fn revoke_session(&self, session: SessionId, now: Timestamp) -> Result<bool, StoreError> {
+        let n = sqlx::query("UPDATE sessions SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
+            .bind(now)
+            .bind(session.as_uuid())
+            .execute(&self.pool)
+            .await
+            .map_err(store_err)?
+            .rows_affected();
+        Ok(n > 0)
+    }
+
+    async fn revoke_user_sessions(&self, user: UserId, now: Timestamp) -> Result<u64, StoreError> {
+        sqlx::query("UPDATE sessions SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL")
+            .bind(now)
+            .bind(user.as_uuid())
+            .execute(&self.pool)
+            .await
+            .map(|r| r.rows_affected())
+            .map_err(store_err)
+    }
+}
+
+#[async_trait]
+impl KeyStore for PgStore {
+    async fn signing_keys(&self) -> Result<Vec<StoredKey>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT kid, algorithm, private_der, public_raw, created_at FROM signing_keys \
+             WHERE retired_at IS NULL ORDER BY created_at, kid",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(store_err)?;
+        rows.iter()
+            .map(|r| {
+                Ok(StoredKey {
+                    kid: r.try_get("kid")?,
+                    algorithm: r.try_get("algorithm")?,
+                    private_der: r.try_get("private_der")?,
+                    public_raw: r.try_get("public_raw")?,
+                    created_at: r.try_get("created_at")?,
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(store_err)
+    }
+
+    async fn insert_primary_signing_key(&self, key: &StoredKey) -> Result<bool, StoreError> {
+        let n = sqlx::query(
+            "INSERT INTO signing_keys (kid, algorithm, private_der, public_raw, is_primary, created_at) \
+             VALUES ($1, $2, $3, $4, TRUE, $5) ON CONFLICT DO NOTHING",
+        )
+        .bind(&key.kid)
+        .bind(&key.algorithm)
+        .bind(&key.private_der)
+        .bind(&key.public_raw)
+        .bind(key.created_at)
+        .execute(&self.pool)
+        .await
+        .map_err(store_err)?
+        .rows_affected();
+        Ok(n == 1)
+    }
+}
+
+#[async_trait]
+impl Store for PgStore {
+    async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await.map(|_| ()).map_err(store_err)
+    }
+
+    fn backend(&self) -> &'static str {
+        "postgres"
+    }
+}
