@@ -81,13 +81,19 @@ impl Email {
             return bad("too_long", "an email address is at most 254 bytes");
         }
         if display.chars().any(|c| c.is_whitespace() || c.is_control()) {
-            return bad("invalid", "an email address cannot contain spaces or control characters");
+            return bad(
+                "invalid",
+                "an email address cannot contain spaces or control characters",
+            );
         }
         let Some((local, domain)) = display.rsplit_once('@') else {
             return bad("invalid", "an email address needs an @");
         };
         if local.is_empty() || local.len() > 64 || local.contains('@') {
-            return bad("invalid", "the part before the @ must be 1 to 64 bytes, without another @");
+            return bad(
+                "invalid",
+                "the part before the @ must be 1 to 64 bytes, without another @",
+            );
         }
         let domain_ok = !domain.is_empty()
             && domain.contains('.')
@@ -98,7 +104,10 @@ impl Email {
                 .chars()
                 .all(|c| c.is_alphanumeric() || c == '-' || c == '.');
         if !domain_ok {
-            return bad("invalid", "the part after the @ must be a domain name such as example.com");
+            return bad(
+                "invalid",
+                "the part after the @ must be a domain name such as example.com",
+            );
         }
         let normalized = display.to_lowercase();
         Ok(Self {
@@ -158,7 +167,10 @@ impl Username {
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
         {
-            return bad("invalid", "a username may contain only letters a-z, digits, _, . and -");
+            return bad(
+                "invalid",
+                "a username may contain only letters a-z, digits, _, . and -",
+            );
         }
         if !s.starts_with(|c: char| c.is_ascii_alphanumeric()) {
             return bad("invalid", "a username starts with a letter or a digit");
@@ -203,13 +215,19 @@ impl DisplayName {
         let s: String = raw.trim().nfc().collect();
         let bad = |code, msg: &str| Err(FieldError::new("display_name", code, msg));
         if s.is_empty() {
-            return bad("required", "a display name cannot be empty (send null to clear it)");
+            return bad(
+                "required",
+                "a display name cannot be empty (send null to clear it)",
+            );
         }
         if s.chars().count() > 100 {
             return bad("too_long", "a display name has at most 100 characters");
         }
         if s.chars().any(char::is_control) {
-            return bad("invalid", "a display name cannot contain control characters");
+            return bad(
+                "invalid",
+                "a display name cannot contain control characters",
+            );
         }
         Ok(Self(s))
     }
@@ -259,9 +277,9 @@ impl RoleName {
     pub fn parse(raw: &str) -> Result<Self, FieldError> {
         let ok = !raw.is_empty()
             && raw.len() <= 64
-            && raw
-                .chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '_' | '-' | ':'));
+            && raw.chars().all(|c| {
+                c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '_' | '-' | ':')
+            });
         if ok {
             Ok(Self(raw.to_owned()))
         } else {
@@ -379,7 +397,15 @@ mod tests {
 
     #[test]
     fn an_email_without_a_domain_is_rejected() {
-        for bad in ["", "alice", "alice@", "@example.com", "a@b", "a b@example.com", "a@ex..com"] {
+        for bad in [
+            "",
+            "alice",
+            "alice@",
+            "@example.com",
+            "a@b",
+            "a b@example.com",
+            "a@ex..com",
+        ] {
             assert!(Email::parse(bad).is_err(), "{bad:?} should be rejected");
         }
     }
@@ -402,7 +428,10 @@ mod tests {
     fn usernames_follow_the_character_rules() {
         assert!(Username::parse("alice_01").is_ok());
         assert_eq!(Username::parse("al").unwrap_err().code, "too_short");
-        assert_eq!(Username::parse(&"a".repeat(33)).unwrap_err().code, "too_long");
+        assert_eq!(
+            Username::parse(&"a".repeat(33)).unwrap_err().code,
+            "too_long"
+        );
         assert_eq!(Username::parse("al@ce").unwrap_err().code, "invalid");
         assert_eq!(Username::parse("_alice").unwrap_err().code, "invalid");
         assert_eq!(Username::parse("ålice").unwrap_err().code, "invalid");
@@ -410,8 +439,14 @@ mod tests {
 
     #[test]
     fn a_login_name_with_an_at_sign_is_an_email() {
-        assert!(matches!(LoginName::parse("a@example.com"), Ok(LoginName::Email(_))));
-        assert!(matches!(LoginName::parse("alice"), Ok(LoginName::Username(_))));
+        assert!(matches!(
+            LoginName::parse("a@example.com"),
+            Ok(LoginName::Email(_))
+        ));
+        assert!(matches!(
+            LoginName::parse("alice"),
+            Ok(LoginName::Username(_))
+        ));
     }
 
     #[test]

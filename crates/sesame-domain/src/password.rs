@@ -280,7 +280,9 @@ impl PasswordHasher {
 }
 
 fn is_bcrypt(stored: &str) -> bool {
-    ["$2a$", "$2b$", "$2y$"].iter().any(|p| stored.starts_with(p))
+    ["$2a$", "$2b$", "$2y$"]
+        .iter()
+        .any(|p| stored.starts_with(p))
 }
 
 #[cfg(test)]
@@ -308,9 +310,15 @@ mod tests {
     #[test]
     fn passwords_over_256_bytes_are_rejected_not_truncated() {
         assert!(Password::parse(&"a".repeat(256)).is_ok());
-        assert_eq!(Password::parse(&"a".repeat(257)).unwrap_err().code, "too_long");
+        assert_eq!(
+            Password::parse(&"a".repeat(257)).unwrap_err().code,
+            "too_long"
+        );
         // 86 three-byte characters = 258 bytes
-        assert_eq!(Password::parse(&"€".repeat(86)).unwrap_err().code, "too_long");
+        assert_eq!(
+            Password::parse(&"€".repeat(86)).unwrap_err().code,
+            "too_long"
+        );
     }
 
     #[test]
@@ -418,7 +426,10 @@ mod tests {
             }
         }
         assert!(ok >= 2, "admitted jobs complete: {ok}");
-        assert!(overloaded >= 1, "jobs past the bound are refused: {overloaded}");
+        assert!(
+            overloaded >= 1,
+            "jobs past the bound are refused: {overloaded}"
+        );
         assert_eq!(h.pending.load(Ordering::Acquire), 0);
     }
 }

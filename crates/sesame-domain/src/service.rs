@@ -156,7 +156,14 @@ impl AuthService {
         roles: Vec<RoleName>,
         email_verified: bool,
     ) -> Result<User, AuthError> {
-        create_account(self.store.as_ref(), &self.hasher, reg, roles, email_verified).await
+        create_account(
+            self.store.as_ref(),
+            &self.hasher,
+            reg,
+            roles,
+            email_verified,
+        )
+        .await
     }
 
     /// Checks a password and opens a session. Unknown accounts cost the same hash as known ones
@@ -196,17 +203,27 @@ impl AuthService {
 
     async fn upgrade_hash(&self, id: UserId, password: &Password) {
         let result = match self.hasher.hash(password).await {
-            Ok(h) => self.store.set_password_hash(id, &h, now()).await.map_err(AuthError::from),
+            Ok(h) => self
+                .store
+                .set_password_hash(id, &h, now())
+                .await
+                .map_err(AuthError::from),
             Err(e) => Err(e),
         };
         match result {
-            Ok(()) => tracing::info!(user_id = %id, "password hash upgraded to current argon2id parameters"),
+            Ok(()) => {
+                tracing::info!(user_id = %id, "password hash upgraded to current argon2id parameters")
+            }
             // The login itself succeeded; the upgrade is retried at the next login.
             Err(e) => tracing::warn!(user_id = %id, error = %e, "password hash upgrade failed"),
         }
     }
 
-    async fn open_session(&self, mut user: User, client: ClientInfo) -> Result<TokenPair, AuthError> {
+    async fn open_session(
+        &self,
+        mut user: User,
+        client: ClientInfo,
+    ) -> Result<TokenPair, AuthError> {
         let t = now();
         let refresh = RefreshToken::generate();
         let session = Session {
@@ -232,7 +249,13 @@ impl AuthService {
         self.pair(user, sid, refresh, t)
     }
 
-    fn pair(&self, user: User, sid: SessionId, refresh: RefreshToken, t: Timestamp) -> Result<TokenPair, AuthError> {
+    fn pair(
+        &self,
+        user: User,
+        sid: SessionId,
+        refresh: RefreshToken,
+        t: Timestamp,
+    ) -> Result<TokenPair, AuthError> {
         Ok(TokenPair {
             access_token: self.tokens.issue(&user, sid, t)?,
             expires_in: self.tokens.access_ttl().as_secs(),
@@ -338,7 +361,11 @@ impl AuthService {
     /// # Errors
     /// [`AuthError::UsernameTaken`]; [`AuthError::InvalidToken`] if the account vanished.
     #[tracing::instrument(skip_all, fields(user_id = %who.user.id))]
-    pub async fn update_profile(&self, who: &Principal, patch: ProfilePatch) -> Result<User, AuthError> {
+    pub async fn update_profile(
+        &self,
+        who: &Principal,
+        patch: ProfilePatch,
+    ) -> Result<User, AuthError> {
         if patch.is_empty() {
             return Ok(who.user.clone());
         }

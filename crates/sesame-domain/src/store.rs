@@ -8,7 +8,9 @@
 
 use crate::clock::Timestamp;
 use crate::error::StoreError;
-use crate::model::{LoginName, NewUser, ProfilePatch, Session, SessionId, User, UserId, UserWithHash};
+use crate::model::{
+    LoginName, NewUser, ProfilePatch, Session, SessionId, User, UserId, UserWithHash,
+};
 use crate::token::{StoredKey, TokenHash};
 use async_trait::async_trait;
 
@@ -56,7 +58,12 @@ pub trait UserStore: Send + Sync {
         now: Timestamp,
     ) -> Result<Option<User>, StoreError>;
 
-    async fn set_password_hash(&self, id: UserId, hash: &str, now: Timestamp) -> Result<(), StoreError>;
+    async fn set_password_hash(
+        &self,
+        id: UserId,
+        hash: &str,
+        now: Timestamp,
+    ) -> Result<(), StoreError>;
 }
 
 #[async_trait]
@@ -73,7 +80,10 @@ pub trait SessionStore: Send + Sync {
         now: Timestamp,
     ) -> Result<Option<User>, StoreError>;
 
-    async fn refresh_token_state(&self, hash: &TokenHash) -> Result<Option<RefreshTokenState>, StoreError>;
+    async fn refresh_token_state(
+        &self,
+        hash: &TokenHash,
+    ) -> Result<Option<RefreshTokenState>, StoreError>;
 
     /// Atomically marks `old` used and stores `new` in the same session, sliding the session's
     /// expiry to `expires_at`. Returns `false`, changing nothing, if `old` was already used or the

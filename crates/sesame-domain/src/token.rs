@@ -252,7 +252,12 @@ impl TokenIssuer {
     ///
     /// # Errors
     /// [`AuthError::Internal`] if signing fails.
-    pub fn issue(&self, user: &User, session: SessionId, now: Timestamp) -> Result<String, AuthError> {
+    pub fn issue(
+        &self,
+        user: &User,
+        session: SessionId,
+        now: Timestamp,
+    ) -> Result<String, AuthError> {
         let iat = now.timestamp();
         let ttl = i64::try_from(self.settings.access_ttl.as_secs()).unwrap_or(i64::MAX / 4);
         let claims = AccessClaims {
@@ -277,8 +282,8 @@ impl TokenIssuer {
     /// [`AuthError::InvalidToken`] with a short reason for the log; the client only learns that
     /// the token is invalid.
     pub fn verify(&self, token: &str) -> Result<AccessClaims, AuthError> {
-        let header = jsonwebtoken::decode_header(token)
-            .map_err(|_| AuthError::InvalidToken("malformed"))?;
+        let header =
+            jsonwebtoken::decode_header(token).map_err(|_| AuthError::InvalidToken("malformed"))?;
         if header.alg != self.algorithm.jwt() {
             return Err(AuthError::InvalidToken("algorithm_not_allowed"));
         }
@@ -359,7 +364,8 @@ impl RefreshToken {
     /// so junk never reaches the store.
     #[must_use]
     pub fn parse(raw: &str) -> Option<Self> {
-        (raw.len() == 43 && B64.decode(raw).is_ok_and(|b| b.len() == 32)).then(|| Self(raw.to_owned()))
+        (raw.len() == 43 && B64.decode(raw).is_ok_and(|b| b.len() == 32))
+            .then(|| Self(raw.to_owned()))
     }
 
     #[must_use]
@@ -454,7 +460,10 @@ mod tests {
         let a = ed();
         let b = ed();
         let tok = a.issue(&user(), SessionId::new(), now()).unwrap();
-        assert!(matches!(b.verify(&tok), Err(AuthError::InvalidToken("unknown_kid"))));
+        assert!(matches!(
+            b.verify(&tok),
+            Err(AuthError::InvalidToken("unknown_kid"))
+        ));
     }
 
     #[test]
@@ -477,7 +486,10 @@ mod tests {
         let iss = ed();
         let long_ago = now() - chrono::Duration::hours(1);
         let tok = iss.issue(&user(), SessionId::new(), long_ago).unwrap();
-        assert!(matches!(iss.verify(&tok), Err(AuthError::InvalidToken("expired"))));
+        assert!(matches!(
+            iss.verify(&tok),
+            Err(AuthError::InvalidToken("expired"))
+        ));
     }
 
     #[test]
@@ -521,8 +533,14 @@ mod tests {
         )
         .unwrap();
         let tok = a.issue(&user(), SessionId::new(), now()).unwrap();
-        assert!(matches!(b.verify(&tok), Err(AuthError::InvalidToken("wrong_audience"))));
-        assert!(matches!(c.verify(&tok), Err(AuthError::InvalidToken("wrong_issuer"))));
+        assert!(matches!(
+            b.verify(&tok),
+            Err(AuthError::InvalidToken("wrong_audience"))
+        ));
+        assert!(matches!(
+            c.verify(&tok),
+            Err(AuthError::InvalidToken("wrong_issuer"))
+        ));
     }
 
     #[test]
@@ -531,7 +549,10 @@ mod tests {
         assert_eq!(jwks["keys"][0]["kty"], "OKP");
         assert_eq!(jwks["keys"][0]["crv"], "Ed25519");
         assert!(jwks["keys"][0]["d"].is_null());
-        assert_eq!(TokenIssuer::hs256(&[1u8; 32], settings()).jwks()["keys"], serde_json::json!([]));
+        assert_eq!(
+            TokenIssuer::hs256(&[1u8; 32], settings()).jwks()["keys"],
+            serde_json::json!([])
+        );
     }
 
     #[test]

@@ -11,7 +11,11 @@ use std::io::BufRead;
 use std::process::ExitCode;
 
 #[derive(Debug, Parser)]
-#[command(name = "sesame", version, about = "Sesame: a self-hosted authentication server")]
+#[command(
+    name = "sesame",
+    version,
+    about = "Sesame: a self-hosted authentication server"
+)]
 pub struct Cli {
     #[command(flatten)]
     pub common: CommonConfig,
@@ -86,7 +90,10 @@ enum CliError {
 #[must_use]
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -185,16 +192,33 @@ async fn users(common: &CommonConfig, action: UsersAction) -> Result<(), CliErro
     let bad = |e: sesame_domain::FieldError| CliError::Input(e.to_string());
     let reg = Registration {
         email: Email::parse(&email).map_err(bad)?,
-        username: username.as_deref().map(Username::parse).transpose().map_err(bad)?,
-        display_name: display_name.as_deref().map(DisplayName::parse).transpose().map_err(bad)?,
+        username: username
+            .as_deref()
+            .map(Username::parse)
+            .transpose()
+            .map_err(bad)?,
+        display_name: display_name
+            .as_deref()
+            .map(DisplayName::parse)
+            .transpose()
+            .map_err(bad)?,
         password: Password::parse(password).map_err(bad)?,
     };
     let db = startup::connect(common).await?;
     db.migrate_up().await.map_err(StartupError::from)?;
     let store = db.into_store();
     let hasher = startup::hasher(common, 1, 1).await?;
-    let roles = if admin { vec![RoleName::admin()] } else { Vec::new() };
+    let roles = if admin {
+        vec![RoleName::admin()]
+    } else {
+        Vec::new()
+    };
     let user = create_account(store.as_ref(), &hasher, reg, roles, true).await?;
-    println!("created user {} <{}>{}", user.id, user.email.as_str(), if admin { " with role admin" } else { "" });
+    println!(
+        "created user {} <{}>{}",
+        user.id,
+        user.email.as_str(),
+        if admin { " with role admin" } else { "" }
+    );
     Ok(())
 }

@@ -123,11 +123,21 @@ pub enum JwtAlg {
 #[derive(Debug, Clone, Args)]
 pub struct CommonConfig {
     /// Database URL: sqlite://PATH (created if missing) or postgres://USER:PASS@HOST/DB.
-    #[arg(long, env = "SESAME_DATABASE_URL", default_value = "sqlite://sesame.db", global = true)]
+    #[arg(
+        long,
+        env = "SESAME_DATABASE_URL",
+        default_value = "sqlite://sesame.db",
+        global = true
+    )]
     pub database_url: DatabaseUrl,
 
     /// Maximum open database connections per Sesame node.
-    #[arg(long, env = "SESAME_DATABASE_MAX_CONNECTIONS", default_value_t = 10, global = true)]
+    #[arg(
+        long,
+        env = "SESAME_DATABASE_MAX_CONNECTIONS",
+        default_value_t = 10,
+        global = true
+    )]
     pub database_max_connections: u32,
 
     /// Log format; default: json when stdout is not a terminal, pretty when it is.
@@ -139,15 +149,30 @@ pub struct CommonConfig {
     pub log_level: String,
 
     /// argon2id memory cost in KiB (OWASP: 19456).
-    #[arg(long, env = "SESAME_ARGON2_MEMORY_KIB", default_value_t = 19_456, global = true)]
+    #[arg(
+        long,
+        env = "SESAME_ARGON2_MEMORY_KIB",
+        default_value_t = 19_456,
+        global = true
+    )]
     pub argon2_memory_kib: u32,
 
     /// argon2id iterations (OWASP: 2).
-    #[arg(long, env = "SESAME_ARGON2_ITERATIONS", default_value_t = 2, global = true)]
+    #[arg(
+        long,
+        env = "SESAME_ARGON2_ITERATIONS",
+        default_value_t = 2,
+        global = true
+    )]
     pub argon2_iterations: u32,
 
     /// argon2id lanes (OWASP: 1).
-    #[arg(long, env = "SESAME_ARGON2_PARALLELISM", default_value_t = 1, global = true)]
+    #[arg(
+        long,
+        env = "SESAME_ARGON2_PARALLELISM",
+        default_value_t = 1,
+        global = true
+    )]
     pub argon2_parallelism: u32,
 }
 
@@ -159,7 +184,11 @@ pub struct ServeConfig {
     pub listen: SocketAddr,
 
     /// Public base URL of this service: the token issuer (`iss`) and the base of links.
-    #[arg(long, env = "SESAME_PUBLIC_URL", default_value = "http://127.0.0.1:8080")]
+    #[arg(
+        long,
+        env = "SESAME_PUBLIC_URL",
+        default_value = "http://127.0.0.1:8080"
+    )]
     pub public_url: String,
 
     /// Access-token lifetime.
@@ -176,7 +205,12 @@ pub struct ServeConfig {
     pub refresh_reuse_grace: Duration,
 
     /// Access-token signing algorithm.
-    #[arg(long, env = "SESAME_JWT_ALGORITHM", value_enum, default_value = "EdDSA")]
+    #[arg(
+        long,
+        env = "SESAME_JWT_ALGORITHM",
+        value_enum,
+        default_value = "EdDSA"
+    )]
     pub jwt_algorithm: JwtAlg,
 
     /// HS256 signing secret, at least 32 bytes (required with SESAME_JWT_ALGORITHM=HS256).
@@ -216,7 +250,9 @@ impl ServeConfig {
     /// A [`ConfigError`] saying which variable to fix and how.
     pub fn validate(&mut self) -> Result<(), ConfigError> {
         let url = self.public_url.trim_end_matches('/').to_owned();
-        if !(url.starts_with("http://") || url.starts_with("https://")) || url.len() <= "https://".len() {
+        if !(url.starts_with("http://") || url.starts_with("https://"))
+            || url.len() <= "https://".len()
+        {
             return Err(ConfigError(format!(
                 "SESAME_PUBLIC_URL must be an http:// or https:// URL such as https://auth.example.com (got `{}`)",
                 self.public_url
@@ -224,7 +260,9 @@ impl ServeConfig {
         }
         self.public_url = url;
         if self.access_token_ttl < Duration::from_secs(1) {
-            return Err(ConfigError("SESAME_ACCESS_TOKEN_TTL must be at least 1s".into()));
+            return Err(ConfigError(
+                "SESAME_ACCESS_TOKEN_TTL must be at least 1s".into(),
+            ));
         }
         if self.refresh_token_ttl <= self.access_token_ttl {
             return Err(ConfigError(

@@ -32,14 +32,22 @@ pub enum StartupError {
 /// # Errors
 /// [`StartupError::Database`] with what to fix.
 pub async fn connect(common: &CommonConfig) -> Result<Database, StartupError> {
-    Ok(Database::connect(common.database_url.expose(), common.database_max_connections).await?)
+    Ok(Database::connect(
+        common.database_url.expose(),
+        common.database_max_connections,
+    )
+    .await?)
 }
 
 /// The password hasher for these settings. Builds its dummy hash off the async runtime.
 ///
 /// # Errors
 /// [`StartupError::Config`] when argon2 rejects the parameters.
-pub async fn hasher(common: &CommonConfig, workers: usize, queue: usize) -> Result<Arc<PasswordHasher>, StartupError> {
+pub async fn hasher(
+    common: &CommonConfig,
+    workers: usize,
+    queue: usize,
+) -> Result<Arc<PasswordHasher>, StartupError> {
     let params = HashParams {
         memory_kib: common.argon2_memory_kib,
         iterations: common.argon2_iterations,
@@ -61,18 +69,21 @@ async fn token_issuer(store: &dyn Store, cfg: &ServeConfig) -> Result<TokenIssue
     };
     match cfg.jwt_algorithm {
         JwtAlg::Hs256 => {
-            let secret = cfg
-                .secret_key
-                .as_ref()
-                .ok_or_else(|| StartupError::Keys("SESAME_SECRET_KEY is required for HS256".into()))?;
+            let secret = cfg.secret_key.as_ref().ok_or_else(|| {
+                StartupError::Keys("SESAME_SECRET_KEY is required for HS256".into())
+            })?;
             Ok(TokenIssuer::hs256(secret.expose().as_bytes(), settings))
         }
         JwtAlg::EdDsa => {
-            let keys = store.signing_keys().await.map_err(|e| StartupError::Keys(e.to_string()))?;
+            let keys = store
+                .signing_keys()
+                .await
+                .map_err(|e| StartupError::Keys(e.to_string()))?;
             let keys = if keys.iter().any(|k| k.algorithm == "EdDSA") {
                 keys
             } else {
-                let key = StoredKey::generate_ed25519(now()).map_err(|e| StartupError::Keys(e.to_string()))?;
+                let key = StoredKey::generate_ed25519(now())
+                    .map_err(|e| StartupError::Keys(e.to_string()))?;
                 let stored = store
                     .insert_primary_signing_key(&key)
                     .await
@@ -80,7 +91,10 @@ async fn token_issuer(store: &dyn Store, cfg: &ServeConfig) -> Result<TokenIssue
                 if stored {
                     tracing::info!(kid = %key.kid, "generated a new Ed25519 signing key");
                 }
-                store.signing_keys().await.map_err(|e| StartupError::Keys(e.to_string()))?
+                store
+                    .signing_keys()
+                    .await
+                    .map_err(|e| StartupError::Keys(e.to_string()))?
             };
             TokenIssuer::ed25519(&keys, settings).map_err(StartupError::Keys)
         }
@@ -91,7 +105,10 @@ async fn token_issuer(store: &dyn Store, cfg: &ServeConfig) -> Result<TokenIssue
 ///
 /// # Errors
 /// A [`StartupError`] saying what failed and what to fix.
-pub async fn build_state(common: &CommonConfig, cfg: &ServeConfig) -> Result<AppState, StartupError> {
+pub async fn build_state(
+    common: &CommonConfig,
+    cfg: &ServeConfig,
+) -> Result<AppState, StartupError> {
     let db = connect(common).await?;
     if cfg.auto_migrate {
         db.migrate_up().await?;
@@ -108,7 +125,9 @@ pub async fn build_state(common: &CommonConfig, cfg: &ServeConfig) -> Result<App
             reuse_grace: cfg.refresh_reuse_grace,
         },
     );
-    Ok(AppState { auth: Arc::new(auth) })
+    Ok(AppState {
+        auth: Arc::new(auth),
+    })
 }
 
 /// A server bound to its port, not yet serving: tests bind `127.0.0.1:0` and read the port.
@@ -127,7 +146,10 @@ impl Application {
         let state = build_state(common, cfg).await?;
         let listener = tokio::net::TcpListener::bind(cfg.listen)
             .await
-            .map_err(|source| StartupError::Bind { addr: cfg.listen, source })?;
+            .map_err(|source| StartupError::Bind {
+                addr: cfg.listen,
+                source,
+            })?;
         Ok(Self { listener, state })
     }
 
@@ -143,7 +165,10 @@ impl Application {
     ///
     /// # Errors
     /// The I/O error that stopped the server.
-    pub async fn run(self, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+    pub async fn run(
+        self,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
         http::serve(self.listener, http::app(self.state), shutdown).await
     }
 }

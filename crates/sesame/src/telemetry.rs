@@ -10,14 +10,19 @@ use tracing_subscriber::EnvFilter;
 /// which lets tests start several servers in one process.
 pub fn init(common: &CommonConfig) {
     let filter = EnvFilter::try_new(&common.log_level).unwrap_or_else(|e| {
-        eprintln!("SESAME_LOG_LEVEL `{}` is not a valid filter ({e}); using `info`", common.log_level);
+        eprintln!(
+            "SESAME_LOG_LEVEL `{}` is not a valid filter ({e}); using `info`",
+            common.log_level
+        );
         EnvFilter::new("info")
     });
-    let format = common.log_format.unwrap_or(if std::io::stdout().is_terminal() {
-        LogFormat::Pretty
-    } else {
-        LogFormat::Json
-    });
+    let format = common
+        .log_format
+        .unwrap_or(if std::io::stdout().is_terminal() {
+            LogFormat::Pretty
+        } else {
+            LogFormat::Json
+        });
     let builder = tracing_subscriber::fmt().with_env_filter(filter);
     let _ = match format {
         LogFormat::Json => builder

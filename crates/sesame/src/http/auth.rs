@@ -34,11 +34,17 @@ pub(crate) fn collect<T>(errors: &mut Vec<FieldError>, r: Result<T, FieldError>)
         (status = 422, description = "`validation_failed` (with `errors`) or `invalid_body`", body = ProblemBody, content_type = "application/problem+json"),
         (status = 503, description = "`overloaded`: hashing saturated; see Retry-After", body = ProblemBody, content_type = "application/problem+json"),
     ))]
-pub async fn register(State(state): State<AppState>, ApiJson(req): ApiJson<RegisterRequest>) -> ApiResult<Response> {
+pub async fn register(
+    State(state): State<AppState>,
+    ApiJson(req): ApiJson<RegisterRequest>,
+) -> ApiResult<Response> {
     let mut errs = Vec::new();
     let email = collect(&mut errs, Email::parse(&req.email));
     let password = collect(&mut errs, Password::parse(&req.password));
-    let username = req.username.as_deref().and_then(|u| collect(&mut errs, Username::parse(u)));
+    let username = req
+        .username
+        .as_deref()
+        .and_then(|u| collect(&mut errs, Username::parse(u)));
     let display_name = req
         .display_name
         .as_deref()
@@ -81,7 +87,12 @@ pub async fn login(
         (Some(e), None) => Email::parse(e).ok().map(LoginName::Email),
         (None, Some(u)) => Username::parse(u).ok().map(LoginName::Username),
         _ => {
-            return Err(AuthError::field("email", "required", "send exactly one of `email` or `username`").into())
+            return Err(AuthError::field(
+                "email",
+                "required",
+                "send exactly one of `email` or `username`",
+            )
+            .into())
         }
     };
     let pair = state
@@ -99,7 +110,10 @@ pub async fn login(
         (status = 401, description = "`invalid_refresh_token`", body = ProblemBody, content_type = "application/problem+json"),
         (status = 422, description = "`invalid_body`", body = ProblemBody, content_type = "application/problem+json"),
     ))]
-pub async fn refresh(State(state): State<AppState>, ApiJson(req): ApiJson<RefreshRequest>) -> ApiResult<Response> {
+pub async fn refresh(
+    State(state): State<AppState>,
+    ApiJson(req): ApiJson<RefreshRequest>,
+) -> ApiResult<Response> {
     let pair = state.auth.refresh(&req.refresh_token).await?;
     Ok(no_store(Json(TokenResponse::from(pair))))
 }
@@ -111,7 +125,10 @@ pub async fn refresh(State(state): State<AppState>, ApiJson(req): ApiJson<Refres
         (status = 204, description = "Session ended"),
         (status = 401, description = "`missing_token` or `invalid_token`", body = ProblemBody, content_type = "application/problem+json"),
     ))]
-pub async fn logout(State(state): State<AppState>, CurrentUser(who): CurrentUser) -> ApiResult<StatusCode> {
+pub async fn logout(
+    State(state): State<AppState>,
+    CurrentUser(who): CurrentUser,
+) -> ApiResult<StatusCode> {
     state.auth.logout(&who).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -123,7 +140,10 @@ pub async fn logout(State(state): State<AppState>, CurrentUser(who): CurrentUser
         (status = 204, description = "All sessions ended"),
         (status = 401, description = "`missing_token` or `invalid_token`", body = ProblemBody, content_type = "application/problem+json"),
     ))]
-pub async fn logout_all(State(state): State<AppState>, CurrentUser(who): CurrentUser) -> ApiResult<StatusCode> {
+pub async fn logout_all(
+    State(state): State<AppState>,
+    CurrentUser(who): CurrentUser,
+) -> ApiResult<StatusCode> {
     state.auth.logout_all(&who).await?;
     Ok(StatusCode::NO_CONTENT)
 }

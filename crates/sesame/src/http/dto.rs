@@ -101,7 +101,9 @@ impl From<TokenPair> for TokenResponse {
 }
 
 /// Distinguishes an absent field (leave alone) from an explicit `null` (clear it).
-fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
+fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> Result<Option<Option<T>>, D::Error> {
     Option::<T>::deserialize(d).map(Some)
 }
 
@@ -140,7 +142,10 @@ mod tests {
     fn privileged_fields_cannot_be_sent_at_registration() {
         for field in ["roles", "email_verified", "is_active", "id"] {
             let body = format!(r#"{{"email":"a@example.com","password":"x","{field}":true}}"#);
-            assert!(serde_json::from_str::<RegisterRequest>(&body).is_err(), "{field}");
+            assert!(
+                serde_json::from_str::<RegisterRequest>(&body).is_err(),
+                "{field}"
+            );
         }
     }
 }

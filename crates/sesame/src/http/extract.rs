@@ -85,7 +85,10 @@ pub(crate) fn bearer_token(headers: &HeaderMap) -> Option<&str> {
 impl FromRequestParts<AppState> for CurrentUser {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let token = bearer_token(&parts.headers).ok_or(ApiError::MissingToken)?;
         let principal = state.auth.authenticate(token).await.map_err(|e| {
             if let sesame_domain::AuthError::InvalidToken(reason) = &e {
@@ -170,10 +173,22 @@ mod tests {
         struct T {
             a: u8,
         }
-        assert!(matches!(parse_json::<T>(b"{"), Err(ApiError::MalformedJson(_))));
-        assert!(matches!(parse_json::<T>(b"\xff\xfe"), Err(ApiError::MalformedJson(_))));
-        assert!(matches!(parse_json::<T>(br#"{"a":"x"}"#), Err(ApiError::InvalidBody(_))));
-        assert!(matches!(parse_json::<T>(br#"{"a":1,"b":2}"#), Err(ApiError::InvalidBody(_))));
+        assert!(matches!(
+            parse_json::<T>(b"{"),
+            Err(ApiError::MalformedJson(_))
+        ));
+        assert!(matches!(
+            parse_json::<T>(b"\xff\xfe"),
+            Err(ApiError::MalformedJson(_))
+        ));
+        assert!(matches!(
+            parse_json::<T>(br#"{"a":"x"}"#),
+            Err(ApiError::InvalidBody(_))
+        ));
+        assert!(matches!(
+            parse_json::<T>(br#"{"a":1,"b":2}"#),
+            Err(ApiError::InvalidBody(_))
+        ));
         assert!(parse_json::<T>(br#"{"a":1}"#).is_ok());
     }
 

@@ -15,8 +15,10 @@ use axum::Json;
     responses((status = 200, description = "JWK Set", body = Object)))]
 pub async fn jwks(State(state): State<AppState>) -> Response {
     let mut resp = Json(state.auth.tokens().jwks()).into_response();
-    resp.headers_mut()
-        .insert(CACHE_CONTROL, HeaderValue::from_static("public, max-age=300"));
+    resp.headers_mut().insert(
+        CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=300"),
+    );
     resp
 }
 
@@ -40,9 +42,10 @@ pub async fn ready(State(state): State<AppState>) -> (StatusCode, Json<HealthRes
             tracing::error!(error = %e, "readiness check failed");
             (
                 StatusCode::SERVICE_UNAVAILABLE,
-                Json(HealthResponse { status: "unavailable" }),
+                Json(HealthResponse {
+                    status: "unavailable",
+                }),
             )
         }
     }
 }
-

@@ -74,15 +74,20 @@ impl OAuthError {
 impl From<AuthError> for OAuthError {
     fn from(e: AuthError) -> Self {
         match e {
-            AuthError::InvalidCredentials | AuthError::AccountDisabled => {
-                Self::bad("invalid_grant", "the username or password is incorrect, or the account is deactivated")
-            }
-            AuthError::InvalidRefreshToken | AuthError::InvalidToken(_) => {
-                Self::bad("invalid_grant", "the refresh token is invalid, expired or already used")
-            }
+            AuthError::InvalidCredentials | AuthError::AccountDisabled => Self::bad(
+                "invalid_grant",
+                "the username or password is incorrect, or the account is deactivated",
+            ),
+            AuthError::InvalidRefreshToken | AuthError::InvalidToken(_) => Self::bad(
+                "invalid_grant",
+                "the refresh token is invalid, expired or already used",
+            ),
             AuthError::Validation(list) => Self::bad(
                 "invalid_request",
-                list.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "),
+                list.iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("; "),
             ),
             AuthError::EmailTaken | AuthError::UsernameTaken => {
                 Self::bad("invalid_request", "this request cannot be made here")
@@ -141,7 +146,11 @@ impl IntoResponse for OAuthError {
         (status = 400, description = "RFC 6749 §5.2: `invalid_request`, `invalid_grant`, `unsupported_grant_type`", body = OAuthErrorResponse),
         (status = 503, description = "`temporarily_unavailable`; see Retry-After", body = OAuthErrorResponse),
     ))]
-pub async fn token(State(state): State<AppState>, Client(client): Client, req: Request) -> Response {
+pub async fn token(
+    State(state): State<AppState>,
+    Client(client): Client,
+    req: Request,
+) -> Response {
     match grant(&state, client, req).await {
         Ok(pair) => with_no_store(
             Json(OAuthTokenResponse {
@@ -173,17 +182,24 @@ async fn grant(
             "send the parameters as application/x-www-form-urlencoded",
         ));
     }
-    let body = read_body(req, state)
-        .await
-        .map_err(|_| OAuthError::bad("invalid_request", "the body is unreadable or larger than 64 KiB"))?;
+    let body = read_body(req, state).await.map_err(|_| {
+        OAuthError::bad(
+            "invalid_request",
+            "the body is unreadable or larger than 64 KiB",
+        )
+    })?;
     let form: TokenForm = serde_urlencoded::from_bytes(&body)
         .map_err(|e| OAuthError::bad("invalid_request", format!("malformed parameters: {e}")))?;
     let required = |v: Option<String>, name: &str| {
-        v.filter(|s| !s.is_empty())
-            .ok_or_else(|| OAuthError::bad("invalid_request", format!("missing `{name}` parameter")))
+        v.filter(|s| !s.is_empty()).ok_or_else(|| {
+            OAuthError::bad("invalid_request", format!("missing `{name}` parameter"))
+        })
     };
     match form.grant_type.as_deref() {
-        None | Some("") => Err(OAuthError::bad("invalid_request", "missing `grant_type` parameter")),
+        None | Some("") => Err(OAuthError::bad(
+            "invalid_request",
+            "missing `grant_type` parameter",
+        )),
         Some("password") => {
             let username = required(form.username, "username")?;
             let password = required(form.password, "password")?;

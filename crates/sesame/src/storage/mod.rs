@@ -18,7 +18,8 @@ pub static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("migrations/sqlite");
 pub static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("migrations/postgres");
 
 /// The URL schemes Sesame accepts, for error messages.
-pub const ACCEPTED_SCHEMES: &str = "sqlite://PATH (or sqlite::memory:), postgres://… or postgresql://…";
+pub const ACCEPTED_SCHEMES: &str =
+    "sqlite://PATH (or sqlite::memory:), postgres://… or postgresql://…";
 
 /// A connected database, before it is wrapped as a [`Store`]. Migrations and operator commands
 /// work on this; the server works on the `Store`.
@@ -38,7 +39,9 @@ pub struct MigrationStatus {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConnectError {
-    #[error("unsupported database URL scheme in SESAME_DATABASE_URL; accepted: {ACCEPTED_SCHEMES}")]
+    #[error(
+        "unsupported database URL scheme in SESAME_DATABASE_URL; accepted: {ACCEPTED_SCHEMES}"
+    )]
     UnknownScheme,
     #[error("cannot open the database: {0}")]
     Connect(#[source] sqlx::Error),
@@ -53,9 +56,13 @@ impl Database {
     /// [`ConnectError::UnknownScheme`] for anything but `sqlite:` and `postgres(ql)://`.
     pub async fn connect(url: &str, max_connections: u32) -> Result<Self, ConnectError> {
         if url.starts_with("sqlite:") {
-            Ok(Self::Sqlite(sqlite::SqliteStore::connect(url, max_connections).await?))
+            Ok(Self::Sqlite(
+                sqlite::SqliteStore::connect(url, max_connections).await?,
+            ))
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            Ok(Self::Postgres(postgres::PgStore::connect(url, max_connections).await?))
+            Ok(Self::Postgres(
+                postgres::PgStore::connect(url, max_connections).await?,
+            ))
         } else {
             Err(ConnectError::UnknownScheme)
         }
@@ -94,7 +101,13 @@ impl Database {
     /// # Errors
     /// [`ConnectError::Migrate`] naming the migration that failed.
     pub async fn migrate_down(&self, target: Option<i64>) -> Result<(), ConnectError> {
-        let applied: Vec<i64> = self.status().await?.into_iter().filter(|m| m.applied).map(|m| m.version).collect();
+        let applied: Vec<i64> = self
+            .status()
+            .await?
+            .into_iter()
+            .filter(|m| m.applied)
+            .map(|m| m.version)
+            .collect();
         let Some(&latest) = applied.last() else {
             return Ok(());
         };

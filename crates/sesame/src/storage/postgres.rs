@@ -10,7 +10,9 @@ use sesame_domain::model::{
     DisplayName, Email, LoginName, NewUser, ProfilePatch, Session, SessionId, User, UserId,
     UserWithHash, Username,
 };
-use sesame_domain::store::{KeyStore, NewSession, RefreshTokenState, SessionStore, Store, UserStore};
+use sesame_domain::store::{
+    KeyStore, NewSession, RefreshTokenState, SessionStore, Store, UserStore,
+};
 use sesame_domain::token::{StoredKey, TokenHash};
 use sesame_domain::StoreError;
 use sqlx::postgres::{PgPoolOptions, PgRow};
@@ -22,7 +24,8 @@ pub struct PgStore {
     pool: PgPool,
 }
 
-const USER_COLS: &str = "u.id, u.email, u.username, u.display_name, u.email_verified, u.is_active, \
+const USER_COLS: &str =
+    "u.id, u.email, u.username, u.display_name, u.email_verified, u.is_active, \
     u.created_at, u.updated_at, u.last_login_at, \
     (SELECT string_agg(r.role, ',') FROM user_roles r WHERE r.user_id = u.id) AS roles";
 
@@ -30,7 +33,9 @@ fn user_from_row(row: &PgRow) -> Result<User, sqlx::Error> {
     Ok(User {
         id: UserId::from_uuid(row.try_get("id")?),
         email: Email::from_stored(row.try_get("email")?),
-        username: row.try_get::<Option<String>, _>("username")?.map(Username::from_stored),
+        username: row
+            .try_get::<Option<String>, _>("username")?
+            .map(Username::from_stored),
         display_name: row
             .try_get::<Option<String>, _>("display_name")?
             .map(DisplayName::from_stored),
@@ -207,7 +212,12 @@ impl UserStore for PgStore {
         self.fetch_user(id).await
     }
 
-    async fn set_password_hash(&self, id: UserId, hash: &str, now: Timestamp) -> Result<(), StoreError> {
+    async fn set_password_hash(
+        &self,
+        id: UserId,
+        hash: &str,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
         sqlx::query("UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3")
             .bind(hash)
             .bind(now)
@@ -239,13 +249,15 @@ impl SessionStore for PgStore {
         .execute(&mut *tx)
         .await
         .map_err(store_err)?;
-        sqlx::query("INSERT INTO refresh_tokens (token_hash, session_id, created_at) VALUES ($1, $2, $3)")
-            .bind(new.first_refresh_hash.0.as_slice())
-            .bind(s.id.as_uuid())
-            .bind(s.created_at)
-            .execute(&mut *tx)
-            .await
-            .map_err(store_err)?;
+        sqlx::query(
+            "INSERT INTO refresh_tokens (token_hash, session_id, created_at) VALUES ($1, $2, $3)",
+        )
+        .bind(new.first_refresh_hash.0.as_slice())
+        .bind(s.id.as_uuid())
+        .bind(s.created_at)
+        .execute(&mut *tx)
+        .await
+        .map_err(store_err)?;
         sqlx::query("UPDATE users SET last_login_at = $1 WHERE id = $2")
             .bind(s.created_at)
             .bind(s.user_id.as_uuid())
@@ -275,7 +287,10 @@ impl SessionStore for PgStore {
             .map_err(store_err)
     }
 
-    async fn refresh_token_state(&self, hash: &TokenHash) -> Result<Option<RefreshTokenState>, StoreError> {
+    async fn refresh_token_state(
+        &self,
+        hash: &TokenHash,
+    ) -> Result<Option<RefreshTokenState>, StoreError> {
         let sql = format!(
             "SELECT {USER_COLS}, t.used_at, s.refresh_secret, s.id AS s_id, s.user_id AS s_user_id, \
              s.created_at AS s_created_at, s.last_used_at AS s_last_used_at, s.expires_at AS s_expires_at, \
@@ -323,13 +338,15 @@ impl SessionStore for PgStore {
         if consumed != 1 {
             return Ok(false);
         }
-        sqlx::query("INSERT INTO refresh_tokens (token_hash, session_id, created_at) VALUES ($1, $2, $3)")
-            .bind(new.0.as_slice())
-            .bind(session.as_uuid())
-            .bind(now)
-            .execute(&mut *tx)
-            .await
-            .map_err(store_err)?;
+        sqlx::query(
+            "INSERT INTO refresh_tokens (token_hash, session_id, created_at) VALUES ($1, $2, $3)",
+        )
+        .bind(new.0.as_slice())
+        .bind(session.as_uuid())
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .map_err(store_err)?;
         sqlx::query("UPDATE sessions SET last_used_at = $1, expires_at = $2 WHERE id = $3")
             .bind(now)
             .bind(expires_at)
@@ -342,13 +359,14 @@ impl SessionStore for PgStore {
     }
 
     async fn revoke_session(&self, session: SessionId, now: Timestamp) -> Result<bool, StoreError> {
-        let n = sqlx::query("UPDATE sessions SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
-            .bind(now)
-            .bind(session.as_uuid())
-            .execute(&self.pool)
-            .await
-            .map_err(store_err)?
-            .rows_affected();
+        let n =
+            sqlx::query("UPDATE sessions SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
+                .bind(now)
+                .bind(session.as_uuid())
+                .execute(&self.pool)
+                .await
+                .map_err(store_err)?
+                .rows_affected();
         Ok(n > 0)
     }
 
@@ -408,7 +426,11 @@ impl KeyStore for PgStore {
 #[async_trait]
 impl Store for PgStore {
     async fn ping(&self) -> Result<(), StoreError> {
-        sqlx::query("SELECT 1").execute(&self.pool).await.map(|_| ()).map_err(store_err)
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map(|_| ())
+            .map_err(store_err)
     }
 
     fn backend(&self) -> &'static str {

@@ -11,10 +11,14 @@ use sesame_domain::model::{
     DisplayName, Email, LoginName, NewUser, ProfilePatch, Session, SessionId, User, UserId,
     UserWithHash, Username,
 };
-use sesame_domain::store::{KeyStore, NewSession, RefreshTokenState, SessionStore, Store, UserStore};
+use sesame_domain::store::{
+    KeyStore, NewSession, RefreshTokenState, SessionStore, Store, UserStore,
+};
 use sesame_domain::token::{StoredKey, TokenHash};
 use sesame_domain::StoreError;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
+};
 use sqlx::{Row, SqlitePool};
 use std::str::FromStr;
 use std::time::Duration;
@@ -24,7 +28,8 @@ pub struct SqliteStore {
     pool: SqlitePool,
 }
 
-const USER_COLS: &str = "u.id, u.email, u.username, u.display_name, u.email_verified, u.is_active, \
+const USER_COLS: &str =
+    "u.id, u.email, u.username, u.display_name, u.email_verified, u.is_active, \
     u.created_at, u.updated_at, u.last_login_at, \
     (SELECT group_concat(r.role, ',') FROM user_roles r WHERE r.user_id = u.id) AS roles";
 
@@ -45,7 +50,9 @@ fn user_from_row(row: &SqliteRow) -> Result<User, sqlx::Error> {
     Ok(User {
         id: UserId::from_uuid(row.try_get("id")?),
         email: Email::from_stored(row.try_get("email")?),
-        username: row.try_get::<Option<String>, _>("username")?.map(Username::from_stored),
+        username: row
+            .try_get::<Option<String>, _>("username")?
+            .map(Username::from_stored),
         display_name: row
             .try_get::<Option<String>, _>("display_name")?
             .map(DisplayName::from_stored),
@@ -227,7 +234,12 @@ impl UserStore for SqliteStore {
         self.fetch_user(id).await
     }
 
-    async fn set_password_hash(&self, id: UserId, hash: &str, now: Timestamp) -> Result<(), StoreError> {
+    async fn set_password_hash(
+        &self,
+        id: UserId,
+        hash: &str,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
         sqlx::query("UPDATE users SET password_hash = ?, updated_at = ? WHERE id = ?")
             .bind(hash)
             .bind(ms(now))
@@ -259,13 +271,15 @@ impl SessionStore for SqliteStore {
         .execute(&mut *tx)
         .await
         .map_err(store_err)?;
-        sqlx::query("INSERT INTO refresh_tokens (token_hash, session_id, created_at) VALUES (?, ?, ?)")
-            .bind(new.first_refresh_hash.0.as_slice())
-            .bind(s.id.as_uuid())
-            .bind(ms(s.created_at))
-            .execute(&mut *tx)
-            .await
-            .map_err(store_err)?;
+        sqlx::query(
+            "INSERT INTO refresh_tokens (token_hash, session_id, created_at) VALUES (?, ?, ?)",
+        )
+        .bind(new.first_refresh_hash.0.as_slice())
+        .bind(s.id.as_uuid())
+        .bind(ms(s.created_at))
+        .execute(&mut *tx)
+        .await
+        .map_err(store_err)?;
         sqlx::query("UPDATE users SET last_login_at = ? WHERE id = ?")
             .bind(ms(s.created_at))
             .bind(s.user_id.as_uuid())
@@ -295,7 +309,10 @@ impl SessionStore for SqliteStore {
             .map_err(store_err)
     }
 
-    async fn refresh_token_state(&self, hash: &TokenHash) -> Result<Option<RefreshTokenState>, StoreError> {
+    async fn refresh_token_state(
+        &self,
+        hash: &TokenHash,
+    ) -> Result<Option<RefreshTokenState>, StoreError> {
         let sql = format!(
             "SELECT {USER_COLS}, t.used_at, s.refresh_secret, s.id AS s_id, s.user_id AS s_user_id, \
              s.created_at AS s_created_at, s.last_used_at AS s_last_used_at, s.expires_at AS s_expires_at, \
@@ -343,13 +360,15 @@ impl SessionStore for SqliteStore {
         if consumed != 1 {
             return Ok(false);
         }
-        sqlx::query("INSERT INTO refresh_tokens (token_hash, session_id, created_at) VALUES (?, ?, ?)")
-            .bind(new.0.as_slice())
-            .bind(session.as_uuid())
-            .bind(ms(now))
-            .execute(&mut *tx)
-            .await
-            .map_err(store_err)?;
+        sqlx::query(
+            "INSERT INTO refresh_tokens (token_hash, session_id, created_at) VALUES (?, ?, ?)",
+        )
+        .bind(new.0.as_slice())
+        .bind(session.as_uuid())
+        .bind(ms(now))
+        .execute(&mut *tx)
+        .await
+        .map_err(store_err)?;
         sqlx::query("UPDATE sessions SET last_used_at = ?, expires_at = ? WHERE id = ?")
             .bind(ms(now))
             .bind(ms(expires_at))
@@ -362,13 +381,14 @@ impl SessionStore for SqliteStore {
     }
 
     async fn revoke_session(&self, session: SessionId, now: Timestamp) -> Result<bool, StoreError> {
-        let n = sqlx::query("UPDATE sessions SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL")
-            .bind(ms(now))
-            .bind(session.as_uuid())
-            .execute(&self.pool)
-            .await
-            .map_err(store_err)?
-            .rows_affected();
+        let n =
+            sqlx::query("UPDATE sessions SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL")
+                .bind(ms(now))
+                .bind(session.as_uuid())
+                .execute(&self.pool)
+                .await
+                .map_err(store_err)?
+                .rows_affected();
         Ok(n > 0)
     }
 
@@ -428,7 +448,11 @@ impl KeyStore for SqliteStore {
 #[async_trait]
 impl Store for SqliteStore {
     async fn ping(&self) -> Result<(), StoreError> {
-        sqlx::query("SELECT 1").execute(&self.pool).await.map(|_| ()).map_err(store_err)
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map(|_| ())
+            .map_err(store_err)
     }
 
     fn backend(&self) -> &'static str {

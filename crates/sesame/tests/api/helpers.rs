@@ -1,0 +1,424 @@
+//! The test harness: `spawn_app(backend)` starts the real server on `127.0.0.1:0` over a fresh
+//! database (a SQLite temp file, or a PostgreSQL database with a random name that is dropped
+//! afterwards) and returns a [`TestApp`] with typed helpers.
+
+use clap::Parser;
+use reqwest::header::CONTENT_TYPE;
+use serde_json::{json, Value};
+use sesame::cli::{Cli, Command};
+use sesame::startup::Application;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use tokio::sync::oneshot;
+
+pub const PASSWORD: &str = "correct horse battery staple";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Generates one `#[tokio::test]` per backend for each named behaviour:
+/// `module::sqlite::name` and `module::postgres::name`.
+#[macro_export]
+macro_rules! on_every_backend {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::helpers::Backend::Sqlite).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::helpers::Backend::Postgres).await;
+                }
+            )*
+        }
+    };
+}
+
+/// A database made for one test and removed when the test ends.
+pub struct TestDb {
+    pub url: String,
+    backend: Backend,
+    cleanup: Option<(String, String)>, // (admin url, database name) for PostgreSQL
+    file: Option<PathBuf>,
+}
+
+impl TestDb {
+    pub async fn new(backend: Backend) -> Self {
+        match backend {
+            Backend::Sqlite => {
+                let file =
+                    std::env::temp_dir().join(format!("sesame-test-{}.db", uuid::Uuid::now_v7()));
+                Self {
+                    url: format!("sqlite://{}", file.display()),
+                    backend,
+                    cleanup: None,
+                    file: Some(file),
+                }
+            }
+            Backend::Postgres => {
+                let admin = std::env::var("SESAME_TEST_POSTGRES_URL").expect(
+                    "SESAME_TEST_POSTGRES_URL must name a PostgreSQL server for the postgres tests \
+                     (scripts/test.sh sets it), e.g. postgres://postgres@127.0.0.1:5432/postgres",
+                );
+                let name = format!("sesame_test_{}", uuid::Uuid::now_v7().simple());
+                let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&admin)
+                    .await
+                    .expect("connect to SESAME_TEST_POSTGRES_URL");
+                sqlx::query(&format!("CREATE DATABASE \"{name}\""))
+                    .execute(&mut conn)
+                    .await
+                    .expect("create test database");
+                let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
+                Self {
+                    url: format!("{base}/{name}"),
+                    backend,
+                    cleanup: Some((admin.clone(), name)),
+                    file: None,
+                }
+            }
+        }
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Runs one statement against the test database directly (to arrange states the API cannot
+    /// reach yet, or to inspect what was stored). Use SQL both backends accept.
+    pub async fn exec(&self, sql: &str) {
+        match self.backend {
+            Backend::Sqlite => {
+                let mut c = <sqlx::SqliteConnection as sqlx::Connection>::connect(&self.url)
+                    .await
+                    .unwrap();
+                sqlx::query(sql).execute(&mut c).await.unwrap();
+            }
+            Backend::Postgres => {
+                let mut c = <sqlx::PgConnection as sqlx::Connection>::connect(&self.url)
+                    .await
+                    .unwrap();
+                sqlx::query(sql).execute(&mut c).await.unwrap();
+            }
+        }
+    }
+
+    /// Reads one text column of the first row.
+    pub async fn text(&self, sql: &str) -> Option<String> {
+        match self.backend {
+            Backend::Sqlite => {
+                let mut c = <sqlx::SqliteConnection as sqlx::Connection>::connect(&self.url)
+                    .await
+                    .unwrap();
+                sqlx::query_scalar(sql)
+                    .fetch_optional(&mut c)
+                    .await
+                    .unwrap()
+            }
+            Backend::Postgres => {
+                let mut c = <sqlx::PgConnection as sqlx::Connection>::connect(&self.url)
+                    .await
+                    .unwrap();
+                sqlx::query_scalar(sql)
+                    .fetch_optional(&mut c)
+                    .await
+                    .unwrap()
+            }
+        }
+    }
+
+    /// Reads one binary column of the first row.
+    pub async fn bytes(&self, sql: &str) -> Option<Vec<u8>> {
+        match self.backend {
+            Backend::Sqlite => {
+                let mut c = <sqlx::SqliteConnection as sqlx::Connection>::connect(&self.url)
+                    .await
+                    .unwrap();
+                sqlx::query_scalar(sql)
+                    .fetch_optional(&mut c)
+                    .await
+                    .unwrap()
+            }
+            Backend::Postgres => {
+                let mut c = <sqlx::PgConnection as sqlx::Connection>::connect(&self.url)
+                    .await
+                    .unwrap();
+                sqlx::query_scalar(sql)
+                    .fetch_optional(&mut c)
+                    .await
+                    .unwrap()
+            }
+        }
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let Some(file) = self.file.take() {
+            for suffix in ["", "-wal", "-shm"] {
+                let _ = std::fs::remove_file(format!("{}{suffix}", file.display()));
+            }
+        }
+        if let Some((admin, name)) = self.cleanup.take() {
+            // Drop runs inside the test's runtime; use a fresh thread with its own runtime.
+            let _ = std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .ok()?;
+                rt.block_on(async {
+                    let mut c = <sqlx::PgConnection as sqlx::Connection>::connect(&admin)
+                        .await
+                        .ok()?;
+                    sqlx::query(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+                        .execute(&mut c)
+                        .await
+                        .ok()
+                })
+            })
+            .join();
+        }
+    }
+}
+
+/// A running server over its own database.
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub client: reqwest::Client,
+    pub db: TestDb,
+    shutdown: Option<oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<()>>,
+}
+
+/// Cheap hashing for tests that do not measure hashing (the defaults are OWASP's and slow).
+pub const FAST_HASH: &[&str] = &["--argon2-memory-kib", "256", "--argon2-iterations", "1"];
+
+pub async fn spawn_app(backend: Backend) -> TestApp {
+    spawn_app_with(backend, &[], &[]).await
+}
+
+/// Starts a server with extra global flags (before `serve`) and extra `serve` flags.
+pub async fn spawn_app_with(backend: Backend, global: &[&str], serve: &[&str]) -> TestApp {
+    let db = TestDb::new(backend).await;
+    spawn_on(db, global, serve).await
+}
+
+/// Starts a server on an existing test database.
+pub async fn spawn_on(db: TestDb, global: &[&str], serve: &[&str]) -> TestApp {
+    let (state, listener) = build(&db, global, serve).await;
+    let addr = listener.local_addr().unwrap();
+    let (tx, rx) = oneshot::channel::<()>();
+    let server = tokio::spawn(async move {
+        Application { listener, state }
+            .run(async {
+                let _ = rx.await;
+            })
+            .await
+            .unwrap();
+    });
+    TestApp {
+        addr,
+        client: reqwest::Client::builder().build().unwrap(),
+        db,
+        shutdown: Some(tx),
+        server: Some(server),
+    }
+}
+
+async fn build(
+    db: &TestDb,
+    global: &[&str],
+    serve: &[&str],
+) -> (sesame::http::AppState, tokio::net::TcpListener) {
+    let mut args = vec!["sesame", "--database-url", &db.url, "--log-level", "warn"];
+    if !global.iter().any(|a| a.starts_with("--argon2")) {
+        args.extend_from_slice(FAST_HASH);
+    }
+    args.extend_from_slice(global);
+    args.extend_from_slice(&[
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--public-url",
+        "http://sesame.test",
+    ]);
+    args.extend_from_slice(serve);
+    let cli = Cli::try_parse_from(&args).unwrap_or_else(|e| panic!("bad test args {args:?}: {e}"));
+    sesame::telemetry::init(&cli.common);
+    let Command::Serve(mut cfg) = cli.command else {
+        unreachable!()
+    };
+    let app = Application::build(&cli.common, &mut cfg)
+        .await
+        .expect("server starts");
+    (app.state, app.listener)
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// Stops the server and hands back its database, e.g. to restart on it.
+    pub async fn stop(mut self) -> TestDb {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(s) = self.server.take() {
+            let _ = s.await;
+        }
+        let db = TestDb {
+            url: self.db.url.clone(),
+            backend: self.db.backend,
+            cleanup: self.db.cleanup.take(),
+            file: self.db.file.take(),
+        };
+        db
+    }
+
+    pub async fn post_json(&self, path: &str, body: &Value) -> reqwest::Response {
+        self.client
+            .post(self.url(path))
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn post_json_auth(
+        &self,
+        path: &str,
+        token: &str,
+        body: Option<&Value>,
+    ) -> reqwest::Response {
+        let mut rb = self.client.post(self.url(path)).bearer_auth(token);
+        if let Some(b) = body {
+            rb = rb.json(b);
+        }
+        rb.send().await.unwrap()
+    }
+
+    pub async fn get_auth(&self, path: &str, token: &str) -> reqwest::Response {
+        self.client
+            .get(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn register(&self, email: &str, password: &str) -> reqwest::Response {
+        self.post_json(
+            "/api/v1/auth/register",
+            &json!({"email": email, "password": password}),
+        )
+        .await
+    }
+
+    /// Registers a user and returns its JSON.
+    pub async fn create_user(&self, email: &str) -> Value {
+        let r = self.register(email, PASSWORD).await;
+        assert_eq!(r.status(), 201, "registration of {email} failed");
+        r.json().await.unwrap()
+    }
+
+    pub async fn login(&self, email: &str, password: &str) -> reqwest::Response {
+        self.post_json(
+            "/api/v1/auth/login",
+            &json!({"email": email, "password": password}),
+        )
+        .await
+    }
+
+    /// Registers `email` and logs in; returns the token response JSON.
+    pub async fn user_with_tokens(&self, email: &str) -> Value {
+        self.create_user(email).await;
+        self.tokens(email).await
+    }
+
+    /// Logs in an existing user; returns the token response JSON.
+    pub async fn tokens(&self, email: &str) -> Value {
+        let r = self.login(email, PASSWORD).await;
+        assert_eq!(r.status(), 200, "login of {email} failed");
+        r.json().await.unwrap()
+    }
+
+    pub async fn refresh(&self, refresh_token: &str) -> reqwest::Response {
+        self.post_json(
+            "/api/v1/auth/refresh",
+            &json!({"refresh_token": refresh_token}),
+        )
+        .await
+    }
+
+    pub async fn me(&self, access_token: &str) -> reqwest::Response {
+        self.get_auth("/api/v1/users/me", access_token).await
+    }
+
+    /// The primary Ed25519 signing key's PKCS#8 DER and kid, read from the database, so tests can
+    /// forge tokens with a valid signature and wrong claims.
+    pub async fn signing_key(&self) -> (Vec<u8>, String) {
+        let der = self
+            .db
+            .bytes("SELECT private_der FROM signing_keys ORDER BY created_at LIMIT 1")
+            .await
+            .unwrap();
+        let kid = self
+            .db
+            .text("SELECT kid FROM signing_keys ORDER BY created_at LIMIT 1")
+            .await
+            .unwrap();
+        (der, kid)
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// Asserts an RFC 9457 problem response with `status` and `code`, and returns its body.
+pub async fn assert_problem(resp: reqwest::Response, status: u16, code: &str) -> Value {
+    assert_eq!(resp.status().as_u16(), status, "status");
+    let ct = resp
+        .headers()
+        .get(CONTENT_TYPE)
+        .map(|v| v.to_str().unwrap().to_owned());
+    assert_eq!(
+        ct.as_deref(),
+        Some("application/problem+json"),
+        "content type"
+    );
+    let header_id = resp
+        .headers()
+        .get("x-request-id")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["code"], code, "code in {body}");
+    assert_eq!(body["status"], status, "status in {body}");
+    assert_eq!(
+        body["request_id"],
+        header_id.as_str(),
+        "request id in {body}"
+    );
+    assert_eq!(body["type"], format!("urn:sesame:problem:{code}"));
+    assert!(
+        body["title"].is_string() && body["detail"].is_string(),
+        "{body}"
+    );
+    body
+}

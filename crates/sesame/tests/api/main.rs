@@ -1,0 +1,6 @@
+//! Sesame's HTTP and store behaviour suite: one binary, every test run against SQLite and
+//! PostgreSQL through a live server on an ephemeral port.
+
+mod helpers;
+
+mod core_flow;
