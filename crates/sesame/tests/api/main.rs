@@ -3,4 +3,6 @@
 
 mod helpers;
 
+mod accounts;
 mod core_flow;
+mod store_contract;

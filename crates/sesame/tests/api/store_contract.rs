@@ -1,0 +1,281 @@
+//! The store contract, written once and run against every backend through the domain's traits:
+//! uniqueness is reported as the right conflict, a refresh token is consumed exactly once even
+//! under concurrency, revoked sessions stop authenticating, one primary signing key wins.
+
+use crate::helpers::{Backend, TestDb};
+use futures::future::join_all;
+use sesame::storage::Database;
+use sesame_domain::clock::now;
+use sesame_domain::error::Conflict;
+use sesame_domain::model::{
+    Email, LoginName, NewUser, ProfilePatch, Session, SessionId, UserId, Username,
+};
+use sesame_domain::store::{NewSession, Store};
+use sesame_domain::token::{random_secret, RefreshToken, StoredKey};
+use sesame_domain::StoreError;
+use std::sync::Arc;
+
+async fn store(db: &TestDb) -> Arc<dyn Store> {
+    let d = Database::connect(&db.url, 5).await.unwrap();
+    d.migrate_up().await.unwrap();
+    d.into_store()
+}
+
+fn new_user(email: &str, username: Option<&str>) -> NewUser {
+    NewUser {
+        id: UserId::new(),
+        email: Email::parse(email).unwrap(),
+        username: username.map(|u| Username::parse(u).unwrap()),
+        display_name: None,
+        password_hash: "$argon2id$v=19$m=256,t=1,p=1$c29tZXNhbHQ$aGFzaA".into(),
+        email_verified: false,
+        roles: vec![],
+        now: now(),
+    }
+}
+
+async fn open_session(s: &dyn Store, user: UserId) -> (SessionId, RefreshToken, Vec<u8>) {
+    let t = now();
+    let token = RefreshToken::generate();
+    let secret = random_secret();
+    let session = Session {
+        id: SessionId::new(),
+        user_id: user,
+        created_at: t,
+        last_used_at: t,
+        expires_at: t + chrono::Duration::days(1),
+        revoked_at: None,
+        ip: Some("127.0.0.1".into()),
+        user_agent: Some("test".into()),
+    };
+    let id = session.id;
+    s.create_session(&NewSession {
+        session,
+        refresh_secret: secret.clone(),
+        first_refresh_hash: token.hash(),
+    })
+    .await
+    .unwrap();
+    (id, token, secret)
+}
+
+async fn duplicates_are_reported_as_the_conflict_they_are(b: Backend) {
+    let db = TestDb::new(b).await;
+    let s = store(&db).await;
+    s.insert_user(&new_user("a@example.com", Some("alpha")))
+        .await
+        .unwrap();
+    let e = s
+        .insert_user(&new_user("A@EXAMPLE.COM", None))
+        .await
+        .unwrap_err();
+    assert!(matches!(e, StoreError::Conflict(Conflict::Email)), "{e:?}");
+    let e = s
+        .insert_user(&new_user("b@example.com", Some("ALPHA")))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(e, StoreError::Conflict(Conflict::Username)),
+        "{e:?}"
+    );
+    // Several accounts without a username do not collide.
+    s.insert_user(&new_user("c@example.com", None))
+        .await
+        .unwrap();
+    s.insert_user(&new_user("d@example.com", None))
+        .await
+        .unwrap();
+}
+
+async fn users_are_found_by_normalized_email_or_username(b: Backend) {
+    let db = TestDb::new(b).await;
+    let s = store(&db).await;
+    let u = s
+        .insert_user(&new_user("Mixed@Example.com", Some("MixedCase")))
+        .await
+        .unwrap();
+    let by_email = s
+        .user_for_login(&LoginName::parse("mixed@EXAMPLE.com").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(by_email.user.id, u.id);
+    assert!(by_email.password_hash.starts_with("$argon2id$"));
+    let by_name = s
+        .user_for_login(&LoginName::parse("mixedcase").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(by_name.user.id, u.id);
+    assert!(s
+        .user_for_login(&LoginName::parse("nobody").unwrap())
+        .await
+        .unwrap()
+        .is_none());
+    let back = s.user_by_id(u.id).await.unwrap().unwrap();
+    assert_eq!(
+        back.created_at, u.created_at,
+        "timestamps round-trip exactly"
+    );
+}
+
+async fn a_profile_patch_changes_only_what_it_names(b: Backend) {
+    let db = TestDb::new(b).await;
+    let s = store(&db).await;
+    let u = s
+        .insert_user(&new_user("p@example.com", Some("before")))
+        .await
+        .unwrap();
+    let patch = ProfilePatch {
+        display_name: Some(Some(
+            sesame_domain::model::DisplayName::parse("New Name").unwrap(),
+        )),
+        username: None,
+    };
+    let after = s
+        .update_profile(u.id, &patch, now())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(after.display_name.unwrap().as_str(), "New Name");
+    assert_eq!(after.username.unwrap().as_str(), "before");
+    let clear = ProfilePatch {
+        display_name: None,
+        username: Some(None),
+    };
+    let after = s
+        .update_profile(u.id, &clear, now())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(after.username.is_none());
+    assert!(s
+        .update_profile(UserId::new(), &clear, now())
+        .await
+        .unwrap()
+        .is_none());
+}
+
+async fn a_refresh_token_is_consumed_exactly_once_under_concurrency(b: Backend) {
+    let db = TestDb::new(b).await;
+    let s = store(&db).await;
+    let u = s
+        .insert_user(&new_user("r@example.com", None))
+        .await
+        .unwrap();
+    let (sid, token, secret) = open_session(s.as_ref(), u.id).await;
+    let successor = token.successor(&secret);
+    let t = now();
+    let (old_hash, new_hash) = (token.hash(), successor.hash());
+    let attempts = (0..8).map(|_| {
+        s.rotate_refresh_token(&old_hash, &new_hash, sid, t, t + chrono::Duration::days(1))
+    });
+    let wins = join_all(attempts)
+        .await
+        .into_iter()
+        .map(Result::unwrap)
+        .filter(|won| *won)
+        .count();
+    assert_eq!(wins, 1);
+    let state = s.refresh_token_state(&token.hash()).await.unwrap().unwrap();
+    assert!(state.used_at.is_some());
+    let next = s
+        .refresh_token_state(&successor.hash())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(next.used_at.is_none());
+    assert_eq!(next.session.id, sid);
+}
+
+async fn a_revoked_session_no_longer_authenticates_or_rotates(b: Backend) {
+    let db = TestDb::new(b).await;
+    let s = store(&db).await;
+    let u = s
+        .insert_user(&new_user("s@example.com", None))
+        .await
+        .unwrap();
+    let (sid, token, secret) = open_session(s.as_ref(), u.id).await;
+    let (other, _, _) = open_session(s.as_ref(), u.id).await;
+    assert!(s
+        .active_session_user(sid, u.id, now())
+        .await
+        .unwrap()
+        .is_some());
+    assert!(
+        s.active_session_user(sid, UserId::new(), now())
+            .await
+            .unwrap()
+            .is_none(),
+        "session of another user"
+    );
+    assert!(s.revoke_session(sid, now()).await.unwrap());
+    assert!(
+        !s.revoke_session(sid, now()).await.unwrap(),
+        "second revoke is a no-op"
+    );
+    assert!(s
+        .active_session_user(sid, u.id, now())
+        .await
+        .unwrap()
+        .is_none());
+    assert!(s
+        .active_session_user(other, u.id, now())
+        .await
+        .unwrap()
+        .is_some());
+    let t = now();
+    let rotated = s
+        .rotate_refresh_token(&token.hash(), &token.successor(&secret).hash(), sid, t, t)
+        .await
+        .unwrap();
+    assert!(!rotated, "a revoked session's token cannot rotate");
+    assert_eq!(s.revoke_user_sessions(u.id, now()).await.unwrap(), 1);
+    assert!(s
+        .active_session_user(other, u.id, now())
+        .await
+        .unwrap()
+        .is_none());
+}
+
+async fn an_expired_session_no_longer_authenticates(b: Backend) {
+    let db = TestDb::new(b).await;
+    let s = store(&db).await;
+    let u = s
+        .insert_user(&new_user("e@example.com", None))
+        .await
+        .unwrap();
+    let (sid, _, _) = open_session(s.as_ref(), u.id).await;
+    let later = now() + chrono::Duration::days(2);
+    assert!(s
+        .active_session_user(sid, u.id, later)
+        .await
+        .unwrap()
+        .is_none());
+}
+
+async fn exactly_one_primary_signing_key_is_stored(b: Backend) {
+    let db = TestDb::new(b).await;
+    let s = store(&db).await;
+    let keys: Vec<StoredKey> = (0..4)
+        .map(|_| StoredKey::generate_ed25519(now()).unwrap())
+        .collect();
+    let wins = join_all(keys.iter().map(|k| s.insert_primary_signing_key(k))).await;
+    assert_eq!(
+        wins.into_iter().map(Result::unwrap).filter(|w| *w).count(),
+        1
+    );
+    let stored = s.signing_keys().await.unwrap();
+    assert_eq!(stored.len(), 1);
+    assert_eq!(stored[0].public_raw.len(), 32);
+}
+
+crate::on_every_backend!(
+    duplicates_are_reported_as_the_conflict_they_are,
+    users_are_found_by_normalized_email_or_username,
+    a_profile_patch_changes_only_what_it_names,
+    a_refresh_token_is_consumed_exactly_once_under_concurrency,
+    a_revoked_session_no_longer_authenticates_or_rotates,
+    an_expired_session_no_longer_authenticates,
+    exactly_one_primary_signing_key_is_stored,
+);
