@@ -517,7 +517,7 @@ mod tests {
         let key = StoredKey::generate_ed25519(now()).unwrap();
         let a = TokenIssuer::ed25519(std::slice::from_ref(&key), settings()).unwrap();
         let b = TokenIssuer::ed25519(
-            &[key.clone()],
+            std::slice::from_ref(&key),
             TokenSettings {
                 audience: "other".into(),
                 ..settings()
@@ -525,7 +525,7 @@ mod tests {
         )
         .unwrap();
         let c = TokenIssuer::ed25519(
-            &[key],
+            std::slice::from_ref(&key),
             TokenSettings {
                 issuer: "https://evil.example".into(),
                 ..settings()

@@ -88,10 +88,6 @@ impl TestDb {
         }
     }
 
-    pub fn backend(&self) -> Backend {
-        self.backend
-    }
-
     /// Runs one statement against the test database directly (to arrange states the API cannot
     /// reach yet, or to inspect what was stored). Use SQL both backends accept.
     pub async fn exec(&self, sql: &str) {
@@ -275,13 +271,12 @@ impl TestApp {
         if let Some(s) = self.server.take() {
             let _ = s.await;
         }
-        let db = TestDb {
+        TestDb {
             url: self.db.url.clone(),
             backend: self.db.backend,
             cleanup: self.db.cleanup.take(),
             file: self.db.file.take(),
-        };
-        db
+        }
     }
 
     pub async fn post_json(&self, path: &str, body: &Value) -> reqwest::Response {
