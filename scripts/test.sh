@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Runs Sesame's whole test suite: the domain's unit tests and the HTTP/store behaviour suite,
+# every behaviour test on SQLite and on PostgreSQL (SESAME_TEST_POSTGRES_URL, default: the local
+# server, which this script starts if it is down).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export SESAME_TEST_POSTGRES_URL="${SESAME_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
+case "$SESAME_TEST_POSTGRES_URL" in
+  *@127.0.0.1:5432/*|*@localhost:5432/*) scripts/ensure-postgres.sh ;;
+esac
+
+if cargo nextest --version >/dev/null 2>&1; then
+  cargo nextest run --workspace --locked --no-fail-fast "$@"
+else
+  cargo test --workspace --locked --no-fail-fast "$@"
+fi
