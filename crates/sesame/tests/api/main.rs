@@ -5,4 +5,6 @@ mod helpers;
 
 mod accounts;
 mod core_flow;
+mod refresh;
 mod store_contract;
+mod tokens;
