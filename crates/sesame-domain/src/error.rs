@@ -80,6 +80,16 @@ pub enum AuthError {
     /// The account exists but may not do this (e.g. deactivated).
     #[error("the account is deactivated")]
     AccountDisabled,
+    /// The password checked out but the email address is not verified yet.
+    #[error("the email address is not verified")]
+    EmailNotVerified,
+    /// An emailed token (verification, reset, email change) is unknown, used, expired or
+    /// superseded.
+    #[error("invalid or expired emailed token")]
+    InvalidEmailToken,
+    /// A resource of the caller's (e.g. one of their sessions) does not exist.
+    #[error("not found")]
+    NotFound,
     /// Too many password hashes are queued; the caller should retry shortly.
     #[error("password hashing is saturated")]
     Overloaded { retry_after_secs: u64 },

@@ -11,6 +11,7 @@
 
 pub mod clock;
 pub mod error;
+pub mod mail;
 pub mod model;
 pub mod password;
 pub mod service;

@@ -7,15 +7,55 @@
 
 use crate::clock::{now, Timestamp};
 use crate::error::AuthError;
+use crate::mail::{MailKind, OutboundMail};
 use crate::model::{
     ClientInfo, DisplayName, Email, LoginName, NewUser, ProfilePatch, RoleName, Session, SessionId,
     User, UserId, Username,
 };
 use crate::password::{Password, PasswordHasher};
-use crate::store::{NewSession, Store};
-use crate::token::{random_secret, AccessClaims, RefreshToken, TokenIssuer};
+use crate::store::{
+    EmailTokenState, NewEmailToken, NewSession, PasswordChange, Store, TokenEffect, TokenPurpose,
+};
+use crate::token::{random_secret, AccessClaims, RefreshToken, TokenHash, TokenIssuer};
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::Notify;
+
+/// How the email flows behave.
+#[derive(Debug, Clone)]
+pub struct EmailSettings {
+    /// Base URL of the pages links point to: `SESAME_APP_URL`, or `SESAME_PUBLIC_URL`.
+    pub link_base: String,
+    pub verify_ttl: Duration,
+    pub reset_ttl: Duration,
+    pub change_ttl: Duration,
+    /// Refuse login until the email is verified.
+    pub require_verified: bool,
+    /// At most one verification email per address in this interval.
+    pub resend_interval: Duration,
+}
+
+/// Everything Sesame stores about a user, for GDPR export. No secrets, no hashes.
+#[derive(Debug, Clone)]
+pub struct AccountExport {
+    pub user: User,
+    pub sessions: Vec<Session>,
+}
+
+/// "24 hours", "1 hour", "30 minutes": for the text of emails.
+fn human(d: Duration) -> String {
+    let s = d.as_secs();
+    let (n, unit) = if s % 86_400 == 0 && s >= 86_400 * 2 {
+        (s / 86_400, "day")
+    } else if s % 3600 == 0 && s >= 3600 {
+        (s / 3600, "hour")
+    } else if s >= 60 {
+        (s / 60, "minute")
+    } else {
+        (s, "second")
+    };
+    format!("{n} {unit}{}", if n == 1 { "" } else { "s" })
+}
 
 /// Lifetimes that shape sessions.
 #[derive(Debug, Clone)]
@@ -65,6 +105,9 @@ pub struct AuthService {
     hasher: Arc<PasswordHasher>,
     tokens: TokenIssuer,
     sessions: SessionSettings,
+    email: EmailSettings,
+    /// Wakes the outbox worker when mail is enqueued.
+    mail_signal: Arc<Notify>,
 }
 
 impl std::fmt::Debug for AuthService {
@@ -88,10 +131,14 @@ pub async fn create_account(
     reg: Registration,
     roles: Vec<RoleName>,
     email_verified: bool,
+    send_verification: Option<&EmailSettings>,
 ) -> Result<User, AuthError> {
     let password_hash = hasher.hash(&reg.password).await?;
+    let id = UserId::new();
+    let verification =
+        send_verification.map(|settings| verification_mail(settings, id, &reg.email));
     let new = NewUser {
-        id: UserId::new(),
+        id,
         email: reg.email,
         username: reg.username,
         display_name: reg.display_name,
@@ -100,9 +147,58 @@ pub async fn create_account(
         roles,
         now: now(),
     };
-    let user = store.insert_user(&new).await?;
+    let user = store
+        .insert_user(
+            &new,
+            verification.as_ref().map(|v| &v.0),
+            verification.as_ref().map(|v| &v.1),
+        )
+        .await?;
     tracing::info!(user_id = %user.id, "user created");
     Ok(user)
+}
+
+/// A fresh emailed token of `purpose` for `user`, valid for `ttl`.
+fn email_token(
+    user: UserId,
+    purpose: TokenPurpose,
+    new_email: Option<Email>,
+    ttl: Duration,
+) -> (RefreshToken, NewEmailToken) {
+    let token = RefreshToken::generate();
+    let t = now();
+    let record = NewEmailToken {
+        hash: token.hash(),
+        user_id: user,
+        purpose,
+        new_email,
+        created_at: t,
+        expires_at: t + chrono_dur(ttl),
+    };
+    (token, record)
+}
+
+fn link(settings: &EmailSettings, page: &str, token: &RefreshToken) -> String {
+    format!("{}/{page}?token={}", settings.link_base, token.reveal())
+}
+
+fn verification_mail(
+    settings: &EmailSettings,
+    user: UserId,
+    email: &Email,
+) -> (NewEmailToken, OutboundMail) {
+    let (token, record) = email_token(user, TokenPurpose::VerifyEmail, None, settings.verify_ttl);
+    let mail = OutboundMail::new(
+        Some(user),
+        email.as_str(),
+        MailKind::VerifyEmail,
+        &[
+            ("link", &link(settings, "verify-email", &token)),
+            ("email", email.as_str()),
+            ("expires_in", &human(settings.verify_ttl)),
+        ],
+    );
+    (record, mail)
 }
 
 fn chrono_dur(d: Duration) -> chrono::Duration {
@@ -116,12 +212,16 @@ impl AuthService {
         hasher: Arc<PasswordHasher>,
         tokens: TokenIssuer,
         sessions: SessionSettings,
+        email: EmailSettings,
+        mail_signal: Arc<Notify>,
     ) -> Self {
         Self {
             store,
             hasher,
             tokens,
             sessions,
+            email,
+            mail_signal,
         }
     }
 
@@ -156,14 +256,18 @@ impl AuthService {
         roles: Vec<RoleName>,
         email_verified: bool,
     ) -> Result<User, AuthError> {
-        create_account(
+        let send_verification = (!email_verified).then_some(&self.email);
+        let user = create_account(
             self.store.as_ref(),
             &self.hasher,
             reg,
             roles,
             email_verified,
+            send_verification,
         )
-        .await
+        .await?;
+        self.mail_enqueued();
+        Ok(user)
     }
 
     /// Checks a password and opens a session. Unknown accounts cost the same hash as known ones
@@ -194,6 +298,10 @@ impl AuthService {
         if !user.is_active {
             tracing::info!(user_id = %user.id, "login refused: account deactivated");
             return Err(AuthError::AccountDisabled);
+        }
+        if self.email.require_verified && !user.email_verified {
+            tracing::info!(user_id = %user.id, "login refused: email not verified");
+            return Err(AuthError::EmailNotVerified);
         }
         if verified.needs_rehash {
             self.upgrade_hash(user.id, password).await;
@@ -301,8 +409,19 @@ impl AuthService {
                     // token is now used and the grace rule decides.
                 }
                 Some(used_at) if t - used_at <= chrono_dur(self.sessions.reuse_grace) => {
-                    tracing::info!(session_id = %session.id, "refresh token reused inside the grace window; same successor returned");
-                    return self.pair(state.user, session.id, successor, t);
+                    // Hand back the family's live member: if the successor was itself rotated
+                    // meanwhile (a fast tab refreshed twice), follow the chain to its end.
+                    let mut live = successor;
+                    for _ in 0..8 {
+                        match self.store.refresh_token_state(&live.hash()).await? {
+                            Some(next) if next.used_at.is_some() => {
+                                live = live.successor(&state.refresh_secret);
+                            }
+                            _ => break,
+                        }
+                    }
+                    tracing::info!(session_id = %session.id, "refresh token reused inside the grace window; the live successor returned");
+                    return self.pair(state.user, session.id, live, t);
                 }
                 Some(_) => {
                     self.store.revoke_session(session.id, t).await?;
@@ -373,5 +492,395 @@ impl AuthService {
             .update_profile(who.user.id, &patch, now())
             .await?
             .ok_or(AuthError::InvalidToken("session_ended"))
+    }
+}
+
+/// Email flows and self-service account management.
+impl AuthService {
+    fn mail_enqueued(&self) {
+        self.mail_signal.notify_one();
+    }
+
+    /// Checks `password` against the user's stored hash (a mismatch costs the same as a match).
+    async fn password_matches(&self, user: &User, password: &Password) -> Result<bool, AuthError> {
+        let stored = self
+            .store
+            .user_for_login(&LoginName::Email(user.email.clone()))
+            .await?
+            .filter(|found| found.user.id == user.id)
+            .map(|found| found.password_hash);
+        Ok(self.hasher.verify(password, stored).await?.matches)
+    }
+
+    /// Looks up an emailed token that must be live and of `purpose`.
+    async fn live_token(
+        &self,
+        raw: &str,
+        purpose: TokenPurpose,
+    ) -> Result<(TokenHash, EmailTokenState), AuthError> {
+        let token = RefreshToken::parse(raw.trim()).ok_or(AuthError::InvalidEmailToken)?;
+        let hash = token.hash();
+        let state = self
+            .store
+            .email_token_state(&hash)
+            .await?
+            .ok_or(AuthError::InvalidEmailToken)?;
+        if state.purpose != purpose || state.used_at.is_some() || state.expires_at <= now() {
+            return Err(AuthError::InvalidEmailToken);
+        }
+        Ok((hash, state))
+    }
+
+    async fn consume(
+        &self,
+        hash: &TokenHash,
+        state: &EmailTokenState,
+        effect: &TokenEffect,
+        mails: &[OutboundMail],
+    ) -> Result<(), AuthError> {
+        let consumed = self
+            .store
+            .consume_email_token(hash, state.user.id, now(), effect, mails)
+            .await?;
+        if !consumed {
+            return Err(AuthError::InvalidEmailToken);
+        }
+        if !mails.is_empty() {
+            self.mail_enqueued();
+        }
+        Ok(())
+    }
+
+    /// Marks the email verified with a token from the verification email.
+    ///
+    /// # Errors
+    /// [`AuthError::InvalidEmailToken`] for an unknown, used, expired or superseded token.
+    #[tracing::instrument(skip_all)]
+    pub async fn verify_email(&self, token: &str) -> Result<(), AuthError> {
+        let (hash, state) = self.live_token(token, TokenPurpose::VerifyEmail).await?;
+        self.consume(&hash, &state, &TokenEffect::VerifyEmail, &[])
+            .await?;
+        tracing::info!(user_id = %state.user.id, "email verified");
+        Ok(())
+    }
+
+    /// Sends a new verification email if the address belongs to an unverified, active account
+    /// and none was sent within the resend interval. Silent in every case, so the caller can
+    /// answer the same whether or not the account exists.
+    ///
+    /// # Errors
+    /// Only on storage failure.
+    #[tracing::instrument(skip_all)]
+    pub async fn resend_verification(&self, email: &Email) -> Result<(), AuthError> {
+        let Some(found) = self
+            .store
+            .user_for_login(&LoginName::Email(email.clone()))
+            .await?
+        else {
+            return Ok(());
+        };
+        let user = found.user;
+        if user.email_verified || !user.is_active {
+            return Ok(());
+        }
+        if let Some(last) = self
+            .store
+            .latest_email_token_at(user.id, TokenPurpose::VerifyEmail)
+            .await?
+        {
+            if now() - last < chrono_dur(self.email.resend_interval) {
+                tracing::info!(user_id = %user.id, "verification resend throttled");
+                return Ok(());
+            }
+        }
+        let (record, mail) = verification_mail(&self.email, user.id, &user.email);
+        self.store.issue_email_token(&record, true, &[mail]).await?;
+        self.mail_enqueued();
+        Ok(())
+    }
+
+    /// Emails a password-reset link if the address belongs to an active account; a newer
+    /// request supersedes older links. Silent in every case.
+    ///
+    /// # Errors
+    /// Only on storage failure.
+    #[tracing::instrument(skip_all)]
+    pub async fn forgot_password(&self, email: &Email) -> Result<(), AuthError> {
+        let Some(found) = self
+            .store
+            .user_for_login(&LoginName::Email(email.clone()))
+            .await?
+        else {
+            return Ok(());
+        };
+        let user = found.user;
+        if !user.is_active {
+            return Ok(());
+        }
+        let (token, record) = email_token(
+            user.id,
+            TokenPurpose::ResetPassword,
+            None,
+            self.email.reset_ttl,
+        );
+        let mail = OutboundMail::new(
+            Some(user.id),
+            user.email.as_str(),
+            MailKind::PasswordReset,
+            &[
+                ("link", &link(&self.email, "reset-password", &token)),
+                ("email", user.email.as_str()),
+                ("expires_in", &human(self.email.reset_ttl)),
+            ],
+        );
+        self.store.issue_email_token(&record, true, &[mail]).await?;
+        self.mail_enqueued();
+        tracing::info!(user_id = %user.id, "password reset requested");
+        Ok(())
+    }
+
+    /// Sets a new password with a reset token; every session of the user ends and every other
+    /// reset token stops working. The owner is notified by email.
+    ///
+    /// # Errors
+    /// [`AuthError::InvalidEmailToken`]; [`AuthError::Overloaded`] when hashing is saturated.
+    #[tracing::instrument(skip_all)]
+    pub async fn reset_password(
+        &self,
+        token: &str,
+        new_password: &Password,
+    ) -> Result<(), AuthError> {
+        let (hash, state) = self.live_token(token, TokenPurpose::ResetPassword).await?;
+        let password_hash = self.hasher.hash(new_password).await?;
+        let notice = OutboundMail::new(
+            Some(state.user.id),
+            state.user.email.as_str(),
+            MailKind::PasswordChanged,
+            &[("email", state.user.email.as_str())],
+        );
+        self.consume(
+            &hash,
+            &state,
+            &TokenEffect::ResetPassword { password_hash },
+            &[notice],
+        )
+        .await?;
+        tracing::info!(user_id = %state.user.id, "password reset completed; all sessions ended");
+        Ok(())
+    }
+
+    /// Changes the caller's password: the current one is required, every other session ends,
+    /// outstanding reset links stop working, and the current session gets a fresh token pair.
+    ///
+    /// # Errors
+    /// [`AuthError::Validation`] on `current_password` when it is wrong.
+    #[tracing::instrument(skip_all, fields(user_id = %who.user.id))]
+    pub async fn change_password(
+        &self,
+        who: &Principal,
+        current: &Password,
+        new_password: &Password,
+    ) -> Result<TokenPair, AuthError> {
+        if !self.password_matches(&who.user, current).await? {
+            return Err(AuthError::field(
+                "current_password",
+                "incorrect",
+                "the current password is incorrect",
+            ));
+        }
+        let password_hash = self.hasher.hash(new_password).await?;
+        let refresh = RefreshToken::generate();
+        let t = now();
+        let notice = OutboundMail::new(
+            Some(who.user.id),
+            who.user.email.as_str(),
+            MailKind::PasswordChanged,
+            &[("email", who.user.email.as_str())],
+        );
+        self.store
+            .change_password(
+                &PasswordChange {
+                    user_id: who.user.id,
+                    password_hash,
+                    keep_session: who.session_id(),
+                    new_refresh_hash: refresh.hash(),
+                    now: t,
+                },
+                &notice,
+            )
+            .await?;
+        self.mail_enqueued();
+        tracing::info!("password changed; other sessions ended");
+        self.pair(who.user.clone(), who.session_id(), refresh, t)
+    }
+
+    /// Starts an email change: the new address gets a confirmation link, the old one a notice.
+    /// The account keeps its old address until the link is used. When the new address already
+    /// belongs to an account, that address is told so instead; the caller's answer is the same.
+    ///
+    /// # Errors
+    /// [`AuthError::Validation`] when the password is wrong or the address is the current one.
+    #[tracing::instrument(skip_all, fields(user_id = %who.user.id))]
+    pub async fn request_email_change(
+        &self,
+        who: &Principal,
+        new_email: Email,
+        password: &Password,
+    ) -> Result<(), AuthError> {
+        if !self.password_matches(&who.user, password).await? {
+            return Err(AuthError::field(
+                "password",
+                "incorrect",
+                "the password is incorrect",
+            ));
+        }
+        if new_email.normalized() == who.user.email.normalized() {
+            return Err(AuthError::field(
+                "new_email",
+                "unchanged",
+                "this is already the account's address",
+            ));
+        }
+        let uid = Some(who.user.id);
+        let taken = self
+            .store
+            .user_for_login(&LoginName::Email(new_email.clone()))
+            .await?
+            .is_some();
+        if taken {
+            let mail = OutboundMail::new(
+                uid,
+                new_email.as_str(),
+                MailKind::EmailChangeTaken,
+                &[("email", new_email.as_str())],
+            );
+            self.store.enqueue_mail(&[mail]).await?;
+        } else {
+            let (token, record) = email_token(
+                who.user.id,
+                TokenPurpose::ChangeEmail,
+                Some(new_email.clone()),
+                self.email.change_ttl,
+            );
+            let confirm = OutboundMail::new(
+                uid,
+                new_email.as_str(),
+                MailKind::EmailChangeConfirm,
+                &[
+                    ("link", &link(&self.email, "confirm-email", &token)),
+                    ("new_email", new_email.as_str()),
+                    ("expires_in", &human(self.email.change_ttl)),
+                ],
+            );
+            let notice = OutboundMail::new(
+                uid,
+                who.user.email.as_str(),
+                MailKind::EmailChangeNotice,
+                &[
+                    ("email", who.user.email.as_str()),
+                    ("new_email", new_email.as_str()),
+                ],
+            );
+            self.store
+                .issue_email_token(&record, true, &[confirm, notice])
+                .await?;
+        }
+        self.mail_enqueued();
+        tracing::info!("email change requested");
+        Ok(())
+    }
+
+    /// Completes an email change with the link sent to the new address; the new address is
+    /// verified by that very act.
+    ///
+    /// # Errors
+    /// [`AuthError::InvalidEmailToken`]; [`AuthError::EmailTaken`] if the address was taken
+    /// meanwhile (the token stays usable).
+    #[tracing::instrument(skip_all)]
+    pub async fn confirm_email_change(&self, token: &str) -> Result<(), AuthError> {
+        let (hash, state) = self.live_token(token, TokenPurpose::ChangeEmail).await?;
+        let new_email = state
+            .new_email
+            .clone()
+            .ok_or(AuthError::InvalidEmailToken)?;
+        self.consume(&hash, &state, &TokenEffect::ChangeEmail { new_email }, &[])
+            .await?;
+        tracing::info!(user_id = %state.user.id, "email change confirmed");
+        Ok(())
+    }
+
+    /// The caller's live sessions, newest first.
+    ///
+    /// # Errors
+    /// Only on storage failure.
+    pub async fn sessions(&self, who: &Principal) -> Result<Vec<Session>, AuthError> {
+        Ok(self.store.user_sessions(who.user.id, Some(now())).await?)
+    }
+
+    /// Ends one of the caller's sessions.
+    ///
+    /// # Errors
+    /// [`AuthError::NotFound`] when it is not a live session of the caller.
+    #[tracing::instrument(skip_all, fields(user_id = %who.user.id))]
+    pub async fn end_session(&self, who: &Principal, session: SessionId) -> Result<(), AuthError> {
+        if self
+            .store
+            .revoke_session_of(who.user.id, session, now())
+            .await?
+        {
+            tracing::info!(session_id = %session, "session ended by its owner");
+            Ok(())
+        } else {
+            Err(AuthError::NotFound)
+        }
+    }
+
+    /// Deletes the caller's account and everything tied to it, atomically; their tokens stop
+    /// working at once.
+    ///
+    /// # Errors
+    /// [`AuthError::Validation`] on `password` when it is wrong.
+    #[tracing::instrument(skip_all, fields(user_id = %who.user.id))]
+    pub async fn delete_account(
+        &self,
+        who: &Principal,
+        password: &Password,
+    ) -> Result<(), AuthError> {
+        if !self.password_matches(&who.user, password).await? {
+            return Err(AuthError::field(
+                "password",
+                "incorrect",
+                "the password is incorrect",
+            ));
+        }
+        self.store.delete_user(who.user.id).await?;
+        tracing::info!("account deleted by its owner");
+        Ok(())
+    }
+
+    /// Everything stored about the caller, without secrets.
+    ///
+    /// # Errors
+    /// Only on storage failure.
+    pub async fn export(&self, who: &Principal) -> Result<AccountExport, AuthError> {
+        let sessions = self.store.user_sessions(who.user.id, None).await?;
+        Ok(AccountExport {
+            user: who.user.clone(),
+            sessions,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_naturally_in_emails() {
+        assert_eq!(human(Duration::from_secs(86_400)), "24 hours");
+        assert_eq!(human(Duration::from_secs(3600)), "1 hour");
+        assert_eq!(human(Duration::from_secs(172_800)), "2 days");
+        assert_eq!(human(Duration::from_secs(1800)), "30 minutes");
+        assert_eq!(human(Duration::from_secs(5)), "5 seconds");
     }
 }

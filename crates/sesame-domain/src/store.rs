@@ -8,11 +8,84 @@
 
 use crate::clock::Timestamp;
 use crate::error::StoreError;
+use crate::mail::{OutboundMail, QueuedMail};
 use crate::model::{
-    LoginName, NewUser, ProfilePatch, Session, SessionId, User, UserId, UserWithHash,
+    Email, LoginName, NewUser, ProfilePatch, Session, SessionId, User, UserId, UserWithHash,
 };
 use crate::token::{StoredKey, TokenHash};
 use async_trait::async_trait;
+use uuid::Uuid;
+
+/// What an emailed token is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenPurpose {
+    VerifyEmail,
+    ResetPassword,
+    ChangeEmail,
+}
+
+impl TokenPurpose {
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::VerifyEmail => "verify_email",
+            Self::ResetPassword => "reset_password",
+            Self::ChangeEmail => "change_email",
+        }
+    }
+
+    #[must_use]
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::VerifyEmail, Self::ResetPassword, Self::ChangeEmail]
+            .into_iter()
+            .find(|p| p.as_str() == s)
+    }
+}
+
+/// An emailed token to store (only its hash is kept).
+#[derive(Debug, Clone)]
+pub struct NewEmailToken {
+    pub hash: TokenHash,
+    pub user_id: UserId,
+    pub purpose: TokenPurpose,
+    /// For [`TokenPurpose::ChangeEmail`]: the address to switch to.
+    pub new_email: Option<Email>,
+    pub created_at: Timestamp,
+    pub expires_at: Timestamp,
+}
+
+/// What the store knows about a presented emailed token.
+#[derive(Debug, Clone)]
+pub struct EmailTokenState {
+    pub user: User,
+    pub purpose: TokenPurpose,
+    pub new_email: Option<Email>,
+    pub expires_at: Timestamp,
+    pub used_at: Option<Timestamp>,
+}
+
+/// The change an emailed token makes when it is consumed, applied in the same transaction.
+#[derive(Debug, Clone)]
+pub enum TokenEffect {
+    /// Mark the email verified.
+    VerifyEmail,
+    /// Set the password hash, invalidate every other reset token, end every session.
+    ResetPassword { password_hash: String },
+    /// Switch the account to `new_email` (verified), invalidate other change tokens.
+    ChangeEmail { new_email: Email },
+}
+
+/// A password change by the signed-in user, applied atomically.
+#[derive(Debug, Clone)]
+pub struct PasswordChange {
+    pub user_id: UserId,
+    pub password_hash: String,
+    /// The session that stays; every other session ends.
+    pub keep_session: SessionId,
+    /// Replaces every refresh token of the kept session.
+    pub new_refresh_hash: TokenHash,
+    pub now: Timestamp,
+}
 
 /// A session to open, with the hash of its first refresh token.
 #[derive(Debug, Clone)]
@@ -40,7 +113,24 @@ pub trait UserStore: Send + Sync {
     ///
     /// # Errors
     /// [`StoreError::Conflict`] naming the email or username rule on a duplicate.
-    async fn insert_user(&self, user: &NewUser) -> Result<User, StoreError>;
+    async fn insert_user(
+        &self,
+        user: &NewUser,
+        token: Option<&NewEmailToken>,
+        mail: Option<&OutboundMail>,
+    ) -> Result<User, StoreError>;
+
+    /// Deletes the account and everything tied to it (sessions, tokens, pending mail), at once.
+    /// Returns whether it existed.
+    async fn delete_user(&self, id: UserId) -> Result<bool, StoreError>;
+
+    /// Changes the password, ends every other session, invalidates outstanding reset tokens,
+    /// re-keys the kept session and enqueues `mail`, in one transaction.
+    async fn change_password(
+        &self,
+        change: &PasswordChange,
+        mail: &OutboundMail,
+    ) -> Result<(), StoreError>;
 
     async fn user_by_id(&self, id: UserId) -> Result<Option<User>, StoreError>;
 
@@ -102,6 +192,87 @@ pub trait SessionStore: Send + Sync {
 
     /// Ends every active session of a user. Returns how many were ended.
     async fn revoke_user_sessions(&self, user: UserId, now: Timestamp) -> Result<u64, StoreError>;
+
+    /// Every session of the user, newest first; with `active_at`, only those live at that time.
+    async fn user_sessions(
+        &self,
+        user: UserId,
+        active_at: Option<Timestamp>,
+    ) -> Result<Vec<Session>, StoreError>;
+
+    /// Ends `session` only if it belongs to `user`. Returns whether it was active.
+    async fn revoke_session_of(
+        &self,
+        user: UserId,
+        session: SessionId,
+        now: Timestamp,
+    ) -> Result<bool, StoreError>;
+}
+
+#[async_trait]
+pub trait EmailTokenStore: Send + Sync {
+    /// Stores a token and enqueues its mail in one transaction; with `supersede`, the user's other
+    /// unused tokens of the same purpose stop working.
+    async fn issue_email_token(
+        &self,
+        token: &NewEmailToken,
+        supersede: bool,
+        mails: &[OutboundMail],
+    ) -> Result<(), StoreError>;
+
+    /// Enqueues mail that comes with no token.
+    async fn enqueue_mail(&self, mails: &[OutboundMail]) -> Result<(), StoreError>;
+
+    async fn email_token_state(
+        &self,
+        hash: &TokenHash,
+    ) -> Result<Option<EmailTokenState>, StoreError>;
+
+    /// When the user's newest token of this purpose was issued (for throttling resends).
+    async fn latest_email_token_at(
+        &self,
+        user: UserId,
+        purpose: TokenPurpose,
+    ) -> Result<Option<Timestamp>, StoreError>;
+
+    /// Consumes the token if it is unused and unexpired at `now` (one conditional update), and
+    /// in the same transaction applies `effect` and enqueues `mails`. Returns `false`, changing
+    /// nothing, when the token was already used or expired.
+    ///
+    /// # Errors
+    /// [`StoreError::Conflict`] when an email change collides with another account (nothing is
+    /// changed and the token stays unused).
+    async fn consume_email_token(
+        &self,
+        hash: &TokenHash,
+        user: UserId,
+        now: Timestamp,
+        effect: &TokenEffect,
+        mails: &[OutboundMail],
+    ) -> Result<bool, StoreError>;
+}
+
+#[async_trait]
+pub trait MailStore: Send + Sync {
+    /// Claims up to `limit` pending messages due at `now`, leasing them until `lease_until`.
+    async fn claim_mail(
+        &self,
+        now: Timestamp,
+        lease_until: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<QueuedMail>, StoreError>;
+
+    /// Marks a message delivered and wipes its parameters (they may hold a token link).
+    async fn mail_sent(&self, id: Uuid, now: Timestamp) -> Result<(), StoreError>;
+
+    /// Records a failed attempt: retry at `retry_at`, or, with `None`, dead for good.
+    async fn mail_failed(
+        &self,
+        id: Uuid,
+        attempts: u32,
+        retry_at: Option<Timestamp>,
+        error: &str,
+    ) -> Result<(), StoreError>;
 }
 
 #[async_trait]
@@ -115,7 +286,7 @@ pub trait KeyStore: Send + Sync {
 
 /// Everything the service needs from a backend.
 #[async_trait]
-pub trait Store: UserStore + SessionStore + KeyStore {
+pub trait Store: UserStore + SessionStore + KeyStore + EmailTokenStore + MailStore {
     /// A cheap round trip proving the database answers, for readiness checks.
     async fn ping(&self) -> Result<(), StoreError>;
 

@@ -213,7 +213,7 @@ async fn users(common: &CommonConfig, action: UsersAction) -> Result<(), CliErro
     } else {
         Vec::new()
     };
-    let user = create_account(store.as_ref(), &hasher, reg, roles, true).await?;
+    let user = create_account(store.as_ref(), &hasher, reg, roles, true, None).await?;
     println!(
         "created user {} <{}>{}",
         user.id,

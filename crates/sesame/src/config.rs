@@ -236,6 +236,129 @@ pub struct ServeConfig {
     /// Password hashes admitted at once (running plus queued); beyond it, 503 with Retry-After.
     #[arg(long, env = "SESAME_HASH_QUEUE", default_value_t = 256)]
     pub hash_queue: usize,
+
+    #[command(flatten)]
+    pub mail: MailConfig,
+}
+
+/// Email: flows, links and delivery.
+#[derive(Debug, Clone, Args)]
+pub struct MailConfig {
+    /// Base URL of the integrator's own pages for emailed links (`/verify-email`,
+    /// `/reset-password`, `/confirm-email` are appended); default: Sesame's built-in pages at
+    /// SESAME_PUBLIC_URL.
+    #[arg(long, env = "SESAME_APP_URL")]
+    pub app_url: Option<String>,
+
+    /// Refuse login until the email address is verified.
+    #[arg(long, env = "SESAME_REQUIRE_VERIFIED_EMAIL", default_value_t = true, action = clap::ArgAction::Set)]
+    pub require_verified_email: bool,
+
+    /// Lifetime of email-verification links.
+    #[arg(long, env = "SESAME_VERIFY_TOKEN_TTL", default_value = "24h", value_parser = parse_duration)]
+    pub verify_token_ttl: Duration,
+
+    /// Lifetime of password-reset links.
+    #[arg(long, env = "SESAME_RESET_TOKEN_TTL", default_value = "1h", value_parser = parse_duration)]
+    pub reset_token_ttl: Duration,
+
+    /// Lifetime of email-change confirmation links.
+    #[arg(long, env = "SESAME_EMAIL_CHANGE_TOKEN_TTL", default_value = "24h", value_parser = parse_duration)]
+    pub email_change_token_ttl: Duration,
+
+    /// At most one verification email per address within this interval.
+    #[arg(long, env = "SESAME_VERIFY_RESEND_INTERVAL", default_value = "60s", value_parser = parse_duration)]
+    pub verify_resend_interval: Duration,
+
+    /// How mail is delivered: log (print it), smtp, or file (.eml files in SESAME_MAIL_DIR).
+    #[arg(long, env = "SESAME_MAIL_TRANSPORT", value_enum, default_value = "log")]
+    pub mail_transport: crate::mail::TransportKind,
+
+    /// smtp://USER:PASS@HOST:587 (STARTTLS; add ?tls=none for a plain local relay) or
+    /// smtps://USER:PASS@HOST:465 (implicit TLS). The password is never logged.
+    #[arg(long, env = "SESAME_SMTP_URL", hide_env_values = true)]
+    pub smtp_url: Option<DatabaseUrl>,
+
+    /// How long one SMTP exchange may take.
+    #[arg(long, env = "SESAME_SMTP_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    pub smtp_timeout: Duration,
+
+    /// Sender of every email, e.g. `Acme <no-reply@acme.example>`.
+    #[arg(
+        long,
+        env = "SESAME_MAIL_FROM",
+        default_value = "Sesame <no-reply@localhost>"
+    )]
+    pub mail_from: String,
+
+    /// Folder for the file transport.
+    #[arg(long, env = "SESAME_MAIL_DIR", default_value = "mail")]
+    pub mail_dir: std::path::PathBuf,
+
+    /// Folder whose template files replace the built-in ones.
+    #[arg(long, env = "SESAME_MAIL_TEMPLATES_DIR")]
+    pub mail_templates_dir: Option<std::path::PathBuf>,
+
+    /// How often the outbox is checked when no new mail signals itself.
+    #[arg(long, env = "SESAME_MAIL_POLL_INTERVAL", default_value = "1s", value_parser = parse_duration)]
+    pub mail_poll_interval: Duration,
+
+    /// First retry delay after a transient failure; doubles per attempt.
+    #[arg(long, env = "SESAME_MAIL_RETRY_BASE", default_value = "5s", value_parser = parse_duration)]
+    pub mail_retry_base: Duration,
+
+    /// Longest retry delay.
+    #[arg(long, env = "SESAME_MAIL_RETRY_MAX", default_value = "1h", value_parser = parse_duration)]
+    pub mail_retry_max: Duration,
+
+    /// Attempts before a message is marked dead.
+    #[arg(long, env = "SESAME_MAIL_MAX_ATTEMPTS", default_value_t = 12)]
+    pub mail_max_attempts: u32,
+}
+
+impl MailConfig {
+    /// Checks the mail settings.
+    ///
+    /// # Errors
+    /// A [`ConfigError`] naming the variable to fix.
+    pub fn validate(&mut self) -> Result<(), ConfigError> {
+        if let Some(url) = &self.app_url {
+            let url = url.trim_end_matches('/').to_owned();
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                return Err(ConfigError(format!(
+                    "SESAME_APP_URL must be an http:// or https:// URL (got `{url}`)"
+                )));
+            }
+            self.app_url = Some(url);
+        }
+        if self.mail_transport == crate::mail::TransportKind::Smtp {
+            match &self.smtp_url {
+                Some(u) if u.expose().starts_with("smtp://") || u.expose().starts_with("smtps://") => {}
+                Some(_) => {
+                    return Err(ConfigError(
+                        "SESAME_SMTP_URL must start with smtp:// (STARTTLS) or smtps:// (implicit TLS)".into(),
+                    ))
+                }
+                None => {
+                    return Err(ConfigError(
+                        "SESAME_MAIL_TRANSPORT=smtp needs SESAME_SMTP_URL, e.g. smtp://user:pass@mail.example.com:587".into(),
+                    ))
+                }
+            }
+        }
+        if self.mail_from.parse::<lettre::message::Mailbox>().is_err() {
+            return Err(ConfigError(format!(
+                "SESAME_MAIL_FROM `{}` is not an address such as `Acme <no-reply@acme.example>`",
+                self.mail_from
+            )));
+        }
+        if self.mail_max_attempts == 0 {
+            return Err(ConfigError(
+                "SESAME_MAIL_MAX_ATTEMPTS must be at least 1".into(),
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// A configuration error, phrased as what to change.
@@ -287,6 +410,7 @@ impl ServeConfig {
                 }
             }
         }
+        self.mail.validate()?;
         if self.hash_workers == Some(0) {
             return Err(ConfigError("SESAME_HASH_WORKERS must be at least 1".into()));
         }

@@ -7,6 +7,7 @@
 pub mod cli;
 pub mod config;
 pub mod http;
+pub mod mail;
 pub mod startup;
 pub mod storage;
 pub mod telemetry;

@@ -6,8 +6,9 @@ use crate::config::{CommonConfig, JwtAlg, ServeConfig};
 use crate::http::{self, AppState};
 use crate::storage::{ConnectError, Database};
 use sesame_domain::clock::now;
+use sesame_domain::mail::{MailTransport, OutboxSettings, OutboxWorker};
 use sesame_domain::password::{HashParams, PasswordHasher};
-use sesame_domain::service::{AuthService, SessionSettings};
+use sesame_domain::service::{AuthService, EmailSettings, SessionSettings};
 use sesame_domain::store::Store;
 use sesame_domain::token::{StoredKey, TokenIssuer, TokenSettings};
 use std::sync::Arc;
@@ -20,6 +21,8 @@ pub enum StartupError {
     Database(#[from] ConnectError),
     #[error("signing keys: {0}")]
     Keys(String),
+    #[error("mail: {0}")]
+    Mail(String),
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: std::net::SocketAddr,
@@ -101,14 +104,44 @@ async fn token_issuer(store: &dyn Store, cfg: &ServeConfig) -> Result<TokenIssue
     }
 }
 
-/// Builds the application state: database (migrated unless turned off), keys, hasher, service.
+/// The configured mail transport.
+fn transport(cfg: &ServeConfig) -> Result<Arc<dyn MailTransport>, StartupError> {
+    use crate::mail::{
+        templates::Templates, FileTransport, LogTransport, SmtpTransport, TransportKind,
+    };
+    let m = &cfg.mail;
+    let templates =
+        Arc::new(Templates::load(m.mail_templates_dir.as_deref()).map_err(StartupError::Mail)?);
+    let from = m
+        .mail_from
+        .parse()
+        .map_err(|e| StartupError::Mail(format!("SESAME_MAIL_FROM: {e}")))?;
+    Ok(match m.mail_transport {
+        TransportKind::Log => Arc::new(LogTransport::new(templates)),
+        TransportKind::Smtp => {
+            let url = m.smtp_url.as_ref().ok_or_else(|| {
+                StartupError::Mail("SESAME_SMTP_URL is required with the smtp transport".into())
+            })?;
+            Arc::new(
+                SmtpTransport::new(url.expose(), from, m.smtp_timeout, templates)
+                    .map_err(StartupError::Mail)?,
+            )
+        }
+        TransportKind::File => Arc::new(
+            FileTransport::new(m.mail_dir.clone(), from, templates).map_err(StartupError::Mail)?,
+        ),
+    })
+}
+
+/// Builds the application state and the outbox worker: database (migrated unless turned off),
+/// keys, hasher, mail transport, service.
 ///
 /// # Errors
 /// A [`StartupError`] saying what failed and what to fix.
 pub async fn build_state(
     common: &CommonConfig,
     cfg: &ServeConfig,
-) -> Result<AppState, StartupError> {
+) -> Result<(AppState, OutboxWorker), StartupError> {
     let db = connect(common).await?;
     if cfg.auto_migrate {
         db.migrate_up().await?;
@@ -116,6 +149,24 @@ pub async fn build_state(
     let store = db.into_store();
     let tokens = token_issuer(store.as_ref(), cfg).await?;
     let hasher = hasher(common, cfg.hash_workers(), cfg.hash_queue).await?;
+    let m = &cfg.mail;
+    let signal = Arc::new(tokio::sync::Notify::new());
+    let worker = OutboxWorker::new(
+        Arc::clone(&store),
+        transport(cfg)?,
+        Arc::clone(&signal),
+        OutboxSettings {
+            poll_interval: m.mail_poll_interval,
+            base_backoff: m.mail_retry_base,
+            max_backoff: m.mail_retry_max,
+            max_attempts: m.mail_max_attempts,
+            lease: m
+                .smtp_timeout
+                .saturating_mul(3)
+                .max(std::time::Duration::from_secs(30)),
+            batch: 20,
+        },
+    );
     let auth = AuthService::new(
         store,
         hasher,
@@ -124,16 +175,29 @@ pub async fn build_state(
             refresh_ttl: cfg.refresh_token_ttl,
             reuse_grace: cfg.refresh_reuse_grace,
         },
+        EmailSettings {
+            link_base: m.app_url.clone().unwrap_or_else(|| cfg.public_url.clone()),
+            verify_ttl: m.verify_token_ttl,
+            reset_ttl: m.reset_token_ttl,
+            change_ttl: m.email_change_token_ttl,
+            require_verified: m.require_verified_email,
+            resend_interval: m.verify_resend_interval,
+        },
+        signal,
     );
-    Ok(AppState {
-        auth: Arc::new(auth),
-    })
+    Ok((
+        AppState {
+            auth: Arc::new(auth),
+        },
+        worker,
+    ))
 }
 
 /// A server bound to its port, not yet serving: tests bind `127.0.0.1:0` and read the port.
 pub struct Application {
     pub listener: tokio::net::TcpListener,
     pub state: AppState,
+    pub worker: OutboxWorker,
 }
 
 impl Application {
@@ -143,14 +207,18 @@ impl Application {
     /// A [`StartupError`] saying what failed and what to fix.
     pub async fn build(common: &CommonConfig, cfg: &mut ServeConfig) -> Result<Self, StartupError> {
         cfg.validate()?;
-        let state = build_state(common, cfg).await?;
+        let (state, worker) = build_state(common, cfg).await?;
         let listener = tokio::net::TcpListener::bind(cfg.listen)
             .await
             .map_err(|source| StartupError::Bind {
                 addr: cfg.listen,
                 source,
             })?;
-        Ok(Self { listener, state })
+        Ok(Self {
+            listener,
+            state,
+            worker,
+        })
     }
 
     /// The bound address (the real port when 0 was asked for).

@@ -119,6 +119,110 @@ pub struct UpdateMeRequest {
     pub username: Option<Option<String>>,
 }
 
+/// A token from an emailed link.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EmailTokenRequest {
+    pub token: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EmailRequest {
+    #[schema(example = "alice@example.com")]
+    pub email: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ResetPasswordRequest {
+    pub token: String,
+    pub new_password: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChangePasswordRequest {
+    pub current_password: String,
+    pub new_password: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChangeEmailRequest {
+    #[schema(example = "alice@new.example")]
+    pub new_email: String,
+    pub password: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeleteAccountRequest {
+    pub password: String,
+}
+
+/// The answer to requests whose effect is an email (the same whether or not an account exists).
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct AcceptedResponse {
+    #[schema(example = "accepted")]
+    pub status: String,
+}
+
+impl AcceptedResponse {
+    #[must_use]
+    pub fn new() -> Self {
+        Self {
+            status: "accepted".into(),
+        }
+    }
+}
+
+impl Default for AcceptedResponse {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// One login session. Contains no token.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct SessionResponse {
+    pub id: Uuid,
+    pub created_at: DateTime<Utc>,
+    pub last_used_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    /// Set on sessions that have ended (only in exports).
+    pub revoked_at: Option<DateTime<Utc>>,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    /// The session of the token that made this request.
+    pub current: bool,
+}
+
+impl SessionResponse {
+    #[must_use]
+    pub fn new(s: sesame_domain::model::Session, current: sesame_domain::model::SessionId) -> Self {
+        Self {
+            id: s.id.as_uuid(),
+            created_at: s.created_at,
+            last_used_at: s.last_used_at,
+            expires_at: s.expires_at,
+            revoked_at: s.revoked_at,
+            ip: s.ip,
+            user_agent: s.user_agent,
+            current: s.id == current,
+        }
+    }
+}
+
+/// Everything Sesame stores about the user, without secrets or hashes (GDPR export).
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ExportResponse {
+    pub exported_at: DateTime<Utc>,
+    pub user: UserResponse,
+    /// Every session, live or ended.
+    pub sessions: Vec<SessionResponse>,
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 pub struct HealthResponse {
     #[schema(example = "ok")]

@@ -2,15 +2,18 @@
 //! request passes (request id, structured request log, problem+json bodies, panic catching,
 //! the 64 KiB body limit).
 //!
-//! Handlers live one module per area ([`auth`], [`oauth`], [`users`], [`meta`]); each parses
+//! Handlers live one module per area ([`auth`], [`oauth`], [`users`], [`account`], [`pages`],
+//! [`meta`]); each parses
 //! input into domain values, calls one [`AuthService`] function and shapes the answer. No SQL
 //! here, and no business rules.
 
+pub mod account;
 pub mod auth;
 pub mod dto;
 pub mod extract;
 pub mod meta;
 pub mod oauth;
+pub mod pages;
 pub mod problem;
 pub mod users;
 
@@ -19,6 +22,7 @@ use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, PRAGMA};
 use axum::http::{HeaderName, HeaderValue};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
+use axum::routing::get;
 use axum::Router;
 use problem::{ApiError, Problem};
 use sesame_domain::service::AuthService;
@@ -61,6 +65,7 @@ pub struct RequestId(pub String);
     tags(
         (name = "auth", description = "Register, log in, refresh, log out"),
         (name = "oauth2", description = "RFC 6749 token endpoint"),
+        (name = "email", description = "Flows driven by emailed links"),
         (name = "users", description = "The caller's own account"),
         (name = "meta", description = "Keys and health"),
     )
@@ -101,7 +106,17 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(auth::refresh))
         .routes(routes!(auth::logout))
         .routes(routes!(auth::logout_all))
-        .routes(routes!(users::get_me, users::patch_me))
+        .routes(routes!(account::verify_email))
+        .routes(routes!(account::resend_verification))
+        .routes(routes!(account::forgot_password))
+        .routes(routes!(account::reset_password))
+        .routes(routes!(account::confirm_email_change))
+        .routes(routes!(users::get_me, users::patch_me, account::delete_me))
+        .routes(routes!(account::change_password))
+        .routes(routes!(account::change_email))
+        .routes(routes!(account::list_sessions))
+        .routes(routes!(account::end_session))
+        .routes(routes!(account::export))
         .routes(routes!(meta::jwks))
         .routes(routes!(meta::live))
         .routes(routes!(meta::ready))
@@ -117,7 +132,21 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 /// The whole application: API routes, docs, fallbacks and middleware.
 pub fn app(state: AppState) -> Router {
     let (api, doc) = api();
-    api.merge(SwaggerUi::new("/docs").url("/openapi.json", doc))
+    let pages = Router::new()
+        .route(
+            "/verify-email",
+            get(pages::verify_email_page).post(pages::verify_email_submit),
+        )
+        .route(
+            "/reset-password",
+            get(pages::reset_password_page).post(pages::reset_password_submit),
+        )
+        .route(
+            "/confirm-email",
+            get(pages::confirm_email_page).post(pages::confirm_email_submit),
+        );
+    api.merge(pages)
+        .merge(SwaggerUi::new("/docs").url("/openapi.json", doc))
         .fallback(|| async { ApiError::NotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(CatchPanicLayer::custom(|_| ApiError::Panic.into_response()))

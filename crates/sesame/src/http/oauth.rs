@@ -74,6 +74,12 @@ impl OAuthError {
 impl From<AuthError> for OAuthError {
     fn from(e: AuthError) -> Self {
         match e {
+            AuthError::EmailNotVerified => {
+                Self::bad("invalid_grant", "the email address is not verified yet")
+            }
+            AuthError::InvalidEmailToken | AuthError::NotFound => {
+                Self::bad("invalid_request", "this request cannot be made here")
+            }
             AuthError::InvalidCredentials | AuthError::AccountDisabled => Self::bad(
                 "invalid_grant",
                 "the username or password is incorrect, or the account is deactivated",

@@ -165,6 +165,24 @@ impl IntoResponse for ApiError {
                     "Account deactivated",
                     "This account has been deactivated.".into(),
                 ),
+                AuthError::EmailNotVerified => (
+                    StatusCode::FORBIDDEN,
+                    "email_not_verified",
+                    "Email not verified",
+                    "Confirm your email address with the link we sent, or ask for a new one.".into(),
+                ),
+                AuthError::InvalidEmailToken => (
+                    StatusCode::BAD_REQUEST,
+                    "invalid_email_token",
+                    "Invalid or expired link",
+                    "The token is unknown, already used, superseded by a newer one, or expired.".into(),
+                ),
+                AuthError::NotFound => (
+                    StatusCode::NOT_FOUND,
+                    "not_found",
+                    "Not found",
+                    "No such resource.".into(),
+                ),
                 AuthError::Overloaded { retry_after_secs } => {
                     retry_after = Some(retry_after_secs);
                     (

@@ -182,3 +182,23 @@ pub(crate) fn split_roles(joined: Option<String>) -> Vec<sesame_domain::model::R
     roles.sort();
     roles
 }
+
+/// Rebuilds a claimed outbox row; an error names what is wrong with it.
+pub(crate) fn decode_mail(
+    id: uuid::Uuid,
+    to: String,
+    kind: &str,
+    params: &str,
+    attempts: i64,
+) -> Result<sesame_domain::mail::QueuedMail, String> {
+    let kind = sesame_domain::mail::MailKind::parse(kind)
+        .ok_or_else(|| format!("unknown mail kind `{kind}`"))?;
+    let params = serde_json::from_str(params).map_err(|e| format!("bad params: {e}"))?;
+    Ok(sesame_domain::mail::QueuedMail {
+        id,
+        to,
+        kind,
+        params,
+        attempts: u32::try_from(attempts).unwrap_or(0),
+    })
+}

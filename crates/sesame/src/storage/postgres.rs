@@ -1,28 +1,38 @@
 //! The PostgreSQL backend, for production: any number of stateless Sesame nodes share it.
 //!
-//! Ids are native `uuid`, timestamps `timestamptz`. Row locks make the refresh-token consume a
-//! true compare-and-set: a concurrent consumer blocks, then sees the token used and changes nothing.
+//! Ids are native `uuid`, timestamps `timestamptz`. Row locks make every consume a true
+//! compare-and-set: a concurrent consumer blocks, then sees the row used and changes nothing;
+//! outbox claims skip rows another node has locked.
+//!
+//! Generated from `sqlite.rs` by `scripts/gen-postgres-store.py` (placeholders, types); edit
+//! `sqlite.rs` and regenerate, so the two stay the same logic.
 
 use super::{split_roles, store_err, ConnectError};
 use async_trait::async_trait;
 use sesame_domain::clock::Timestamp;
+use sesame_domain::mail::{OutboundMail, QueuedMail};
 use sesame_domain::model::{
     DisplayName, Email, LoginName, NewUser, ProfilePatch, Session, SessionId, User, UserId,
     UserWithHash, Username,
 };
 use sesame_domain::store::{
-    KeyStore, NewSession, RefreshTokenState, SessionStore, Store, UserStore,
+    EmailTokenState, EmailTokenStore, KeyStore, MailStore, NewEmailToken, NewSession,
+    PasswordChange, RefreshTokenState, SessionStore, Store, TokenEffect, TokenPurpose, UserStore,
 };
 use sesame_domain::token::{StoredKey, TokenHash};
 use sesame_domain::StoreError;
 use sqlx::postgres::{PgPoolOptions, PgRow};
-use sqlx::{PgPool, Row};
+use sqlx::{PgConnection, PgPool, Row};
 use std::time::Duration;
 
 #[derive(Clone, Debug)]
 pub struct PgStore {
     pool: PgPool,
 }
+
+const SESSION_COLS: &str = "s.id AS s_id, s.user_id AS s_user_id, s.created_at AS s_created_at, \
+    s.last_used_at AS s_last_used_at, s.expires_at AS s_expires_at, s.revoked_at AS s_revoked_at, \
+    s.ip AS s_ip, s.user_agent AS s_user_agent";
 
 const USER_COLS: &str =
     "u.id, u.email, u.username, u.display_name, u.email_verified, u.is_active, \
@@ -107,7 +117,12 @@ impl PgStore {
 
 #[async_trait]
 impl UserStore for PgStore {
-    async fn insert_user(&self, u: &NewUser) -> Result<User, StoreError> {
+    async fn insert_user(
+        &self,
+        u: &NewUser,
+        token: Option<&NewEmailToken>,
+        mail: Option<&OutboundMail>,
+    ) -> Result<User, StoreError> {
         let mut tx = self.pool.begin().await.map_err(store_err)?;
         sqlx::query(
             "INSERT INTO users (id, email, email_normalized, username, username_normalized, display_name, \
@@ -136,6 +151,10 @@ impl UserStore for PgStore {
                 .await
                 .map_err(store_err)?;
         }
+        if let Some(t) = token {
+            insert_email_token(&mut tx, t).await?;
+        }
+        insert_mails(&mut tx, mail.into_iter()).await?;
         tx.commit().await.map_err(store_err)?;
         let mut roles = u.roles.clone();
         roles.sort();
@@ -155,6 +174,61 @@ impl UserStore for PgStore {
 
     async fn user_by_id(&self, id: UserId) -> Result<Option<User>, StoreError> {
         self.fetch_user(id).await
+    }
+
+    async fn delete_user(&self, id: UserId) -> Result<bool, StoreError> {
+        let n = sqlx::query("DELETE FROM users WHERE id = $1")
+            .bind(id.as_uuid())
+            .execute(&self.pool)
+            .await
+            .map_err(store_err)?
+            .rows_affected();
+        Ok(n > 0)
+    }
+
+    async fn change_password(
+        &self,
+        c: &PasswordChange,
+        mail: &OutboundMail,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await.map_err(store_err)?;
+        sqlx::query("UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3")
+            .bind(&c.password_hash)
+            .bind(c.now)
+            .bind(c.user_id.as_uuid())
+            .execute(&mut *tx)
+            .await
+            .map_err(store_err)?;
+        invalidate_tokens(&mut tx, c.user_id, TokenPurpose::ResetPassword, c.now).await?;
+        sqlx::query("UPDATE sessions SET revoked_at = $1 WHERE user_id = $2 AND id <> $3 AND revoked_at IS NULL")
+            .bind(c.now)
+            .bind(c.user_id.as_uuid())
+            .bind(c.keep_session.as_uuid())
+            .execute(&mut *tx)
+            .await
+            .map_err(store_err)?;
+        sqlx::query("DELETE FROM refresh_tokens WHERE session_id = $1")
+            .bind(c.keep_session.as_uuid())
+            .execute(&mut *tx)
+            .await
+            .map_err(store_err)?;
+        sqlx::query(
+            "INSERT INTO refresh_tokens (token_hash, session_id, created_at) VALUES ($1, $2, $3)",
+        )
+        .bind(c.new_refresh_hash.0.as_slice())
+        .bind(c.keep_session.as_uuid())
+        .bind(c.now)
+        .execute(&mut *tx)
+        .await
+        .map_err(store_err)?;
+        sqlx::query("UPDATE sessions SET last_used_at = $1 WHERE id = $2")
+            .bind(c.now)
+            .bind(c.keep_session.as_uuid())
+            .execute(&mut *tx)
+            .await
+            .map_err(store_err)?;
+        insert_mails(&mut tx, std::iter::once(mail)).await?;
+        tx.commit().await.map_err(store_err)
     }
 
     async fn user_for_login(&self, name: &LoginName) -> Result<Option<UserWithHash>, StoreError> {
@@ -292,9 +366,7 @@ impl SessionStore for PgStore {
         hash: &TokenHash,
     ) -> Result<Option<RefreshTokenState>, StoreError> {
         let sql = format!(
-            "SELECT {USER_COLS}, t.used_at, s.refresh_secret, s.id AS s_id, s.user_id AS s_user_id, \
-             s.created_at AS s_created_at, s.last_used_at AS s_last_used_at, s.expires_at AS s_expires_at, \
-             s.revoked_at AS s_revoked_at, s.ip AS s_ip, s.user_agent AS s_user_agent \
+            "SELECT {USER_COLS}, t.used_at, s.refresh_secret, {SESSION_COLS} \
              FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id JOIN users u ON u.id = s.user_id \
              WHERE t.token_hash = $1"
         );
@@ -379,6 +451,49 @@ impl SessionStore for PgStore {
             .map(|r| r.rows_affected())
             .map_err(store_err)
     }
+
+    async fn user_sessions(
+        &self,
+        user: UserId,
+        active_at: Option<Timestamp>,
+    ) -> Result<Vec<Session>, StoreError> {
+        let sql = match active_at {
+            Some(_) => format!(
+                "SELECT {SESSION_COLS} FROM sessions s WHERE s.user_id = $1 AND s.revoked_at IS NULL \
+                 AND s.expires_at > $2 ORDER BY s.created_at DESC, s.id DESC"
+            ),
+            None => format!("SELECT {SESSION_COLS} FROM sessions s WHERE s.user_id = $1 ORDER BY s.created_at DESC, s.id DESC"),
+        };
+        let mut q = sqlx::query(&sql).bind(user.as_uuid());
+        if let Some(t) = active_at {
+            q = q.bind(t);
+        }
+        let rows = q.fetch_all(&self.pool).await.map_err(store_err)?;
+        rows.iter()
+            .map(session_from_row)
+            .collect::<Result<_, _>>()
+            .map_err(store_err)
+    }
+
+    async fn revoke_session_of(
+        &self,
+        user: UserId,
+        session: SessionId,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let n = sqlx::query(
+            "UPDATE sessions SET revoked_at = $1 WHERE id = $2 AND user_id = $3 AND revoked_at IS NULL AND expires_at > $4",
+        )
+        .bind(now)
+        .bind(session.as_uuid())
+        .bind(user.as_uuid())
+        .bind(now)
+        .execute(&self.pool)
+        .await
+        .map_err(store_err)?
+        .rows_affected();
+        Ok(n > 0)
+    }
 }
 
 #[async_trait]
@@ -420,6 +535,297 @@ impl KeyStore for PgStore {
         .map_err(store_err)?
         .rows_affected();
         Ok(n == 1)
+    }
+}
+
+async fn insert_email_token(conn: &mut PgConnection, t: &NewEmailToken) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO email_tokens (token_hash, user_id, purpose, new_email, created_at, expires_at) \
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(t.hash.0.as_slice())
+    .bind(t.user_id.as_uuid())
+    .bind(t.purpose.as_str())
+    .bind(t.new_email.as_ref().map(Email::as_str))
+    .bind(t.created_at)
+    .bind(t.expires_at)
+    .execute(conn)
+    .await
+    .map_err(store_err)?;
+    Ok(())
+}
+
+async fn insert_mails<'a>(
+    conn: &mut PgConnection,
+    mails: impl Iterator<Item = &'a OutboundMail>,
+) -> Result<(), StoreError> {
+    for m in mails {
+        let params = serde_json::to_string(&m.params).map_err(StoreError::backend)?;
+        sqlx::query(
+            "INSERT INTO mail_outbox (id, user_id, recipient, kind, params, next_attempt_at, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(m.id)
+        .bind(m.user_id.map(|u| u.as_uuid()))
+        .bind(&m.to)
+        .bind(m.kind.as_str())
+        .bind(params)
+        .bind(m.created_at)
+        .bind(m.created_at)
+        .execute(&mut *conn)
+        .await
+        .map_err(store_err)?;
+    }
+    Ok(())
+}
+
+/// Makes every unused token of `purpose` of `user` unusable.
+async fn invalidate_tokens(
+    conn: &mut PgConnection,
+    user: UserId,
+    purpose: TokenPurpose,
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    sqlx::query("UPDATE email_tokens SET used_at = $1 WHERE user_id = $2 AND purpose = $3 AND used_at IS NULL")
+        .bind(now)
+        .bind(user.as_uuid())
+        .bind(purpose.as_str())
+        .execute(conn)
+        .await
+        .map_err(store_err)?;
+    Ok(())
+}
+
+#[async_trait]
+impl EmailTokenStore for PgStore {
+    async fn issue_email_token(
+        &self,
+        token: &NewEmailToken,
+        supersede: bool,
+        mails: &[OutboundMail],
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await.map_err(store_err)?;
+        if supersede {
+            invalidate_tokens(&mut tx, token.user_id, token.purpose, token.created_at).await?;
+        }
+        insert_email_token(&mut tx, token).await?;
+        insert_mails(&mut tx, mails.iter()).await?;
+        tx.commit().await.map_err(store_err)
+    }
+
+    async fn enqueue_mail(&self, mails: &[OutboundMail]) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await.map_err(store_err)?;
+        insert_mails(&mut tx, mails.iter()).await?;
+        tx.commit().await.map_err(store_err)
+    }
+
+    async fn email_token_state(
+        &self,
+        hash: &TokenHash,
+    ) -> Result<Option<EmailTokenState>, StoreError> {
+        let sql = format!(
+            "SELECT {USER_COLS}, t.purpose, t.new_email, t.expires_at AS t_expires_at, t.used_at AS t_used_at \
+             FROM email_tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = $1"
+        );
+        let row = sqlx::query(&sql)
+            .bind(hash.0.as_slice())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(store_err)?;
+        row.map(|r| {
+            let purpose: String = r.try_get("purpose")?;
+            Ok(EmailTokenState {
+                user: user_from_row(&r)?,
+                purpose: TokenPurpose::parse(&purpose).ok_or_else(|| {
+                    sqlx::Error::Decode(format!("unknown token purpose {purpose}").into())
+                })?,
+                new_email: r
+                    .try_get::<Option<String>, _>("new_email")?
+                    .map(Email::from_stored),
+                expires_at: r.try_get("t_expires_at")?,
+                used_at: r.try_get("t_used_at")?,
+            })
+        })
+        .transpose()
+        .map_err(store_err)
+    }
+
+    async fn latest_email_token_at(
+        &self,
+        user: UserId,
+        purpose: TokenPurpose,
+    ) -> Result<Option<Timestamp>, StoreError> {
+        let latest: Option<Timestamp> = sqlx::query_scalar(
+            "SELECT MAX(created_at) FROM email_tokens WHERE user_id = $1 AND purpose = $2",
+        )
+        .bind(user.as_uuid())
+        .bind(purpose.as_str())
+        .fetch_one(&self.pool)
+        .await
+        .map_err(store_err)?;
+        Ok(latest)
+    }
+
+    async fn consume_email_token(
+        &self,
+        hash: &TokenHash,
+        user: UserId,
+        now: Timestamp,
+        effect: &TokenEffect,
+        mails: &[OutboundMail],
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await.map_err(store_err)?;
+        let consumed = sqlx::query(
+            "UPDATE email_tokens SET used_at = $1 \
+             WHERE token_hash = $2 AND user_id = $3 AND used_at IS NULL AND expires_at > $4",
+        )
+        .bind(now)
+        .bind(hash.0.as_slice())
+        .bind(user.as_uuid())
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .map_err(store_err)?
+        .rows_affected();
+        if consumed != 1 {
+            return Ok(false);
+        }
+        match effect {
+            TokenEffect::VerifyEmail => {
+                sqlx::query(
+                    "UPDATE users SET email_verified = TRUE, updated_at = $1 WHERE id = $2",
+                )
+                .bind(now)
+                .bind(user.as_uuid())
+                .execute(&mut *tx)
+                .await
+                .map_err(store_err)?;
+            }
+            TokenEffect::ResetPassword { password_hash } => {
+                sqlx::query("UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3")
+                    .bind(password_hash)
+                    .bind(now)
+                    .bind(user.as_uuid())
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(store_err)?;
+                invalidate_tokens(&mut tx, user, TokenPurpose::ResetPassword, now).await?;
+                sqlx::query(
+                    "UPDATE sessions SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL",
+                )
+                .bind(now)
+                .bind(user.as_uuid())
+                .execute(&mut *tx)
+                .await
+                .map_err(store_err)?;
+            }
+            TokenEffect::ChangeEmail { new_email } => {
+                sqlx::query(
+                    "UPDATE users SET email = $1, email_normalized = $2, email_verified = TRUE, updated_at = $3 WHERE id = $4",
+                )
+                .bind(new_email.as_str())
+                .bind(new_email.normalized())
+                .bind(now)
+                .bind(user.as_uuid())
+                .execute(&mut *tx)
+                .await
+                .map_err(store_err)?;
+                for purpose in [
+                    TokenPurpose::ChangeEmail,
+                    TokenPurpose::ResetPassword,
+                    TokenPurpose::VerifyEmail,
+                ] {
+                    invalidate_tokens(&mut tx, user, purpose, now).await?;
+                }
+            }
+        }
+        insert_mails(&mut tx, mails.iter()).await?;
+        tx.commit().await.map_err(store_err)?;
+        Ok(true)
+    }
+}
+
+#[async_trait]
+impl MailStore for PgStore {
+    async fn claim_mail(
+        &self,
+        now: Timestamp,
+        lease_until: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<QueuedMail>, StoreError> {
+        let rows = sqlx::query(
+            "UPDATE mail_outbox SET locked_until = $1 WHERE id IN (\
+               SELECT id FROM mail_outbox WHERE status = 'pending' AND next_attempt_at <= $2 \
+               AND (locked_until IS NULL OR locked_until <= $3) ORDER BY next_attempt_at LIMIT $4 FOR UPDATE SKIP LOCKED) \
+             RETURNING id, recipient, kind, params, attempts",
+        )
+        .bind(lease_until)
+        .bind(now)
+        .bind(now)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(store_err)?;
+        let mut claimed = Vec::with_capacity(rows.len());
+        for r in &rows {
+            let id: uuid::Uuid = r.try_get("id").map_err(store_err)?;
+            let attempts: i64 = r.try_get("attempts").map_err(store_err)?;
+            match super::decode_mail(
+                id,
+                r.try_get("recipient").map_err(store_err)?,
+                &r.try_get::<String, _>("kind").map_err(store_err)?,
+                &r.try_get::<String, _>("params").map_err(store_err)?,
+                attempts,
+            ) {
+                Ok(m) => claimed.push(m),
+                Err(why) => {
+                    tracing::error!(mail_id = %id, error = %why, "outbox row cannot be decoded; marked dead");
+                    self.mail_failed(id, u32::try_from(attempts).unwrap_or(0), None, &why)
+                        .await?;
+                }
+            }
+        }
+        Ok(claimed)
+    }
+
+    async fn mail_sent(&self, id: uuid::Uuid, now: Timestamp) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE mail_outbox SET status = 'sent', sent_at = $1, params = '{}', locked_until = NULL, \
+             attempts = attempts + 1 WHERE id = $2",
+        )
+        .bind(now)
+        .bind(id)
+        .execute(&self.pool)
+        .await
+        .map_err(store_err)?;
+        Ok(())
+    }
+
+    async fn mail_failed(
+        &self,
+        id: uuid::Uuid,
+        attempts: u32,
+        retry_at: Option<Timestamp>,
+        error: &str,
+    ) -> Result<(), StoreError> {
+        let q = match retry_at {
+            Some(next) => sqlx::query(
+                "UPDATE mail_outbox SET attempts = $1, next_attempt_at = $2, last_error = $3, locked_until = NULL WHERE id = $4",
+            )
+            .bind(i64::from(attempts))
+            .bind(next)
+            .bind(error)
+            .bind(id),
+            None => sqlx::query(
+                "UPDATE mail_outbox SET status = 'dead', attempts = $1, last_error = $2, params = '{}', locked_until = NULL \
+                 WHERE id = $3",
+            )
+            .bind(i64::from(attempts))
+            .bind(error)
+            .bind(id),
+        };
+        q.execute(&self.pool).await.map_err(store_err)?;
+        Ok(())
     }
 }
 

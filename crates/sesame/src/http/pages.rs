@@ -1,0 +1,247 @@
+//! Small server-rendered HTML pages at the paths emailed links point to, so every flow works with
+//! no front end: `/verify-email`, `/reset-password`, `/confirm-email`.
+//!
+//! Opening a link (GET) never consumes its token: the page shows a form that POSTs it. No
+//! JavaScript, no external assets; a strict CSP (only the one inline stylesheet, by hash, and
+//! forms posting back to this origin), `Referrer-Policy: no-referrer` so the token in the URL
+//! never leaks, framing denied, nothing cached.
+
+use super::AppState;
+use crate::mail::templates::escape_html;
+use axum::body::Bytes;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
+use axum::http::header::{
+    CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, REFERRER_POLICY, X_FRAME_OPTIONS,
+};
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use base64::Engine as _;
+use serde::Deserialize;
+use sesame_domain::password::Password;
+use sesame_domain::AuthError;
+use sha2::{Digest, Sha256};
+use std::sync::LazyLock;
+
+const STYLE: &str = "body{font-family:system-ui,sans-serif;max-width:28rem;margin:4rem auto;padding:0 1rem;color:#222}\
+h1{font-size:1.4rem}label{display:block;margin:.8rem 0 .2rem}input{width:100%;padding:.5rem;box-sizing:border-box}\
+button{margin-top:1rem;padding:.6rem 1.2rem}.error{color:#a00}.ok{color:#070}";
+
+/// The page CSP: nothing but the one inline stylesheet (by hash) and same-origin form posts.
+static CSP: LazyLock<String> = LazyLock::new(|| {
+    let hash = base64::engine::general_purpose::STANDARD.encode(Sha256::digest(STYLE.as_bytes()));
+    format!(
+        "default-src 'none'; style-src 'sha256-{hash}'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+    )
+});
+
+fn page(status: StatusCode, title: &str, body: &str) -> Response {
+    let html = format!(
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>{t}</title><style>{STYLE}</style></head>\n<body><h1>{t}</h1>\n{body}\n</body></html>\n",
+        t = escape_html(title)
+    );
+    let mut resp = (status, html).into_response();
+    let h = resp.headers_mut();
+    h.insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    if let Ok(v) = HeaderValue::from_str(&CSP) {
+        h.insert(CONTENT_SECURITY_POLICY, v);
+    }
+    h.insert(REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    h.insert(X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    resp
+}
+
+fn invalid_link() -> Response {
+    page(
+        StatusCode::BAD_REQUEST,
+        "This link does not work",
+        "<p class=\"error\">The link is invalid, was already used, was replaced by a newer one, or has expired. Ask for a new one.</p>",
+    )
+}
+
+fn failure(e: &AuthError) -> Response {
+    match e {
+        AuthError::InvalidEmailToken => invalid_link(),
+        AuthError::EmailTaken => page(
+            StatusCode::CONFLICT,
+            "Address already in use",
+            "<p class=\"error\">Another account uses this address now, so it cannot become yours.</p>",
+        ),
+        AuthError::Overloaded { .. } => page(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Please try again",
+            "<p class=\"error\">The server is busy. Please try again in a moment.</p>",
+        ),
+        other => {
+            tracing::error!(error = %other, "page action failed");
+            page(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Something went wrong",
+                "<p class=\"error\">Something went wrong on our side. Please try again later.</p>",
+            )
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct TokenQuery {
+    token: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct TokenForm {
+    token: String,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ResetForm {
+    token: String,
+    new_password: String,
+    confirm_password: String,
+}
+
+/// Parses a form body; `None` for anything that is not one.
+fn form<T: serde::de::DeserializeOwned>(body: &Bytes) -> Option<T> {
+    serde_urlencoded::from_bytes(body).ok()
+}
+
+fn confirm_form(action: &str, token: &str, intro: &str, button: &str) -> String {
+    format!(
+        "<p>{intro}</p>\n<form method=\"post\" action=\"{action}\">\
+         <input type=\"hidden\" name=\"token\" value=\"{token}\">\
+         <button type=\"submit\">{button}</button></form>",
+        token = escape_html(token)
+    )
+}
+
+fn query_token(q: Result<Query<TokenQuery>, QueryRejection>) -> Option<String> {
+    q.ok()
+        .and_then(|Query(q)| q.token)
+        .filter(|t| !t.trim().is_empty())
+}
+
+/// GET /verify-email?token=… — a button that confirms the address.
+pub async fn verify_email_page(q: Result<Query<TokenQuery>, QueryRejection>) -> Response {
+    let Some(token) = query_token(q) else {
+        return invalid_link();
+    };
+    page(
+        StatusCode::OK,
+        "Confirm your email address",
+        &confirm_form(
+            "/verify-email",
+            &token,
+            "Press the button to confirm your email address.",
+            "Confirm my email address",
+        ),
+    )
+}
+
+/// POST /verify-email — consumes the token.
+pub async fn verify_email_submit(State(state): State<AppState>, body: Bytes) -> Response {
+    let Some(f) = form::<TokenForm>(&body) else {
+        return invalid_link();
+    };
+    match state.auth.verify_email(&f.token).await {
+        Ok(()) => page(
+            StatusCode::OK,
+            "Email address confirmed",
+            "<p class=\"ok\">Thank you: your email address is confirmed. You can sign in now.</p>",
+        ),
+        Err(e) => failure(&e),
+    }
+}
+
+/// GET /confirm-email?token=… — a button that completes an email change.
+pub async fn confirm_email_page(q: Result<Query<TokenQuery>, QueryRejection>) -> Response {
+    let Some(token) = query_token(q) else {
+        return invalid_link();
+    };
+    page(
+        StatusCode::OK,
+        "Confirm your new email address",
+        &confirm_form(
+            "/confirm-email",
+            &token,
+            "Press the button to make this your account's email address.",
+            "Confirm the new address",
+        ),
+    )
+}
+
+/// POST /confirm-email — consumes the token.
+pub async fn confirm_email_submit(State(state): State<AppState>, body: Bytes) -> Response {
+    let Some(f) = form::<TokenForm>(&body) else {
+        return invalid_link();
+    };
+    match state.auth.confirm_email_change(&f.token).await {
+        Ok(()) => page(
+            StatusCode::OK,
+            "Email address changed",
+            "<p class=\"ok\">Your account now uses the new address.</p>",
+        ),
+        Err(e) => failure(&e),
+    }
+}
+
+fn reset_form(token: &str, error: Option<&str>) -> String {
+    let error = error.map_or(String::new(), |e| {
+        format!("<p class=\"error\">{}</p>", escape_html(e))
+    });
+    format!(
+        "{error}<form method=\"post\" action=\"/reset-password\">\
+         <input type=\"hidden\" name=\"token\" value=\"{token}\">\
+         <label for=\"new_password\">New password (at least 8 characters)</label>\
+         <input id=\"new_password\" name=\"new_password\" type=\"password\" autocomplete=\"new-password\" required minlength=\"8\">\
+         <label for=\"confirm_password\">Repeat it</label>\
+         <input id=\"confirm_password\" name=\"confirm_password\" type=\"password\" autocomplete=\"new-password\" required minlength=\"8\">\
+         <button type=\"submit\">Set the new password</button></form>",
+        token = escape_html(token)
+    )
+}
+
+/// GET /reset-password?token=… — the new-password form.
+pub async fn reset_password_page(q: Result<Query<TokenQuery>, QueryRejection>) -> Response {
+    let Some(token) = query_token(q) else {
+        return invalid_link();
+    };
+    page(
+        StatusCode::OK,
+        "Choose a new password",
+        &reset_form(&token, None),
+    )
+}
+
+/// POST /reset-password — sets the password with the token.
+pub async fn reset_password_submit(State(state): State<AppState>, body: Bytes) -> Response {
+    let Some(f) = form::<ResetForm>(&body) else {
+        return invalid_link();
+    };
+    if f.new_password != f.confirm_password {
+        return page(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Choose a new password",
+            &reset_form(&f.token, Some("The two passwords differ.")),
+        );
+    }
+    let password = match Password::parse_field(&f.new_password, "new_password") {
+        Ok(p) => p,
+        Err(e) => {
+            return page(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "Choose a new password",
+                &reset_form(&f.token, Some(&e.message)),
+            )
+        }
+    };
+    match state.auth.reset_password(&f.token, &password).await {
+        Ok(()) => page(StatusCode::OK, "Password changed", "<p class=\"ok\">Your password is changed and every session was signed out. You can sign in with the new password.</p>"),
+        Err(e) => failure(&e),
+    }
+}

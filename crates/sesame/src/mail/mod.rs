@@ -1,0 +1,182 @@
+//! Turning outbox messages into email: templates (built in, overridable from a folder) and the
+//! three transports an operator can choose — `log` (the embedded default: the whole message, link
+//! included, goes to the log), `smtp` (lettre; STARTTLS or implicit TLS) and `file` (`.eml` files).
+//!
+//! The domain decides *what* to send and *when* (the outbox worker); this module only renders and
+//! delivers one message at a time, classifying failures as transient or permanent.
+
+pub mod templates;
+
+use async_trait::async_trait;
+use lettre::message::{Mailbox, MultiPart};
+use lettre::{AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use sesame_domain::mail::{DeliveryError, MailTransport, QueuedMail};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use templates::{Rendered, Templates};
+
+/// Which transport delivers mail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum TransportKind {
+    Log,
+    Smtp,
+    File,
+}
+
+/// Renders with the templates, then builds a MIME message (plain text + HTML alternative).
+fn message(from: &Mailbox, mail: &QueuedMail, r: &Rendered) -> Result<Message, DeliveryError> {
+    let to: Mailbox = mail
+        .to
+        .parse()
+        .map_err(|e| DeliveryError::Permanent(format!("invalid recipient address: {e}")))?;
+    Message::builder()
+        .from(from.clone())
+        .to(to)
+        .subject(r.subject.clone())
+        .message_id(Some(format!("<{}@sesame>", mail.id)))
+        .multipart(MultiPart::alternative_plain_html(
+            r.text.clone(),
+            r.html.clone(),
+        ))
+        .map_err(|e| DeliveryError::Permanent(format!("cannot build the message: {e}")))
+}
+
+/// Writes the whole message to the log, for the embedded default.
+pub struct LogTransport {
+    templates: Arc<Templates>,
+}
+
+impl LogTransport {
+    #[must_use]
+    pub fn new(templates: Arc<Templates>) -> Self {
+        Self { templates }
+    }
+}
+
+#[async_trait]
+impl MailTransport for LogTransport {
+    async fn send(&self, mail: &QueuedMail) -> Result<(), DeliveryError> {
+        let r = self.templates.render(mail);
+        tracing::info!(
+            mail_id = %mail.id,
+            to = %mail.to,
+            kind = mail.kind.as_str(),
+            subject = %r.subject,
+            body = %r.text,
+            "mail (log transport: configure SESAME_MAIL_TRANSPORT=smtp to send it)"
+        );
+        Ok(())
+    }
+}
+
+/// Sends over SMTP with lettre.
+pub struct SmtpTransport {
+    templates: Arc<Templates>,
+    from: Mailbox,
+    inner: AsyncSmtpTransport<Tokio1Executor>,
+}
+
+/// Applies Sesame's URL conventions on top of lettre's: `smtp://` means STARTTLS required unless
+/// `?tls=none` asks for plain text (a local relay); `smtps://` is implicit TLS.
+fn lettre_url(url: &str) -> String {
+    let (base, query) = url.split_once('?').unwrap_or((url, ""));
+    let mut params: Vec<&str> = query.split('&').filter(|p| !p.is_empty()).collect();
+    let plain = params.iter().any(|p| *p == "tls=none");
+    params.retain(|p| *p != "tls=none");
+    if base.starts_with("smtp://") && !plain && !params.iter().any(|p| p.starts_with("tls=")) {
+        params.push("tls=required");
+    }
+    if params.is_empty() {
+        base.to_owned()
+    } else {
+        format!("{base}?{}", params.join("&"))
+    }
+}
+
+impl SmtpTransport {
+    /// # Errors
+    /// A message naming what is wrong with the URL.
+    pub fn new(
+        url: &str,
+        from: Mailbox,
+        timeout: Duration,
+        templates: Arc<Templates>,
+    ) -> Result<Self, String> {
+        let inner = AsyncSmtpTransport::<Tokio1Executor>::from_url(&lettre_url(url))
+            .map_err(|e| format!("SESAME_SMTP_URL is not a usable smtp:// or smtps:// URL: {e}"))?
+            .timeout(Some(timeout))
+            .build();
+        Ok(Self {
+            templates,
+            from,
+            inner,
+        })
+    }
+}
+
+#[async_trait]
+impl MailTransport for SmtpTransport {
+    async fn send(&self, mail: &QueuedMail) -> Result<(), DeliveryError> {
+        let msg = message(&self.from, mail, &self.templates.render(mail))?;
+        self.inner.send(msg).await.map(|_| ()).map_err(|e| {
+            if e.is_permanent() {
+                DeliveryError::Permanent(e.to_string())
+            } else {
+                DeliveryError::Transient(e.to_string())
+            }
+        })
+    }
+}
+
+/// Writes each message as an `.eml` file into a folder.
+pub struct FileTransport {
+    templates: Arc<Templates>,
+    from: Mailbox,
+    inner: AsyncFileTransport<Tokio1Executor>,
+}
+
+impl FileTransport {
+    /// # Errors
+    /// A message when the folder cannot be created.
+    pub fn new(dir: PathBuf, from: Mailbox, templates: Arc<Templates>) -> Result<Self, String> {
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| format!("SESAME_MAIL_DIR {} cannot be created: {e}", dir.display()))?;
+        Ok(Self {
+            templates,
+            from,
+            inner: AsyncFileTransport::new(dir),
+        })
+    }
+}
+
+#[async_trait]
+impl MailTransport for FileTransport {
+    async fn send(&self, mail: &QueuedMail) -> Result<(), DeliveryError> {
+        let msg = message(&self.from, mail, &self.templates.render(mail))?;
+        self.inner
+            .send(msg)
+            .await
+            .map(|_| ())
+            .map_err(|e| DeliveryError::Transient(e.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn smtp_urls_default_to_required_starttls() {
+        assert_eq!(
+            lettre_url("smtp://u:p@mail:587"),
+            "smtp://u:p@mail:587?tls=required"
+        );
+        assert_eq!(lettre_url("smtp://mail:25?tls=none"), "smtp://mail:25");
+        assert_eq!(
+            lettre_url("smtp://mail:25?tls=opportunistic"),
+            "smtp://mail:25?tls=opportunistic"
+        );
+        assert_eq!(lettre_url("smtps://u:p@mail:465"), "smtps://u:p@mail:465");
+    }
+}
