@@ -209,16 +209,15 @@ pub async fn spawn_app_with(backend: Backend, global: &[&str], serve: &[&str]) -
 
 /// Starts a server on an existing test database.
 pub async fn spawn_on(db: TestDb, global: &[&str], serve: &[&str]) -> TestApp {
-    let (state, listener) = build(&db, global, serve).await;
-    let addr = listener.local_addr().unwrap();
+    let app = build(&db, global, serve).await;
+    let addr = app.local_addr().unwrap();
     let (tx, rx) = oneshot::channel::<()>();
     let server = tokio::spawn(async move {
-        Application { listener, state }
-            .run(async {
-                let _ = rx.await;
-            })
-            .await
-            .unwrap();
+        app.run(async {
+            let _ = rx.await;
+        })
+        .await
+        .unwrap();
     });
     TestApp {
         addr,
@@ -229,11 +228,11 @@ pub async fn spawn_on(db: TestDb, global: &[&str], serve: &[&str]) -> TestApp {
     }
 }
 
-async fn build(
-    db: &TestDb,
-    global: &[&str],
-    serve: &[&str],
-) -> (sesame::http::AppState, tokio::net::TcpListener) {
+/// Test defaults that differ from production ones, unless the test sets them itself: login does
+/// not wait for email verification (the email tests turn it back on), and mail goes to the log.
+const TEST_SERVE_DEFAULTS: &[(&str, &str)] = &[("--require-verified-email", "false")];
+
+async fn build(db: &TestDb, global: &[&str], serve: &[&str]) -> Application {
     let mut args = vec!["sesame", "--database-url", &db.url, "--log-level", "warn"];
     if !global.iter().any(|a| a.starts_with("--argon2")) {
         args.extend_from_slice(FAST_HASH);
@@ -246,16 +245,20 @@ async fn build(
         "--public-url",
         "http://sesame.test",
     ]);
+    for (flag, value) in TEST_SERVE_DEFAULTS {
+        if !serve.contains(flag) {
+            args.extend_from_slice(&[flag, value]);
+        }
+    }
     args.extend_from_slice(serve);
     let cli = Cli::try_parse_from(&args).unwrap_or_else(|e| panic!("bad test args {args:?}: {e}"));
     sesame::telemetry::init(&cli.common);
     let Command::Serve(mut cfg) = cli.command else {
         unreachable!()
     };
-    let app = Application::build(&cli.common, &mut cfg)
+    Application::build(&cli.common, &mut cfg)
         .await
-        .expect("server starts");
-    (app.state, app.listener)
+        .expect("server starts")
 }
 
 impl TestApp {

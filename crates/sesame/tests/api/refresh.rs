@@ -228,10 +228,16 @@ async fn concurrent_refreshes_with_one_token_all_get_the_same_successor(b: Backe
     let rt2 = s(&next, "refresh_token");
     assert!(rt2 != successor && rt2 != rt0);
 
-    // A late tab, still inside the grace window, gets that same successor, not a new one.
+    // A late tab, still inside the grace window, gets the family's live member (the successor
+    // was rotated meanwhile, so that is rt2), never a used token and never a new family member.
     let late = refreshed(&app, &rt0).await;
-    assert_eq!(late["refresh_token"], successor.as_str());
+    assert_eq!(late["refresh_token"], rt2.as_str());
     assert_eq!(app.me(&s(&late, "access_token")).await.status(), 200);
+    let stored = app
+        .db
+        .text("SELECT CAST(COUNT(*) AS TEXT) FROM refresh_tokens")
+        .await;
+    assert_eq!(stored.as_deref(), Some("3"), "the late tab minted nothing");
     // And the head of the family still works.
     assert_eq!(app.me(&s(&next, "access_token")).await.status(), 200);
     refreshed(&app, &rt2).await;

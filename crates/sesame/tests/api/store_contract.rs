@@ -62,16 +62,16 @@ async fn open_session(s: &dyn Store, user: UserId) -> (SessionId, RefreshToken, 
 async fn duplicates_are_reported_as_the_conflict_they_are(b: Backend) {
     let db = TestDb::new(b).await;
     let s = store(&db).await;
-    s.insert_user(&new_user("a@example.com", Some("alpha")))
+    s.insert_user(&new_user("a@example.com", Some("alpha")), None, None)
         .await
         .unwrap();
     let e = s
-        .insert_user(&new_user("A@EXAMPLE.COM", None))
+        .insert_user(&new_user("A@EXAMPLE.COM", None), None, None)
         .await
         .unwrap_err();
     assert!(matches!(e, StoreError::Conflict(Conflict::Email)), "{e:?}");
     let e = s
-        .insert_user(&new_user("b@example.com", Some("ALPHA")))
+        .insert_user(&new_user("b@example.com", Some("ALPHA")), None, None)
         .await
         .unwrap_err();
     assert!(
@@ -79,10 +79,10 @@ async fn duplicates_are_reported_as_the_conflict_they_are(b: Backend) {
         "{e:?}"
     );
     // Several accounts without a username do not collide.
-    s.insert_user(&new_user("c@example.com", None))
+    s.insert_user(&new_user("c@example.com", None), None, None)
         .await
         .unwrap();
-    s.insert_user(&new_user("d@example.com", None))
+    s.insert_user(&new_user("d@example.com", None), None, None)
         .await
         .unwrap();
 }
@@ -91,7 +91,11 @@ async fn users_are_found_by_normalized_email_or_username(b: Backend) {
     let db = TestDb::new(b).await;
     let s = store(&db).await;
     let u = s
-        .insert_user(&new_user("Mixed@Example.com", Some("MixedCase")))
+        .insert_user(
+            &new_user("Mixed@Example.com", Some("MixedCase")),
+            None,
+            None,
+        )
         .await
         .unwrap();
     let by_email = s
@@ -123,7 +127,7 @@ async fn a_profile_patch_changes_only_what_it_names(b: Backend) {
     let db = TestDb::new(b).await;
     let s = store(&db).await;
     let u = s
-        .insert_user(&new_user("p@example.com", Some("before")))
+        .insert_user(&new_user("p@example.com", Some("before")), None, None)
         .await
         .unwrap();
     let patch = ProfilePatch {
@@ -160,7 +164,7 @@ async fn a_refresh_token_is_consumed_exactly_once_under_concurrency(b: Backend) 
     let db = TestDb::new(b).await;
     let s = store(&db).await;
     let u = s
-        .insert_user(&new_user("r@example.com", None))
+        .insert_user(&new_user("r@example.com", None), None, None)
         .await
         .unwrap();
     let (sid, token, secret) = open_session(s.as_ref(), u.id).await;
@@ -192,7 +196,7 @@ async fn a_revoked_session_no_longer_authenticates_or_rotates(b: Backend) {
     let db = TestDb::new(b).await;
     let s = store(&db).await;
     let u = s
-        .insert_user(&new_user("s@example.com", None))
+        .insert_user(&new_user("s@example.com", None), None, None)
         .await
         .unwrap();
     let (sid, token, secret) = open_session(s.as_ref(), u.id).await;
@@ -242,7 +246,7 @@ async fn an_expired_session_no_longer_authenticates(b: Backend) {
     let db = TestDb::new(b).await;
     let s = store(&db).await;
     let u = s
-        .insert_user(&new_user("e@example.com", None))
+        .insert_user(&new_user("e@example.com", None), None, None)
         .await
         .unwrap();
     let (sid, _, _) = open_session(s.as_ref(), u.id).await;
