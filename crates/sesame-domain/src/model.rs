@@ -229,6 +229,12 @@ impl DisplayName {
                 "a display name cannot contain control characters",
             );
         }
+        if s.chars().any(is_invisible_format) {
+            return bad(
+                "invalid",
+                "a display name cannot contain zero-width or text-direction control characters",
+            );
+        }
         Ok(Self(s))
     }
 
@@ -241,6 +247,14 @@ impl DisplayName {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+}
+
+/// Zero-width and bidirectional-control characters: invisible, and usable to spoof a name
+/// (U+202E turns "Bob\u{202E}nimda" into "Bobadmin" on screen).
+fn is_invisible_format(c: char) -> bool {
+    matches!(c,
+        '\u{00AD}' | '\u{061C}' | '\u{180E}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}'
+        | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}')
 }
 
 /// How a person names their account at login: an email address or a username.
@@ -454,6 +468,15 @@ mod tests {
         assert!(DisplayName::parse("Alice \u{1F600}").is_ok());
         assert_eq!(DisplayName::parse("a\u{0}b").unwrap_err().code, "invalid");
         assert_eq!(DisplayName::parse("   ").unwrap_err().code, "required");
+        assert_eq!(DisplayName::parse("\u{200B}").unwrap_err().code, "invalid");
+        assert_eq!(
+            DisplayName::parse("Bob\u{202E}nimda").unwrap_err().code,
+            "invalid"
+        );
+        assert!(
+            DisplayName::parse("\u{5e9}\u{5dc}\u{5d5}\u{5dd} Shalom").is_ok(),
+            "right-to-left text is fine"
+        );
     }
 
     #[test]

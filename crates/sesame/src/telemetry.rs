@@ -27,8 +27,10 @@ pub fn init(common: &CommonConfig) {
     let _ = match format {
         LogFormat::Json => builder
             .json()
+            // `span`: the innermost span's fields; `spans`: the whole chain, so a line logged
+            // inside a domain function still carries the request's id, method and path.
             .with_current_span(true)
-            .with_span_list(false)
+            .with_span_list(true)
             .try_init(),
         LogFormat::Pretty => builder.try_init(),
     };
