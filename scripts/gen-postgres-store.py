@@ -11,7 +11,6 @@ def lit(m):
 s=re.sub(r'"(?:[^"\\]|\\.)*"', lit, s, flags=re.S)
 rep=[
 ('SqliteStore','PgStore'),
-('use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous};\n','use sqlx::postgres::{PgPoolOptions, PgRow};\n'),
 ('use sqlx::{Row, SqliteConnection, SqlitePool};\n','use sqlx::{PgConnection, PgPool, Row};\n'),
 ('use std::str::FromStr;\n',''),
 ('use chrono::{DateTime, Utc};\n',''),
@@ -25,6 +24,7 @@ rep=[
 ('opt_ts(latest).map_err(store_err)','Ok(latest)'),
 ('"sqlite"','"postgres"'),
 ]
+s=re.sub(r'use sqlx::sqlite::\{[^}]*\};\n', 'use sqlx::postgres::{PgPoolOptions, PgRow};\n', s)
 for a,b in rep:
     if a not in s: print("MISSING", a[:60]); continue
     s=s.replace(a,b)

@@ -90,6 +90,10 @@ pub enum AuthError {
     /// A resource of the caller's (e.g. one of their sessions) does not exist.
     #[error("not found")]
     NotFound,
+    /// Too many attempts: a rate limit or a login lockout. Deliberately one variant for both, so
+    /// the answer does not tell which (or whether the account exists).
+    #[error("too many attempts")]
+    TooManyAttempts { retry_after_secs: u64 },
     /// Too many password hashes are queued; the caller should retry shortly.
     #[error("password hashing is saturated")]
     Overloaded { retry_after_secs: u64 },

@@ -9,6 +9,7 @@
 //! into calls here and implements the storage traits per backend. The compiler enforces that split,
 //! because neither framework is a dependency of this crate.
 
+pub mod audit;
 pub mod clock;
 pub mod error;
 pub mod mail;

@@ -33,16 +33,19 @@ pub enum MailKind {
     EmailChangeNotice,
     /// To a new address that already belongs to an account: nothing was changed.
     EmailChangeTaken,
+    /// Sign-in was paused after repeated failed attempts.
+    AccountLocked,
 }
 
 impl MailKind {
-    pub const ALL: [Self; 6] = [
+    pub const ALL: [Self; 7] = [
         Self::VerifyEmail,
         Self::PasswordReset,
         Self::PasswordChanged,
         Self::EmailChangeConfirm,
         Self::EmailChangeNotice,
         Self::EmailChangeTaken,
+        Self::AccountLocked,
     ];
 
     /// The stable name used in the outbox and as the template file stem.
@@ -55,6 +58,7 @@ impl MailKind {
             Self::EmailChangeConfirm => "email_change_confirm",
             Self::EmailChangeNotice => "email_change_notice",
             Self::EmailChangeTaken => "email_change_taken",
+            Self::AccountLocked => "account_locked",
         }
     }
 

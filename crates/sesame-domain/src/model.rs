@@ -382,6 +382,8 @@ impl ProfilePatch {
 pub struct ClientInfo {
     pub ip: Option<String>,
     pub user_agent: Option<String>,
+    /// The request's id, for the audit trail.
+    pub request_id: Option<String>,
 }
 
 /// A login session as stored: one per login, holding one refresh-token family.

@@ -5,6 +5,7 @@
 //! domain values and returns domain values; turning them into HTTP (or CLI output) is the
 //! caller's job.
 
+use crate::audit::{AuditEvent, AuditKind};
 use crate::clock::{now, Timestamp};
 use crate::error::AuthError;
 use crate::mail::{MailKind, OutboundMail};
@@ -40,6 +41,34 @@ pub struct EmailSettings {
 pub struct AccountExport {
     pub user: User,
     pub sessions: Vec<Session>,
+    pub security_events: Vec<crate::audit::AuditRecord>,
+}
+
+/// Progressive login delays: after `threshold` failures in a row, sign-in pauses for `base`,
+/// doubling with each further failure up to `max`. Never a permanent lock, which an attacker
+/// could use to lock a victim out.
+#[derive(Debug, Clone)]
+pub struct LockoutSettings {
+    pub threshold: u32,
+    pub base: Duration,
+    pub max: Duration,
+}
+
+impl LockoutSettings {
+    /// How long sign-in pauses after the `failures`-th failure in a row (zero below threshold).
+    #[must_use]
+    pub fn delay(&self, failures: u32) -> Duration {
+        if failures < self.threshold {
+            return Duration::ZERO;
+        }
+        let doublings = (failures - self.threshold).min(30);
+        self.base.saturating_mul(1u32 << doublings).min(self.max)
+    }
+}
+
+fn retry_secs(until: Timestamp, t: Timestamp) -> u64 {
+    let ms = (until - t).num_milliseconds().max(0);
+    u64::try_from((ms + 999) / 1000).unwrap_or(1).max(1)
 }
 
 /// "24 hours", "1 hour", "30 minutes": for the text of emails.
@@ -106,6 +135,7 @@ pub struct AuthService {
     tokens: TokenIssuer,
     sessions: SessionSettings,
     email: EmailSettings,
+    lockout: LockoutSettings,
     /// Wakes the outbox worker when mail is enqueued.
     mail_signal: Arc<Notify>,
 }
@@ -213,6 +243,7 @@ impl AuthService {
         tokens: TokenIssuer,
         sessions: SessionSettings,
         email: EmailSettings,
+        lockout: LockoutSettings,
         mail_signal: Arc<Notify>,
     ) -> Self {
         Self {
@@ -221,7 +252,16 @@ impl AuthService {
             tokens,
             sessions,
             email,
+            lockout,
             mail_signal,
+        }
+    }
+
+    /// Appends to the audit trail; a failed write is logged, never fatal.
+    async fn audit(&self, kind: AuditKind, user: Option<UserId>, client: &ClientInfo, detail: serde_json::Value) {
+        let event = AuditEvent::new(kind, user, client, detail);
+        if let Err(e) = self.store.record_audit(&event).await {
+            tracing::error!(error = %e, event = kind.as_str(), "audit event could not be recorded");
         }
     }
 
@@ -241,8 +281,10 @@ impl AuthService {
     /// [`AuthError::EmailTaken`] / [`AuthError::UsernameTaken`] on duplicates (decided by the
     /// store's unique indexes, so concurrent registrations cannot both win).
     #[tracing::instrument(skip_all)]
-    pub async fn register(&self, reg: Registration) -> Result<User, AuthError> {
-        self.create_user(reg, Vec::new(), false).await
+    pub async fn register(&self, reg: Registration, client: &ClientInfo) -> Result<User, AuthError> {
+        let user = self.create_user(reg, Vec::new(), false).await?;
+        self.audit(AuditKind::UserRegistered, Some(user.id), client, serde_json::json!({})).await;
+        Ok(user)
     }
 
     /// Creates a user with the given roles, for operators (CLI, later the admin API).
@@ -274,39 +316,132 @@ impl AuthService {
     /// and fail with the same error as a wrong password. A deactivated account is refused only
     /// after its password checked out, so the refusal tells a stranger nothing.
     ///
+    /// Repeated failures pause sign-in for the name (see [`LockoutSettings`]); while paused, the
+    /// answer is [`AuthError::TooManyAttempts`] whatever the password and whether or not the
+    /// account exists, because unknown names keep a counter of their own.
+    ///
     /// # Errors
     /// [`AuthError::InvalidCredentials`], [`AuthError::AccountDisabled`],
+    /// [`AuthError::EmailNotVerified`], [`AuthError::TooManyAttempts`],
     /// [`AuthError::Overloaded`] when hashing is saturated.
     #[tracing::instrument(skip_all)]
-    pub async fn login(
-        &self,
-        name: Option<LoginName>,
-        password: &Password,
-        client: ClientInfo,
-    ) -> Result<TokenPair, AuthError> {
+    pub async fn login(&self, raw_name: &str, password: &Password, client: ClientInfo) -> Result<TokenPair, AuthError> {
+        let raw_name = raw_name.trim();
+        let name = LoginName::parse(raw_name).ok();
         let found = match &name {
             Some(n) => self.store.user_for_login(n).await?,
             None => None,
         };
+        let key = match (&found, &name) {
+            (Some(f), _) => format!("user:{}", f.user.id),
+            (None, Some(LoginName::Email(e))) => format!("name:{}", e.normalized()),
+            (None, Some(LoginName::Username(u))) => format!("name:{}", u.normalized()),
+            (None, None) => format!("name:{}", raw_name.to_lowercase().chars().take(320).collect::<String>()),
+        };
+        let user_id = found.as_ref().map(|f| f.user.id);
+        let t = now();
+        let throttle = self.store.login_throttle(&key).await?;
+        if let Some(until) = throttle.and_then(|s| s.locked_until).filter(|u| *u > t) {
+            tracing::info!("login refused: sign-in paused after repeated failures");
+            self.audit(AuditKind::LoginFailed, user_id, &client, serde_json::json!({"reason": "locked"})).await;
+            return Err(AuthError::TooManyAttempts {
+                retry_after_secs: retry_secs(until, t),
+            });
+        }
         let stored_hash = found.as_ref().map(|f| f.password_hash.clone());
         let verified = self.hasher.verify(password, stored_hash).await?;
         let Some(found) = found.filter(|_| verified.matches) else {
             tracing::info!("login failed: invalid credentials");
+            self.count_login_failure(&key, user_id, &client).await;
+            let detail = match user_id {
+                Some(_) => serde_json::json!({"reason": "invalid_credentials"}),
+                None => serde_json::json!({"reason": "invalid_credentials", "login": raw_name.chars().take(320).collect::<String>()}),
+            };
+            self.audit(AuditKind::LoginFailed, user_id, &client, detail).await;
             return Err(AuthError::InvalidCredentials);
         };
         let user = found.user;
         if !user.is_active {
             tracing::info!(user_id = %user.id, "login refused: account deactivated");
+            self.audit(AuditKind::LoginFailed, user_id, &client, serde_json::json!({"reason": "account_disabled"})).await;
             return Err(AuthError::AccountDisabled);
         }
         if self.email.require_verified && !user.email_verified {
             tracing::info!(user_id = %user.id, "login refused: email not verified");
+            self.audit(AuditKind::LoginFailed, user_id, &client, serde_json::json!({"reason": "email_not_verified"})).await;
             return Err(AuthError::EmailNotVerified);
+        }
+        if throttle.is_some_and(|s| s.failures > 0) {
+            self.store.clear_login_failures(&key).await?;
         }
         if verified.needs_rehash {
             self.upgrade_hash(user.id, password).await;
         }
-        self.open_session(user, client).await
+        let pair = self.open_session(user, client.clone()).await?;
+        self.audit(
+            AuditKind::LoginSucceeded,
+            user_id,
+            &client,
+            serde_json::json!({"session_id": pair.session_id}),
+        )
+        .await;
+        Ok(pair)
+    }
+
+    /// Counts a failed login; at the threshold and beyond, pauses sign-in for the key and (at
+    /// the threshold only, so at most once per streak) emails the owner.
+    async fn count_login_failure(&self, key: &str, user: Option<UserId>, client: &ClientInfo) {
+        let t = now();
+        let failures = match self.store.record_login_failure(key, t).await {
+            Ok(n) => n,
+            Err(e) => {
+                tracing::error!(error = %e, "failed login could not be counted");
+                return;
+            }
+        };
+        if rand::random::<u8>() < 4 {
+            let before = t - chrono::Duration::days(1);
+            if let Err(e) = self.store.prune_login_failures(before).await {
+                tracing::warn!(error = %e, "pruning old login failure counters failed");
+            }
+        }
+        let delay = self.lockout.delay(failures);
+        if delay.is_zero() {
+            return;
+        }
+        if let Err(e) = self.store.lock_login(key, t + chrono_dur(delay)).await {
+            tracing::error!(error = %e, "sign-in pause could not be stored");
+            return;
+        }
+        let Some(user_id) = user else {
+            return;
+        };
+        tracing::warn!(user_id = %user_id, failures, pause_secs = delay.as_secs(), "sign-in paused after repeated failures");
+        self.audit(
+            AuditKind::AccountLocked,
+            Some(user_id),
+            client,
+            serde_json::json!({"failures": failures, "locked_for_secs": delay.as_secs()}),
+        )
+        .await;
+        if failures == self.lockout.threshold {
+            match self.store.user_by_id(user_id).await {
+                Ok(Some(u)) => {
+                    let mail = OutboundMail::new(
+                        Some(u.id),
+                        u.email.as_str(),
+                        MailKind::AccountLocked,
+                        &[("email", u.email.as_str()), ("locked_for", &human(delay))],
+                    );
+                    match self.store.enqueue_mail(&[mail]).await {
+                        Ok(()) => self.mail_enqueued(),
+                        Err(e) => tracing::error!(error = %e, "lock notice could not be queued"),
+                    }
+                }
+                Ok(None) => {}
+                Err(e) => tracing::error!(error = %e, "lock notice: user lookup failed"),
+            }
+        }
     }
 
     async fn upgrade_hash(&self, id: UserId, password: &Password) {
@@ -382,7 +517,7 @@ impl AuthService {
     /// # Errors
     /// [`AuthError::InvalidRefreshToken`] for anything but a live, current token.
     #[tracing::instrument(skip_all)]
-    pub async fn refresh(&self, presented: &str) -> Result<TokenPair, AuthError> {
+        pub async fn refresh(&self, presented: &str, client: &ClientInfo) -> Result<TokenPair, AuthError> {
         let token = RefreshToken::parse(presented).ok_or(AuthError::InvalidRefreshToken)?;
         let hash = token.hash();
         let t = now();
@@ -425,6 +560,13 @@ impl AuthService {
                 }
                 Some(_) => {
                     self.store.revoke_session(session.id, t).await?;
+                    self.audit(
+                        AuditKind::RefreshTokenReuseDetected,
+                        Some(state.user.id),
+                        client,
+                        serde_json::json!({"session_id": session.id}),
+                    )
+                    .await;
                     tracing::warn!(
                         user_id = %state.user.id,
                         session_id = %session.id,
@@ -458,8 +600,9 @@ impl AuthService {
     /// # Errors
     /// [`AuthError::Internal`] on a storage failure.
     #[tracing::instrument(skip_all, fields(user_id = %who.user.id))]
-    pub async fn logout(&self, who: &Principal) -> Result<(), AuthError> {
+    pub async fn logout(&self, who: &Principal, client: &ClientInfo) -> Result<(), AuthError> {
         self.store.revoke_session(who.session_id(), now()).await?;
+        self.audit(AuditKind::Logout, Some(who.user.id), client, serde_json::json!({"session_id": who.session_id()})).await;
         tracing::info!(session_id = %who.session_id(), "session ended by logout");
         Ok(())
     }
@@ -469,8 +612,9 @@ impl AuthService {
     /// # Errors
     /// [`AuthError::Internal`] on a storage failure.
     #[tracing::instrument(skip_all, fields(user_id = %who.user.id))]
-    pub async fn logout_all(&self, who: &Principal) -> Result<u64, AuthError> {
+    pub async fn logout_all(&self, who: &Principal, client: &ClientInfo) -> Result<u64, AuthError> {
         let n = self.store.revoke_user_sessions(who.user.id, now()).await?;
+        self.audit(AuditKind::LogoutAll, Some(who.user.id), client, serde_json::json!({"sessions_ended": n})).await;
         tracing::info!(sessions = n, "all sessions ended by logout-all");
         Ok(n)
     }
@@ -556,10 +700,10 @@ impl AuthService {
     /// # Errors
     /// [`AuthError::InvalidEmailToken`] for an unknown, used, expired or superseded token.
     #[tracing::instrument(skip_all)]
-    pub async fn verify_email(&self, token: &str) -> Result<(), AuthError> {
+    pub async fn verify_email(&self, token: &str, client: &ClientInfo) -> Result<(), AuthError> {
         let (hash, state) = self.live_token(token, TokenPurpose::VerifyEmail).await?;
-        self.consume(&hash, &state, &TokenEffect::VerifyEmail, &[])
-            .await?;
+        self.consume(&hash, &state, &TokenEffect::VerifyEmail, &[]).await?;
+        self.audit(AuditKind::EmailVerified, Some(state.user.id), client, serde_json::json!({})).await;
         tracing::info!(user_id = %state.user.id, "email verified");
         Ok(())
     }
@@ -605,7 +749,7 @@ impl AuthService {
     /// # Errors
     /// Only on storage failure.
     #[tracing::instrument(skip_all)]
-    pub async fn forgot_password(&self, email: &Email) -> Result<(), AuthError> {
+    pub async fn forgot_password(&self, email: &Email, client: &ClientInfo) -> Result<(), AuthError> {
         let Some(found) = self
             .store
             .user_for_login(&LoginName::Email(email.clone()))
@@ -636,6 +780,7 @@ impl AuthService {
         self.store.issue_email_token(&record, true, &[mail]).await?;
         self.mail_enqueued();
         tracing::info!(user_id = %user.id, "password reset requested");
+        self.audit(AuditKind::PasswordResetRequested, Some(user.id), client, serde_json::json!({})).await;
         Ok(())
     }
 
@@ -649,6 +794,7 @@ impl AuthService {
         &self,
         token: &str,
         new_password: &Password,
+        client: &ClientInfo,
     ) -> Result<(), AuthError> {
         let (hash, state) = self.live_token(token, TokenPurpose::ResetPassword).await?;
         let password_hash = self.hasher.hash(new_password).await?;
@@ -666,6 +812,7 @@ impl AuthService {
         )
         .await?;
         tracing::info!(user_id = %state.user.id, "password reset completed; all sessions ended");
+        self.audit(AuditKind::PasswordResetCompleted, Some(state.user.id), client, serde_json::json!({})).await;
         Ok(())
     }
 
@@ -680,6 +827,7 @@ impl AuthService {
         who: &Principal,
         current: &Password,
         new_password: &Password,
+        client: &ClientInfo,
     ) -> Result<TokenPair, AuthError> {
         if !self.password_matches(&who.user, current).await? {
             return Err(AuthError::field(
@@ -711,6 +859,7 @@ impl AuthService {
             .await?;
         self.mail_enqueued();
         tracing::info!("password changed; other sessions ended");
+        self.audit(AuditKind::PasswordChanged, Some(who.user.id), client, serde_json::json!({})).await;
         self.pair(who.user.clone(), who.session_id(), refresh, t)
     }
 
@@ -726,6 +875,7 @@ impl AuthService {
         who: &Principal,
         new_email: Email,
         password: &Password,
+        client: &ClientInfo,
     ) -> Result<(), AuthError> {
         if !self.password_matches(&who.user, password).await? {
             return Err(AuthError::field(
@@ -787,6 +937,7 @@ impl AuthService {
         }
         self.mail_enqueued();
         tracing::info!("email change requested");
+        self.audit(AuditKind::EmailChangeRequested, Some(who.user.id), client, serde_json::json!({"new_email": new_email.as_str(), "address_taken": taken})).await;
         Ok(())
     }
 
@@ -797,7 +948,7 @@ impl AuthService {
     /// [`AuthError::InvalidEmailToken`]; [`AuthError::EmailTaken`] if the address was taken
     /// meanwhile (the token stays usable).
     #[tracing::instrument(skip_all)]
-    pub async fn confirm_email_change(&self, token: &str) -> Result<(), AuthError> {
+    pub async fn confirm_email_change(&self, token: &str, client: &ClientInfo) -> Result<(), AuthError> {
         let (hash, state) = self.live_token(token, TokenPurpose::ChangeEmail).await?;
         let new_email = state
             .new_email
@@ -806,6 +957,13 @@ impl AuthService {
         self.consume(&hash, &state, &TokenEffect::ChangeEmail { new_email }, &[])
             .await?;
         tracing::info!(user_id = %state.user.id, "email change confirmed");
+        self.audit(
+            AuditKind::EmailChangeConfirmed,
+            Some(state.user.id),
+            client,
+            serde_json::json!({"old_email": state.user.email.as_str(), "new_email": state.new_email.as_ref().map(Email::as_str)}),
+        )
+        .await;
         Ok(())
     }
 
@@ -822,13 +980,14 @@ impl AuthService {
     /// # Errors
     /// [`AuthError::NotFound`] when it is not a live session of the caller.
     #[tracing::instrument(skip_all, fields(user_id = %who.user.id))]
-    pub async fn end_session(&self, who: &Principal, session: SessionId) -> Result<(), AuthError> {
+    pub async fn end_session(&self, who: &Principal, session: SessionId, client: &ClientInfo) -> Result<(), AuthError> {
         if self
             .store
             .revoke_session_of(who.user.id, session, now())
             .await?
         {
             tracing::info!(session_id = %session, "session ended by its owner");
+            self.audit(AuditKind::SessionRevoked, Some(who.user.id), client, serde_json::json!({"session_id": session})).await;
             Ok(())
         } else {
             Err(AuthError::NotFound)
@@ -845,6 +1004,7 @@ impl AuthService {
         &self,
         who: &Principal,
         password: &Password,
+        client: &ClientInfo,
     ) -> Result<(), AuthError> {
         if !self.password_matches(&who.user, password).await? {
             return Err(AuthError::field(
@@ -855,6 +1015,7 @@ impl AuthService {
         }
         self.store.delete_user(who.user.id).await?;
         tracing::info!("account deleted by its owner");
+        self.audit(AuditKind::AccountDeleted, Some(who.user.id), client, serde_json::json!({"by": "owner"})).await;
         Ok(())
     }
 
@@ -864,7 +1025,9 @@ impl AuthService {
     /// Only on storage failure.
     pub async fn export(&self, who: &Principal) -> Result<AccountExport, AuthError> {
         let sessions = self.store.user_sessions(who.user.id, None).await?;
+        let security_events = self.store.user_audit(who.user.id, 1000).await?;
         Ok(AccountExport {
+            security_events,
             user: who.user.clone(),
             sessions,
         })

@@ -6,6 +6,7 @@
 //! rules: every value they receive was already parsed by the domain. Lookups return
 //! `Result<Option<T>, StoreError>` so that an outage never looks like "not found".
 
+use crate::audit::{AuditEvent, AuditRecord};
 use crate::clock::Timestamp;
 use crate::error::StoreError;
 use crate::mail::{OutboundMail, QueuedMail};
@@ -284,9 +285,47 @@ pub trait KeyStore: Send + Sync {
     async fn insert_primary_signing_key(&self, key: &StoredKey) -> Result<bool, StoreError>;
 }
 
+#[async_trait]
+pub trait AuditStore: Send + Sync {
+    /// Appends one event.
+    async fn record_audit(&self, event: &AuditEvent) -> Result<(), StoreError>;
+
+    /// The user's events (as subject), newest first, at most `limit`.
+    async fn user_audit(&self, user: UserId, limit: u32) -> Result<Vec<AuditRecord>, StoreError>;
+}
+
+/// The failed-login streak of one key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LoginThrottle {
+    pub failures: u32,
+    pub locked_until: Option<Timestamp>,
+}
+
+/// Failed-login counters, keyed by account (`user:<id>`) or, when no account matches, by the
+/// login name (`name:<normalized>`), so that unknown and existing accounts behave alike. They
+/// live in the database: shared by every node, kept across restarts.
+#[async_trait]
+pub trait LoginThrottleStore: Send + Sync {
+    async fn login_throttle(&self, key: &str) -> Result<Option<LoginThrottle>, StoreError>;
+
+    /// Counts one failure and returns the count of the current streak.
+    async fn record_login_failure(&self, key: &str, now: Timestamp) -> Result<u32, StoreError>;
+
+    async fn lock_login(&self, key: &str, until: Timestamp) -> Result<(), StoreError>;
+
+    /// Ends the streak (a successful login, or an admin's unlock).
+    async fn clear_login_failures(&self, key: &str) -> Result<(), StoreError>;
+
+    /// Forgets counters idle since before `before` and not locked, so attacker-chosen names cannot
+    /// grow the table without bound.
+    async fn prune_login_failures(&self, before: Timestamp) -> Result<u64, StoreError>;
+}
+
 /// Everything the service needs from a backend.
 #[async_trait]
-pub trait Store: UserStore + SessionStore + KeyStore + EmailTokenStore + MailStore {
+pub trait Store:
+    UserStore + SessionStore + KeyStore + EmailTokenStore + MailStore + AuditStore + LoginThrottleStore
+{
     /// A cheap round trip proving the database answers, for readiness checks.
     async fn ping(&self) -> Result<(), StoreError>;
 

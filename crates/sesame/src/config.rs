@@ -237,6 +237,18 @@ pub struct ServeConfig {
     #[arg(long, env = "SESAME_HASH_QUEUE", default_value_t = 256)]
     pub hash_queue: usize,
 
+    /// Failed logins in a row before sign-in pauses for the account (or unknown name).
+    #[arg(long, env = "SESAME_LOCKOUT_THRESHOLD", default_value_t = 5)]
+    pub lockout_threshold: u32,
+
+    /// First pause; it doubles with every further failure.
+    #[arg(long, env = "SESAME_LOCKOUT_BASE", default_value = "1m", value_parser = parse_duration)]
+    pub lockout_base: Duration,
+
+    /// Longest pause.
+    #[arg(long, env = "SESAME_LOCKOUT_MAX", default_value = "1h", value_parser = parse_duration)]
+    pub lockout_max: Duration,
+
     #[command(flatten)]
     pub mail: MailConfig,
 }
@@ -411,6 +423,9 @@ impl ServeConfig {
             }
         }
         self.mail.validate()?;
+        if self.lockout_threshold == 0 {
+            return Err(ConfigError("SESAME_LOCKOUT_THRESHOLD must be at least 1".into()));
+        }
         if self.hash_workers == Some(0) {
             return Err(ConfigError("SESAME_HASH_WORKERS must be at least 1".into()));
         }

@@ -8,7 +8,7 @@ use crate::storage::{ConnectError, Database};
 use sesame_domain::clock::now;
 use sesame_domain::mail::{MailTransport, OutboxSettings, OutboxWorker};
 use sesame_domain::password::{HashParams, PasswordHasher};
-use sesame_domain::service::{AuthService, EmailSettings, SessionSettings};
+use sesame_domain::service::{AuthService, EmailSettings, LockoutSettings, SessionSettings};
 use sesame_domain::store::Store;
 use sesame_domain::token::{StoredKey, TokenIssuer, TokenSettings};
 use std::sync::Arc;
@@ -182,6 +182,11 @@ pub async fn build_state(
             change_ttl: m.email_change_token_ttl,
             require_verified: m.require_verified_email,
             resend_interval: m.verify_resend_interval,
+        },
+        LockoutSettings {
+            threshold: cfg.lockout_threshold,
+            base: cfg.lockout_base,
+            max: cfg.lockout_max,
         },
         signal,
     );

@@ -12,7 +12,7 @@ use super::dto::{
     EmailRequest, EmailTokenRequest, ExportResponse, ResetPasswordRequest, SessionResponse,
     TokenResponse, UserResponse,
 };
-use super::extract::{ApiJson, CurrentUser};
+use super::extract::{ApiJson, Client, CurrentUser};
 use super::problem::{ApiResult, ProblemBody};
 use super::{no_store, AppState};
 use axum::extract::{Path, State};
@@ -54,9 +54,10 @@ where
     ))]
 pub async fn verify_email(
     State(state): State<AppState>,
+    Client(client): Client,
     ApiJson(req): ApiJson<EmailTokenRequest>,
 ) -> ApiResult<StatusCode> {
-    state.auth.verify_email(&req.token).await?;
+    state.auth.verify_email(&req.token, &client).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -88,12 +89,13 @@ pub async fn resend_verification(
     ))]
 pub async fn forgot_password(
     State(state): State<AppState>,
+    Client(client): Client,
     ApiJson(req): ApiJson<EmailRequest>,
 ) -> ApiResult<Response> {
     let email = Email::parse(&req.email)?;
     let auth = state.auth.clone();
     in_background("password reset request", async move {
-        auth.forgot_password(&email).await
+        auth.forgot_password(&email, &client).await
     });
     Ok(accepted())
 }
@@ -109,10 +111,11 @@ pub async fn forgot_password(
     ))]
 pub async fn reset_password(
     State(state): State<AppState>,
+    Client(client): Client,
     ApiJson(req): ApiJson<ResetPasswordRequest>,
 ) -> ApiResult<StatusCode> {
     let password = Password::parse_field(&req.new_password, "new_password")?;
-    state.auth.reset_password(&req.token, &password).await?;
+    state.auth.reset_password(&req.token, &password, &client).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -126,9 +129,10 @@ pub async fn reset_password(
     ))]
 pub async fn confirm_email_change(
     State(state): State<AppState>,
+    Client(client): Client,
     ApiJson(req): ApiJson<EmailTokenRequest>,
 ) -> ApiResult<StatusCode> {
-    state.auth.confirm_email_change(&req.token).await?;
+    state.auth.confirm_email_change(&req.token, &client).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -145,13 +149,14 @@ pub async fn confirm_email_change(
 pub async fn change_password(
     State(state): State<AppState>,
     CurrentUser(who): CurrentUser,
+    Client(client): Client,
     ApiJson(req): ApiJson<ChangePasswordRequest>,
 ) -> ApiResult<Response> {
     let current = Password::for_login(&req.current_password);
     let new_password = Password::parse_field(&req.new_password, "new_password")?;
     let pair = state
         .auth
-        .change_password(&who, &current, &new_password)
+        .change_password(&who, &current, &new_password, &client)
         .await?;
     Ok(no_store(Json(TokenResponse::from(pair))))
 }
@@ -168,6 +173,7 @@ pub async fn change_password(
 pub async fn change_email(
     State(state): State<AppState>,
     CurrentUser(who): CurrentUser,
+    Client(client): Client,
     ApiJson(req): ApiJson<ChangeEmailRequest>,
 ) -> ApiResult<Response> {
     let mut errs = Vec::new();
@@ -183,7 +189,7 @@ pub async fn change_email(
     };
     state
         .auth
-        .request_email_change(&who, new_email, &Password::for_login(&req.password))
+        .request_email_change(&who, new_email, &Password::for_login(&req.password), &client)
         .await?;
     Ok(accepted())
 }
@@ -221,12 +227,13 @@ pub async fn list_sessions(
 pub async fn end_session(
     State(state): State<AppState>,
     CurrentUser(who): CurrentUser,
+    Client(client): Client,
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
     let id = Uuid::parse_str(&id).map_err(|_| AuthError::NotFound)?;
     state
         .auth
-        .end_session(&who, SessionId::from_uuid(id))
+        .end_session(&who, SessionId::from_uuid(id), &client)
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -243,11 +250,12 @@ pub async fn end_session(
 pub async fn delete_me(
     State(state): State<AppState>,
     CurrentUser(who): CurrentUser,
+    Client(client): Client,
     ApiJson(req): ApiJson<DeleteAccountRequest>,
 ) -> ApiResult<StatusCode> {
     state
         .auth
-        .delete_account(&who, &Password::for_login(&req.password))
+        .delete_account(&who, &Password::for_login(&req.password), &client)
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -273,6 +281,7 @@ pub async fn export(
             .into_iter()
             .map(|s| SessionResponse::new(s, current))
             .collect(),
+        security_events: e.security_events.into_iter().map(Into::into).collect(),
     };
     Ok(no_store(Json(body)))
 }

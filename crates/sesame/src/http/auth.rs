@@ -10,7 +10,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use sesame_domain::model::{DisplayName, Email, LoginName, Username};
+use sesame_domain::model::{DisplayName, Email, Username};
 use sesame_domain::password::Password;
 use sesame_domain::service::Registration;
 use sesame_domain::{AuthError, FieldError};
@@ -36,6 +36,7 @@ pub(crate) fn collect<T>(errors: &mut Vec<FieldError>, r: Result<T, FieldError>)
     ))]
 pub async fn register(
     State(state): State<AppState>,
+    Client(client): Client,
     ApiJson(req): ApiJson<RegisterRequest>,
 ) -> ApiResult<Response> {
     let mut errs = Vec::new();
@@ -59,7 +60,7 @@ pub async fn register(
             username,
             display_name,
             password,
-        })
+        }, &client)
         .await?;
     Ok((StatusCode::CREATED, Json(UserResponse::from(user))).into_response())
 }
@@ -84,8 +85,7 @@ pub async fn login(
 ) -> ApiResult<Response> {
     let name = match (req.email.as_deref(), req.username.as_deref()) {
         // A name that cannot exist still costs a hash, so format errors reveal nothing.
-        (Some(e), None) => Email::parse(e).ok().map(LoginName::Email),
-        (None, Some(u)) => Username::parse(u).ok().map(LoginName::Username),
+        (Some(name), None) | (None, Some(name)) => name,
         _ => {
             return Err(AuthError::field(
                 "email",
@@ -112,9 +112,10 @@ pub async fn login(
     ))]
 pub async fn refresh(
     State(state): State<AppState>,
+    Client(client): Client,
     ApiJson(req): ApiJson<RefreshRequest>,
 ) -> ApiResult<Response> {
-    let pair = state.auth.refresh(&req.refresh_token).await?;
+    let pair = state.auth.refresh(&req.refresh_token, &client).await?;
     Ok(no_store(Json(TokenResponse::from(pair))))
 }
 
@@ -128,8 +129,9 @@ pub async fn refresh(
 pub async fn logout(
     State(state): State<AppState>,
     CurrentUser(who): CurrentUser,
+    Client(client): Client,
 ) -> ApiResult<StatusCode> {
-    state.auth.logout(&who).await?;
+    state.auth.logout(&who, &client).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -143,8 +145,9 @@ pub async fn logout(
 pub async fn logout_all(
     State(state): State<AppState>,
     CurrentUser(who): CurrentUser,
+    Client(client): Client,
 ) -> ApiResult<StatusCode> {
-    state.auth.logout_all(&who).await?;
+    state.auth.logout_all(&who, &client).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

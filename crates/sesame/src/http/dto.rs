@@ -221,6 +221,41 @@ pub struct ExportResponse {
     pub user: UserResponse,
     /// Every session, live or ended.
     pub sessions: Vec<SessionResponse>,
+    /// The account's security events (audit trail), newest first.
+    pub security_events: Vec<AuditEventResponse>,
+}
+
+/// One audit-trail event.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct AuditEventResponse {
+    pub id: Uuid,
+    pub occurred_at: DateTime<Utc>,
+    /// e.g. `login.succeeded`, `login.failed`, `password.changed`.
+    pub event: String,
+    pub user_id: Option<Uuid>,
+    /// Who acted, when not the user themself (an admin).
+    pub actor_id: Option<Uuid>,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub request_id: Option<String>,
+    #[schema(value_type = Object)]
+    pub detail: serde_json::Value,
+}
+
+impl From<sesame_domain::audit::AuditRecord> for AuditEventResponse {
+    fn from(r: sesame_domain::audit::AuditRecord) -> Self {
+        Self {
+            id: r.id,
+            occurred_at: r.at,
+            event: r.kind,
+            user_id: r.user_id.map(|u| u.as_uuid()),
+            actor_id: r.actor_id.map(|u| u.as_uuid()),
+            ip: r.ip,
+            user_agent: r.user_agent,
+            request_id: r.request_id,
+            detail: r.detail,
+        }
+    }
 }
 
 #[derive(Debug, Serialize, ToSchema)]

@@ -119,7 +119,15 @@ impl<S: Send + Sync> FromRequestParts<S> for Client {
             .get(USER_AGENT)
             .and_then(|v| v.to_str().ok())
             .map(|s| truncate(s, 512).to_owned());
-        Ok(Self(ClientInfo { ip, user_agent }))
+                let request_id = parts
+            .extensions
+            .get::<super::RequestId>()
+            .map(|r| r.0.clone());
+        Ok(Self(ClientInfo {
+            ip,
+            user_agent,
+            request_id,
+        }))
     }
 }
 

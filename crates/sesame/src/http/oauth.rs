@@ -12,7 +12,6 @@ use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::{Deserialize, Serialize};
-use sesame_domain::model::LoginName;
 use sesame_domain::password::Password;
 use sesame_domain::service::TokenPair;
 use sesame_domain::AuthError;
@@ -74,6 +73,12 @@ impl OAuthError {
 impl From<AuthError> for OAuthError {
     fn from(e: AuthError) -> Self {
         match e {
+            AuthError::TooManyAttempts { retry_after_secs } => Self {
+                status: StatusCode::TOO_MANY_REQUESTS,
+                error: "invalid_grant",
+                description: "too many attempts; retry later".into(),
+                retry_after: Some(retry_after_secs),
+            },
             AuthError::EmailNotVerified => {
                 Self::bad("invalid_grant", "the email address is not verified yet")
             }
@@ -209,15 +214,14 @@ async fn grant(
         Some("password") => {
             let username = required(form.username, "username")?;
             let password = required(form.password, "password")?;
-            let name = LoginName::parse(&username).ok();
             Ok(state
                 .auth
-                .login(name, &Password::for_login(&password), client)
+                .login(&username, &Password::for_login(&password), client)
                 .await?)
         }
         Some("refresh_token") => {
             let token = required(form.refresh_token, "refresh_token")?;
-            Ok(state.auth.refresh(&token).await?)
+            Ok(state.auth.refresh(&token, &client).await?)
         }
         Some(other) => Err(OAuthError::bad(
             "unsupported_grant_type",

@@ -6,6 +6,7 @@
 //! forms posting back to this origin), `Referrer-Policy: no-referrer` so the token in the URL
 //! never leaks, framing denied, nothing cached.
 
+use super::extract::Client;
 use super::AppState;
 use crate::mail::templates::escape_html;
 use axum::body::Bytes;
@@ -144,11 +145,15 @@ pub async fn verify_email_page(q: Result<Query<TokenQuery>, QueryRejection>) -> 
 }
 
 /// POST /verify-email — consumes the token.
-pub async fn verify_email_submit(State(state): State<AppState>, body: Bytes) -> Response {
+pub async fn verify_email_submit(
+    State(state): State<AppState>,
+    Client(client): Client,
+    body: Bytes,
+) -> Response {
     let Some(f) = form::<TokenForm>(&body) else {
         return invalid_link();
     };
-    match state.auth.verify_email(&f.token).await {
+    match state.auth.verify_email(&f.token, &client).await {
         Ok(()) => page(
             StatusCode::OK,
             "Email address confirmed",
@@ -176,11 +181,15 @@ pub async fn confirm_email_page(q: Result<Query<TokenQuery>, QueryRejection>) ->
 }
 
 /// POST /confirm-email — consumes the token.
-pub async fn confirm_email_submit(State(state): State<AppState>, body: Bytes) -> Response {
+pub async fn confirm_email_submit(
+    State(state): State<AppState>,
+    Client(client): Client,
+    body: Bytes,
+) -> Response {
     let Some(f) = form::<TokenForm>(&body) else {
         return invalid_link();
     };
-    match state.auth.confirm_email_change(&f.token).await {
+    match state.auth.confirm_email_change(&f.token, &client).await {
         Ok(()) => page(
             StatusCode::OK,
             "Email address changed",
@@ -219,7 +228,11 @@ pub async fn reset_password_page(q: Result<Query<TokenQuery>, QueryRejection>) -
 }
 
 /// POST /reset-password — sets the password with the token.
-pub async fn reset_password_submit(State(state): State<AppState>, body: Bytes) -> Response {
+pub async fn reset_password_submit(
+    State(state): State<AppState>,
+    Client(client): Client,
+    body: Bytes,
+) -> Response {
     let Some(f) = form::<ResetForm>(&body) else {
         return invalid_link();
     };
@@ -240,7 +253,7 @@ pub async fn reset_password_submit(State(state): State<AppState>, body: Bytes) -
             )
         }
     };
-    match state.auth.reset_password(&f.token, &password).await {
+    match state.auth.reset_password(&f.token, &password, &client).await {
         Ok(()) => page(StatusCode::OK, "Password changed", "<p class=\"ok\">Your password is changed and every session was signed out. You can sign in with the new password.</p>"),
         Err(e) => failure(&e),
     }

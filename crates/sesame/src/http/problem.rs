@@ -183,6 +183,15 @@ impl IntoResponse for ApiError {
                     "Not found",
                     "No such resource.".into(),
                 ),
+                AuthError::TooManyAttempts { retry_after_secs } => {
+                    retry_after = Some(retry_after_secs);
+                    (
+                        StatusCode::TOO_MANY_REQUESTS,
+                        "rate_limited",
+                        "Too many attempts",
+                        format!("Too many attempts; retry after {retry_after_secs} seconds."),
+                    )
+                }
                 AuthError::Overloaded { retry_after_secs } => {
                     retry_after = Some(retry_after_secs);
                     (

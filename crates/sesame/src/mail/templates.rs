@@ -43,6 +43,7 @@ fn builtin(kind: MailKind) -> (&'static str, &'static str, &'static str) {
         MailKind::EmailChangeConfirm => builtin!("email_change_confirm"),
         MailKind::EmailChangeNotice => builtin!("email_change_notice"),
         MailKind::EmailChangeTaken => builtin!("email_change_taken"),
+        MailKind::AccountLocked => builtin!("account_locked"),
     }
 }
 

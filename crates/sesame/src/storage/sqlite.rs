@@ -12,7 +12,8 @@ use sesame_domain::model::{
     DisplayName, Email, LoginName, NewUser, ProfilePatch, Session, SessionId, User, UserId,
     UserWithHash, Username,
 };
-use sesame_domain::store::{
+use sesame_domain::audit::{AuditEvent, AuditRecord};
+use sesame_domain::store::{AuditStore, LoginThrottle, LoginThrottleStore, 
     EmailTokenState, EmailTokenStore, KeyStore, MailStore, NewEmailToken, NewSession,
     PasswordChange, RefreshTokenState, SessionStore, Store, TokenEffect, TokenPurpose, UserStore,
 };
@@ -847,6 +848,122 @@ impl MailStore for SqliteStore {
         };
         q.execute(&self.pool).await.map_err(store_err)?;
         Ok(())
+    }
+}
+
+#[async_trait]
+impl AuditStore for SqliteStore {
+    async fn record_audit(&self, e: &AuditEvent) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO audit_events (id, occurred_at, event, user_id, actor_id, ip, user_agent, request_id, detail) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(e.id)
+        .bind(ms(e.at))
+        .bind(e.kind.as_str())
+        .bind(e.user_id.map(|u| u.as_uuid()))
+        .bind(e.actor_id.map(|u| u.as_uuid()))
+        .bind(&e.ip)
+        .bind(&e.user_agent)
+        .bind(&e.request_id)
+        .bind(e.detail.to_string())
+        .execute(&self.pool)
+        .await
+        .map_err(store_err)?;
+        Ok(())
+    }
+
+    async fn user_audit(&self, user: UserId, limit: u32) -> Result<Vec<AuditRecord>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, occurred_at, event, user_id, actor_id, ip, user_agent, request_id, detail \
+             FROM audit_events WHERE user_id = ? ORDER BY occurred_at DESC, id DESC LIMIT ?",
+        )
+        .bind(user.as_uuid())
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(store_err)?;
+        rows.iter()
+            .map(|r| {
+                Ok(AuditRecord {
+                    id: r.try_get("id")?,
+                    at: ts(r.try_get("occurred_at")?)?,
+                    kind: r.try_get("event")?,
+                    user_id: r.try_get::<Option<uuid::Uuid>, _>("user_id")?.map(UserId::from_uuid),
+                    actor_id: r.try_get::<Option<uuid::Uuid>, _>("actor_id")?.map(UserId::from_uuid),
+                    ip: r.try_get("ip")?,
+                    user_agent: r.try_get("user_agent")?,
+                    request_id: r.try_get("request_id")?,
+                    detail: serde_json::from_str(&r.try_get::<String, _>("detail")?)
+                        .unwrap_or(serde_json::Value::Null),
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(store_err)
+    }
+}
+
+#[async_trait]
+impl LoginThrottleStore for SqliteStore {
+    async fn login_throttle(&self, key: &str) -> Result<Option<LoginThrottle>, StoreError> {
+        let row = sqlx::query("SELECT failures, locked_until FROM login_throttle WHERE throttle_key = ?")
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(store_err)?;
+        row.map(|r| {
+            Ok(LoginThrottle {
+                failures: u32::try_from(r.try_get::<i64, _>("failures")?).unwrap_or(u32::MAX),
+                locked_until: opt_ts(r.try_get("locked_until")?)?,
+            })
+        })
+        .transpose()
+        .map_err(store_err)
+    }
+
+    async fn record_login_failure(&self, key: &str, now: Timestamp) -> Result<u32, StoreError> {
+        let failures: i64 = sqlx::query_scalar(
+            "INSERT INTO login_throttle (throttle_key, failures, last_failure_at) VALUES (?, 1, ?) \
+             ON CONFLICT (throttle_key) DO UPDATE SET failures = login_throttle.failures + 1, \
+             last_failure_at = excluded.last_failure_at RETURNING failures",
+        )
+        .bind(key)
+        .bind(ms(now))
+        .fetch_one(&self.pool)
+        .await
+        .map_err(store_err)?;
+        Ok(u32::try_from(failures).unwrap_or(u32::MAX))
+    }
+
+    async fn lock_login(&self, key: &str, until: Timestamp) -> Result<(), StoreError> {
+        sqlx::query("UPDATE login_throttle SET locked_until = ? WHERE throttle_key = ?")
+            .bind(ms(until))
+            .bind(key)
+            .execute(&self.pool)
+            .await
+            .map_err(store_err)?;
+        Ok(())
+    }
+
+    async fn clear_login_failures(&self, key: &str) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM login_throttle WHERE throttle_key = ?")
+            .bind(key)
+            .execute(&self.pool)
+            .await
+            .map_err(store_err)?;
+        Ok(())
+    }
+
+    async fn prune_login_failures(&self, before: Timestamp) -> Result<u64, StoreError> {
+        sqlx::query(
+            "DELETE FROM login_throttle WHERE last_failure_at < ? AND (locked_until IS NULL OR locked_until < ?)",
+        )
+        .bind(ms(before))
+        .bind(ms(before))
+        .execute(&self.pool)
+        .await
+        .map(|r| r.rows_affected())
+        .map_err(store_err)
     }
 }
 
