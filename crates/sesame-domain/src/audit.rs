@@ -93,7 +93,12 @@ pub struct AuditEvent {
 
 impl AuditEvent {
     #[must_use]
-    pub fn new(kind: AuditKind, user_id: Option<UserId>, client: &ClientInfo, detail: serde_json::Value) -> Self {
+    pub fn new(
+        kind: AuditKind,
+        user_id: Option<UserId>,
+        client: &ClientInfo,
+        detail: serde_json::Value,
+    ) -> Self {
         Self {
             id: Uuid::now_v7(),
             at: crate::clock::now(),

@@ -258,7 +258,13 @@ impl AuthService {
     }
 
     /// Appends to the audit trail; a failed write is logged, never fatal.
-    async fn audit(&self, kind: AuditKind, user: Option<UserId>, client: &ClientInfo, detail: serde_json::Value) {
+    async fn audit(
+        &self,
+        kind: AuditKind,
+        user: Option<UserId>,
+        client: &ClientInfo,
+        detail: serde_json::Value,
+    ) {
         let event = AuditEvent::new(kind, user, client, detail);
         if let Err(e) = self.store.record_audit(&event).await {
             tracing::error!(error = %e, event = kind.as_str(), "audit event could not be recorded");
@@ -281,9 +287,19 @@ impl AuthService {
     /// [`AuthError::EmailTaken`] / [`AuthError::UsernameTaken`] on duplicates (decided by the
     /// store's unique indexes, so concurrent registrations cannot both win).
     #[tracing::instrument(skip_all)]
-    pub async fn register(&self, reg: Registration, client: &ClientInfo) -> Result<User, AuthError> {
+    pub async fn register(
+        &self,
+        reg: Registration,
+        client: &ClientInfo,
+    ) -> Result<User, AuthError> {
         let user = self.create_user(reg, Vec::new(), false).await?;
-        self.audit(AuditKind::UserRegistered, Some(user.id), client, serde_json::json!({})).await;
+        self.audit(
+            AuditKind::UserRegistered,
+            Some(user.id),
+            client,
+            serde_json::json!({}),
+        )
+        .await;
         Ok(user)
     }
 
@@ -325,7 +341,12 @@ impl AuthService {
     /// [`AuthError::EmailNotVerified`], [`AuthError::TooManyAttempts`],
     /// [`AuthError::Overloaded`] when hashing is saturated.
     #[tracing::instrument(skip_all)]
-    pub async fn login(&self, raw_name: &str, password: &Password, client: ClientInfo) -> Result<TokenPair, AuthError> {
+    pub async fn login(
+        &self,
+        raw_name: &str,
+        password: &Password,
+        client: ClientInfo,
+    ) -> Result<TokenPair, AuthError> {
         let raw_name = raw_name.trim();
         let name = LoginName::parse(raw_name).ok();
         let found = match &name {
@@ -336,14 +357,27 @@ impl AuthService {
             (Some(f), _) => format!("user:{}", f.user.id),
             (None, Some(LoginName::Email(e))) => format!("name:{}", e.normalized()),
             (None, Some(LoginName::Username(u))) => format!("name:{}", u.normalized()),
-            (None, None) => format!("name:{}", raw_name.to_lowercase().chars().take(320).collect::<String>()),
+            (None, None) => format!(
+                "name:{}",
+                raw_name
+                    .to_lowercase()
+                    .chars()
+                    .take(320)
+                    .collect::<String>()
+            ),
         };
         let user_id = found.as_ref().map(|f| f.user.id);
         let t = now();
         let throttle = self.store.login_throttle(&key).await?;
         if let Some(until) = throttle.and_then(|s| s.locked_until).filter(|u| *u > t) {
             tracing::info!("login refused: sign-in paused after repeated failures");
-            self.audit(AuditKind::LoginFailed, user_id, &client, serde_json::json!({"reason": "locked"})).await;
+            self.audit(
+                AuditKind::LoginFailed,
+                user_id,
+                &client,
+                serde_json::json!({"reason": "locked"}),
+            )
+            .await;
             return Err(AuthError::TooManyAttempts {
                 retry_after_secs: retry_secs(until, t),
             });
@@ -355,20 +389,35 @@ impl AuthService {
             self.count_login_failure(&key, user_id, &client).await;
             let detail = match user_id {
                 Some(_) => serde_json::json!({"reason": "invalid_credentials"}),
-                None => serde_json::json!({"reason": "invalid_credentials", "login": raw_name.chars().take(320).collect::<String>()}),
+                None => {
+                    serde_json::json!({"reason": "invalid_credentials", "login": raw_name.chars().take(320).collect::<String>()})
+                }
             };
-            self.audit(AuditKind::LoginFailed, user_id, &client, detail).await;
+            self.audit(AuditKind::LoginFailed, user_id, &client, detail)
+                .await;
             return Err(AuthError::InvalidCredentials);
         };
         let user = found.user;
         if !user.is_active {
             tracing::info!(user_id = %user.id, "login refused: account deactivated");
-            self.audit(AuditKind::LoginFailed, user_id, &client, serde_json::json!({"reason": "account_disabled"})).await;
+            self.audit(
+                AuditKind::LoginFailed,
+                user_id,
+                &client,
+                serde_json::json!({"reason": "account_disabled"}),
+            )
+            .await;
             return Err(AuthError::AccountDisabled);
         }
         if self.email.require_verified && !user.email_verified {
             tracing::info!(user_id = %user.id, "login refused: email not verified");
-            self.audit(AuditKind::LoginFailed, user_id, &client, serde_json::json!({"reason": "email_not_verified"})).await;
+            self.audit(
+                AuditKind::LoginFailed,
+                user_id,
+                &client,
+                serde_json::json!({"reason": "email_not_verified"}),
+            )
+            .await;
             return Err(AuthError::EmailNotVerified);
         }
         if throttle.is_some_and(|s| s.failures > 0) {
@@ -517,7 +566,11 @@ impl AuthService {
     /// # Errors
     /// [`AuthError::InvalidRefreshToken`] for anything but a live, current token.
     #[tracing::instrument(skip_all)]
-        pub async fn refresh(&self, presented: &str, client: &ClientInfo) -> Result<TokenPair, AuthError> {
+    pub async fn refresh(
+        &self,
+        presented: &str,
+        client: &ClientInfo,
+    ) -> Result<TokenPair, AuthError> {
         let token = RefreshToken::parse(presented).ok_or(AuthError::InvalidRefreshToken)?;
         let hash = token.hash();
         let t = now();
@@ -602,7 +655,13 @@ impl AuthService {
     #[tracing::instrument(skip_all, fields(user_id = %who.user.id))]
     pub async fn logout(&self, who: &Principal, client: &ClientInfo) -> Result<(), AuthError> {
         self.store.revoke_session(who.session_id(), now()).await?;
-        self.audit(AuditKind::Logout, Some(who.user.id), client, serde_json::json!({"session_id": who.session_id()})).await;
+        self.audit(
+            AuditKind::Logout,
+            Some(who.user.id),
+            client,
+            serde_json::json!({"session_id": who.session_id()}),
+        )
+        .await;
         tracing::info!(session_id = %who.session_id(), "session ended by logout");
         Ok(())
     }
@@ -614,7 +673,13 @@ impl AuthService {
     #[tracing::instrument(skip_all, fields(user_id = %who.user.id))]
     pub async fn logout_all(&self, who: &Principal, client: &ClientInfo) -> Result<u64, AuthError> {
         let n = self.store.revoke_user_sessions(who.user.id, now()).await?;
-        self.audit(AuditKind::LogoutAll, Some(who.user.id), client, serde_json::json!({"sessions_ended": n})).await;
+        self.audit(
+            AuditKind::LogoutAll,
+            Some(who.user.id),
+            client,
+            serde_json::json!({"sessions_ended": n}),
+        )
+        .await;
         tracing::info!(sessions = n, "all sessions ended by logout-all");
         Ok(n)
     }
@@ -702,8 +767,15 @@ impl AuthService {
     #[tracing::instrument(skip_all)]
     pub async fn verify_email(&self, token: &str, client: &ClientInfo) -> Result<(), AuthError> {
         let (hash, state) = self.live_token(token, TokenPurpose::VerifyEmail).await?;
-        self.consume(&hash, &state, &TokenEffect::VerifyEmail, &[]).await?;
-        self.audit(AuditKind::EmailVerified, Some(state.user.id), client, serde_json::json!({})).await;
+        self.consume(&hash, &state, &TokenEffect::VerifyEmail, &[])
+            .await?;
+        self.audit(
+            AuditKind::EmailVerified,
+            Some(state.user.id),
+            client,
+            serde_json::json!({}),
+        )
+        .await;
         tracing::info!(user_id = %state.user.id, "email verified");
         Ok(())
     }
@@ -749,7 +821,11 @@ impl AuthService {
     /// # Errors
     /// Only on storage failure.
     #[tracing::instrument(skip_all)]
-    pub async fn forgot_password(&self, email: &Email, client: &ClientInfo) -> Result<(), AuthError> {
+    pub async fn forgot_password(
+        &self,
+        email: &Email,
+        client: &ClientInfo,
+    ) -> Result<(), AuthError> {
         let Some(found) = self
             .store
             .user_for_login(&LoginName::Email(email.clone()))
@@ -780,7 +856,13 @@ impl AuthService {
         self.store.issue_email_token(&record, true, &[mail]).await?;
         self.mail_enqueued();
         tracing::info!(user_id = %user.id, "password reset requested");
-        self.audit(AuditKind::PasswordResetRequested, Some(user.id), client, serde_json::json!({})).await;
+        self.audit(
+            AuditKind::PasswordResetRequested,
+            Some(user.id),
+            client,
+            serde_json::json!({}),
+        )
+        .await;
         Ok(())
     }
 
@@ -812,7 +894,13 @@ impl AuthService {
         )
         .await?;
         tracing::info!(user_id = %state.user.id, "password reset completed; all sessions ended");
-        self.audit(AuditKind::PasswordResetCompleted, Some(state.user.id), client, serde_json::json!({})).await;
+        self.audit(
+            AuditKind::PasswordResetCompleted,
+            Some(state.user.id),
+            client,
+            serde_json::json!({}),
+        )
+        .await;
         Ok(())
     }
 
@@ -859,7 +947,13 @@ impl AuthService {
             .await?;
         self.mail_enqueued();
         tracing::info!("password changed; other sessions ended");
-        self.audit(AuditKind::PasswordChanged, Some(who.user.id), client, serde_json::json!({})).await;
+        self.audit(
+            AuditKind::PasswordChanged,
+            Some(who.user.id),
+            client,
+            serde_json::json!({}),
+        )
+        .await;
         self.pair(who.user.clone(), who.session_id(), refresh, t)
     }
 
@@ -937,7 +1031,13 @@ impl AuthService {
         }
         self.mail_enqueued();
         tracing::info!("email change requested");
-        self.audit(AuditKind::EmailChangeRequested, Some(who.user.id), client, serde_json::json!({"new_email": new_email.as_str(), "address_taken": taken})).await;
+        self.audit(
+            AuditKind::EmailChangeRequested,
+            Some(who.user.id),
+            client,
+            serde_json::json!({"new_email": new_email.as_str(), "address_taken": taken}),
+        )
+        .await;
         Ok(())
     }
 
@@ -948,7 +1048,11 @@ impl AuthService {
     /// [`AuthError::InvalidEmailToken`]; [`AuthError::EmailTaken`] if the address was taken
     /// meanwhile (the token stays usable).
     #[tracing::instrument(skip_all)]
-    pub async fn confirm_email_change(&self, token: &str, client: &ClientInfo) -> Result<(), AuthError> {
+    pub async fn confirm_email_change(
+        &self,
+        token: &str,
+        client: &ClientInfo,
+    ) -> Result<(), AuthError> {
         let (hash, state) = self.live_token(token, TokenPurpose::ChangeEmail).await?;
         let new_email = state
             .new_email
@@ -980,14 +1084,25 @@ impl AuthService {
     /// # Errors
     /// [`AuthError::NotFound`] when it is not a live session of the caller.
     #[tracing::instrument(skip_all, fields(user_id = %who.user.id))]
-    pub async fn end_session(&self, who: &Principal, session: SessionId, client: &ClientInfo) -> Result<(), AuthError> {
+    pub async fn end_session(
+        &self,
+        who: &Principal,
+        session: SessionId,
+        client: &ClientInfo,
+    ) -> Result<(), AuthError> {
         if self
             .store
             .revoke_session_of(who.user.id, session, now())
             .await?
         {
             tracing::info!(session_id = %session, "session ended by its owner");
-            self.audit(AuditKind::SessionRevoked, Some(who.user.id), client, serde_json::json!({"session_id": session})).await;
+            self.audit(
+                AuditKind::SessionRevoked,
+                Some(who.user.id),
+                client,
+                serde_json::json!({"session_id": session}),
+            )
+            .await;
             Ok(())
         } else {
             Err(AuthError::NotFound)
@@ -1015,7 +1130,13 @@ impl AuthService {
         }
         self.store.delete_user(who.user.id).await?;
         tracing::info!("account deleted by its owner");
-        self.audit(AuditKind::AccountDeleted, Some(who.user.id), client, serde_json::json!({"by": "owner"})).await;
+        self.audit(
+            AuditKind::AccountDeleted,
+            Some(who.user.id),
+            client,
+            serde_json::json!({"by": "owner"}),
+        )
+        .await;
         Ok(())
     }
 

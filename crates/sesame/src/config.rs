@@ -251,6 +251,84 @@ pub struct ServeConfig {
 
     #[command(flatten)]
     pub mail: MailConfig,
+
+    #[command(flatten)]
+    pub http: HttpConfig,
+}
+
+/// The HTTP edge: browsers (CORS, cookies), size and time bounds, proxies.
+#[derive(Debug, Clone, Args)]
+pub struct HttpConfig {
+    /// Origins allowed to call the API from a browser, comma-separated and exact
+    /// (`https://app.example.com,https://admin.example.com`). Empty: no cross-origin access.
+    #[arg(long, env = "SESAME_CORS_ORIGINS", value_delimiter = ',', num_args = 0..)]
+    pub cors_origins: Vec<String>,
+
+    /// Browser mode: the refresh token travels in an HttpOnly cookie (with CSRF protection)
+    /// instead of the response body.
+    #[arg(long, env = "SESAME_COOKIE_MODE", default_value_t = false, action = clap::ArgAction::Set)]
+    pub cookie_mode: bool,
+
+    /// Largest request body in bytes.
+    #[arg(long, env = "SESAME_MAX_BODY_BYTES", default_value_t = 65_536)]
+    pub max_body_bytes: usize,
+
+    /// Largest request head (request line plus headers) in bytes; larger gets 431.
+    #[arg(long, env = "SESAME_MAX_HEADER_BYTES", default_value_t = 16_384)]
+    pub max_header_bytes: usize,
+
+    /// Time a client has to send the request head.
+    #[arg(long, env = "SESAME_HEADER_READ_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    pub header_read_timeout: Duration,
+
+    /// Longest time one request may take, body included (beyond: 408).
+    #[arg(long, env = "SESAME_REQUEST_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
+    pub request_timeout: Duration,
+
+    /// Requests handled at once; beyond it, 503 at once instead of queueing.
+    #[arg(long, env = "SESAME_MAX_IN_FLIGHT", default_value_t = 1024)]
+    pub max_in_flight: usize,
+}
+
+impl HttpConfig {
+    /// # Errors
+    /// A [`ConfigError`] naming the variable to fix.
+    pub fn validate(&mut self) -> Result<(), ConfigError> {
+        self.cors_origins = self
+            .cors_origins
+            .iter()
+            .map(|o| o.trim().trim_end_matches('/').to_owned())
+            .filter(|o| !o.is_empty())
+            .collect();
+        for o in &self.cors_origins {
+            let ok = (o.starts_with("https://") || o.starts_with("http://"))
+                && !o
+                    .split_once("://")
+                    .is_some_and(|(_, rest)| rest.is_empty() || rest.contains('/'));
+            if !ok {
+                return Err(ConfigError(format!(
+                    "SESAME_CORS_ORIGINS entry `{o}` must be an exact origin such as https://app.example.com \
+                     (scheme and host, optional port, no path; wildcards are not accepted)"
+                )));
+            }
+        }
+        if self.max_body_bytes < 1024 {
+            return Err(ConfigError(
+                "SESAME_MAX_BODY_BYTES must be at least 1024".into(),
+            ));
+        }
+        if self.max_header_bytes < 8192 {
+            return Err(ConfigError(
+                "SESAME_MAX_HEADER_BYTES must be at least 8192".into(),
+            ));
+        }
+        if self.max_in_flight == 0 {
+            return Err(ConfigError(
+                "SESAME_MAX_IN_FLIGHT must be at least 1".into(),
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// Email: flows, links and delivery.
@@ -423,8 +501,11 @@ impl ServeConfig {
             }
         }
         self.mail.validate()?;
+        self.http.validate()?;
         if self.lockout_threshold == 0 {
-            return Err(ConfigError("SESAME_LOCKOUT_THRESHOLD must be at least 1".into()));
+            return Err(ConfigError(
+                "SESAME_LOCKOUT_THRESHOLD must be at least 1".into(),
+            ));
         }
         if self.hash_workers == Some(0) {
             return Err(ConfigError("SESAME_HASH_WORKERS must be at least 1".into()));

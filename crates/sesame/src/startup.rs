@@ -193,9 +193,28 @@ pub async fn build_state(
     Ok((
         AppState {
             auth: Arc::new(auth),
+            http: Arc::new(http::security::HttpSettings {
+                cors_origins: cfg.http.cors_origins.clone(),
+                hsts: cfg.public_url.starts_with("https://"),
+                request_timeout: cfg.http.request_timeout,
+                cookie_mode: cfg.http.cookie_mode,
+                public_origin: origin_of(&cfg.public_url),
+                refresh_ttl: cfg.refresh_token_ttl,
+            }),
+            in_flight: http::security::in_flight(cfg.http.max_in_flight),
+            max_body_bytes: cfg.http.max_body_bytes,
         },
         worker,
     ))
+}
+
+/// `scheme://host[:port]` of a URL.
+fn origin_of(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let host = rest.split('/').next().unwrap_or(rest);
+    format!("{scheme}://{host}")
 }
 
 /// A server bound to its port, not yet serving: tests bind `127.0.0.1:0` and read the port.
@@ -203,6 +222,7 @@ pub struct Application {
     pub listener: tokio::net::TcpListener,
     pub state: AppState,
     pub worker: OutboxWorker,
+    pub limits: http::server::ConnLimits,
 }
 
 impl Application {
@@ -219,10 +239,16 @@ impl Application {
                 addr: cfg.listen,
                 source,
             })?;
+        let h = &cfg.http;
         Ok(Self {
             listener,
             state,
             worker,
+            limits: http::server::ConnLimits {
+                max_header_bytes: h.max_header_bytes,
+                header_read_timeout: h.header_read_timeout,
+                shutdown_grace: std::time::Duration::from_secs(10),
+            },
         })
     }
 
@@ -234,7 +260,7 @@ impl Application {
         self.listener.local_addr()
     }
 
-    /// Serves until `shutdown` resolves.
+    /// Serves, and delivers the mail outbox, until `shutdown` resolves; then drains.
     ///
     /// # Errors
     /// The I/O error that stopped the server.
@@ -242,6 +268,21 @@ impl Application {
         self,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        http::serve(self.listener, http::app(self.state), shutdown).await
+        let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
+        let worker = tokio::spawn(self.worker.run(async move {
+            let _ = stop_rx.wait_for(|stop| *stop).await;
+        }));
+        let served = http::server::serve(
+            self.listener,
+            http::app(self.state),
+            self.limits,
+            async move {
+                shutdown.await;
+                let _ = stop_tx.send(true);
+            },
+        )
+        .await;
+        let _ = worker.await;
+        served
     }
 }

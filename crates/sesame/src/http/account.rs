@@ -115,7 +115,10 @@ pub async fn reset_password(
     ApiJson(req): ApiJson<ResetPasswordRequest>,
 ) -> ApiResult<StatusCode> {
     let password = Password::parse_field(&req.new_password, "new_password")?;
-    state.auth.reset_password(&req.token, &password, &client).await?;
+    state
+        .auth
+        .reset_password(&req.token, &password, &client)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -158,7 +161,7 @@ pub async fn change_password(
         .auth
         .change_password(&who, &current, &new_password, &client)
         .await?;
-    Ok(no_store(Json(TokenResponse::from(pair))))
+    Ok(super::auth::token_response(&state, pair))
 }
 
 /// Start an email change: the new address gets a confirmation link, the old one a notice.
@@ -189,7 +192,12 @@ pub async fn change_email(
     };
     state
         .auth
-        .request_email_change(&who, new_email, &Password::for_login(&req.password), &client)
+        .request_email_change(
+            &who,
+            new_email,
+            &Password::for_login(&req.password),
+            &client,
+        )
         .await?;
     Ok(accepted())
 }

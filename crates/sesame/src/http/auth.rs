@@ -5,14 +5,15 @@
 use super::dto::{LoginRequest, RefreshRequest, RegisterRequest, TokenResponse, UserResponse};
 use super::extract::{ApiJson, Client, CurrentUser};
 use super::problem::{ApiError, ApiResult, ProblemBody};
-use super::{no_store, AppState};
+use super::{cookies, no_store, AppState};
 use axum::extract::State;
+use axum::http::HeaderMap;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use sesame_domain::model::{DisplayName, Email, Username};
 use sesame_domain::password::Password;
-use sesame_domain::service::Registration;
+use sesame_domain::service::{Registration, TokenPair};
 use sesame_domain::{AuthError, FieldError};
 
 /// Collects every field's failure, so one answer lists them all.
@@ -55,12 +56,15 @@ pub async fn register(
     };
     let user = state
         .auth
-        .register(Registration {
-            email,
-            username,
-            display_name,
-            password,
-        }, &client)
+        .register(
+            Registration {
+                email,
+                username,
+                display_name,
+                password,
+            },
+            &client,
+        )
         .await?;
     Ok((StatusCode::CREATED, Json(UserResponse::from(user))).into_response())
 }
@@ -99,7 +103,20 @@ pub async fn login(
         .auth
         .login(name, &Password::for_login(&req.password), client)
         .await?;
-    Ok(no_store(Json(TokenResponse::from(pair))))
+    Ok(token_response(&state, pair))
+}
+
+/// The token-pair answer: the refresh token in the body, or (cookie mode) in the HttpOnly cookie.
+pub(crate) fn token_response(state: &AppState, pair: TokenPair) -> Response {
+    if !state.http.cookie_mode {
+        return no_store(Json(TokenResponse::from(pair)));
+    }
+    let refresh = pair.refresh_token.reveal().to_owned();
+    let mut body = TokenResponse::from(pair);
+    body.refresh_token = None;
+    let mut resp = no_store(Json(body));
+    cookies::set_session_cookies(&mut resp, &refresh, state.http.refresh_ttl.as_secs());
+    resp
 }
 
 /// Exchange a refresh token for a new token pair (the refresh token rotates on every use).
@@ -113,10 +130,20 @@ pub async fn login(
 pub async fn refresh(
     State(state): State<AppState>,
     Client(client): Client,
+    headers: HeaderMap,
     ApiJson(req): ApiJson<RefreshRequest>,
 ) -> ApiResult<Response> {
-    let pair = state.auth.refresh(&req.refresh_token, &client).await?;
-    Ok(no_store(Json(TokenResponse::from(pair))))
+    let token = match req.refresh_token {
+        Some(t) => t,
+        None if state.http.cookie_mode => cookies::refresh_from_cookie(&headers, &state)?,
+        None => {
+            return Err(ApiError::InvalidBody(
+                "missing field `refresh_token`".into(),
+            ))
+        }
+    };
+    let pair = state.auth.refresh(&token, &client).await?;
+    Ok(token_response(&state, pair))
 }
 
 /// End the current session. Its access and refresh tokens stop working at once.
@@ -130,9 +157,13 @@ pub async fn logout(
     State(state): State<AppState>,
     CurrentUser(who): CurrentUser,
     Client(client): Client,
-) -> ApiResult<StatusCode> {
+) -> ApiResult<Response> {
     state.auth.logout(&who, &client).await?;
-    Ok(StatusCode::NO_CONTENT)
+    let mut resp = StatusCode::NO_CONTENT.into_response();
+    if state.http.cookie_mode {
+        cookies::clear_session_cookies(&mut resp);
+    }
+    Ok(resp)
 }
 
 /// End every session of the caller, on every device.

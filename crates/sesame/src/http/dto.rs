@@ -70,7 +70,9 @@ pub struct LoginRequest {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RefreshRequest {
-    pub refresh_token: String,
+    /// Required unless cookie mode is on and the `sesame_refresh` cookie is sent.
+    #[serde(default)]
+    pub refresh_token: Option<String>,
 }
 
 /// A token pair and the user it belongs to.
@@ -83,8 +85,10 @@ pub struct TokenResponse {
     pub token_type: String,
     /// Seconds until the access token expires.
     pub expires_in: u64,
-    /// Opaque; single use: every refresh returns a new one.
-    pub refresh_token: String,
+    /// Opaque; single use: every refresh returns a new one. Absent in cookie mode, where it
+    /// travels in the `sesame_refresh` HttpOnly cookie.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
     pub user: UserResponse,
 }
 
@@ -94,7 +98,7 @@ impl From<TokenPair> for TokenResponse {
             access_token: p.access_token,
             token_type: "Bearer".into(),
             expires_in: p.expires_in,
-            refresh_token: p.refresh_token.reveal().to_owned(),
+            refresh_token: Some(p.refresh_token.reveal().to_owned()),
             user: p.user.into(),
         }
     }

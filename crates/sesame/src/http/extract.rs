@@ -119,7 +119,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Client {
             .get(USER_AGENT)
             .and_then(|v| v.to_str().ok())
             .map(|s| truncate(s, 512).to_owned());
-                let request_id = parts
+        let request_id = parts
             .extensions
             .get::<super::RequestId>()
             .map(|r| r.0.clone());

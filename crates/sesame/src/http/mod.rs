@@ -9,12 +9,15 @@
 
 pub mod account;
 pub mod auth;
+pub mod cookies;
 pub mod dto;
 pub mod extract;
 pub mod meta;
 pub mod oauth;
 pub mod pages;
 pub mod problem;
+pub mod security;
+pub mod server;
 pub mod users;
 
 use axum::extract::{DefaultBodyLimit, Request};
@@ -26,8 +29,6 @@ use axum::routing::get;
 use axum::Router;
 use problem::{ApiError, Problem};
 use sesame_domain::service::AuthService;
-use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 use tower_http::catch_panic::CatchPanicLayer;
@@ -40,13 +41,14 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use utoipa_swagger_ui::SwaggerUi;
 
-/// Largest accepted request body.
-pub const BODY_LIMIT: usize = 64 * 1024;
-
 /// What every handler can reach.
 #[derive(Clone, Debug)]
 pub struct AppState {
     pub auth: Arc<AuthService>,
+    pub http: Arc<security::HttpSettings>,
+    /// One permit per request in flight (see `security::load_bounds`).
+    pub in_flight: Arc<tokio::sync::Semaphore>,
+    pub max_body_bytes: usize,
 }
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -129,7 +131,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     api().1
 }
 
-/// The whole application: API routes, docs, fallbacks and middleware.
+/// The whole application: API routes, pages, docs, fallbacks and middleware.
 pub fn app(state: AppState) -> Router {
     let (api, doc) = api();
     let pages = Router::new()
@@ -150,26 +152,21 @@ pub fn app(state: AppState) -> Router {
         .fallback(|| async { ApiError::NotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(CatchPanicLayer::custom(|_| ApiError::Panic.into_response()))
-        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(DefaultBodyLimit::max(state.max_body_bytes))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            security::load_bounds,
+        ))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            security::cors,
+        ))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            security::security_headers,
+        ))
         .layer(middleware::from_fn(observe))
         .with_state(state)
-}
-
-/// Serves `app` on an already-bound listener until `shutdown` resolves, then drains.
-///
-/// # Errors
-/// The I/O error that stopped the server.
-pub async fn serve(
-    listener: tokio::net::TcpListener,
-    app: Router,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
 }
 
 /// Adds `Cache-Control: no-store` (and `Pragma: no-cache`) to a response carrying tokens.

@@ -40,6 +40,18 @@ pub enum ApiError {
     /// A handler panicked; caught so that the server keeps serving.
     #[error("handler panicked")]
     Panic,
+    /// Cookie mode: a cookie-authenticated request failed the CSRF checks.
+    #[error("CSRF check failed: {0}")]
+    Csrf(&'static str),
+    /// Cookie mode: a refresh without a token in the body and without the refresh cookie.
+    #[error("no refresh token")]
+    MissingRefreshCookie,
+    /// The in-flight request bound is reached.
+    #[error("server busy")]
+    Busy,
+    /// The request took longer than the request timeout (slow body, slow backend).
+    #[error("request timeout")]
+    Timeout,
 }
 
 /// A validation failure on one field, as sent to clients.
@@ -228,7 +240,7 @@ impl IntoResponse for ApiError {
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "payload_too_large",
                 "Payload too large",
-                "The request body is larger than 64 KiB.".into(),
+                "The request body is larger than the server accepts (64 KiB by default).".into(),
             ),
             Self::UnreadableBody => (
                 StatusCode::BAD_REQUEST,
@@ -256,6 +268,33 @@ impl IntoResponse for ApiError {
                 "method_not_allowed",
                 "Method not allowed",
                 "This path does not accept this method.".into(),
+            ),
+            Self::Csrf(why) => (
+                StatusCode::FORBIDDEN,
+                "csrf_failed",
+                "CSRF check failed",
+                format!("Cookie-authenticated requests need an allowed Origin and a matching X-CSRF-Token header: {why}."),
+            ),
+            Self::MissingRefreshCookie => (
+                StatusCode::UNAUTHORIZED,
+                "invalid_refresh_token",
+                "Invalid refresh token",
+                "Send the refresh token in the body, or (cookie mode) the sesame_refresh cookie.".into(),
+            ),
+            Self::Busy => {
+                retry_after = Some(1);
+                (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "server_busy",
+                    "Server busy",
+                    "Too many requests are in progress; retry shortly.".into(),
+                )
+            }
+            Self::Timeout => (
+                StatusCode::REQUEST_TIMEOUT,
+                "request_timeout",
+                "Request timeout",
+                "The request took too long (a slow body, or a slow backend).".into(),
             ),
             Self::Panic => {
                 internal = Some(Arc::new(std::io::Error::other("handler panicked")));

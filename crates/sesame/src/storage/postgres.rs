@@ -9,16 +9,17 @@
 
 use super::{split_roles, store_err, ConnectError};
 use async_trait::async_trait;
+use sesame_domain::audit::{AuditEvent, AuditRecord};
 use sesame_domain::clock::Timestamp;
 use sesame_domain::mail::{OutboundMail, QueuedMail};
 use sesame_domain::model::{
     DisplayName, Email, LoginName, NewUser, ProfilePatch, Session, SessionId, User, UserId,
     UserWithHash, Username,
 };
-use sesame_domain::audit::{AuditEvent, AuditRecord};
-use sesame_domain::store::{AuditStore, LoginThrottle, LoginThrottleStore, 
-    EmailTokenState, EmailTokenStore, KeyStore, MailStore, NewEmailToken, NewSession,
-    PasswordChange, RefreshTokenState, SessionStore, Store, TokenEffect, TokenPurpose, UserStore,
+use sesame_domain::store::{
+    AuditStore, EmailTokenState, EmailTokenStore, KeyStore, LoginThrottle, LoginThrottleStore,
+    MailStore, NewEmailToken, NewSession, PasswordChange, RefreshTokenState, SessionStore, Store,
+    TokenEffect, TokenPurpose, UserStore,
 };
 use sesame_domain::token::{StoredKey, TokenHash};
 use sesame_domain::StoreError;
@@ -539,10 +540,7 @@ impl KeyStore for PgStore {
     }
 }
 
-async fn insert_email_token(
-    conn: &mut PgConnection,
-    t: &NewEmailToken,
-) -> Result<(), StoreError> {
+async fn insert_email_token(conn: &mut PgConnection, t: &NewEmailToken) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO email_tokens (token_hash, user_id, purpose, new_email, created_at, expires_at) \
          VALUES ($1, $2, $3, $4, $5, $6)",
@@ -698,12 +696,14 @@ impl EmailTokenStore for PgStore {
         }
         match effect {
             TokenEffect::VerifyEmail => {
-                sqlx::query("UPDATE users SET email_verified = TRUE, updated_at = $1 WHERE id = $2")
-                    .bind(now)
-                    .bind(user.as_uuid())
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(store_err)?;
+                sqlx::query(
+                    "UPDATE users SET email_verified = TRUE, updated_at = $1 WHERE id = $2",
+                )
+                .bind(now)
+                .bind(user.as_uuid())
+                .execute(&mut *tx)
+                .await
+                .map_err(store_err)?;
             }
             TokenEffect::ResetPassword { password_hash } => {
                 sqlx::query("UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3")
@@ -871,8 +871,12 @@ impl AuditStore for PgStore {
                     id: r.try_get("id")?,
                     at: r.try_get("occurred_at")?,
                     kind: r.try_get("event")?,
-                    user_id: r.try_get::<Option<uuid::Uuid>, _>("user_id")?.map(UserId::from_uuid),
-                    actor_id: r.try_get::<Option<uuid::Uuid>, _>("actor_id")?.map(UserId::from_uuid),
+                    user_id: r
+                        .try_get::<Option<uuid::Uuid>, _>("user_id")?
+                        .map(UserId::from_uuid),
+                    actor_id: r
+                        .try_get::<Option<uuid::Uuid>, _>("actor_id")?
+                        .map(UserId::from_uuid),
                     ip: r.try_get("ip")?,
                     user_agent: r.try_get("user_agent")?,
                     request_id: r.try_get("request_id")?,
@@ -888,11 +892,13 @@ impl AuditStore for PgStore {
 #[async_trait]
 impl LoginThrottleStore for PgStore {
     async fn login_throttle(&self, key: &str) -> Result<Option<LoginThrottle>, StoreError> {
-        let row = sqlx::query("SELECT failures, locked_until FROM login_throttle WHERE throttle_key = $1")
-            .bind(key)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(store_err)?;
+        let row = sqlx::query(
+            "SELECT failures, locked_until FROM login_throttle WHERE throttle_key = $1",
+        )
+        .bind(key)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(store_err)?;
         row.map(|r| {
             Ok(LoginThrottle {
                 failures: u32::try_from(r.try_get::<i64, _>("failures")?).unwrap_or(u32::MAX),

@@ -6,16 +6,17 @@
 use super::{split_roles, store_err, ConnectError};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use sesame_domain::audit::{AuditEvent, AuditRecord};
 use sesame_domain::clock::Timestamp;
 use sesame_domain::mail::{OutboundMail, QueuedMail};
 use sesame_domain::model::{
     DisplayName, Email, LoginName, NewUser, ProfilePatch, Session, SessionId, User, UserId,
     UserWithHash, Username,
 };
-use sesame_domain::audit::{AuditEvent, AuditRecord};
-use sesame_domain::store::{AuditStore, LoginThrottle, LoginThrottleStore, 
-    EmailTokenState, EmailTokenStore, KeyStore, MailStore, NewEmailToken, NewSession,
-    PasswordChange, RefreshTokenState, SessionStore, Store, TokenEffect, TokenPurpose, UserStore,
+use sesame_domain::store::{
+    AuditStore, EmailTokenState, EmailTokenStore, KeyStore, LoginThrottle, LoginThrottleStore,
+    MailStore, NewEmailToken, NewSession, PasswordChange, RefreshTokenState, SessionStore, Store,
+    TokenEffect, TokenPurpose, UserStore,
 };
 use sesame_domain::token::{StoredKey, TokenHash};
 use sesame_domain::StoreError;
@@ -889,8 +890,12 @@ impl AuditStore for SqliteStore {
                     id: r.try_get("id")?,
                     at: ts(r.try_get("occurred_at")?)?,
                     kind: r.try_get("event")?,
-                    user_id: r.try_get::<Option<uuid::Uuid>, _>("user_id")?.map(UserId::from_uuid),
-                    actor_id: r.try_get::<Option<uuid::Uuid>, _>("actor_id")?.map(UserId::from_uuid),
+                    user_id: r
+                        .try_get::<Option<uuid::Uuid>, _>("user_id")?
+                        .map(UserId::from_uuid),
+                    actor_id: r
+                        .try_get::<Option<uuid::Uuid>, _>("actor_id")?
+                        .map(UserId::from_uuid),
                     ip: r.try_get("ip")?,
                     user_agent: r.try_get("user_agent")?,
                     request_id: r.try_get("request_id")?,
@@ -906,11 +911,12 @@ impl AuditStore for SqliteStore {
 #[async_trait]
 impl LoginThrottleStore for SqliteStore {
     async fn login_throttle(&self, key: &str) -> Result<Option<LoginThrottle>, StoreError> {
-        let row = sqlx::query("SELECT failures, locked_until FROM login_throttle WHERE throttle_key = ?")
-            .bind(key)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(store_err)?;
+        let row =
+            sqlx::query("SELECT failures, locked_until FROM login_throttle WHERE throttle_key = ?")
+                .bind(key)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(store_err)?;
         row.map(|r| {
             Ok(LoginThrottle {
                 failures: u32::try_from(r.try_get::<i64, _>("failures")?).unwrap_or(u32::MAX),
