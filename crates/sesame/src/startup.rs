@@ -229,7 +229,9 @@ impl Application {
         self.listener.local_addr()
     }
 
-    /// Serves until `shutdown` resolves.
+    /// Serves HTTP and runs the outbox worker until `shutdown` resolves. The worker stops with
+    /// the server (also when serving fails); it is awaited, so the deliveries it has claimed are
+    /// recorded rather than left leased.
     ///
     /// # Errors
     /// The I/O error that stopped the server.
@@ -237,6 +239,21 @@ impl Application {
         self,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        http::serve(self.listener, http::app(self.state), shutdown).await
+        // Dropping the sender (when serving ends, however it ends) stops the worker.
+        let (stop_worker, worker_stopped) = tokio::sync::oneshot::channel::<()>();
+        let worker = tokio::spawn(self.worker.run(async move {
+            let _ = worker_stopped.await;
+        }));
+        let served = http::serve(self.listener, http::app(self.state), async move {
+            shutdown.await;
+            drop(stop_worker);
+        })
+        .await;
+        if let Err(e) = worker.await {
+            if e.is_panic() {
+                tracing::error!(error = %e, "the outbox worker panicked");
+            }
+        }
+        served
     }
 }

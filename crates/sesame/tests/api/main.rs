@@ -5,6 +5,8 @@ mod helpers;
 
 mod accounts;
 mod core_flow;
+mod email;
 mod refresh;
+mod smtp;
 mod store_contract;
 mod tokens;
