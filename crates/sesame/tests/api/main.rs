@@ -4,7 +4,10 @@
 mod helpers;
 
 mod accounts;
+mod cli;
 mod core_flow;
+mod input;
+mod openapi;
 mod refresh;
 mod store_contract;
 mod tokens;
