@@ -494,6 +494,31 @@ async fn serve_with_no_configuration_uses_an_embedded_sqlite_file_and_logs_json_
         .unwrap();
     assert_eq!(r.status(), 201);
     let user: Value = r.json().await.unwrap();
+    // The embedded default delivers mail to the log: the verification link is there.
+    let mail_deadline = Instant::now() + Duration::from_secs(10);
+    let token = loop {
+        let left = mail_deadline.saturating_duration_since(Instant::now());
+        let line = match tokio::time::timeout(left, rx.recv()).await {
+            Ok(Some(line)) => line,
+            _ => panic!("no verification mail in the log within 10 s: {log:#?}"),
+        };
+        log.push(line.clone());
+        if let Some(i) = line.find("verify-email?token=") {
+            let start = i + "verify-email?token=".len();
+            break line[start..start + 43].to_owned();
+        }
+    };
+    let r = client
+        .post(format!("{base}/api/v1/auth/verify-email"))
+        .json(&json!({"token": token}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status(),
+        204,
+        "the link from the logged mail verifies the address"
+    );
     let wrong_password = "not the password at all";
     let r = client
         .post(format!("{base}/api/v1/auth/login"))
@@ -586,7 +611,8 @@ async fn serve_with_no_configuration_uses_an_embedded_sqlite_file_and_logs_json_
         .iter()
         .filter(|e| e["fields"]["message"] == "request finished")
         .collect();
-    assert_eq!(finished.len(), 5, "one line per request: {finished:#?}");
+    // register, verify-email, two logins, /users/me, refresh
+    assert_eq!(finished.len(), 6, "one line per request: {finished:#?}");
     for e in &finished {
         let span = &e["span"];
         assert!(
@@ -629,6 +655,7 @@ async fn serve_with_no_configuration_uses_an_embedded_sqlite_file_and_logs_json_
         statuses,
         vec![
             ("POST /api/v1/auth/register".to_owned(), 201),
+            ("POST /api/v1/auth/verify-email".to_owned(), 204),
             ("POST /api/v1/auth/login".to_owned(), 401),
             ("POST /api/v1/auth/login".to_owned(), 200),
             ("GET /api/v1/users/me".to_owned(), 200),
