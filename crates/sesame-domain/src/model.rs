@@ -249,12 +249,13 @@ impl DisplayName {
     }
 }
 
-/// Zero-width and bidirectional-control characters: invisible, and usable to spoof a name
-/// (U+202E turns "Bob\u{202E}nimda" into "Bobadmin" on screen).
+/// Invisible characters usable to spoof a name: the zero-width space and word joiners, and the
+/// bidirectional embeddings, overrides and isolates (U+202E turns "Bob\u{202E}nimda" into
+/// "Bobadmin" on screen). Zero-width (non-)joiners and direction marks stay allowed: emoji
+/// sequences and several scripts need them.
 fn is_invisible_format(c: char) -> bool {
     matches!(c,
-        '\u{00AD}' | '\u{061C}' | '\u{180E}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}'
-        | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}')
+        '\u{200B}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}')
 }
 
 /// How a person names their account at login: an email address or a username.

@@ -74,9 +74,9 @@ fn retry_secs(until: Timestamp, t: Timestamp) -> u64 {
 /// "24 hours", "1 hour", "30 minutes": for the text of emails.
 fn human(d: Duration) -> String {
     let s = d.as_secs();
-    let (n, unit) = if s % 86_400 == 0 && s >= 86_400 * 2 {
+    let (n, unit) = if s.is_multiple_of(86_400) && s >= 86_400 * 2 {
         (s / 86_400, "day")
-    } else if s % 3600 == 0 && s >= 3600 {
+    } else if s.is_multiple_of(3600) && s >= 3600 {
         (s / 3600, "hour")
     } else if s >= 60 {
         (s / 60, "minute")

@@ -26,7 +26,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the HTTP server.
-    Serve(ServeConfig),
+    Serve(Box<ServeConfig>),
     /// Manage the database schema.
     Migrate {
         #[command(subcommand)]

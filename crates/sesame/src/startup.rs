@@ -260,7 +260,9 @@ impl Application {
         self.listener.local_addr()
     }
 
-    /// Serves, and delivers the mail outbox, until `shutdown` resolves; then drains.
+    /// Serves HTTP and runs the outbox worker until `shutdown` resolves. The worker stops with
+    /// the server (also when serving fails); it is awaited, so the deliveries it has claimed are
+    /// recorded rather than left leased.
     ///
     /// # Errors
     /// The I/O error that stopped the server.
@@ -268,9 +270,10 @@ impl Application {
         self,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
+        // Dropping the sender (when serving ends, however it ends) stops the worker.
+        let (stop_worker, worker_stopped) = tokio::sync::oneshot::channel::<()>();
         let worker = tokio::spawn(self.worker.run(async move {
-            let _ = stop_rx.wait_for(|stop| *stop).await;
+            let _ = worker_stopped.await;
         }));
         let served = http::server::serve(
             self.listener,
@@ -278,11 +281,15 @@ impl Application {
             self.limits,
             async move {
                 shutdown.await;
-                let _ = stop_tx.send(true);
+                drop(stop_worker);
             },
         )
         .await;
-        let _ = worker.await;
+        if let Err(e) = worker.await {
+            if e.is_panic() {
+                tracing::error!(error = %e, "the outbox worker panicked");
+            }
+        }
         served
     }
 }

@@ -82,7 +82,7 @@ pub struct SmtpTransport {
 fn lettre_url(url: &str) -> String {
     let (base, query) = url.split_once('?').unwrap_or((url, ""));
     let mut params: Vec<&str> = query.split('&').filter(|p| !p.is_empty()).collect();
-    let plain = params.iter().any(|p| *p == "tls=none");
+    let plain = params.contains(&"tls=none");
     params.retain(|p| *p != "tls=none");
     if base.starts_with("smtp://") && !plain && !params.iter().any(|p| p.starts_with("tls=")) {
         params.push("tls=required");

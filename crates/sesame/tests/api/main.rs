@@ -4,7 +4,12 @@
 mod helpers;
 
 mod accounts;
+mod cli;
 mod core_flow;
+mod email;
+mod input;
+mod openapi;
 mod refresh;
+mod smtp;
 mod store_contract;
 mod tokens;

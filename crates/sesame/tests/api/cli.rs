@@ -1,0 +1,677 @@
+//! The `sesame` binary as an operator runs it: configuration errors that say what to fix,
+//! `migrate status|up|down`, `users create`, and `serve` with no configuration at all (an
+//! embedded SQLite file in the working directory, JSON logs that never carry secrets).
+
+use crate::helpers::{spawn_on, Backend, TestDb, FAST_HASH, PASSWORD};
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Output, Stdio};
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+
+/// An empty directory, removed at the end of the test.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new() -> Self {
+        let p = std::env::temp_dir().join(format!("sesame-cli-{}", uuid::Uuid::now_v7().simple()));
+        std::fs::create_dir_all(&p).unwrap();
+        Self(p)
+    }
+
+    fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The binary, run in `dir`, with no inherited `SESAME_*` variable.
+fn sesame(dir: &Path) -> tokio::process::Command {
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_sesame"));
+    for (k, _) in std::env::vars_os() {
+        if k.to_string_lossy().starts_with("SESAME_") {
+            cmd.env_remove(k);
+        }
+    }
+    cmd.current_dir(dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    cmd
+}
+
+/// Runs to completion (at most a minute), feeding `stdin` if given.
+async fn run(mut cmd: tokio::process::Command, stdin: Option<&str>) -> Output {
+    if stdin.is_some() {
+        cmd.stdin(Stdio::piped());
+    }
+    let mut child = cmd.spawn().expect("start sesame");
+    if let Some(input) = stdin {
+        let mut pipe = child.stdin.take().unwrap();
+        // A process that exits without reading (a usage error) closes the pipe: not our failure.
+        let _ = pipe.write_all(input.as_bytes()).await;
+        drop(pipe);
+    }
+    tokio::time::timeout(Duration::from_secs(60), child.wait_with_output())
+        .await
+        .expect("sesame did not exit within 60 s")
+        .unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// Asserts a failed run and returns its stderr.
+fn failure(out: &Output) -> String {
+    let stderr = text(&out.stderr);
+    assert!(
+        !out.status.success(),
+        "expected a failure; stdout: {} stderr: {stderr}",
+        text(&out.stdout)
+    );
+    stderr
+}
+
+// ---------------------------------------------------------------------------------------------
+// Configuration errors
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unknown_database_scheme_fails_naming_the_accepted_ones() {
+    let dir = TempDir::new();
+    for args in [&["migrate", "status"][..], &["serve"][..]] {
+        let mut cmd = sesame(dir.path());
+        cmd.env("SESAME_DATABASE_URL", "mysql://x")
+            .env("SESAME_LISTEN", "127.0.0.1:0")
+            .args(args);
+        let out = run(cmd, None).await;
+        let stderr = failure(&out);
+        assert!(stderr.contains("SESAME_DATABASE_URL"), "{stderr}");
+        assert!(stderr.contains("sqlite"), "{stderr}");
+        assert!(stderr.contains("postgres"), "{stderr}");
+    }
+    assert_eq!(
+        std::fs::read_dir(dir.path()).unwrap().count(),
+        0,
+        "nothing is created"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hs256_without_a_long_enough_secret_key_refuses_to_start() {
+    let dir = TempDir::new();
+    for key in [None, Some("0123456789"), Some(&"k".repeat(31)[..])] {
+        let mut cmd = sesame(dir.path());
+        cmd.env("SESAME_LISTEN", "127.0.0.1:0")
+            .env("SESAME_JWT_ALGORITHM", "HS256")
+            .arg("serve");
+        if let Some(k) = key {
+            cmd.env("SESAME_SECRET_KEY", k);
+        }
+        let out = run(cmd, None).await;
+        let stderr = failure(&out);
+        assert!(stderr.contains("SESAME_SECRET_KEY"), "{key:?}: {stderr}");
+        assert!(stderr.contains("32 bytes"), "{key:?}: {stderr}");
+        if let Some(k) = key {
+            let all = format!("{}{stderr}", text(&out.stdout));
+            assert!(!all.contains(k), "the rejected secret was printed: {all}");
+        }
+    }
+    // Rejected before touching the database.
+    assert!(!dir.path().join("sesame.db").exists());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_invalid_duration_refuses_to_start_naming_the_setting() {
+    let dir = TempDir::new();
+    for (var, value) in [
+        ("SESAME_ACCESS_TOKEN_TTL", "soon"),
+        ("SESAME_REFRESH_TOKEN_TTL", "15 minutes"),
+        ("SESAME_JWT_LEEWAY", "5y"),
+    ] {
+        let mut cmd = sesame(dir.path());
+        cmd.env("SESAME_LISTEN", "127.0.0.1:0")
+            .env(var, value)
+            .arg("serve");
+        let out = run(cmd, None).await;
+        let stderr = failure(&out);
+        assert!(stderr.contains(value), "{var}={value}: {stderr}");
+        // clap names the flag (`--access-token-ttl <ACCESS_TOKEN_TTL>`).
+        let setting = var.trim_start_matches("SESAME_");
+        assert!(stderr.contains(setting), "{var}={value}: {stderr}");
+        assert!(
+            stderr.contains("duration") || stderr.contains("unit"),
+            "{var}={value}: {stderr}"
+        );
+    }
+    // Cross-setting rules are checked too.
+    let mut cmd = sesame(dir.path());
+    cmd.env("SESAME_LISTEN", "127.0.0.1:0")
+        .env("SESAME_ACCESS_TOKEN_TTL", "1h")
+        .env("SESAME_REFRESH_TOKEN_TTL", "30m")
+        .arg("serve");
+    let stderr = failure(&run(cmd, None).await);
+    assert!(stderr.contains("SESAME_REFRESH_TOKEN_TTL"), "{stderr}");
+    assert!(!dir.path().join("sesame.db").exists());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Migrations
+// ---------------------------------------------------------------------------------------------
+
+/// `sesame migrate status` as `(version, state)` rows.
+async fn migrate_status(dir: &Path, url: &str) -> Vec<(i64, String)> {
+    let mut cmd = sesame(dir);
+    cmd.args(["--database-url", url, "migrate", "status"]);
+    let out = run(cmd, None).await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    text(&out.stdout)
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            let mut parts = l.split_whitespace();
+            let version = parts.next().unwrap().parse().unwrap();
+            let state = parts.next().unwrap().to_owned();
+            assert!(parts.next().is_some(), "no description in {l:?}");
+            (version, state)
+        })
+        .collect()
+}
+
+async fn migrate(dir: &Path, url: &str, args: &[&str]) {
+    let mut cmd = sesame(dir);
+    cmd.args(["--database-url", url, "migrate"]).args(args);
+    let out = run(cmd, None).await;
+    assert!(
+        out.status.success(),
+        "migrate {args:?}: {}",
+        text(&out.stderr)
+    );
+}
+
+/// The application's tables (not the migration bookkeeping).
+async fn tables(db: &TestDb, b: Backend) -> Vec<String> {
+    let mut names: Vec<String> = match b {
+        Backend::Sqlite => {
+            let mut c = <sqlx::SqliteConnection as sqlx::Connection>::connect(&db.url)
+                .await
+                .unwrap();
+            sqlx::query_scalar("SELECT name FROM sqlite_master WHERE type = 'table'")
+                .fetch_all(&mut c)
+                .await
+                .unwrap()
+        }
+        Backend::Postgres => {
+            let mut c = <sqlx::PgConnection as sqlx::Connection>::connect(&db.url)
+                .await
+                .unwrap();
+            sqlx::query_scalar(
+                "SELECT tablename::text FROM pg_tables WHERE schemaname = current_schema()",
+            )
+            .fetch_all(&mut c)
+            .await
+            .unwrap()
+        }
+    };
+    names.retain(|n| !n.starts_with("_sqlx") && !n.starts_with("sqlite_"));
+    names.sort();
+    names
+}
+
+fn states(rows: &[(i64, String)]) -> Vec<&str> {
+    rows.iter().map(|(_, s)| s.as_str()).collect()
+}
+
+async fn migrate_status_up_and_down_round_trip(b: Backend) {
+    let db = TestDb::new(b).await;
+    let dir = TempDir::new();
+    let fresh = migrate_status(dir.path(), &db.url).await;
+    assert_eq!(fresh.first().map(|r| r.0), Some(1), "{fresh:?}");
+    assert!(
+        fresh.iter().all(|(_, s)| s == "pending"),
+        "a fresh database has everything pending: {fresh:?}"
+    );
+    let versions: Vec<i64> = fresh.iter().map(|r| r.0).collect();
+    assert!(
+        versions.windows(2).all(|w| w[0] < w[1]),
+        "ordered: {versions:?}"
+    );
+
+    migrate(dir.path(), &db.url, &["up"]).await;
+    let up = migrate_status(dir.path(), &db.url).await;
+    assert!(up.iter().all(|(_, s)| s == "applied"), "{up:?}");
+    let after_up = tables(&db, b).await;
+    for t in ["users", "sessions", "refresh_tokens", "signing_keys"] {
+        assert!(after_up.iter().any(|n| n == t), "{t} missing: {after_up:?}");
+    }
+    // `up` again is a no-op.
+    migrate(dir.path(), &db.url, &["up"]).await;
+    assert_eq!(migrate_status(dir.path(), &db.url).await, up);
+
+    // `down` reverts only the latest migration.
+    migrate(dir.path(), &db.url, &["down"]).await;
+    let down = migrate_status(dir.path(), &db.url).await;
+    let n = down.len();
+    assert_eq!(states(&down)[n - 1], "pending", "{down:?}");
+    assert!(
+        states(&down)[..n - 1].iter().all(|s| *s == "applied"),
+        "{down:?}"
+    );
+    if n > 1 {
+        migrate(dir.path(), &db.url, &["down", "--to", "0"]).await;
+    }
+    let all_down = migrate_status(dir.path(), &db.url).await;
+    assert!(all_down.iter().all(|(_, s)| s == "pending"), "{all_down:?}");
+    assert_eq!(
+        tables(&db, b).await,
+        Vec::<String>::new(),
+        "reverting every migration drops every table"
+    );
+    // Reverting with nothing applied is harmless.
+    migrate(dir.path(), &db.url, &["down"]).await;
+
+    migrate(dir.path(), &db.url, &["up"]).await;
+    let again = migrate_status(dir.path(), &db.url).await;
+    assert!(again.iter().all(|(_, s)| s == "applied"), "{again:?}");
+    assert_eq!(tables(&db, b).await, after_up);
+    // And the schema works: a server starts on it and registers a user.
+    let app = spawn_on(db, &[], &["--auto-migrate", "false"]).await;
+    app.create_user("a@example.com").await;
+}
+
+/// Migration file versions in one backend's directory, with which halves exist.
+fn migration_files(backend: &str) -> BTreeMap<i64, (bool, bool)> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("migrations")
+        .join(backend);
+    let mut found: BTreeMap<i64, (bool, bool)> = BTreeMap::new();
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let name = entry.unwrap().file_name().to_string_lossy().into_owned();
+        let (version, rest) = name
+            .split_once('_')
+            .unwrap_or_else(|| panic!("{backend}/{name}: expected VERSION_description"));
+        let version: i64 = version
+            .parse()
+            .unwrap_or_else(|_| panic!("{backend}/{name}: bad version"));
+        let slot = found.entry(version).or_default();
+        if rest.ends_with(".up.sql") {
+            assert!(!slot.0, "{backend}: two up migrations for {version}");
+            slot.0 = true;
+        } else if rest.ends_with(".down.sql") {
+            assert!(!slot.1, "{backend}: two down migrations for {version}");
+            slot.1 = true;
+        } else {
+            panic!("{backend}/{name}: neither .up.sql nor .down.sql");
+        }
+    }
+    found
+}
+
+#[test]
+fn both_backends_have_the_same_reversible_migration_versions() {
+    let sqlite = migration_files("sqlite");
+    let postgres = migration_files("postgres");
+    assert!(sqlite.contains_key(&1), "{sqlite:?}");
+    for (backend, files) in [("sqlite", &sqlite), ("postgres", &postgres)] {
+        for (version, (up, down)) in files {
+            assert!(up, "{backend}: {version} has no .up.sql");
+            assert!(down, "{backend}: {version} has no .down.sql");
+        }
+    }
+    assert_eq!(
+        sqlite.keys().collect::<Vec<_>>(),
+        postgres.keys().collect::<Vec<_>>()
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// users create
+// ---------------------------------------------------------------------------------------------
+
+fn users_create(dir: &Path, url: &str, email: &str) -> tokio::process::Command {
+    let mut cmd = sesame(dir);
+    cmd.args(["--database-url", url]).args(FAST_HASH).args([
+        "users",
+        "create",
+        "--email",
+        email,
+        "--admin",
+        "--password-stdin",
+    ]);
+    cmd
+}
+
+async fn users_create_makes_a_verified_admin_who_can_log_in(b: Backend) {
+    let db = TestDb::new(b).await;
+    let dir = TempDir::new();
+    let out = run(
+        users_create(dir.path(), &db.url, "admin@example.com"),
+        Some(&format!("{PASSWORD}\n")),
+    )
+    .await;
+    let stdout = text(&out.stdout);
+    let stderr = text(&out.stderr);
+    assert!(out.status.success(), "{stdout}{stderr}");
+    assert!(stdout.contains("admin@example.com"), "{stdout}");
+    assert!(stdout.contains("admin"), "{stdout}");
+    assert!(
+        !stdout.contains(PASSWORD) && !stderr.contains(PASSWORD),
+        "the password was echoed"
+    );
+
+    // The same email again is refused.
+    let out = run(
+        users_create(dir.path(), &db.url, "ADMIN@example.com"),
+        Some(&format!("{PASSWORD}\n")),
+    )
+    .await;
+    let stderr = failure(&out);
+    assert!(stderr.contains("already"), "{stderr}");
+
+    let app = spawn_on(db, &[], &[]).await;
+    let tokens = app.tokens("admin@example.com").await;
+    assert_eq!(tokens["user"]["roles"], json!(["admin"]));
+    let me: Value = app
+        .me(tokens["access_token"].as_str().unwrap())
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(me["email"], "admin@example.com");
+    assert_eq!(me["roles"], json!(["admin"]));
+    assert_eq!(me["email_verified"], true);
+    assert_eq!(me["is_active"], true);
+}
+
+async fn users_create_rejects_a_too_short_password_and_creates_nothing(b: Backend) {
+    let db = TestDb::new(b).await;
+    let dir = TempDir::new();
+    let out = run(
+        users_create(dir.path(), &db.url, "admin@example.com"),
+        Some("short\n"),
+    )
+    .await;
+    let stderr = failure(&out);
+    assert!(stderr.contains("password"), "{stderr}");
+    assert!(stderr.contains("at least 8"), "{stderr}");
+
+    // Without --password-stdin the command is refused outright.
+    let mut cmd = sesame(dir.path());
+    cmd.args([
+        "--database-url",
+        &db.url,
+        "users",
+        "create",
+        "--email",
+        "x@example.com",
+    ]);
+    let stderr = failure(&run(cmd, Some(&format!("{PASSWORD}\n"))).await);
+    assert!(stderr.contains("--password-stdin"), "{stderr}");
+
+    let app = spawn_on(db, &[], &[]).await;
+    let r = app.login("admin@example.com", "short").await;
+    assert_eq!(r.status(), 401);
+    let r = app.login("x@example.com", PASSWORD).await;
+    assert_eq!(r.status(), 401);
+    // The address is still free.
+    let user = app.create_user("admin@example.com").await;
+    assert_eq!(user["roles"], json!([]));
+    assert_eq!(user["email_verified"], false);
+}
+
+// ---------------------------------------------------------------------------------------------
+// serve with no configuration
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_with_no_configuration_uses_an_embedded_sqlite_file_and_logs_json_without_secrets() {
+    let dir = TempDir::new();
+    let mut cmd = sesame(dir.path());
+    cmd.env("SESAME_LISTEN", "127.0.0.1:0")
+        .env("SESAME_LOG_FORMAT", "json")
+        .args(FAST_HASH)
+        .arg("serve");
+    let mut child = cmd.spawn().expect("start sesame serve");
+    let pid = child.id().unwrap();
+
+    // Collect stdout lines as they come; stderr as a whole.
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
+    let stdout = child.stdout.take().unwrap();
+    let reader = tokio::spawn(async move {
+        let mut lines = BufReader::new(stdout).lines();
+        while let Ok(Some(line)) = lines.next_line().await {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut stderr_pipe = child.stderr.take().unwrap();
+    let stderr_task = tokio::spawn(async move {
+        let mut s = String::new();
+        let _ = stderr_pipe.read_to_string(&mut s).await;
+        s
+    });
+
+    let mut log: Vec<String> = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let addr = loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let line = match tokio::time::timeout(left, rx.recv()).await {
+            Ok(Some(line)) => line,
+            Ok(None) => panic!(
+                "sesame exited before listening; log: {log:#?} status: {:?}",
+                child.try_wait()
+            ),
+            Err(_) => panic!("sesame did not log `sesame is listening` within 10 s: {log:#?}"),
+        };
+        log.push(line.clone());
+        let v: Value = serde_json::from_str(&line)
+            .unwrap_or_else(|e| panic!("log line is not JSON ({e}): {line}"));
+        if v["fields"]["message"] == "sesame is listening" {
+            break v["fields"]["listen"]
+                .as_str()
+                .expect("the listening line names the address")
+                .to_owned();
+        }
+    };
+    let base = format!("http://{addr}");
+    let client = reqwest::Client::new();
+
+    // The API works end to end.
+    let r = client
+        .post(format!("{base}/api/v1/auth/register"))
+        .json(&json!({"email": "a@example.com", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let user: Value = r.json().await.unwrap();
+    // The embedded default delivers mail to the log: the verification link is there.
+    let mail_deadline = Instant::now() + Duration::from_secs(10);
+    let token = loop {
+        let left = mail_deadline.saturating_duration_since(Instant::now());
+        let line = match tokio::time::timeout(left, rx.recv()).await {
+            Ok(Some(line)) => line,
+            _ => panic!("no verification mail in the log within 10 s: {log:#?}"),
+        };
+        log.push(line.clone());
+        if let Some(i) = line.find("verify-email?token=") {
+            let start = i + "verify-email?token=".len();
+            break line[start..start + 43].to_owned();
+        }
+    };
+    let r = client
+        .post(format!("{base}/api/v1/auth/verify-email"))
+        .json(&json!({"token": token}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status(),
+        204,
+        "the link from the logged mail verifies the address"
+    );
+    let wrong_password = "not the password at all";
+    let r = client
+        .post(format!("{base}/api/v1/auth/login"))
+        .json(&json!({"email": "a@example.com", "password": wrong_password}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    let r = client
+        .post(format!("{base}/api/v1/auth/login"))
+        .json(&json!({"email": "a@example.com", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let tokens: Value = r.json().await.unwrap();
+    let at = tokens["access_token"].as_str().unwrap().to_owned();
+    let rt = tokens["refresh_token"].as_str().unwrap().to_owned();
+    // A token in the query string must not reach the log either.
+    let r = client
+        .get(format!("{base}/api/v1/users/me?access_token={at}"))
+        .bearer_auth(&at)
+        .header("x-request-id", "me-request-1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let me: Value = r.json().await.unwrap();
+    assert_eq!(me["id"], user["id"]);
+    let r = client
+        .post(format!("{base}/api/v1/auth/refresh"))
+        .json(&json!({"refresh_token": rt}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let renewed: Value = r.json().await.unwrap();
+    let rt2 = renewed["refresh_token"].as_str().unwrap().to_owned();
+    let at2 = renewed["access_token"].as_str().unwrap().to_owned();
+    drop(client);
+
+    assert!(
+        dir.path().join("sesame.db").is_file(),
+        "the default database is ./sesame.db"
+    );
+
+    // Stop it the way an orchestrator does, and expect a clean exit.
+    let term = std::process::Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(term.success());
+    let status = match tokio::time::timeout(Duration::from_secs(10), child.wait()).await {
+        Ok(s) => s.unwrap(),
+        Err(_) => {
+            let _ = child.start_kill();
+            panic!("sesame did not stop within 10 s of SIGTERM");
+        }
+    };
+    reader.await.unwrap();
+    while let Some(line) = rx.recv().await {
+        log.push(line);
+    }
+    let stderr = stderr_task.await.unwrap();
+    assert!(status.success(), "exit {status:?}; stderr: {stderr}");
+
+    // Secrets never reach the output.
+    let all = format!("{}\n{stderr}", log.join("\n"));
+    for (what, secret) in [
+        ("password", PASSWORD),
+        ("wrong password", wrong_password),
+        ("access token", at.as_str()),
+        ("refresh token", rt.as_str()),
+        ("rotated access token", at2.as_str()),
+        ("rotated refresh token", rt2.as_str()),
+    ] {
+        assert!(!all.contains(secret), "the {what} was logged");
+    }
+
+    // Every line is JSON; each request has one `request finished` line with its span fields.
+    let entries: Vec<Value> = log
+        .iter()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    for e in &entries {
+        assert!(e["level"].is_string() && e["timestamp"].is_string(), "{e}");
+    }
+    let finished: Vec<&Value> = entries
+        .iter()
+        .filter(|e| e["fields"]["message"] == "request finished")
+        .collect();
+    // register, verify-email, two logins, /users/me, refresh
+    assert_eq!(finished.len(), 6, "one line per request: {finished:#?}");
+    for e in &finished {
+        let span = &e["span"];
+        assert!(
+            span["request_id"].as_str().is_some_and(|s| !s.is_empty()),
+            "{e}"
+        );
+        assert!(span["method"].is_string(), "{e}");
+        assert!(
+            span["path"].as_str().is_some_and(|p| p.starts_with('/')),
+            "{e}"
+        );
+        assert!(e["fields"]["status"].is_u64(), "{e}");
+        assert!(e["fields"]["latency_ms"].is_number(), "{e}");
+    }
+    let me_line = finished
+        .iter()
+        .find(|e| e["span"]["request_id"] == "me-request-1")
+        .expect("the /users/me request is logged under the client's request id");
+    assert_eq!(me_line["span"]["method"], "GET");
+    assert_eq!(
+        me_line["span"]["path"], "/api/v1/users/me",
+        "no query string"
+    );
+    assert_eq!(me_line["fields"]["status"], 200);
+    assert_eq!(me_line["span"]["user_id"], user["id"]);
+    let statuses: Vec<(String, u64)> = finished
+        .iter()
+        .map(|e| {
+            (
+                format!(
+                    "{} {}",
+                    e["span"]["method"].as_str().unwrap(),
+                    e["span"]["path"].as_str().unwrap()
+                ),
+                e["fields"]["status"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        statuses,
+        vec![
+            ("POST /api/v1/auth/register".to_owned(), 201),
+            ("POST /api/v1/auth/verify-email".to_owned(), 204),
+            ("POST /api/v1/auth/login".to_owned(), 401),
+            ("POST /api/v1/auth/login".to_owned(), 200),
+            ("GET /api/v1/users/me".to_owned(), 200),
+            ("POST /api/v1/auth/refresh".to_owned(), 200),
+        ]
+    );
+    assert!(
+        entries
+            .iter()
+            .any(|e| e["fields"]["message"] == "sesame stopped"),
+        "graceful shutdown is logged"
+    );
+}
+
+crate::on_every_backend!(
+    migrate_status_up_and_down_round_trip,
+    users_create_makes_a_verified_admin_who_can_log_in,
+    users_create_rejects_a_too_short_password_and_creates_nothing,
+);

@@ -1,0 +1,318 @@
+//! The API contract as published: `/openapi.json` (the same document `sesame openapi` prints)
+//! lists every operation with its error schema and security schemes, and Swagger UI is served
+//! from vendored assets, so `/docs` works without network access.
+
+use crate::helpers::{spawn_app, Backend, TestApp};
+use reqwest::header::CONTENT_TYPE;
+use serde_json::Value;
+use std::collections::BTreeSet;
+
+const METHODS: [&str; 8] = [
+    "get", "put", "post", "delete", "options", "head", "patch", "trace",
+];
+
+async fn document(app: &TestApp) -> Value {
+    let r = app
+        .client
+        .get(app.url("/openapi.json"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let ct = r.headers()[CONTENT_TYPE].to_str().unwrap().to_owned();
+    assert!(ct.starts_with("application/json"), "content type {ct}");
+    r.json().await.unwrap()
+}
+
+/// Every `(METHOD, path, operation)` in the document.
+fn operations(doc: &Value) -> Vec<(String, String, Value)> {
+    let mut ops = Vec::new();
+    for (path, item) in doc["paths"].as_object().expect("paths is an object") {
+        for (key, op) in item.as_object().unwrap() {
+            if METHODS.contains(&key.as_str()) {
+                ops.push((key.to_uppercase(), path.clone(), op.clone()));
+            }
+        }
+    }
+    ops
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn openapi_json_lists_exactly_the_api_operations() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let doc = document(&app).await;
+    let version = doc["openapi"].as_str().expect("openapi version");
+    assert!(version.starts_with("3."), "openapi {version}");
+    assert_eq!(doc["info"]["title"], "Sesame");
+    assert!(doc["info"]["version"].is_string());
+
+    let got: BTreeSet<String> = operations(&doc)
+        .into_iter()
+        .map(|(m, p, _)| format!("{m} {p}"))
+        .collect();
+    let expected: BTreeSet<String> = [
+        "POST /api/v1/auth/register",
+        "POST /api/v1/auth/login",
+        "POST /api/v1/auth/token",
+        "POST /api/v1/auth/refresh",
+        "POST /api/v1/auth/logout",
+        "POST /api/v1/auth/logout-all",
+        "GET /api/v1/users/me",
+        "PATCH /api/v1/users/me",
+        "DELETE /api/v1/users/me",
+        "POST /api/v1/users/me/password",
+        "POST /api/v1/users/me/email",
+        "GET /api/v1/users/me/sessions",
+        "DELETE /api/v1/users/me/sessions/{id}",
+        "GET /api/v1/users/me/export",
+        "POST /api/v1/auth/verify-email",
+        "POST /api/v1/auth/verify-email/resend",
+        "POST /api/v1/auth/password/forgot",
+        "POST /api/v1/auth/password/reset",
+        "POST /api/v1/auth/email/confirm",
+        "GET /.well-known/jwks.json",
+        "GET /health/live",
+        "GET /health/ready",
+    ]
+    .into_iter()
+    .map(str::to_owned)
+    .collect();
+    assert_eq!(got, expected);
+
+    // Operation ids, where present, are unique (client generators rely on it).
+    let ids: Vec<_> = operations(&doc)
+        .into_iter()
+        .filter_map(|(_, _, op)| op["operationId"].as_str().map(str::to_owned))
+        .collect();
+    let unique: BTreeSet<_> = ids.iter().collect();
+    assert_eq!(unique.len(), ids.len(), "duplicate operationId in {ids:?}");
+}
+
+/// The schema names (the last segment of each `$ref`) of a response's contents.
+fn response_schemas(resp: &Value) -> Vec<(String, String)> {
+    resp["content"]
+        .as_object()
+        .map(|c| {
+            c.iter()
+                .filter_map(|(ct, media)| {
+                    let r = media["schema"]["$ref"].as_str()?;
+                    Some((ct.clone(), r.rsplit('/').next().unwrap().to_owned()))
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_operation_documents_responses_and_4xx_answers_use_the_error_schema() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let doc = document(&app).await;
+    let schemas = doc["components"]["schemas"].as_object().unwrap();
+    for name in ["ProblemBody", "OAuthErrorResponse", "FieldProblem"] {
+        assert!(schemas.contains_key(name), "components.schemas.{name}");
+    }
+    let mut checked = 0;
+    for (method, path, op) in operations(&doc) {
+        let responses = op["responses"]
+            .as_object()
+            .unwrap_or_else(|| panic!("{method} {path} has no responses"));
+        assert!(!responses.is_empty(), "{method} {path} has no responses");
+        assert!(
+            responses.keys().any(|s| s.starts_with('2')),
+            "{method} {path} documents no success"
+        );
+        for (status, resp) in responses {
+            assert!(
+                resp["description"].is_string(),
+                "{method} {path} {status} has no description"
+            );
+            if !status.starts_with('4') {
+                continue;
+            }
+            let found = response_schemas(resp);
+            for (_, schema) in &found {
+                assert!(schemas.contains_key(schema), "dangling $ref {schema}");
+            }
+            if path == "/api/v1/auth/token" {
+                assert!(
+                    found
+                        .iter()
+                        .any(|(ct, s)| ct == "application/json" && s == "OAuthErrorResponse"),
+                    "{method} {path} {status} should be an RFC 6749 error: {resp}"
+                );
+            } else {
+                assert!(
+                    found
+                        .iter()
+                        .any(|(ct, s)| ct == "application/problem+json" && s == "ProblemBody"),
+                    "{method} {path} {status} should be a problem+json ProblemBody: {resp}"
+                );
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked >= 10, "only {checked} 4xx responses documented");
+    // Protected operations declare their security; the ProblemBody schema has the stable code.
+    let me = &doc["paths"]["/api/v1/users/me"]["get"];
+    assert!(
+        me["security"].to_string().contains("bearer"),
+        "GET /users/me security: {me}"
+    );
+    let problem = &schemas["ProblemBody"]["properties"];
+    for field in ["type", "title", "status", "detail", "code", "request_id"] {
+        assert!(problem.get(field).is_some(), "ProblemBody.{field}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn security_schemes_offer_bearer_and_the_oauth2_password_flow() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let doc = document(&app).await;
+    let schemes = &doc["components"]["securitySchemes"];
+    assert_eq!(schemes["bearer"]["type"], "http", "{schemes}");
+    assert_eq!(
+        schemes["bearer"]["scheme"]
+            .as_str()
+            .map(str::to_ascii_lowercase)
+            .as_deref(),
+        Some("bearer"),
+        "{schemes}"
+    );
+    assert_eq!(schemes["oauth2"]["type"], "oauth2", "{schemes}");
+    assert_eq!(
+        schemes["oauth2"]["flows"]["password"]["tokenUrl"], "/api/v1/auth/token",
+        "{schemes}"
+    );
+    // The documented token URL is a working OAuth token endpoint on this server.
+    app.create_user("a@example.com").await;
+    let r = app
+        .client
+        .post(app.url("/api/v1/auth/token"))
+        .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(format!(
+            "grant_type=password&username=a%40example.com&password={}",
+            crate::helpers::PASSWORD.replace(' ', "+")
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["token_type"], "Bearer");
+}
+
+/// Every `src="…"` and `href="…"` value in an HTML page.
+fn asset_refs(html: &str) -> Vec<String> {
+    let mut refs = Vec::new();
+    for attr in ["src=\"", "href=\""] {
+        let mut rest = html;
+        while let Some(i) = rest.find(attr) {
+            rest = &rest[i + attr.len()..];
+            let end = rest.find('"').unwrap();
+            refs.push(rest[..end].to_owned());
+            rest = &rest[end..];
+        }
+    }
+    refs
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn swagger_ui_is_served_from_vendored_assets() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let mut pages = Vec::new();
+    for path in ["/docs/", "/docs"] {
+        // reqwest follows the /docs → /docs/ redirect.
+        let r = app.client.get(app.url(path)).send().await.unwrap();
+        assert_eq!(r.status(), 200, "{path}");
+        assert_eq!(r.url().path(), "/docs/", "{path} ends on /docs/");
+        let ct = r.headers()[CONTENT_TYPE].to_str().unwrap().to_owned();
+        assert!(ct.starts_with("text/html"), "{path}: {ct}");
+        let html = r.text().await.unwrap();
+        assert!(html.contains("swagger-ui"), "{html}");
+        pages.push(html);
+    }
+    assert_eq!(pages[0], pages[1]);
+    let html = &pages[0];
+
+    let refs = asset_refs(html);
+    assert!(
+        refs.iter().any(|r| r.ends_with("swagger-ui-bundle.js")),
+        "{refs:?}"
+    );
+    for r in &refs {
+        assert!(
+            !r.contains("://") && !r.starts_with("//"),
+            "the docs page loads {r} from elsewhere"
+        );
+    }
+    // Every asset the page references is served by us.
+    let base = reqwest::Url::parse(&app.url("/docs/")).unwrap();
+    for r in &refs {
+        let url = base.join(r).unwrap();
+        let resp = app.client.get(url.clone()).send().await.unwrap();
+        assert_eq!(resp.status(), 200, "{url}");
+        assert!(!resp.bytes().await.unwrap().is_empty(), "{url} is empty");
+    }
+    let bundle = app
+        .client
+        .get(app.url("/docs/swagger-ui-bundle.js"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bundle.status(), 200);
+    let ct = bundle.headers()[CONTENT_TYPE].to_str().unwrap().to_owned();
+    assert!(ct.contains("javascript"), "{ct}");
+    assert!(bundle.bytes().await.unwrap().len() > 100_000);
+    // The UI is configured with this server's document, not a remote one.
+    let init = app
+        .client
+        .get(app.url("/docs/swagger-initializer.js"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(init.status(), 200);
+    let init = init.text().await.unwrap();
+    assert!(init.contains("\"/openapi.json\""), "{init}");
+    assert!(
+        !init.contains("http://") && !init.contains("https://"),
+        "{init}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cli_prints_the_same_document_as_the_server() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let served = document(&app).await;
+    let dir = std::env::temp_dir().join(format!("sesame-openapi-{}", uuid::Uuid::now_v7()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_sesame"));
+    for (k, _) in std::env::vars_os() {
+        if k.to_string_lossy().starts_with("SESAME_") {
+            cmd.env_remove(k);
+        }
+    }
+    let out = tokio::time::timeout(
+        std::time::Duration::from_secs(60),
+        cmd.arg("openapi")
+            .current_dir(&dir)
+            .stdin(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .output(),
+    )
+    .await
+    .expect("sesame openapi finishes")
+    .unwrap();
+    let leftovers: Vec<_> = std::fs::read_dir(&dir).unwrap().collect();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(leftovers.is_empty(), "`sesame openapi` wrote {leftovers:?}");
+    let printed: Value = serde_json::from_slice(&out.stdout).expect("stdout is one JSON document");
+    let keys =
+        |d: &Value| -> Vec<String> { d["paths"].as_object().unwrap().keys().cloned().collect() };
+    assert_eq!(keys(&printed), keys(&served));
+    assert_eq!(printed, served);
+}
