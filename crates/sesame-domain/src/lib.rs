@@ -2,8 +2,9 @@
 //! rules that govern them.
 //!
 //! This crate owns the account lifecycle logic ([`service::AuthService`]), the parse-don't-validate
-//! newtypes every other layer trusts ([`model`]), password hashing ([`password`]), token signing and
-//! refresh-token rotation ([`token`]), and the storage contract ([`store`]).
+//! newtypes every other layer trusts ([`model`]), password hashing ([`password`]), the rules a new
+//! password must meet ([`policy`]), token signing and refresh-token rotation ([`token`]), and the
+//! storage contract ([`store`]).
 //!
 //! It deliberately knows nothing of HTTP (axum) or SQL (sqlx): the `sesame` crate adapts requests
 //! into calls here and implements the storage traits per backend. The compiler enforces that split,
@@ -15,6 +16,7 @@ pub mod error;
 pub mod mail;
 pub mod model;
 pub mod password;
+pub mod policy;
 pub mod service;
 pub mod store;
 pub mod token;

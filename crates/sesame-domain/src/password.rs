@@ -65,6 +65,11 @@ impl Password {
     fn expose(&self) -> &[u8] {
         self.0.as_bytes()
     }
+
+    /// The normalized text, for the password policy to inspect. Never log or store it.
+    pub(crate) fn expose_str(&self) -> &str {
+        &self.0
+    }
 }
 
 impl fmt::Debug for Password {
