@@ -10,6 +10,11 @@ case "$SESAME_TEST_POSTGRES_URL" in
   *@127.0.0.1:5432/*|*@localhost:5432/*) scripts/ensure-postgres.sh ;;
 esac
 
+# The rate-limiter tests use a shared Redis (SESAME_TEST_REDIS_URL, default: the local server,
+# started if it is down) and start throwaway `redis-server`s of their own.
+export SESAME_TEST_REDIS_URL="${SESAME_TEST_REDIS_URL:-redis://127.0.0.1:6379}"
+scripts/ensure-redis.sh
+
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --workspace --locked --no-fail-fast "$@"
 else

@@ -2,11 +2,13 @@
 //!
 //! [`http`] is the JSON API, [`storage`] implements the domain's store per database,
 //! [`config`] and [`startup`] turn settings into a running [`startup::Application`], [`cli`] is
-//! the command line. The rules themselves live in the `sesame-domain` crate.
+//! the command line, [`limits`] holds the rate limiters. The rules themselves live in the
+//! `sesame-domain` crate.
 
 pub mod cli;
 pub mod config;
 pub mod http;
+pub mod limits;
 pub mod mail;
 pub mod startup;
 pub mod storage;

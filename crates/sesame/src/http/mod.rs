@@ -9,6 +9,7 @@
 
 pub mod account;
 pub mod auth;
+pub mod client_ip;
 pub mod cookies;
 pub mod dto;
 pub mod extract;
