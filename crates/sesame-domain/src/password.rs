@@ -260,6 +260,17 @@ impl PasswordHasher {
             && p.p_cost() == self.params.parallelism
     }
 
+    /// Runs other CPU-heavy password work (the strength estimate) on the same bounded pool.
+    ///
+    /// # Errors
+    /// [`AuthError::Overloaded`] when the pool is full.
+    pub async fn offload<T: Send + 'static>(
+        &self,
+        job: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, AuthError> {
+        self.run(job).await
+    }
+
     async fn run<T: Send + 'static>(
         &self,
         job: impl FnOnce() -> T + Send + 'static,

@@ -14,6 +14,7 @@ use crate::model::{
     User, UserId, Username,
 };
 use crate::password::{Password, PasswordHasher};
+use crate::policy::PasswordPolicy;
 use crate::store::{
     EmailTokenState, NewEmailToken, NewSession, PasswordChange, Store, TokenEffect, TokenPurpose,
 };
@@ -136,6 +137,7 @@ pub struct AuthService {
     sessions: SessionSettings,
     email: EmailSettings,
     lockout: LockoutSettings,
+    policy: PasswordPolicy,
     /// Wakes the outbox worker when mail is enqueued.
     mail_signal: Arc<Notify>,
 }
@@ -158,11 +160,21 @@ impl std::fmt::Debug for AuthService {
 pub async fn create_account(
     store: &dyn Store,
     hasher: &Arc<PasswordHasher>,
+    policy: PasswordPolicy,
     reg: Registration,
     roles: Vec<RoleName>,
     email_verified: bool,
     send_verification: Option<&EmailSettings>,
 ) -> Result<User, AuthError> {
+    check_policy(
+        hasher,
+        policy,
+        &reg.password,
+        &reg.email,
+        reg.username.as_ref(),
+        "password",
+    )
+    .await?;
     let password_hash = hasher.hash(&reg.password).await?;
     let id = UserId::new();
     let verification =
@@ -186,6 +198,23 @@ pub async fn create_account(
         .await?;
     tracing::info!(user_id = %user.id, "user created");
     Ok(user)
+}
+
+/// Applies the password policy off the async runtime (the strength estimate costs up to tens of
+/// milliseconds of CPU on long inputs).
+async fn check_policy(
+    hasher: &Arc<PasswordHasher>,
+    policy: PasswordPolicy,
+    password: &Password,
+    email: &Email,
+    username: Option<&Username>,
+    field: &'static str,
+) -> Result<(), AuthError> {
+    let (password, email, username) = (password.clone(), email.clone(), username.cloned());
+    hasher
+        .offload(move || policy.check(&password, &email, username.as_ref(), field))
+        .await?
+        .map_err(|e| AuthError::Validation(vec![e]))
 }
 
 /// A fresh emailed token of `purpose` for `user`, valid for `ttl`.
@@ -244,6 +273,7 @@ impl AuthService {
         sessions: SessionSettings,
         email: EmailSettings,
         lockout: LockoutSettings,
+        policy: PasswordPolicy,
         mail_signal: Arc<Notify>,
     ) -> Self {
         Self {
@@ -253,6 +283,7 @@ impl AuthService {
             sessions,
             email,
             lockout,
+            policy,
             mail_signal,
         }
     }
@@ -318,6 +349,7 @@ impl AuthService {
         let user = create_account(
             self.store.as_ref(),
             &self.hasher,
+            self.policy,
             reg,
             roles,
             email_verified,
@@ -879,6 +911,15 @@ impl AuthService {
         client: &ClientInfo,
     ) -> Result<(), AuthError> {
         let (hash, state) = self.live_token(token, TokenPurpose::ResetPassword).await?;
+        check_policy(
+            &self.hasher,
+            self.policy,
+            new_password,
+            &state.user.email,
+            state.user.username.as_ref(),
+            "new_password",
+        )
+        .await?;
         let password_hash = self.hasher.hash(new_password).await?;
         let notice = OutboundMail::new(
             Some(state.user.id),
@@ -924,6 +965,15 @@ impl AuthService {
                 "the current password is incorrect",
             ));
         }
+        check_policy(
+            &self.hasher,
+            self.policy,
+            new_password,
+            &who.user.email,
+            who.user.username.as_ref(),
+            "new_password",
+        )
+        .await?;
         let password_hash = self.hasher.hash(new_password).await?;
         let refresh = RefreshToken::generate();
         let t = now();

@@ -6,6 +6,7 @@ use crate::startup::{self, Application, StartupError};
 use clap::{Parser, Subcommand};
 use sesame_domain::model::{DisplayName, Email, RoleName, Username};
 use sesame_domain::password::Password;
+use sesame_domain::policy::PasswordPolicy;
 use sesame_domain::service::{create_account, Registration};
 use std::io::BufRead;
 use std::process::ExitCode;
@@ -213,7 +214,16 @@ async fn users(common: &CommonConfig, action: UsersAction) -> Result<(), CliErro
     } else {
         Vec::new()
     };
-    let user = create_account(store.as_ref(), &hasher, reg, roles, true, None).await?;
+    let user = create_account(
+        store.as_ref(),
+        &hasher,
+        PasswordPolicy::default(),
+        reg,
+        roles,
+        true,
+        None,
+    )
+    .await?;
     println!(
         "created user {} <{}>{}",
         user.id,

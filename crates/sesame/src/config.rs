@@ -254,6 +254,127 @@ pub struct ServeConfig {
 
     #[command(flatten)]
     pub http: HttpConfig,
+
+    #[command(flatten)]
+    pub abuse: AbuseConfig,
+}
+
+/// A rate-limit quota on the command line: `N/PERIOD`, e.g. `20/1m`.
+///
+/// # Errors
+/// A message naming the accepted form.
+pub fn parse_quota(raw: &str) -> Result<crate::limits::Quota, String> {
+    let (n, period) = raw
+        .split_once('/')
+        .ok_or_else(|| format!("`{raw}` is not a quota: use N/PERIOD such as 20/1m"))?;
+    let n: u32 = n
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{raw}`: the count before / must be a whole number"))?;
+    let period = parse_duration(period)?;
+    crate::limits::Quota::new(n, period).map_err(|e| format!("`{raw}`: {e}"))
+}
+
+/// Abuse protection: rate limits, proxies, password policy.
+#[derive(Debug, Clone, Args)]
+pub struct AbuseConfig {
+    /// Redis for rate limits shared by every node (redis://[:PASS@]HOST:6379[/DB]); unset:
+    /// each node limits in its own memory. The password is never logged.
+    #[arg(long, env = "SESAME_REDIS_URL", hide_env_values = true)]
+    pub redis_url: Option<DatabaseUrl>,
+
+    /// While Redis is unreachable: `open` limits from each node's memory (and logs it),
+    /// `closed` refuses the limited endpoints.
+    #[arg(
+        long,
+        env = "SESAME_RATE_LIMIT_FAIL_MODE",
+        value_enum,
+        default_value = "open"
+    )]
+    pub rate_limit_fail_mode: FailModeArg,
+
+    /// Reverse proxies whose forwarding headers are believed (comma-separated CIDRs or IPs).
+    /// Unset: the socket peer is the client.
+    #[arg(long, env = "SESAME_TRUSTED_PROXIES", default_value = "")]
+    pub trusted_proxies: String,
+
+    /// Which header the trusted proxies write: x-forwarded-for, forwarded, or
+    /// prefer-forwarded (Forwarded when present, else X-Forwarded-For).
+    #[arg(
+        long,
+        env = "SESAME_TRUSTED_PROXY_HEADER",
+        value_enum,
+        default_value = "x-forwarded-for"
+    )]
+    pub trusted_proxy_header: ProxyHeaderArg,
+
+    /// Minimum zxcvbn strength score (0-4) of new passwords.
+    #[arg(long, env = "SESAME_PASSWORD_MIN_SCORE", default_value_t = 3)]
+    pub password_min_score: u8,
+
+    /// Logins per client IP.
+    #[arg(long, env = "SESAME_RATE_LOGIN_IP", default_value = "20/1m", value_parser = parse_quota)]
+    pub rate_login_ip: crate::limits::Quota,
+    /// Logins per account name.
+    #[arg(long, env = "SESAME_RATE_LOGIN_ACCOUNT", default_value = "10/1m", value_parser = parse_quota)]
+    pub rate_login_account: crate::limits::Quota,
+    /// Registrations per client IP.
+    #[arg(long, env = "SESAME_RATE_REGISTER_IP", default_value = "10/1h", value_parser = parse_quota)]
+    pub rate_register_ip: crate::limits::Quota,
+    /// Password-reset requests per client IP.
+    #[arg(long, env = "SESAME_RATE_FORGOT_IP", default_value = "10/1h", value_parser = parse_quota)]
+    pub rate_forgot_ip: crate::limits::Quota,
+    /// Password-reset requests per email address.
+    #[arg(long, env = "SESAME_RATE_FORGOT_EMAIL", default_value = "3/1h", value_parser = parse_quota)]
+    pub rate_forgot_email: crate::limits::Quota,
+    /// Verification resends per client IP.
+    #[arg(long, env = "SESAME_RATE_RESEND_IP", default_value = "10/1h", value_parser = parse_quota)]
+    pub rate_resend_ip: crate::limits::Quota,
+    /// Verification resends per email address.
+    #[arg(long, env = "SESAME_RATE_RESEND_EMAIL", default_value = "3/1h", value_parser = parse_quota)]
+    pub rate_resend_email: crate::limits::Quota,
+    /// Email-change requests per client IP.
+    #[arg(long, env = "SESAME_RATE_EMAIL_CHANGE_IP", default_value = "10/1h", value_parser = parse_quota)]
+    pub rate_email_change_ip: crate::limits::Quota,
+    /// Email-change requests per user.
+    #[arg(long, env = "SESAME_RATE_EMAIL_CHANGE_USER", default_value = "5/1h", value_parser = parse_quota)]
+    pub rate_email_change_user: crate::limits::Quota,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FailModeArg {
+    Open,
+    Closed,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ProxyHeaderArg {
+    XForwardedFor,
+    Forwarded,
+    PreferForwarded,
+}
+
+impl AbuseConfig {
+    /// # Errors
+    /// A [`ConfigError`] naming the variable to fix.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.password_min_score > 4 {
+            return Err(ConfigError(
+                "SESAME_PASSWORD_MIN_SCORE must be 0 to 4".into(),
+            ));
+        }
+        crate::http::client_ip::TrustedProxies::parse(&self.trusted_proxies)
+            .map_err(|e| ConfigError(format!("SESAME_TRUSTED_PROXIES: {e}")))?;
+        if let Some(url) = &self.redis_url {
+            let u = url.expose();
+            if !(u.starts_with("redis://") || u.starts_with("rediss://")) {
+                return Err(ConfigError(
+                    "SESAME_REDIS_URL must start with redis:// or rediss://".into(),
+                ));
+            }
+        }
+        Ok(())
+    }
 }
 
 /// The HTTP edge: browsers (CORS, cookies), size and time bounds, proxies.
@@ -502,6 +623,7 @@ impl ServeConfig {
         }
         self.mail.validate()?;
         self.http.validate()?;
+        self.abuse.validate()?;
         if self.lockout_threshold == 0 {
             return Err(ConfigError(
                 "SESAME_LOCKOUT_THRESHOLD must be at least 1".into(),

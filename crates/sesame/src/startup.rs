@@ -8,6 +8,7 @@ use crate::storage::{ConnectError, Database};
 use sesame_domain::clock::now;
 use sesame_domain::mail::{MailTransport, OutboxSettings, OutboxWorker};
 use sesame_domain::password::{HashParams, PasswordHasher};
+use sesame_domain::policy::PasswordPolicy;
 use sesame_domain::service::{AuthService, EmailSettings, LockoutSettings, SessionSettings};
 use sesame_domain::store::Store;
 use sesame_domain::token::{StoredKey, TokenIssuer, TokenSettings};
@@ -188,6 +189,8 @@ pub async fn build_state(
             base: cfg.lockout_base,
             max: cfg.lockout_max,
         },
+        PasswordPolicy::new(cfg.abuse.password_min_score)
+            .map_err(|e| crate::config::ConfigError(format!("SESAME_PASSWORD_MIN_SCORE: {e}")))?,
         signal,
     );
     Ok((
@@ -203,9 +206,56 @@ pub async fn build_state(
             }),
             in_flight: http::security::in_flight(cfg.http.max_in_flight),
             max_body_bytes: cfg.http.max_body_bytes,
+            limits: Arc::new(rate_limits(cfg)?),
+            trusted_proxies: Arc::new(trusted_proxies(cfg)?),
         },
         worker,
     ))
+}
+
+/// The rate limiter: Redis with an in-process fallback when `SESAME_REDIS_URL` is set, else
+/// in-process only.
+fn rate_limits(cfg: &ServeConfig) -> Result<http::ratelimit::RateLimits, StartupError> {
+    use crate::limits::{FailMode, FallbackLimiter, MemoryLimiter, RateLimiter, RedisLimiter};
+    let a = &cfg.abuse;
+    let limiter: Arc<dyn RateLimiter> = match &a.redis_url {
+        None => Arc::new(MemoryLimiter::new()),
+        Some(url) => {
+            let redis = RedisLimiter::new(url.expose())
+                .map_err(|e| crate::config::ConfigError(format!("SESAME_REDIS_URL: {e}")))?;
+            let mode = match a.rate_limit_fail_mode {
+                crate::config::FailModeArg::Open => FailMode::Open,
+                crate::config::FailModeArg::Closed => FailMode::Closed,
+            };
+            Arc::new(FallbackLimiter::new(redis, MemoryLimiter::new(), mode))
+        }
+    };
+    Ok(http::ratelimit::RateLimits {
+        limiter,
+        rules: http::ratelimit::RateRules {
+            login_ip: a.rate_login_ip,
+            login_account: a.rate_login_account,
+            register_ip: a.rate_register_ip,
+            forgot_ip: a.rate_forgot_ip,
+            forgot_email: a.rate_forgot_email,
+            resend_ip: a.rate_resend_ip,
+            resend_email: a.rate_resend_email,
+            email_change_ip: a.rate_email_change_ip,
+            email_change_user: a.rate_email_change_user,
+        },
+    })
+}
+
+fn trusted_proxies(cfg: &ServeConfig) -> Result<http::client_ip::TrustedProxies, StartupError> {
+    use http::client_ip::{ProxyHeader, TrustedProxies};
+    let header = match cfg.abuse.trusted_proxy_header {
+        crate::config::ProxyHeaderArg::XForwardedFor => ProxyHeader::XForwardedFor,
+        crate::config::ProxyHeaderArg::Forwarded => ProxyHeader::Forwarded,
+        crate::config::ProxyHeaderArg::PreferForwarded => ProxyHeader::PreferForwarded,
+    };
+    Ok(TrustedProxies::parse(&cfg.abuse.trusted_proxies)
+        .map_err(|e| crate::config::ConfigError(format!("SESAME_TRUSTED_PROXIES: {e}")))?
+        .reading(header))
 }
 
 /// `scheme://host[:port]` of a URL.

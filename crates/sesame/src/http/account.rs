@@ -14,6 +14,7 @@ use super::dto::{
 };
 use super::extract::{ApiJson, Client, CurrentUser};
 use super::problem::{ApiResult, ProblemBody};
+use super::ratelimit::{ip_subject, name_subject};
 use super::{no_store, AppState};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -70,9 +71,26 @@ pub async fn verify_email(
     ))]
 pub async fn resend_verification(
     State(state): State<AppState>,
+    Client(client): Client,
     ApiJson(req): ApiJson<EmailRequest>,
 ) -> ApiResult<Response> {
     let email = Email::parse(&req.email)?;
+    let rules = &state.limits.rules;
+    state
+        .limits
+        .check(&[
+            (
+                "resend:ip",
+                &ip_subject(client.ip.as_deref()),
+                rules.resend_ip,
+            ),
+            (
+                "resend:email",
+                &name_subject(email.normalized()),
+                rules.resend_email,
+            ),
+        ])
+        .await?;
     let auth = state.auth.clone();
     in_background("verification resend", async move {
         auth.resend_verification(&email).await
@@ -93,6 +111,22 @@ pub async fn forgot_password(
     ApiJson(req): ApiJson<EmailRequest>,
 ) -> ApiResult<Response> {
     let email = Email::parse(&req.email)?;
+    let rules = &state.limits.rules;
+    state
+        .limits
+        .check(&[
+            (
+                "forgot:ip",
+                &ip_subject(client.ip.as_deref()),
+                rules.forgot_ip,
+            ),
+            (
+                "forgot:email",
+                &name_subject(email.normalized()),
+                rules.forgot_email,
+            ),
+        ])
+        .await?;
     let auth = state.auth.clone();
     in_background("password reset request", async move {
         auth.forgot_password(&email, &client).await
@@ -190,6 +224,22 @@ pub async fn change_email(
     let Some(new_email) = new_email else {
         return Err(AuthError::Validation(errs).into());
     };
+    let rules = &state.limits.rules;
+    state
+        .limits
+        .check(&[
+            (
+                "email_change:ip",
+                &ip_subject(client.ip.as_deref()),
+                rules.email_change_ip,
+            ),
+            (
+                "email_change:user",
+                &who.user.id.to_string(),
+                rules.email_change_user,
+            ),
+        ])
+        .await?;
     state
         .auth
         .request_email_change(

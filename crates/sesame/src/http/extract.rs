@@ -101,19 +101,26 @@ impl FromRequestParts<AppState> for CurrentUser {
     }
 }
 
-/// Where the request came from: the socket peer address and the `User-Agent` (cut to 512
-/// bytes). Trusted-proxy handling of `X-Forwarded-For` belongs here when it is configured.
+/// Where the request came from: the client IP (the socket peer, or behind trusted proxies the
+/// address their forwarding headers name; see [`super::client_ip`]), the `User-Agent` (cut to
+/// 512 bytes) and the request id.
 #[derive(Debug, Clone)]
 pub struct Client(pub ClientInfo);
 
-impl<S: Send + Sync> FromRequestParts<S> for Client {
+impl FromRequestParts<AppState> for Client {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let ip = parts
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
-            .map(|ConnectInfo(addr)| addr.ip().to_string());
+            .map(|ConnectInfo(addr)| {
+                super::client_ip::client_ip(addr.ip(), &parts.headers, &state.trusted_proxies)
+                    .to_string()
+            });
         let user_agent = parts
             .headers
             .get(USER_AGENT)

@@ -17,6 +17,7 @@ pub mod meta;
 pub mod oauth;
 pub mod pages;
 pub mod problem;
+pub mod ratelimit;
 pub mod security;
 pub mod server;
 pub mod users;
@@ -50,6 +51,8 @@ pub struct AppState {
     /// One permit per request in flight (see `security::load_bounds`).
     pub in_flight: Arc<tokio::sync::Semaphore>,
     pub max_body_bytes: usize,
+    pub limits: Arc<ratelimit::RateLimits>,
+    pub trusted_proxies: Arc<client_ip::TrustedProxies>,
 }
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");

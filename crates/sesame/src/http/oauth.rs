@@ -5,6 +5,8 @@
 //! clients parse `error`, not `code`.
 
 use super::extract::{read_body, Client};
+use super::problem::ApiError;
+use super::ratelimit::{ip_subject, name_subject};
 use super::AppState;
 use axum::extract::{Request, State};
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, PRAGMA, RETRY_AFTER};
@@ -214,6 +216,26 @@ async fn grant(
         Some("password") => {
             let username = required(form.username, "username")?;
             let password = required(form.password, "password")?;
+            let rules = &state.limits.rules;
+            state
+                .limits
+                .check(&[
+                    (
+                        "login:ip",
+                        &ip_subject(client.ip.as_deref()),
+                        rules.login_ip,
+                    ),
+                    (
+                        "login:account",
+                        &name_subject(&username),
+                        rules.login_account,
+                    ),
+                ])
+                .await
+                .map_err(|e| match e {
+                    ApiError::Auth(a) => OAuthError::from(a),
+                    _ => OAuthError::bad("invalid_request", "the request was refused"),
+                })?;
             Ok(state
                 .auth
                 .login(&username, &Password::for_login(&password), client)

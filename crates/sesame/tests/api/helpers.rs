@@ -230,7 +230,21 @@ pub async fn spawn_on(db: TestDb, global: &[&str], serve: &[&str]) -> TestApp {
 
 /// Test defaults that differ from production ones, unless the test sets them itself: login does
 /// not wait for email verification (the email tests turn it back on), and mail goes to the log.
-const TEST_SERVE_DEFAULTS: &[(&str, &str)] = &[("--require-verified-email", "false")];
+/// Abuse protection (rate limits, lockout) is relaxed the same way; the tests of those rules
+/// set their own values.
+const TEST_SERVE_DEFAULTS: &[(&str, &str)] = &[
+    ("--require-verified-email", "false"),
+    ("--lockout-threshold", "1000"),
+    ("--rate-login-ip", "1000000/1s"),
+    ("--rate-login-account", "1000000/1s"),
+    ("--rate-register-ip", "1000000/1s"),
+    ("--rate-forgot-ip", "1000000/1s"),
+    ("--rate-forgot-email", "1000000/1s"),
+    ("--rate-resend-ip", "1000000/1s"),
+    ("--rate-resend-email", "1000000/1s"),
+    ("--rate-email-change-ip", "1000000/1s"),
+    ("--rate-email-change-user", "1000000/1s"),
+];
 
 async fn build(db: &TestDb, global: &[&str], serve: &[&str]) -> Application {
     let mut args = vec!["sesame", "--database-url", &db.url, "--log-level", "warn"];

@@ -1,0 +1,110 @@
+//! Which requests are rate limited, keyed how, and how a limit becomes an answer.
+//!
+//! Every sensitive endpoint is limited per client IP (IPv6 by /64, since one client can rotate
+//! addresses inside its prefix) and per target (account name, email, user). Names and emails are
+//! hashed before they become keys, so a shared Redis never holds them in clear. The algorithm and
+//! the storage (in-process or Redis with fallback) live in [`crate::limits`].
+
+use super::problem::ApiError;
+use crate::limits::{Decision, Quota, RateLimiter};
+use sesame_domain::AuthError;
+use sha2::{Digest, Sha256};
+use std::net::IpAddr;
+use std::sync::Arc;
+
+/// The quotas, one per rule.
+#[derive(Debug, Clone, Copy)]
+pub struct RateRules {
+    pub login_ip: Quota,
+    pub login_account: Quota,
+    pub register_ip: Quota,
+    pub forgot_ip: Quota,
+    pub forgot_email: Quota,
+    pub resend_ip: Quota,
+    pub resend_email: Quota,
+    pub email_change_ip: Quota,
+    pub email_change_user: Quota,
+}
+
+/// The limiter and its rules, shared by the handlers.
+pub struct RateLimits {
+    pub limiter: Arc<dyn RateLimiter>,
+    pub rules: RateRules,
+}
+
+impl std::fmt::Debug for RateLimits {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RateLimits")
+            .field("rules", &self.rules)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The key subject for an IP: the address itself, or its /64 for IPv6.
+#[must_use]
+pub fn ip_subject(ip: Option<&str>) -> String {
+    match ip.and_then(|s| s.parse::<IpAddr>().ok()) {
+        Some(IpAddr::V6(v6)) => {
+            let s = v6.segments();
+            format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+        }
+        Some(IpAddr::V4(v4)) => v4.to_string(),
+        None => "unknown".to_owned(),
+    }
+}
+
+/// A key subject for a name or email: trimmed, lower-cased, hashed.
+#[must_use]
+pub fn name_subject(name: &str) -> String {
+    let digest = Sha256::digest(name.trim().to_lowercase().as_bytes());
+    digest[..16].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+impl RateLimits {
+    /// Counts the request against every `(rule name, subject, quota)`; the first exhausted one
+    /// answers 429 with `Retry-After`, the same answer a login lockout gives.
+    ///
+    /// # Errors
+    /// [`AuthError::TooManyAttempts`] when a quota is exhausted.
+    pub async fn check(&self, checks: &[(&str, &str, Quota)]) -> Result<(), ApiError> {
+        for (rule, subject, quota) in checks {
+            let key = format!("{rule}:{subject}");
+            if let Decision::Limited { retry_after } = self.limiter.check(&key, *quota).await {
+                tracing::info!(rule, "rate limit reached");
+                let secs = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
+                return Err(ApiError::Auth(AuthError::TooManyAttempts {
+                    retry_after_secs: secs.max(1),
+                }));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ipv6_clients_are_keyed_by_their_64_prefix() {
+        assert_eq!(
+            ip_subject(Some("2001:db8:1:2:aaaa::1")),
+            "2001:db8:1:2::/64"
+        );
+        assert_eq!(
+            ip_subject(Some("2001:db8:1:2:bbbb::9")),
+            "2001:db8:1:2::/64"
+        );
+        assert_eq!(ip_subject(Some("192.0.2.7")), "192.0.2.7");
+        assert_eq!(ip_subject(None), "unknown");
+    }
+
+    #[test]
+    fn names_are_hashed_case_insensitively() {
+        assert_eq!(
+            name_subject(" Alice@Example.com "),
+            name_subject("alice@example.com")
+        );
+        assert!(!name_subject("alice@example.com").contains("alice"));
+    }
+}
