@@ -23,6 +23,13 @@ rep=[
 ('let latest: Option<i64> =','let latest: Option<Timestamp> ='),
 ('opt_ts(latest).map_err(store_err)','Ok(latest)'),
 ('"sqlite"','"postgres"'),
+('Dialect::Sqlite','Dialect::Postgres'),
+('sqlx::query::Query<\'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<\'q>>','sqlx::query::Query<\'q, sqlx::Postgres, sqlx::postgres::PgArguments>'),
+('sqlx::QueryBuilder<sqlx::Sqlite>','sqlx::QueryBuilder<sqlx::Postgres>'),
+('''let mut tx = self.pool.begin().await.map_err(store_err)?;
+        if !admin_guard(''','''let mut tx = self.pool.begin().await.map_err(store_err)?;
+        sqlx::query("SELECT pg_advisory_xact_lock(7_446_121_000)").execute(&mut *tx).await.map_err(store_err)?;
+        if !admin_guard('''),
 ]
 s=re.sub(r'use sqlx::sqlite::\{[^}]*\};\n', 'use sqlx::postgres::{PgPoolOptions, PgRow};\n', s)
 for a,b in rep:

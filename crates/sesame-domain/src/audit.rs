@@ -27,10 +27,17 @@ pub enum AuditKind {
     EmailChangeRequested,
     EmailChangeConfirmed,
     AccountDeleted,
+    AdminUserCreated,
+    AdminUserUpdated,
+    AdminUserDeleted,
+    AdminUserUnlocked,
+    AdminSessionsRevoked,
+    AdminRoleCreated,
+    AdminRoleDeleted,
 }
 
 impl AuditKind {
-    pub const ALL: [Self; 15] = [
+    pub const ALL: [Self; 22] = [
         Self::UserRegistered,
         Self::LoginSucceeded,
         Self::LoginFailed,
@@ -46,6 +53,13 @@ impl AuditKind {
         Self::EmailChangeRequested,
         Self::EmailChangeConfirmed,
         Self::AccountDeleted,
+        Self::AdminUserCreated,
+        Self::AdminUserUpdated,
+        Self::AdminUserDeleted,
+        Self::AdminUserUnlocked,
+        Self::AdminSessionsRevoked,
+        Self::AdminRoleCreated,
+        Self::AdminRoleDeleted,
     ];
 
     #[must_use]
@@ -66,6 +80,13 @@ impl AuditKind {
             Self::EmailChangeRequested => "email_change.requested",
             Self::EmailChangeConfirmed => "email_change.confirmed",
             Self::AccountDeleted => "account.deleted",
+            Self::AdminUserCreated => "admin.user_created",
+            Self::AdminUserUpdated => "admin.user_updated",
+            Self::AdminUserDeleted => "admin.user_deleted",
+            Self::AdminUserUnlocked => "admin.user_unlocked",
+            Self::AdminSessionsRevoked => "admin.sessions_revoked",
+            Self::AdminRoleCreated => "admin.role_created",
+            Self::AdminRoleDeleted => "admin.role_deleted",
         }
     }
 

@@ -87,6 +87,16 @@ pub enum AuthError {
     /// superseded.
     #[error("invalid or expired emailed token")]
     InvalidEmailToken,
+    /// The caller lacks the role this needs (checked against the database, not the token).
+    #[error("forbidden")]
+    Forbidden,
+    /// The change would leave no active admin.
+    #[error("the last admin cannot be demoted, deactivated or deleted")]
+    LastAdmin,
+    #[error("the role already exists")]
+    RoleExists,
+    #[error("built-in roles cannot be deleted")]
+    BuiltInRole,
     /// A resource of the caller's (e.g. one of their sessions) does not exist.
     #[error("not found")]
     NotFound,

@@ -10,6 +10,7 @@
 //! into calls here and implements the storage traits per backend. The compiler enforces that split,
 //! because neither framework is a dependency of this crate.
 
+pub mod admin;
 pub mod audit;
 pub mod clock;
 pub mod error;

@@ -73,7 +73,7 @@ fn retry_secs(until: Timestamp, t: Timestamp) -> u64 {
 }
 
 /// "24 hours", "1 hour", "30 minutes": for the text of emails.
-fn human(d: Duration) -> String {
+pub(crate) fn human(d: Duration) -> String {
     let s = d.as_secs();
     let (n, unit) = if s.is_multiple_of(86_400) && s >= 86_400 * 2 {
         (s / 86_400, "day")
@@ -131,15 +131,22 @@ impl Principal {
 }
 
 pub struct AuthService {
-    store: Arc<dyn crate::store::Store>,
-    hasher: Arc<PasswordHasher>,
-    tokens: TokenIssuer,
-    sessions: SessionSettings,
-    email: EmailSettings,
-    lockout: LockoutSettings,
-    policy: PasswordPolicy,
+    pub(crate) store: Arc<dyn crate::store::Store>,
+    pub(crate) hasher: Arc<PasswordHasher>,
+    pub(crate) tokens: TokenIssuer,
+    pub(crate) sessions: SessionSettings,
+    pub(crate) email: EmailSettings,
+    pub(crate) lockout: LockoutSettings,
+    pub(crate) policy: PasswordPolicy,
     /// Wakes the outbox worker when mail is enqueued.
-    mail_signal: Arc<Notify>,
+    pub(crate) mail_signal: Arc<Notify>,
+}
+
+/// The login-throttle key of an existing account (the storage layer can build the same key from
+/// a user id: `user:` and the id's 32 lower-case hex digits).
+#[must_use]
+pub fn lockout_key(user: UserId) -> String {
+    format!("user:{}", user.as_uuid().simple())
 }
 
 impl std::fmt::Debug for AuthService {
@@ -157,6 +164,7 @@ impl std::fmt::Debug for AuthService {
 /// # Errors
 /// [`AuthError::EmailTaken`] / [`AuthError::UsernameTaken`] on duplicates;
 /// [`AuthError::Overloaded`] when hashing is saturated.
+#[allow(clippy::too_many_arguments)] // each is a distinct input of the one way accounts are made
 pub async fn create_account(
     store: &dyn Store,
     hasher: &Arc<PasswordHasher>,
@@ -202,7 +210,7 @@ pub async fn create_account(
 
 /// Applies the password policy off the async runtime (the strength estimate costs up to tens of
 /// milliseconds of CPU on long inputs).
-async fn check_policy(
+pub(crate) async fn check_policy(
     hasher: &Arc<PasswordHasher>,
     policy: PasswordPolicy,
     password: &Password,
@@ -218,7 +226,7 @@ async fn check_policy(
 }
 
 /// A fresh emailed token of `purpose` for `user`, valid for `ttl`.
-fn email_token(
+pub(crate) fn email_token(
     user: UserId,
     purpose: TokenPurpose,
     new_email: Option<Email>,
@@ -237,11 +245,11 @@ fn email_token(
     (token, record)
 }
 
-fn link(settings: &EmailSettings, page: &str, token: &RefreshToken) -> String {
+pub(crate) fn link(settings: &EmailSettings, page: &str, token: &RefreshToken) -> String {
     format!("{}/{page}?token={}", settings.link_base, token.reveal())
 }
 
-fn verification_mail(
+pub(crate) fn verification_mail(
     settings: &EmailSettings,
     user: UserId,
     email: &Email,
@@ -260,12 +268,13 @@ fn verification_mail(
     (record, mail)
 }
 
-fn chrono_dur(d: Duration) -> chrono::Duration {
+pub(crate) fn chrono_dur(d: Duration) -> chrono::Duration {
     chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX)
 }
 
 impl AuthService {
     #[must_use]
+    #[allow(clippy::too_many_arguments)] // built once, by startup, from the typed configuration
     pub fn new(
         store: Arc<dyn Store>,
         hasher: Arc<PasswordHasher>,
@@ -289,7 +298,7 @@ impl AuthService {
     }
 
     /// Appends to the audit trail; a failed write is logged, never fatal.
-    async fn audit(
+    pub(crate) async fn audit(
         &self,
         kind: AuditKind,
         user: Option<UserId>,
@@ -386,7 +395,7 @@ impl AuthService {
             None => None,
         };
         let key = match (&found, &name) {
-            (Some(f), _) => format!("user:{}", f.user.id),
+            (Some(f), _) => lockout_key(f.user.id),
             (None, Some(LoginName::Email(e))) => format!("name:{}", e.normalized()),
             (None, Some(LoginName::Username(u))) => format!("name:{}", u.normalized()),
             (None, None) => format!(
@@ -738,12 +747,16 @@ impl AuthService {
 
 /// Email flows and self-service account management.
 impl AuthService {
-    fn mail_enqueued(&self) {
+    pub(crate) fn mail_enqueued(&self) {
         self.mail_signal.notify_one();
     }
 
     /// Checks `password` against the user's stored hash (a mismatch costs the same as a match).
-    async fn password_matches(&self, user: &User, password: &Password) -> Result<bool, AuthError> {
+    pub(crate) async fn password_matches(
+        &self,
+        user: &User,
+        password: &Password,
+    ) -> Result<bool, AuthError> {
         let stored = self
             .store
             .user_for_login(&LoginName::Email(user.email.clone()))

@@ -11,7 +11,8 @@ use crate::clock::Timestamp;
 use crate::error::StoreError;
 use crate::mail::{OutboundMail, QueuedMail};
 use crate::model::{
-    Email, LoginName, NewUser, ProfilePatch, Session, SessionId, User, UserId, UserWithHash,
+    Email, LoginName, NewUser, ProfilePatch, RoleName, Session, SessionId, User, UserId,
+    UserWithHash,
 };
 use crate::token::{StoredKey, TokenHash};
 use async_trait::async_trait;
@@ -321,10 +322,128 @@ pub trait LoginThrottleStore: Send + Sync {
     async fn prune_login_failures(&self, before: Timestamp) -> Result<u64, StoreError>;
 }
 
+/// Filters of the admin user list; every field narrows the result.
+#[derive(Debug, Clone, Default)]
+pub struct UserFilter {
+    /// Lower-cased prefix of the normalized email or username.
+    pub prefix: Option<String>,
+    pub role: Option<RoleName>,
+    pub email_verified: Option<bool>,
+    pub is_active: Option<bool>,
+    /// Sign-in currently paused by the lockout.
+    pub locked: Option<bool>,
+    pub created_after: Option<Timestamp>,
+    pub created_before: Option<Timestamp>,
+}
+
+/// One page of the admin user list: users with ids greater than `after`, in id order (ids are
+/// time-ordered UUIDv7, so this is also creation order), at most `limit`.
+#[derive(Debug, Clone)]
+pub struct UserQuery {
+    pub filter: UserFilter,
+    pub after: Option<UserId>,
+    pub limit: u32,
+    /// The time "locked" is judged at.
+    pub now: Timestamp,
+}
+
+/// What an admin changes on a user; `None` leaves a field alone.
+#[derive(Debug, Clone, Default)]
+pub struct AdminUserChange {
+    pub is_active: Option<bool>,
+    pub email_verified: Option<bool>,
+    pub profile: ProfilePatch,
+    /// Replaces the user's roles.
+    pub roles: Option<Vec<RoleName>>,
+}
+
+/// How an admin write ended, when it did not fail.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AdminOutcome<T> {
+    Done(T),
+    NotFound,
+    /// The change would leave no active admin; nothing was changed.
+    LastAdmin,
+    /// A named role does not exist; nothing was changed.
+    UnknownRole,
+}
+
+/// A role as listed by the admin API.
+#[derive(Debug, Clone)]
+pub struct RoleInfo {
+    pub name: RoleName,
+    pub description: String,
+    pub built_in: bool,
+    pub created_at: Timestamp,
+    pub users: u64,
+}
+
+/// One page of the audit trail: newest first, ids below `before`.
+#[derive(Debug, Clone, Default)]
+pub struct AuditQuery {
+    pub user: Option<UserId>,
+    pub event: Option<String>,
+    pub from: Option<Timestamp>,
+    pub to: Option<Timestamp>,
+    pub before: Option<Uuid>,
+    pub limit: u32,
+}
+
+/// Operator-level reads and writes for the admin API and the CLI.
+#[async_trait]
+pub trait AdminStore: Send + Sync {
+    async fn list_users(&self, q: &UserQuery) -> Result<Vec<User>, StoreError>;
+
+    async fn count_users(&self, filter: &UserFilter, now: Timestamp) -> Result<u64, StoreError>;
+
+    /// Applies `change` atomically; refuses (changing nothing) when it would leave no active
+    /// admin. Deactivation ends every session of the user in the same transaction.
+    ///
+    /// # Errors
+    /// [`StoreError::Conflict`] when the new username is taken.
+    async fn admin_update_user(
+        &self,
+        id: UserId,
+        change: &AdminUserChange,
+        now: Timestamp,
+    ) -> Result<AdminOutcome<User>, StoreError>;
+
+    /// Deletes the user unless it is the last active admin.
+    async fn admin_delete_user(&self, id: UserId) -> Result<AdminOutcome<()>, StoreError>;
+
+    /// Active users holding the `admin` role.
+    async fn count_active_admins(&self) -> Result<u64, StoreError>;
+
+    async fn list_roles(&self) -> Result<Vec<RoleInfo>, StoreError>;
+
+    /// Returns `false` when the role exists already.
+    async fn create_role(
+        &self,
+        name: &RoleName,
+        description: &str,
+        now: Timestamp,
+    ) -> Result<bool, StoreError>;
+
+    /// Deletes a role and its grants; returns whether it existed.
+    async fn delete_role(&self, name: &RoleName) -> Result<bool, StoreError>;
+
+    async fn query_audit(&self, q: &AuditQuery) -> Result<Vec<AuditRecord>, StoreError>;
+
+    /// Inserts many users at once (seeding); no roles, no mail.
+    async fn bulk_insert_users(&self, users: &[NewUser]) -> Result<(), StoreError>;
+}
+
 /// Everything the service needs from a backend.
 #[async_trait]
 pub trait Store:
-    UserStore + SessionStore + KeyStore + EmailTokenStore + MailStore + AuditStore + LoginThrottleStore
+    UserStore
+    + SessionStore
+    + KeyStore
+    + EmailTokenStore
+    + MailStore
+    + AuditStore
+    + LoginThrottleStore
+    + AdminStore
 {
     /// A cheap round trip proving the database answers, for readiness checks.
     async fn ping(&self) -> Result<(), StoreError>;

@@ -57,6 +57,17 @@ pub enum MigrateAction {
 
 #[derive(Debug, Subcommand)]
 pub enum UsersAction {
+    /// Fill the database with many test users at once (for benchmarks and scale tests): emails
+    /// `PREFIX<i>@seed.example`, usernames `PREFIX<i>`, all with one password (hashed once).
+    Seed {
+        #[arg(long)]
+        count: u64,
+        #[arg(long, default_value = "seed")]
+        prefix: String,
+        /// Password of every seeded user (test data only).
+        #[arg(long, default_value = "seed passphrase for load tests 42")]
+        password: String,
+    },
     /// Create a user (email marked verified: the operator vouches for it). The password is read
     /// from the first line of standard input.
     Create {
@@ -140,6 +151,55 @@ async fn serve(common: &CommonConfig, cfg: &mut ServeConfig) -> Result<(), CliEr
     Ok(())
 }
 
+async fn seed(
+    common: &CommonConfig,
+    count: u64,
+    prefix: &str,
+    password: &str,
+) -> Result<(), CliError> {
+    let bad = |e: sesame_domain::FieldError| CliError::Input(e.to_string());
+    let password = Password::parse(password).map_err(bad)?;
+    let db = startup::connect(common).await?;
+    db.migrate_up().await.map_err(StartupError::from)?;
+    let store = db.into_store();
+    let hasher = startup::hasher(common, 1, 1).await?;
+    let hash = hasher.hash(&password).await?;
+    let started = std::time::Instant::now();
+    let batch = 10_000u64;
+    let mut done = 0u64;
+    while done < count {
+        let n = batch.min(count - done);
+        let now = sesame_domain::clock::now();
+        let users: Vec<sesame_domain::model::NewUser> = (done..done + n)
+            .map(|i| {
+                Ok(sesame_domain::model::NewUser {
+                    id: sesame_domain::model::UserId::new(),
+                    email: Email::parse(&format!("{prefix}{i}@seed.example")).map_err(bad)?,
+                    username: Some(Username::parse(&format!("{prefix}{i}")).map_err(bad)?),
+                    display_name: None,
+                    password_hash: hash.clone(),
+                    email_verified: true,
+                    roles: Vec::new(),
+                    now,
+                })
+            })
+            .collect::<Result<_, CliError>>()?;
+        store
+            .bulk_insert_users(&users)
+            .await
+            .map_err(sesame_domain::AuthError::from)?;
+        done += n;
+        if done.is_multiple_of(100_000) || done == count {
+            println!("{done} users");
+        }
+    }
+    println!(
+        "seeded {count} users ({prefix}<i>@seed.example) in {:.1}s",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
 async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
@@ -180,13 +240,20 @@ async fn migrate(common: &CommonConfig, action: MigrateAction) -> Result<(), Cli
 }
 
 async fn users(common: &CommonConfig, action: UsersAction) -> Result<(), CliError> {
-    let UsersAction::Create {
-        email,
-        username,
-        display_name,
-        admin,
-        password_stdin: _,
-    } = action;
+    let (email, username, display_name, admin) = match action {
+        UsersAction::Create {
+            email,
+            username,
+            display_name,
+            admin,
+            password_stdin: _,
+        } => (email, username, display_name, admin),
+        UsersAction::Seed {
+            count,
+            prefix,
+            password,
+        } => return seed(common, count, &prefix, &password).await,
+    };
     let mut line = String::new();
     std::io::stdin().lock().read_line(&mut line)?;
     let password = line.trim_end_matches(['\r', '\n']);

@@ -257,6 +257,18 @@ pub struct ServeConfig {
 
     #[command(flatten)]
     pub abuse: AbuseConfig,
+
+    /// Email of an admin to create at start when no active admin exists (container deployments).
+    #[arg(long, env = "SESAME_BOOTSTRAP_ADMIN_EMAIL")]
+    pub bootstrap_admin_email: Option<String>,
+
+    /// Password of that admin. Prefer SESAME_BOOTSTRAP_ADMIN_PASSWORD_FILE.
+    #[arg(long, env = "SESAME_BOOTSTRAP_ADMIN_PASSWORD", hide_env_values = true)]
+    pub bootstrap_admin_password: Option<Secret>,
+
+    /// A file holding that admin's password (first line), e.g. a mounted secret.
+    #[arg(long, env = "SESAME_BOOTSTRAP_ADMIN_PASSWORD_FILE")]
+    pub bootstrap_admin_password_file: Option<std::path::PathBuf>,
 }
 
 /// A rate-limit quota on the command line: `N/PERIOD`, e.g. `20/1m`.
@@ -624,6 +636,14 @@ impl ServeConfig {
         self.mail.validate()?;
         self.http.validate()?;
         self.abuse.validate()?;
+        if self.bootstrap_admin_email.is_some()
+            && self.bootstrap_admin_password.is_none()
+            && self.bootstrap_admin_password_file.is_none()
+        {
+            return Err(ConfigError(
+                "SESAME_BOOTSTRAP_ADMIN_EMAIL needs SESAME_BOOTSTRAP_ADMIN_PASSWORD or SESAME_BOOTSTRAP_ADMIN_PASSWORD_FILE".into(),
+            ));
+        }
         if self.lockout_threshold == 0 {
             return Err(ConfigError(
                 "SESAME_LOCKOUT_THRESHOLD must be at least 1".into(),

@@ -193,9 +193,11 @@ pub async fn build_state(
             .map_err(|e| crate::config::ConfigError(format!("SESAME_PASSWORD_MIN_SCORE: {e}")))?,
         signal,
     );
+    let auth = Arc::new(auth);
+    bootstrap_admin(&auth, cfg).await?;
     Ok((
         AppState {
-            auth: Arc::new(auth),
+            auth,
             http: Arc::new(http::security::HttpSettings {
                 cors_origins: cfg.http.cors_origins.clone(),
                 hsts: cfg.public_url.starts_with("https://"),
@@ -211,6 +213,40 @@ pub async fn build_state(
         },
         worker,
     ))
+}
+
+/// Creates the configured first admin when no active admin exists.
+async fn bootstrap_admin(auth: &AuthService, cfg: &ServeConfig) -> Result<(), StartupError> {
+    use crate::config::ConfigError;
+    let Some(email) = &cfg.bootstrap_admin_email else {
+        return Ok(());
+    };
+    let email = sesame_domain::model::Email::parse(email)
+        .map_err(|e| ConfigError(format!("SESAME_BOOTSTRAP_ADMIN_EMAIL: {e}")))?;
+    let password = match (
+        &cfg.bootstrap_admin_password,
+        &cfg.bootstrap_admin_password_file,
+    ) {
+        (_, Some(path)) => std::fs::read_to_string(path)
+            .map_err(|e| {
+                ConfigError(format!(
+                    "SESAME_BOOTSTRAP_ADMIN_PASSWORD_FILE {}: {e}",
+                    path.display()
+                ))
+            })?
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .to_owned(),
+        (Some(p), None) => p.expose().to_owned(),
+        (None, None) => return Ok(()),
+    };
+    let password = sesame_domain::password::Password::parse(&password)
+        .map_err(|e| ConfigError(format!("SESAME_BOOTSTRAP_ADMIN_PASSWORD: {e}")))?;
+    auth.bootstrap_admin(email, password)
+        .await
+        .map_err(|e| ConfigError(format!("bootstrap admin: {e}")))?;
+    Ok(())
 }
 
 /// The rate limiter: Redis with an in-process fallback when `SESAME_REDIS_URL` is set, else

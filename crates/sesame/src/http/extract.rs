@@ -101,6 +101,32 @@ impl FromRequestParts<AppState> for CurrentUser {
     }
 }
 
+/// An authenticated caller holding the `admin` role *now*: the role is read from the database
+/// with the session on every request (not from the token), so a demoted admin loses admin
+/// powers at once. Only this extractor hands out admin powers.
+#[derive(Debug, Clone)]
+pub struct AdminUser(pub Principal);
+
+impl FromRequestParts<AppState> for AdminUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let CurrentUser(principal) = CurrentUser::from_request_parts(parts, state).await?;
+        if principal
+            .user
+            .has_role(sesame_domain::model::RoleName::ADMIN)
+        {
+            Ok(Self(principal))
+        } else {
+            tracing::info!("admin route refused: caller is not an admin");
+            Err(ApiError::Auth(sesame_domain::AuthError::Forbidden))
+        }
+    }
+}
+
 /// Where the request came from: the client IP (the socket peer, or behind trusted proxies the
 /// address their forwarding headers name; see [`super::client_ip`]), the `User-Agent` (cut to
 /// 512 bytes) and the request id.

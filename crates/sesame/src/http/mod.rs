@@ -8,6 +8,7 @@
 //! here, and no business rules.
 
 pub mod account;
+pub mod admin;
 pub mod auth;
 pub mod client_ip;
 pub mod cookies;
@@ -73,6 +74,7 @@ pub struct RequestId(pub String);
         (name = "oauth2", description = "RFC 6749 token endpoint"),
         (name = "email", description = "Flows driven by emailed links"),
         (name = "users", description = "The caller's own account"),
+        (name = "admin", description = "User management, roles and the audit trail (admin role required)"),
         (name = "meta", description = "Keys and health"),
     )
 )]
@@ -123,6 +125,18 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(account::list_sessions))
         .routes(routes!(account::end_session))
         .routes(routes!(account::export))
+        .routes(routes!(admin::list_users, admin::create_user))
+        .routes(routes!(
+            admin::get_user,
+            admin::patch_user,
+            admin::delete_user
+        ))
+        .routes(routes!(admin::unlock_user))
+        .routes(routes!(admin::revoke_sessions))
+        .routes(routes!(admin::user_sessions))
+        .routes(routes!(admin::list_roles, admin::create_role))
+        .routes(routes!(admin::delete_role))
+        .routes(routes!(admin::audit_events))
         .routes(routes!(meta::jwks))
         .routes(routes!(meta::live))
         .routes(routes!(meta::ready))

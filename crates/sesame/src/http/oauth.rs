@@ -84,7 +84,12 @@ impl From<AuthError> for OAuthError {
             AuthError::EmailNotVerified => {
                 Self::bad("invalid_grant", "the email address is not verified yet")
             }
-            AuthError::InvalidEmailToken | AuthError::NotFound => {
+            AuthError::InvalidEmailToken
+            | AuthError::NotFound
+            | AuthError::Forbidden
+            | AuthError::LastAdmin
+            | AuthError::RoleExists
+            | AuthError::BuiltInRole => {
                 Self::bad("invalid_request", "this request cannot be made here")
             }
             AuthError::InvalidCredentials | AuthError::AccountDisabled => Self::bad(

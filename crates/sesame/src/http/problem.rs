@@ -24,6 +24,9 @@ pub enum ApiError {
     /// Valid JSON of the wrong shape: wrong types, missing or unknown fields.
     #[error("invalid body: {0}")]
     InvalidBody(String),
+    /// A query string that does not parse (wrong types, bad dates).
+    #[error("invalid query: {0}")]
+    InvalidQuery(String),
     #[error("unsupported media type")]
     UnsupportedMediaType(&'static str),
     #[error("payload too large")]
@@ -189,6 +192,30 @@ impl IntoResponse for ApiError {
                     "Invalid or expired link",
                     "The token is unknown, already used, superseded by a newer one, or expired.".into(),
                 ),
+                AuthError::Forbidden => (
+                    StatusCode::FORBIDDEN,
+                    "forbidden",
+                    "Forbidden",
+                    "This needs a role the caller does not have.".into(),
+                ),
+                AuthError::LastAdmin => (
+                    StatusCode::CONFLICT,
+                    "last_admin",
+                    "Last admin",
+                    "The last active admin cannot be demoted, deactivated or deleted.".into(),
+                ),
+                AuthError::RoleExists => (
+                    StatusCode::CONFLICT,
+                    "role_exists",
+                    "Role exists",
+                    "A role with this name exists already.".into(),
+                ),
+                AuthError::BuiltInRole => (
+                    StatusCode::CONFLICT,
+                    "built_in_role",
+                    "Built-in role",
+                    "Built-in roles cannot be deleted.".into(),
+                ),
                 AuthError::NotFound => (
                     StatusCode::NOT_FOUND,
                     "not_found",
@@ -229,6 +256,12 @@ impl IntoResponse for ApiError {
                 "invalid_body",
                 "Invalid request body",
                 format!("The request body does not match the expected schema: {why}"),
+            ),
+            Self::InvalidQuery(why) => (
+                StatusCode::BAD_REQUEST,
+                "invalid_query",
+                "Invalid query string",
+                format!("The query string does not parse: {why}"),
             ),
             Self::UnsupportedMediaType(expected) => (
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,

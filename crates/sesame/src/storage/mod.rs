@@ -5,6 +5,7 @@
 //! Implementations enforce uniqueness and atomicity, never content rules: every value they are
 //! given was parsed by the domain.
 
+pub mod admin_sql;
 pub mod postgres;
 pub mod sqlite;
 

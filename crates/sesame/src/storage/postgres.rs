@@ -7,19 +7,21 @@
 //! Generated from `sqlite.rs` by `scripts/gen-postgres-store.py` (placeholders, types); edit
 //! `sqlite.rs` and regenerate, so the two stay the same logic.
 
+use super::admin_sql::{self, Arg, Dialect};
 use super::{split_roles, store_err, ConnectError};
 use async_trait::async_trait;
 use sesame_domain::audit::{AuditEvent, AuditRecord};
 use sesame_domain::clock::Timestamp;
 use sesame_domain::mail::{OutboundMail, QueuedMail};
 use sesame_domain::model::{
-    DisplayName, Email, LoginName, NewUser, ProfilePatch, Session, SessionId, User, UserId,
-    UserWithHash, Username,
+    DisplayName, Email, LoginName, NewUser, ProfilePatch, RoleName, Session, SessionId, User,
+    UserId, UserWithHash, Username,
 };
 use sesame_domain::store::{
-    AuditStore, EmailTokenState, EmailTokenStore, KeyStore, LoginThrottle, LoginThrottleStore,
-    MailStore, NewEmailToken, NewSession, PasswordChange, RefreshTokenState, SessionStore, Store,
-    TokenEffect, TokenPurpose, UserStore,
+    AdminOutcome, AdminStore, AdminUserChange, AuditQuery, AuditStore, EmailTokenState,
+    EmailTokenStore, KeyStore, LoginThrottle, LoginThrottleStore, MailStore, NewEmailToken,
+    NewSession, PasswordChange, RefreshTokenState, RoleInfo, SessionStore, Store, TokenEffect,
+    TokenPurpose, UserFilter, UserQuery, UserStore,
 };
 use sesame_domain::token::{StoredKey, TokenHash};
 use sesame_domain::StoreError;
@@ -57,6 +59,25 @@ fn user_from_row(row: &PgRow) -> Result<User, sqlx::Error> {
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
         last_login_at: row.try_get("last_login_at")?,
+    })
+}
+
+fn audit_from_row(r: &PgRow) -> Result<AuditRecord, sqlx::Error> {
+    Ok(AuditRecord {
+        id: r.try_get("id")?,
+        at: r.try_get("occurred_at")?,
+        kind: r.try_get("event")?,
+        user_id: r
+            .try_get::<Option<uuid::Uuid>, _>("user_id")?
+            .map(UserId::from_uuid),
+        actor_id: r
+            .try_get::<Option<uuid::Uuid>, _>("actor_id")?
+            .map(UserId::from_uuid),
+        ip: r.try_get("ip")?,
+        user_agent: r.try_get("user_agent")?,
+        request_id: r.try_get("request_id")?,
+        detail: serde_json::from_str(&r.try_get::<String, _>("detail")?)
+            .unwrap_or(serde_json::Value::Null),
     })
 }
 
@@ -866,24 +887,7 @@ impl AuditStore for PgStore {
         .await
         .map_err(store_err)?;
         rows.iter()
-            .map(|r| {
-                Ok(AuditRecord {
-                    id: r.try_get("id")?,
-                    at: r.try_get("occurred_at")?,
-                    kind: r.try_get("event")?,
-                    user_id: r
-                        .try_get::<Option<uuid::Uuid>, _>("user_id")?
-                        .map(UserId::from_uuid),
-                    actor_id: r
-                        .try_get::<Option<uuid::Uuid>, _>("actor_id")?
-                        .map(UserId::from_uuid),
-                    ip: r.try_get("ip")?,
-                    user_agent: r.try_get("user_agent")?,
-                    request_id: r.try_get("request_id")?,
-                    detail: serde_json::from_str(&r.try_get::<String, _>("detail")?)
-                        .unwrap_or(serde_json::Value::Null),
-                })
-            })
+            .map(audit_from_row)
             .collect::<Result<_, sqlx::Error>>()
             .map_err(store_err)
     }
@@ -952,6 +956,303 @@ impl LoginThrottleStore for PgStore {
         .await
         .map(|r| r.rows_affected())
         .map_err(store_err)
+    }
+}
+
+/// Binds the arguments of a built admin query, in order.
+fn bind_args<'q>(
+    mut q: sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>,
+    args: &'q [Arg],
+) -> sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments> {
+    for a in args {
+        q = match a {
+            Arg::Text(s) => q.bind(s.as_str()),
+            Arg::Bool(b) => q.bind(*b),
+            Arg::Uuid(u) => q.bind(*u),
+            Arg::Time(t) => q.bind(*t),
+            Arg::Int(i) => q.bind(*i),
+        };
+    }
+    q
+}
+
+/// Active admins, inside a transaction.
+async fn active_admins(conn: &mut PgConnection) -> Result<i64, StoreError> {
+    sqlx::query_scalar(
+        "SELECT COUNT(*) FROM users u JOIN user_roles r ON r.user_id = u.id \
+         WHERE r.role = 'admin' AND u.is_active = TRUE",
+    )
+    .fetch_one(conn)
+    .await
+    .map_err(store_err)
+}
+
+/// Whether `id` is an active admin, inside a transaction.
+async fn is_active_admin(conn: &mut PgConnection, id: UserId) -> Result<bool, StoreError> {
+    let n: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM users u JOIN user_roles r ON r.user_id = u.id \
+         WHERE u.id = $1 AND r.role = 'admin' AND u.is_active = TRUE",
+    )
+    .bind(id.as_uuid())
+    .fetch_one(conn)
+    .await
+    .map_err(store_err)?;
+    Ok(n > 0)
+}
+
+/// Serializes the transactions that can change who is an admin, so two concurrent demotions
+/// cannot both see the other admin and leave none. The first statement writes, which takes the
+/// database's write lock (SQLite) / the advisory lock (PostgreSQL).
+async fn admin_guard(
+    conn: &mut PgConnection,
+    id: UserId,
+    now: Timestamp,
+) -> Result<bool, StoreError> {
+    let n = sqlx::query("UPDATE users SET updated_at = $1 WHERE id = $2")
+        .bind(now)
+        .bind(id.as_uuid())
+        .execute(conn)
+        .await
+        .map_err(store_err)?
+        .rows_affected();
+    Ok(n == 1)
+}
+
+#[async_trait]
+impl AdminStore for PgStore {
+    async fn list_users(&self, q: &UserQuery) -> Result<Vec<User>, StoreError> {
+        let built = admin_sql::list_users(Dialect::Postgres, q, USER_COLS);
+        let rows = bind_args(sqlx::query(&built.sql), &built.args)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(store_err)?;
+        rows.iter()
+            .map(user_from_row)
+            .collect::<Result<_, _>>()
+            .map_err(store_err)
+    }
+
+    async fn count_users(&self, filter: &UserFilter, now: Timestamp) -> Result<u64, StoreError> {
+        let built = admin_sql::count_users(Dialect::Postgres, filter, now);
+        let row = bind_args(sqlx::query(&built.sql), &built.args)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(store_err)?;
+        let n: i64 = row.try_get(0).map_err(store_err)?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    async fn admin_update_user(
+        &self,
+        id: UserId,
+        change: &AdminUserChange,
+        now: Timestamp,
+    ) -> Result<AdminOutcome<User>, StoreError> {
+        let mut tx = self.pool.begin().await.map_err(store_err)?;
+        sqlx::query("SELECT pg_advisory_xact_lock(7_446_121_000)")
+            .execute(&mut *tx)
+            .await
+            .map_err(store_err)?;
+        if !admin_guard(&mut tx, id, now).await? {
+            return Ok(AdminOutcome::NotFound);
+        }
+        let was_admin = is_active_admin(&mut tx, id).await?;
+        if let Some(active) = change.is_active {
+            sqlx::query("UPDATE users SET is_active = $1 WHERE id = $2")
+                .bind(active)
+                .bind(id.as_uuid())
+                .execute(&mut *tx)
+                .await
+                .map_err(store_err)?;
+            if !active {
+                sqlx::query(
+                    "UPDATE sessions SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL",
+                )
+                .bind(now)
+                .bind(id.as_uuid())
+                .execute(&mut *tx)
+                .await
+                .map_err(store_err)?;
+            }
+        }
+        if let Some(verified) = change.email_verified {
+            sqlx::query("UPDATE users SET email_verified = $1 WHERE id = $2")
+                .bind(verified)
+                .bind(id.as_uuid())
+                .execute(&mut *tx)
+                .await
+                .map_err(store_err)?;
+        }
+        if let Some(name) = &change.profile.display_name {
+            sqlx::query("UPDATE users SET display_name = $1 WHERE id = $2")
+                .bind(name.as_ref().map(DisplayName::as_str))
+                .bind(id.as_uuid())
+                .execute(&mut *tx)
+                .await
+                .map_err(store_err)?;
+        }
+        if let Some(username) = &change.profile.username {
+            sqlx::query("UPDATE users SET username = $1, username_normalized = $2 WHERE id = $3")
+                .bind(username.as_ref().map(Username::as_str))
+                .bind(username.as_ref().map(Username::normalized))
+                .bind(id.as_uuid())
+                .execute(&mut *tx)
+                .await
+                .map_err(store_err)?;
+        }
+        if let Some(roles) = &change.roles {
+            sqlx::query("DELETE FROM user_roles WHERE user_id = $1")
+                .bind(id.as_uuid())
+                .execute(&mut *tx)
+                .await
+                .map_err(store_err)?;
+            for role in roles {
+                let inserted = sqlx::query(
+                    "INSERT INTO user_roles (user_id, role, granted_at) VALUES ($1, $2, $3)",
+                )
+                .bind(id.as_uuid())
+                .bind(role.as_str())
+                .bind(now)
+                .execute(&mut *tx)
+                .await;
+                match inserted {
+                    Ok(_) => {}
+                    Err(sqlx::Error::Database(e)) if e.is_foreign_key_violation() => {
+                        return Ok(AdminOutcome::UnknownRole);
+                    }
+                    Err(e) => return Err(store_err(e)),
+                }
+            }
+        }
+        if was_admin && active_admins(&mut tx).await? == 0 {
+            return Ok(AdminOutcome::LastAdmin);
+        }
+        let sql = format!("SELECT {USER_COLS} FROM users u WHERE u.id = $1");
+        let row = sqlx::query(&sql)
+            .bind(id.as_uuid())
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(store_err)?;
+        let user = user_from_row(&row).map_err(store_err)?;
+        tx.commit().await.map_err(store_err)?;
+        Ok(AdminOutcome::Done(user))
+    }
+
+    async fn admin_delete_user(&self, id: UserId) -> Result<AdminOutcome<()>, StoreError> {
+        let mut tx = self.pool.begin().await.map_err(store_err)?;
+        sqlx::query("SELECT pg_advisory_xact_lock(7_446_121_000)")
+            .execute(&mut *tx)
+            .await
+            .map_err(store_err)?;
+        if !admin_guard(&mut tx, id, sesame_domain::clock::now()).await? {
+            return Ok(AdminOutcome::NotFound);
+        }
+        let was_admin = is_active_admin(&mut tx, id).await?;
+        sqlx::query("DELETE FROM users WHERE id = $1")
+            .bind(id.as_uuid())
+            .execute(&mut *tx)
+            .await
+            .map_err(store_err)?;
+        if was_admin && active_admins(&mut tx).await? == 0 {
+            return Ok(AdminOutcome::LastAdmin);
+        }
+        tx.commit().await.map_err(store_err)?;
+        Ok(AdminOutcome::Done(()))
+    }
+
+    async fn count_active_admins(&self) -> Result<u64, StoreError> {
+        let mut conn = self.pool.acquire().await.map_err(store_err)?;
+        let n = active_admins(&mut conn).await?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    async fn list_roles(&self) -> Result<Vec<RoleInfo>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT r.name, r.description, r.built_in, r.created_at, \
+             (SELECT COUNT(*) FROM user_roles ur WHERE ur.role = r.name) AS users \
+             FROM roles r ORDER BY r.name",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(store_err)?;
+        rows.iter()
+            .map(|r| {
+                Ok(RoleInfo {
+                    name: RoleName::from_stored(r.try_get("name")?),
+                    description: r.try_get("description")?,
+                    built_in: r.try_get("built_in")?,
+                    created_at: r.try_get("created_at")?,
+                    users: u64::try_from(r.try_get::<i64, _>("users")?).unwrap_or(0),
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(store_err)
+    }
+
+    async fn create_role(
+        &self,
+        name: &RoleName,
+        description: &str,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let n = sqlx::query(
+            "INSERT INTO roles (name, description, built_in, created_at) VALUES ($1, $2, FALSE, $3) ON CONFLICT DO NOTHING",
+        )
+        .bind(name.as_str())
+        .bind(description)
+        .bind(now)
+        .execute(&self.pool)
+        .await
+        .map_err(store_err)?
+        .rows_affected();
+        Ok(n == 1)
+    }
+
+    async fn delete_role(&self, name: &RoleName) -> Result<bool, StoreError> {
+        let n = sqlx::query("DELETE FROM roles WHERE name = $1 AND built_in = FALSE")
+            .bind(name.as_str())
+            .execute(&self.pool)
+            .await
+            .map_err(store_err)?
+            .rows_affected();
+        Ok(n == 1)
+    }
+
+    async fn query_audit(&self, q: &AuditQuery) -> Result<Vec<AuditRecord>, StoreError> {
+        let built = admin_sql::audit(Dialect::Postgres, q);
+        let rows = bind_args(sqlx::query(&built.sql), &built.args)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(store_err)?;
+        rows.iter()
+            .map(audit_from_row)
+            .collect::<Result<_, _>>()
+            .map_err(store_err)
+    }
+
+    async fn bulk_insert_users(&self, users: &[NewUser]) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await.map_err(store_err)?;
+        for chunk in users.chunks(500) {
+            let mut qb: sqlx::QueryBuilder<sqlx::Postgres> = sqlx::QueryBuilder::new(
+                "INSERT INTO users (id, email, email_normalized, username, username_normalized, display_name, \
+                 password_hash, email_verified, is_active, created_at, updated_at) ",
+            );
+            qb.push_values(chunk, |mut b, u| {
+                b.push_bind(u.id.as_uuid())
+                    .push_bind(u.email.as_str().to_owned())
+                    .push_bind(u.email.normalized().to_owned())
+                    .push_bind(u.username.as_ref().map(|n| n.as_str().to_owned()))
+                    .push_bind(u.username.as_ref().map(|n| n.normalized().to_owned()))
+                    .push_bind(u.display_name.as_ref().map(|n| n.as_str().to_owned()))
+                    .push_bind(u.password_hash.clone())
+                    .push_bind(u.email_verified)
+                    .push_bind(true)
+                    .push_bind(u.now)
+                    .push_bind(u.now);
+            });
+            qb.build().execute(&mut *tx).await.map_err(store_err)?;
+        }
+        tx.commit().await.map_err(store_err)
     }
 }
 

@@ -1,0 +1,598 @@
+//! The admin API under `/api/v1/admin`: users (list, read, create, change, delete, unlock,
+//! sessions), roles, and the audit trail. Every handler takes [`AdminUser`], so every route
+//! answers 401 without a token and 403 without the `admin` role; the rules themselves live in
+//! the domain (`sesame_domain::admin`).
+
+use super::auth::collect;
+use super::dto::{AuditEventResponse, SessionResponse, UserResponse};
+use super::extract::{AdminUser, ApiJson, Client};
+use super::problem::{ApiError, ApiResult, ProblemBody};
+use super::AppState;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use base64::Engine as _;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Deserializer, Serialize};
+use sesame_domain::admin::{Invite, NewAccount};
+use sesame_domain::model::{DisplayName, Email, ProfilePatch, RoleName, UserId, Username};
+use sesame_domain::password::Password;
+use sesame_domain::store::{AdminUserChange, AuditQuery, UserFilter};
+use sesame_domain::{AuthError, FieldError};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+/// Cursors are opaque to clients: base64url of the last id seen.
+fn encode_cursor(id: Uuid) -> String {
+    B64.encode(id.as_bytes())
+}
+
+fn decode_cursor(raw: &str) -> Result<Uuid, ApiError> {
+    B64.decode(raw)
+        .ok()
+        .and_then(|b| Uuid::from_slice(&b).ok())
+        .ok_or_else(|| {
+            FieldError::new(
+                "cursor",
+                "invalid",
+                "the cursor is not one this API returned",
+            )
+            .into()
+        })
+}
+
+fn user_id(raw: &str) -> Result<UserId, ApiError> {
+    Uuid::parse_str(raw)
+        .map(UserId::from_uuid)
+        .map_err(|_| ApiError::Auth(AuthError::NotFound))
+}
+
+fn roles(raw: &[String], errs: &mut Vec<FieldError>) -> Vec<RoleName> {
+    raw.iter()
+        .filter_map(|r| {
+            collect(
+                errs,
+                RoleName::parse(r).map_err(|mut e| {
+                    e.field = "roles";
+                    e
+                }),
+            )
+        })
+        .collect()
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListUsersParams {
+    /// Page size, 1 to 200 (default 50).
+    pub limit: Option<u32>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+    /// Case-insensitive prefix of the email or the username.
+    pub q: Option<String>,
+    /// Only users holding this role.
+    pub role: Option<String>,
+    pub email_verified: Option<bool>,
+    pub is_active: Option<bool>,
+    /// Only users whose sign-in is paused by the lockout (or only those not paused).
+    pub locked: Option<bool>,
+    pub created_after: Option<DateTime<Utc>>,
+    pub created_before: Option<DateTime<Utc>>,
+    /// Also count every matching user (costs a full count).
+    pub include_total: Option<bool>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct UserListResponse {
+    pub users: Vec<UserResponse>,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    pub next_cursor: Option<String>,
+    /// With `include_total=true`: how many users match the filters.
+    pub total: Option<u64>,
+}
+
+/// List users: keyset pagination in creation order, with filters.
+#[utoipa::path(get, path = "/api/v1/admin/users", tag = "admin",
+    security(("bearer" = []), ("oauth2" = [])),
+    params(ListUsersParams),
+    responses(
+        (status = 200, description = "A page of users", body = UserListResponse),
+        (status = 400, description = "`invalid_query`", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 401, description = "`missing_token` or `invalid_token`", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 403, description = "`forbidden`: not an admin", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 422, description = "`validation_failed`: bad cursor or role", body = ProblemBody, content_type = "application/problem+json"),
+    ))]
+pub async fn list_users(
+    State(state): State<AppState>,
+    AdminUser(_admin): AdminUser,
+    query: Result<Query<ListUsersParams>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult<Json<UserListResponse>> {
+    let Query(p) = query.map_err(|e| ApiError::InvalidQuery(e.body_text()))?;
+    let mut errs = Vec::new();
+    let role = p
+        .role
+        .as_deref()
+        .and_then(|r| collect(&mut errs, RoleName::parse(r)));
+    if !errs.is_empty() {
+        return Err(AuthError::Validation(errs).into());
+    }
+    let after = p
+        .cursor
+        .as_deref()
+        .map(decode_cursor)
+        .transpose()?
+        .map(UserId::from_uuid);
+    let filter = UserFilter {
+        prefix: p
+            .q
+            .map(|q| q.trim().to_lowercase())
+            .filter(|q| !q.is_empty()),
+        role,
+        email_verified: p.email_verified,
+        is_active: p.is_active,
+        locked: p.locked,
+        created_after: p.created_after,
+        created_before: p.created_before,
+    };
+    let page = state
+        .auth
+        .list_users(
+            filter,
+            after,
+            p.limit.unwrap_or(50),
+            p.include_total.unwrap_or(false),
+        )
+        .await?;
+    Ok(Json(UserListResponse {
+        users: page.users.into_iter().map(UserResponse::from).collect(),
+        next_cursor: page.next_cursor.map(|id| encode_cursor(id.as_uuid())),
+        total: page.total,
+    }))
+}
+
+/// One user.
+#[utoipa::path(get, path = "/api/v1/admin/users/{id}", tag = "admin",
+    security(("bearer" = []), ("oauth2" = [])),
+    params(("id" = Uuid, Path, description = "User id")),
+    responses(
+        (status = 200, description = "The user", body = UserResponse),
+        (status = 401, description = "`missing_token` or `invalid_token`", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 403, description = "`forbidden`", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 404, description = "`not_found`", body = ProblemBody, content_type = "application/problem+json"),
+    ))]
+pub async fn get_user(
+    State(state): State<AppState>,
+    AdminUser(_admin): AdminUser,
+    Path(id): Path<String>,
+) -> ApiResult<Json<UserResponse>> {
+    Ok(Json(state.auth.get_user(user_id(&id)?).await?.into()))
+}
+
+/// What to email a created user.
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum InviteKind {
+    Verification,
+    SetPassword,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateUserRequest {
+    pub email: String,
+    /// Omit to have the user choose one through an emailed link (`invite: "set_password"`).
+    pub password: Option<String>,
+    pub username: Option<String>,
+    pub display_name: Option<String>,
+    #[serde(default)]
+    pub roles: Vec<String>,
+    #[serde(default)]
+    pub email_verified: bool,
+    pub invite: Option<InviteKind>,
+}
+
+/// Create a user, optionally emailing a verification or set-password link.
+#[utoipa::path(post, path = "/api/v1/admin/users", tag = "admin",
+    security(("bearer" = []), ("oauth2" = [])),
+    request_body = CreateUserRequest,
+    responses(
+        (status = 201, description = "Created", body = UserResponse),
+        (status = 401, description = "`missing_token` or `invalid_token`", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 403, description = "`forbidden`", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 409, description = "`email_taken` or `username_taken`", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 422, description = "`validation_failed` (password policy, unknown role, missing password without set-password invite)", body = ProblemBody, content_type = "application/problem+json"),
+    ))]
+pub async fn create_user(
+    State(state): State<AppState>,
+    AdminUser(admin): AdminUser,
+    Client(client): Client,
+    ApiJson(req): ApiJson<CreateUserRequest>,
+) -> ApiResult<Response> {
+    let mut errs = Vec::new();
+    let email = collect(&mut errs, Email::parse(&req.email));
+    let password = req
+        .password
+        .as_deref()
+        .and_then(|p| collect(&mut errs, Password::parse(p)));
+    let username = req
+        .username
+        .as_deref()
+        .and_then(|u| collect(&mut errs, Username::parse(u)));
+    let display_name = req
+        .display_name
+        .as_deref()
+        .and_then(|d| collect(&mut errs, DisplayName::parse(d)));
+    let roles = roles(&req.roles, &mut errs);
+    let invite = req.invite.map(|i| match i {
+        InviteKind::Verification => Invite::Verification,
+        InviteKind::SetPassword => Invite::SetPassword,
+    });
+    if req.password.is_none() && invite != Some(Invite::SetPassword) {
+        errs.push(FieldError::new(
+            "password",
+            "required",
+            "give a password, or invite the user with \"set_password\"",
+        ));
+    }
+    let (Some(email), true) = (email, errs.is_empty()) else {
+        return Err(AuthError::Validation(errs).into());
+    };
+    let user = state
+        .auth
+        .admin_create_user(
+            &admin,
+            &client,
+            NewAccount {
+                email,
+                username,
+                display_name,
+                password,
+                roles,
+                email_verified: req.email_verified,
+                invite,
+            },
+        )
+        .await?;
+    Ok((StatusCode::CREATED, Json(UserResponse::from(user))).into_response())
+}
+
+/// Distinguishes an absent field (leave alone) from an explicit `null` (clear it).
+fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PatchUserRequest {
+    /// `false` deactivates: every session ends at once and login is refused.
+    pub is_active: Option<bool>,
+    pub email_verified: Option<bool>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>, nullable)]
+    pub display_name: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>, nullable)]
+    pub username: Option<Option<String>>,
+    /// Replaces the user's roles (effective in tokens at the next refresh, for admin powers at once).
+    pub roles: Option<Vec<String>>,
+}
+
+/// Change a user.
+#[utoipa::path(patch, path = "/api/v1/admin/users/{id}", tag = "admin",
+    security(("bearer" = []), ("oauth2" = [])),
+    params(("id" = Uuid, Path, description = "User id")),
+    request_body = PatchUserRequest,
+    responses(
+        (status = 200, description = "The changed user", body = UserResponse),
+        (status = 401, description = "`missing_token` or `invalid_token`", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 403, description = "`forbidden`", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 404, description = "`not_found`", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 409, description = "`last_admin` or `username_taken`", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 422, description = "`validation_failed` (unknown role, bad value)", body = ProblemBody, content_type = "application/problem+json"),
+    ))]
+pub async fn patch_user(
+    State(state): State<AppState>,
+    AdminUser(admin): AdminUser,
+    Client(client): Client,
+    Path(id): Path<String>,
+    ApiJson(req): ApiJson<PatchUserRequest>,
+) -> ApiResult<Json<UserResponse>> {
+    let id = user_id(&id)?;
+    let mut errs = Vec::new();
+    let change = AdminUserChange {
+        is_active: req.is_active,
+        email_verified: req.email_verified,
+        profile: ProfilePatch {
+            display_name: req
+                .display_name
+                .map(|d| d.and_then(|d| collect(&mut errs, DisplayName::parse(&d)))),
+            username: req
+                .username
+                .map(|u| u.and_then(|u| collect(&mut errs, Username::parse(&u)))),
+        },
+        roles: req.roles.as_deref().map(|r| roles(r, &mut errs)),
+    };
+    if !errs.is_empty() {
+        return Err(AuthError::Validation(errs).into());
+    }
+    let user = state
+        .auth
+        .admin_update_user(&admin, &client, id, change)
+        .await?;
+    Ok(Json(user.into()))
+}
+
+/// Delete a user and everything tied to it.
+#[utoipa::path(delete, path = "/api/v1/admin/users/{id}", tag = "admin",
+    security(("bearer" = []), ("oauth2" = [])),
+    params(("id" = Uuid, Path, description = "User id")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 401, description = "`missing_token` or `invalid_token`", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 403, description = "`forbidden`", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 404, description = "`not_found`", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 409, description = "`last_admin`", body = ProblemBody, content_type = "application/problem+json"),
+    ))]
+pub async fn delete_user(
+    State(state): State<AppState>,
+    AdminUser(admin): AdminUser,
+    Client(client): Client,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    state
+        .auth
+        .admin_delete_user(&admin, &client, user_id(&id)?)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Clear a user's login pause.
+#[utoipa::path(post, path = "/api/v1/admin/users/{id}/unlock", tag = "admin",
+    security(("bearer" = []), ("oauth2" = [])),
+    params(("id" = Uuid, Path, description = "User id")),
+    responses(
+        (status = 204, description = "Unlocked"),
+        (status = 401, description = "`missing_token` or `invalid_token`", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 403, description = "`forbidden`", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 404, description = "`not_found`", body = ProblemBody, content_type = "application/problem+json"),
+    ))]
+pub async fn unlock_user(
+    State(state): State<AppState>,
+    AdminUser(admin): AdminUser,
+    Client(client): Client,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    state
+        .auth
+        .admin_unlock(&admin, &client, user_id(&id)?)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct RevokedResponse {
+    pub sessions_ended: u64,
+}
+
+/// End every session of a user.
+#[utoipa::path(post, path = "/api/v1/admin/users/{id}/revoke-sessions", tag = "admin",
+    security(("bearer" = []), ("oauth2" = [])),
+    params(("id" = Uuid, Path, description = "User id")),
+    responses(
+        (status = 200, description = "Sessions ended", body = RevokedResponse),
+        (status = 401, description = "`missing_token` or `invalid_token`", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 403, description = "`forbidden`", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 404, description = "`not_found`", body = ProblemBody, content_type = "application/problem+json"),
+    ))]
+pub async fn revoke_sessions(
+    State(state): State<AppState>,
+    AdminUser(admin): AdminUser,
+    Client(client): Client,
+    Path(id): Path<String>,
+) -> ApiResult<Json<RevokedResponse>> {
+    let n = state
+        .auth
+        .admin_revoke_sessions(&admin, &client, user_id(&id)?)
+        .await?;
+    Ok(Json(RevokedResponse { sessions_ended: n }))
+}
+
+/// A user's live sessions.
+#[utoipa::path(get, path = "/api/v1/admin/users/{id}/sessions", tag = "admin",
+    security(("bearer" = []), ("oauth2" = [])),
+    params(("id" = Uuid, Path, description = "User id")),
+    responses(
+        (status = 200, description = "Live sessions", body = [SessionResponse]),
+        (status = 401, description = "`missing_token` or `invalid_token`", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 403, description = "`forbidden`", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 404, description = "`not_found`", body = ProblemBody, content_type = "application/problem+json"),
+    ))]
+pub async fn user_sessions(
+    State(state): State<AppState>,
+    AdminUser(admin): AdminUser,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Vec<SessionResponse>>> {
+    let sessions = state.auth.admin_user_sessions(user_id(&id)?).await?;
+    let current = admin.session_id();
+    Ok(Json(
+        sessions
+            .into_iter()
+            .map(|s| SessionResponse::new(s, current))
+            .collect(),
+    ))
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct RoleResponse {
+    pub name: String,
+    pub description: String,
+    pub built_in: bool,
+    pub created_at: DateTime<Utc>,
+    /// How many users hold it.
+    pub users: u64,
+}
+
+impl From<sesame_domain::store::RoleInfo> for RoleResponse {
+    fn from(r: sesame_domain::store::RoleInfo) -> Self {
+        Self {
+            name: r.name.as_str().to_owned(),
+            description: r.description,
+            built_in: r.built_in,
+            created_at: r.created_at,
+            users: r.users,
+        }
+    }
+}
+
+/// Every role.
+#[utoipa::path(get, path = "/api/v1/admin/roles", tag = "admin",
+    security(("bearer" = []), ("oauth2" = [])),
+    responses(
+        (status = 200, description = "Roles", body = [RoleResponse]),
+        (status = 401, description = "`missing_token` or `invalid_token`", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 403, description = "`forbidden`", body = ProblemBody, content_type = "application/problem+json"),
+    ))]
+pub async fn list_roles(
+    State(state): State<AppState>,
+    AdminUser(_admin): AdminUser,
+) -> ApiResult<Json<Vec<RoleResponse>>> {
+    Ok(Json(
+        state
+            .auth
+            .roles()
+            .await?
+            .into_iter()
+            .map(RoleResponse::from)
+            .collect(),
+    ))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateRoleRequest {
+    /// 1 to 64 of a-z, 0-9, `_`, `-`, `:`.
+    #[schema(example = "billing:read")]
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+}
+
+/// Create a role.
+#[utoipa::path(post, path = "/api/v1/admin/roles", tag = "admin",
+    security(("bearer" = []), ("oauth2" = [])),
+    request_body = CreateRoleRequest,
+    responses(
+        (status = 201, description = "Created", body = RoleResponse),
+        (status = 401, description = "`missing_token` or `invalid_token`", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 403, description = "`forbidden`", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 409, description = "`role_exists`", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 422, description = "`validation_failed`", body = ProblemBody, content_type = "application/problem+json"),
+    ))]
+pub async fn create_role(
+    State(state): State<AppState>,
+    AdminUser(admin): AdminUser,
+    Client(client): Client,
+    ApiJson(req): ApiJson<CreateRoleRequest>,
+) -> ApiResult<Response> {
+    let name = RoleName::parse(&req.name).map_err(|mut e| {
+        e.field = "name";
+        e
+    })?;
+    if req.description.chars().count() > 500 {
+        return Err(FieldError::new(
+            "description",
+            "too_long",
+            "a description has at most 500 characters",
+        )
+        .into());
+    }
+    let role = state
+        .auth
+        .create_role(&admin, &client, name, req.description.trim())
+        .await?;
+    Ok((StatusCode::CREATED, Json(RoleResponse::from(role))).into_response())
+}
+
+/// Delete a custom role (its grants go with it).
+#[utoipa::path(delete, path = "/api/v1/admin/roles/{name}", tag = "admin",
+    security(("bearer" = []), ("oauth2" = [])),
+    params(("name" = String, Path, description = "Role name")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 401, description = "`missing_token` or `invalid_token`", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 403, description = "`forbidden`", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 404, description = "`not_found`", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 409, description = "`built_in_role`", body = ProblemBody, content_type = "application/problem+json"),
+    ))]
+pub async fn delete_role(
+    State(state): State<AppState>,
+    AdminUser(admin): AdminUser,
+    Client(client): Client,
+    Path(name): Path<String>,
+) -> ApiResult<StatusCode> {
+    let name = RoleName::parse(&name).map_err(|_| ApiError::Auth(AuthError::NotFound))?;
+    state.auth.delete_role(&admin, &client, name).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AuditParams {
+    /// Page size, 1 to 200 (default 50).
+    pub limit: Option<u32>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+    /// Events about this user.
+    pub user_id: Option<Uuid>,
+    /// Event name, e.g. `login.failed`.
+    pub event: Option<String>,
+    /// From this time (inclusive).
+    pub from: Option<DateTime<Utc>>,
+    /// Until this time (exclusive).
+    pub to: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct AuditListResponse {
+    pub events: Vec<AuditEventResponse>,
+    pub next_cursor: Option<String>,
+}
+
+/// The audit trail, newest first.
+#[utoipa::path(get, path = "/api/v1/admin/audit-events", tag = "admin",
+    security(("bearer" = []), ("oauth2" = [])),
+    params(AuditParams),
+    responses(
+        (status = 200, description = "A page of events", body = AuditListResponse),
+        (status = 400, description = "`invalid_query`", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 401, description = "`missing_token` or `invalid_token`", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 403, description = "`forbidden`", body = ProblemBody, content_type = "application/problem+json"),
+    ))]
+pub async fn audit_events(
+    State(state): State<AppState>,
+    AdminUser(_admin): AdminUser,
+    query: Result<Query<AuditParams>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult<Json<AuditListResponse>> {
+    let Query(p) = query.map_err(|e| ApiError::InvalidQuery(e.body_text()))?;
+    let before = p.cursor.as_deref().map(decode_cursor).transpose()?;
+    let (events, next) = state
+        .auth
+        .audit_events(AuditQuery {
+            user: p.user_id.map(UserId::from_uuid),
+            event: p.event,
+            from: p.from,
+            to: p.to,
+            before,
+            limit: p.limit.unwrap_or(50),
+        })
+        .await?;
+    Ok(Json(AuditListResponse {
+        events: events.into_iter().map(Into::into).collect(),
+        next_cursor: next.map(encode_cursor),
+    }))
+}
