@@ -7,6 +7,7 @@ mod accounts;
 mod cli;
 mod core_flow;
 mod email;
+mod hardening;
 mod input;
 mod openapi;
 mod refresh;
