@@ -435,9 +435,9 @@ impl HttpConfig {
             .collect();
         for o in &self.cors_origins {
             let ok = (o.starts_with("https://") || o.starts_with("http://"))
-                && !o
-                    .split_once("://")
-                    .is_some_and(|(_, rest)| rest.is_empty() || rest.contains('/'));
+                && !o.split_once("://").is_some_and(|(_, rest)| {
+                    rest.is_empty() || rest.contains(['/', '*', '?', '#', '@'])
+                });
             if !ok {
                 return Err(ConfigError(format!(
                     "SESAME_CORS_ORIGINS entry `{o}` must be an exact origin such as https://app.example.com \

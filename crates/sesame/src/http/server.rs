@@ -10,6 +10,8 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto::Builder;
 use hyper_util::server::graceful::GracefulShutdown;
 use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 use tower::ServiceExt as _;
 
@@ -59,7 +61,13 @@ pub async fn serve(
                 };
                 let _ = stream.set_nodelay(true);
                 let app = app.clone();
+                // Set once the first request head is in. Until then hyper's own header timer
+                // does not run (the auto builder first waits, without a limit, for enough bytes
+                // to tell HTTP/1.1 from HTTP/2), so a silent client is timed out here.
+                let got_request = Arc::new(AtomicBool::new(false));
+                let seen = Arc::clone(&got_request);
                 let service = hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
+                    seen.store(true, Ordering::Relaxed);
                     req.extensions_mut().insert(ConnectInfo(peer));
                     app.clone().oneshot(req.map(axum::body::Body::new))
                 });
@@ -67,7 +75,19 @@ pub async fn serve(
                 let watcher = graceful.watcher();
                 tokio::spawn(async move {
                     let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
-                    if let Err(e) = watcher.watch(conn).await {
+                    let conn = watcher.watch(conn);
+                    tokio::pin!(conn);
+                    let ended = tokio::select! {
+                        r = &mut conn => r,
+                        () = tokio::time::sleep(limits.header_read_timeout) => {
+                            if !got_request.load(Ordering::Relaxed) {
+                                tracing::debug!("no request head within the header read timeout; closing");
+                                return;
+                            }
+                            conn.await
+                        }
+                    };
+                    if let Err(e) = ended {
                         tracing::debug!(error = %e, "connection ended with an error");
                     }
                 });

@@ -3,10 +3,12 @@
 
 mod helpers;
 
+mod abuse;
 mod accounts;
 mod cli;
 mod core_flow;
 mod email;
+mod hardening;
 mod input;
 mod openapi;
 mod refresh;
