@@ -430,9 +430,17 @@ impl AuthService {
             self.count_login_failure(&key, user_id, &client).await;
             let detail = match user_id {
                 Some(_) => serde_json::json!({"reason": "invalid_credentials"}),
-                None => {
-                    serde_json::json!({"reason": "invalid_credentials", "login": raw_name.chars().take(320).collect::<String>()})
-                }
+                // Only a well-formed name is recorded: text that is neither an email address nor a
+                // username (say, a password typed into the wrong field) never reaches the trail.
+                None => match &name {
+                    Some(LoginName::Email(e)) => {
+                        serde_json::json!({"reason": "invalid_credentials", "login": e.normalized()})
+                    }
+                    Some(LoginName::Username(u)) => {
+                        serde_json::json!({"reason": "invalid_credentials", "login": u.normalized()})
+                    }
+                    None => serde_json::json!({"reason": "invalid_credentials"}),
+                },
             };
             self.audit(AuditKind::LoginFailed, user_id, &client, detail)
                 .await;
