@@ -157,6 +157,7 @@ impl std::fmt::Debug for AuthService {
 /// # Errors
 /// [`AuthError::EmailTaken`] / [`AuthError::UsernameTaken`] on duplicates;
 /// [`AuthError::Overloaded`] when hashing is saturated.
+#[allow(clippy::too_many_arguments)] // each is a distinct input of the one way accounts are made
 pub async fn create_account(
     store: &dyn Store,
     hasher: &Arc<PasswordHasher>,
@@ -266,6 +267,7 @@ fn chrono_dur(d: Duration) -> chrono::Duration {
 
 impl AuthService {
     #[must_use]
+    #[allow(clippy::too_many_arguments)] // built once, by startup, from the typed configuration
     pub fn new(
         store: Arc<dyn Store>,
         hasher: Arc<PasswordHasher>,
