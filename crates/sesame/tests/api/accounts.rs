@@ -176,14 +176,16 @@ fn median(mut samples: Vec<Duration>) -> Duration {
 async fn an_unknown_account_costs_the_same_hash_as_a_known_one(b: Backend) {
     let app = spawn_app_with(
         b,
-        &["--argon2-memory-kib", "8192", "--argon2-iterations", "3"],
+        &["--argon2-memory-kib", "16384", "--argon2-iterations", "4"],
         &[],
     )
     .await;
     app.create_user("known@example.com").await;
     let mut known = Vec::new();
     let mut unknown = Vec::new();
-    for _ in 0..7 {
+    // Interleaved, medians, and a 3x band: robust to a loaded machine, while a missing dummy
+    // hash would make the unknown account tens of times faster.
+    for _ in 0..9 {
         let t = Instant::now();
         assert_eq!(
             app.login("known@example.com", "wrong password!")
@@ -203,7 +205,7 @@ async fn an_unknown_account_costs_the_same_hash_as_a_known_one(b: Backend) {
     }
     let (k, u) = (median(known), median(unknown));
     assert!(
-        u * 2 >= k && k * 2 >= u,
+        u * 3 >= k && k * 3 >= u,
         "known {k:?} vs unknown {u:?} should be alike"
     );
 }
