@@ -28,7 +28,7 @@ rep=[
 ('sqlx::QueryBuilder<sqlx::Sqlite>','sqlx::QueryBuilder<sqlx::Postgres>'),
 ('''let mut tx = self.pool.begin().await.map_err(store_err)?;
         if !admin_guard(''','''let mut tx = self.pool.begin().await.map_err(store_err)?;
-        sqlx::query("SELECT pg_advisory_xact_lock(7_446_121_000)").execute(&mut *tx).await.map_err(store_err)?;
+        sqlx::query("SELECT pg_advisory_xact_lock(7446121000)").execute(&mut *tx).await.map_err(store_err)?;
         if !admin_guard('''),
 ]
 s=re.sub(r'use sqlx::sqlite::\{[^}]*\};\n', 'use sqlx::postgres::{PgPoolOptions, PgRow};\n', s)

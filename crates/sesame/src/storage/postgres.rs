@@ -1049,7 +1049,7 @@ impl AdminStore for PgStore {
         now: Timestamp,
     ) -> Result<AdminOutcome<User>, StoreError> {
         let mut tx = self.pool.begin().await.map_err(store_err)?;
-        sqlx::query("SELECT pg_advisory_xact_lock(7_446_121_000)")
+        sqlx::query("SELECT pg_advisory_xact_lock(7446121000)")
             .execute(&mut *tx)
             .await
             .map_err(store_err)?;
@@ -1140,7 +1140,7 @@ impl AdminStore for PgStore {
 
     async fn admin_delete_user(&self, id: UserId) -> Result<AdminOutcome<()>, StoreError> {
         let mut tx = self.pool.begin().await.map_err(store_err)?;
-        sqlx::query("SELECT pg_advisory_xact_lock(7_446_121_000)")
+        sqlx::query("SELECT pg_advisory_xact_lock(7446121000)")
             .execute(&mut *tx)
             .await
             .map_err(store_err)?;
