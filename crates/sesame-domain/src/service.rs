@@ -1184,7 +1184,8 @@ impl AuthService {
     /// working at once.
     ///
     /// # Errors
-    /// [`AuthError::Validation`] on `password` when it is wrong.
+    /// [`AuthError::Validation`] on `password` when it is wrong; [`AuthError::LastAdmin`] when
+    /// the caller is the last active admin.
     #[tracing::instrument(skip_all, fields(user_id = %who.user.id))]
     pub async fn delete_account(
         &self,
@@ -1199,7 +1200,15 @@ impl AuthService {
                 "the password is incorrect",
             ));
         }
-        self.store.delete_user(who.user.id).await?;
+        // The guarded delete: the last active admin cannot leave the system without an admin
+        // this way either. An account already gone is simply gone.
+        match self.store.admin_delete_user(who.user.id).await? {
+            crate::store::AdminOutcome::Done(()) | crate::store::AdminOutcome::NotFound => {}
+            crate::store::AdminOutcome::LastAdmin => return Err(AuthError::LastAdmin),
+            crate::store::AdminOutcome::UnknownRole => {
+                return Err(AuthError::Internal("unexpected outcome of a delete".into()))
+            }
+        }
         tracing::info!("account deleted by its owner");
         self.audit(
             AuditKind::AccountDeleted,

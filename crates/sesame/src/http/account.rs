@@ -303,6 +303,7 @@ pub async fn end_session(
     responses(
         (status = 204, description = "Account deleted; its tokens stop working at once"),
         (status = 401, description = "`missing_token` or `invalid_token`", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 409, description = "`last_admin`: the last active admin cannot delete their account", body = ProblemBody, content_type = "application/problem+json"),
         (status = 422, description = "`validation_failed`: wrong password", body = ProblemBody, content_type = "application/problem+json"),
     ))]
 pub async fn delete_me(
