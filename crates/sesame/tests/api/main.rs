@@ -5,6 +5,7 @@ mod helpers;
 
 mod abuse;
 mod accounts;
+mod admin;
 mod cli;
 mod core_flow;
 mod email;
