@@ -104,11 +104,20 @@ pub struct Verified {
     pub needs_rehash: bool,
 }
 
-/// Hashes and verifies on a bounded pool of blocking threads.
+/// A unit of work for the hashing threads.
+type Job = Box<dyn FnOnce() + Send>;
+
+/// Hashes and verifies on a fixed pool of dedicated threads (one per configured worker).
+///
+/// Dedicated threads, rather than the runtime's blocking pool, bound memory: each argon2 run
+/// allocates its memory cost (19 MiB by default), and the allocator keeps freed blocks per
+/// thread, so the set of threads that ever hash decides the resident size. With a fixed pool that
+/// is `workers` × the memory cost, however many logins arrive.
 pub struct PasswordHasher {
     argon: Argon2<'static>,
     params: HashParams,
     workers: Arc<Semaphore>,
+    queue: std::sync::mpsc::Sender<Job>,
     pending: AtomicUsize,
     max_pending: usize,
     dummy_hash: String,
@@ -154,9 +163,33 @@ impl PasswordHasher {
             .hash_password(b"sesame-dummy-password-for-timing", &salt)
             .map_err(|e| format!("argon2 failed: {e}"))?
             .to_string();
+        let (queue, jobs) = std::sync::mpsc::channel::<Job>();
+        let jobs = Arc::new(std::sync::Mutex::new(jobs));
+        for n in 0..workers {
+            let jobs = Arc::clone(&jobs);
+            std::thread::Builder::new()
+                .name(format!("sesame-hash-{n}"))
+                .spawn(move || loop {
+                    // The lock is held only to take one job; it ends when the hasher is dropped.
+                    let next = match jobs.lock() {
+                        Ok(rx) => rx.recv(),
+                        Err(_) => return,
+                    };
+                    match next {
+                        // A panicking job loses its answer (the caller gets an internal error),
+                        // never the thread.
+                        Ok(job) => {
+                            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
+                        }
+                        Err(_) => return,
+                    }
+                })
+                .map_err(|e| format!("cannot start a hashing thread: {e}"))?;
+        }
         Ok(Self {
             argon,
             params,
+            queue,
             workers: Arc::new(Semaphore::new(workers)),
             pending: AtomicUsize::new(0),
             max_pending: max_pending.max(workers),
@@ -286,12 +319,16 @@ impl PasswordHasher {
             .acquire_owned()
             .await
             .map_err(AuthError::internal)?;
-        tokio::task::spawn_blocking(move || {
-            let _permit = permit;
-            job()
-        })
-        .await
-        .map_err(AuthError::internal)
+        let (done, result) = tokio::sync::oneshot::channel();
+        self.queue
+            .send(Box::new(move || {
+                let _permit = permit;
+                let _ = done.send(job());
+            }))
+            .map_err(|_| AuthError::Internal("the hashing threads have stopped".into()))?;
+        result
+            .await
+            .map_err(|_| AuthError::Internal("a hashing job was lost".into()))
     }
 }
 
