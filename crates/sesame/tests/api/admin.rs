@@ -1243,6 +1243,43 @@ async fn walking_every_page_returns_every_user_exactly_once_in_a_stable_order(b:
     for e in &emails {
         assert!(e.starts_with("user1"), "{e}");
     }
+
+    // A walk by role (served from the role's grants): every holder once, in the same order,
+    // alone and combined with another filter.
+    create_role(&app, &admin, "club").await;
+    let members: Vec<String> = ids.iter().skip(1).step_by(3).cloned().collect();
+    let mut members_user1 = Vec::new();
+    for id in &members {
+        let r = patch(
+            &app,
+            &user_path(id),
+            &admin.access,
+            &json!({ "roles": ["club"] }),
+        )
+        .await;
+        if s(&expect(r, 200).await, "email").starts_with("user1") {
+            members_user1.push(id.clone());
+        }
+    }
+    assert_eq!(members.len(), 40);
+    assert_eq!(
+        walk(&app, &admin.access, &[("role", "club")], 7).await,
+        members
+    );
+    assert_eq!(
+        walk(&app, &admin.access, &[("role", "club")], 40).await,
+        members
+    );
+    assert!(!members_user1.is_empty());
+    let combined = walk(&app, &admin.access, &[("role", "club"), ("q", "user1")], 3).await;
+    assert_eq!(combined, members_user1);
+    let page = list(
+        &app,
+        &admin.access,
+        &[("role", "club"), ("include_total", "true"), ("limit", "1")],
+    )
+    .await;
+    assert_eq!(page["total"], 40);
 }
 
 async fn paging_while_users_are_being_added_returns_every_earlier_user_exactly_once(b: Backend) {
