@@ -97,6 +97,18 @@ impl Outcome {
             .join(", ")
     }
 
+    /// Adds another run of the same kind (one slice of an alternating comparison).
+    pub fn absorb(&mut self, other: Outcome) {
+        self.ok += other.ok;
+        self.errors += other.errors;
+        for (k, n) in other.error_kinds {
+            *self.error_kinds.entry(k).or_default() += n;
+        }
+        self.latencies_us.extend(other.latencies_us);
+        self.latencies_us.sort_unstable();
+        self.elapsed += other.elapsed;
+    }
+
     fn merge(&mut self, other: WorkerOut) {
         self.ok += other.ok;
         self.errors += other.errors;

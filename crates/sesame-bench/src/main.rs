@@ -145,6 +145,7 @@ async fn run(args: Args) -> Result<ExitCode, String> {
         nproc,
         idle_wait: Duration::from_secs(if smoke { 1 } else { 3 }),
         only: args.only.clone(),
+        slices: if smoke { 2 } else { 5 },
     };
     if let Some(bad) = args
         .only
