@@ -1,0 +1,125 @@
+//! Micro-benchmarks of the domain's hot spots: access-token signing and verification (EdDSA and
+//! HS256), refresh-token hashing and successor derivation, and argon2id hashing and verification
+//! with the default (OWASP) parameters. `cargo bench -p sesame-domain`.
+//!
+//! These are guardrails against regressions, not the performance targets: those are measured
+//! end to end by `sesame-bench`.
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use ed25519_dalek::{Signer as _, Verifier as _};
+use sesame_domain::clock::now;
+use sesame_domain::model::{Email, RoleName, SessionId, User, UserId};
+use sesame_domain::password::{HashParams, Password, PasswordHasher};
+use sesame_domain::token::{RefreshToken, StoredKey, TokenIssuer, TokenSettings};
+use std::hint::black_box;
+use std::time::Duration;
+
+fn settings() -> TokenSettings {
+    TokenSettings {
+        issuer: "http://127.0.0.1:8080".into(),
+        audience: "sesame".into(),
+        access_ttl: Duration::from_secs(900),
+        leeway: Duration::from_secs(5),
+    }
+}
+
+fn user() -> User {
+    let t = now();
+    User {
+        id: UserId::new(),
+        email: Email::parse("alice@example.com").expect("a valid address"),
+        username: None,
+        display_name: None,
+        email_verified: true,
+        is_active: true,
+        roles: vec![RoleName::admin()],
+        created_at: t,
+        updated_at: t,
+        last_login_at: None,
+    }
+}
+
+fn tokens(c: &mut Criterion) {
+    let key = StoredKey::generate_ed25519(now()).expect("an Ed25519 key");
+    let issuers = [
+        (
+            "EdDSA",
+            TokenIssuer::ed25519(&[key], settings()).expect("an issuer"),
+        ),
+        (
+            "HS256",
+            TokenIssuer::hs256(b"0123456789abcdef0123456789abcdef-bench", settings()),
+        ),
+    ];
+    let user = user();
+    let session = SessionId::new();
+    let mut g = c.benchmark_group("access_token");
+    for (name, issuer) in &issuers {
+        g.bench_function(format!("sign/{name}"), |b| {
+            b.iter(|| {
+                issuer
+                    .issue(black_box(&user), session, now())
+                    .expect("signed")
+            });
+        });
+        let token = issuer.issue(&user, session, now()).expect("signed");
+        g.bench_function(format!("verify/{name}"), |b| {
+            b.iter(|| issuer.verify(black_box(&token)).expect("valid"));
+        });
+    }
+    g.finish();
+
+    // What the signature alone costs with keys parsed once, for comparison: jsonwebtoken parses
+    // the signing key (PKCS#8, deriving the public key) and decompresses the verifying key on
+    // every call.
+    let mut g = c.benchmark_group("ed25519_dalek_parsed_key");
+    let key = ed25519_dalek::SigningKey::generate(&mut rand::rngs::OsRng);
+    let message = issuers[0].1.issue(&user, session, now()).expect("signed");
+    let message = message.as_bytes();
+    let signature = key.sign(message);
+    let verifying = key.verifying_key();
+    g.bench_function("sign", |b| b.iter(|| key.sign(black_box(message))));
+    g.bench_function("verify", |b| {
+        b.iter(|| {
+            verifying
+                .verify(black_box(message), &signature)
+                .expect("valid")
+        });
+    });
+    g.finish();
+
+    let mut g = c.benchmark_group("refresh_token");
+    let token = RefreshToken::generate();
+    let secret = sesame_domain::token::random_secret();
+    g.bench_function("generate", |b| b.iter(RefreshToken::generate));
+    g.bench_function("hash", |b| b.iter(|| black_box(&token).hash()));
+    g.bench_function("successor", |b| {
+        b.iter(|| black_box(&token).successor(black_box(&secret)));
+    });
+    g.finish();
+}
+
+fn passwords(c: &mut Criterion) {
+    let hasher = PasswordHasher::new(HashParams::default(), 1, 1).expect("valid parameters");
+    let password = Password::parse("correct horse battery staple").expect("a valid password");
+    let stored = hasher.hash_blocking(&password).expect("hashed");
+    let mut g = c.benchmark_group("argon2id_owasp");
+    // Each call takes tens of milliseconds: fewer, longer samples.
+    g.sample_size(10).measurement_time(Duration::from_secs(5));
+    g.bench_function("hash", |b| {
+        b.iter(|| hasher.hash_blocking(black_box(&password)).expect("hashed"));
+    });
+    g.bench_function("verify", |b| {
+        b.iter(|| {
+            assert!(
+                hasher
+                    .verify_blocking(black_box(&password), &stored)
+                    .matches
+            );
+        });
+    });
+    g.finish();
+}
+
+criterion_group!(benches, tokens, passwords);
+criterion_main!(benches);
