@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Times GET /api/v1/admin/users scenarios against a running `sesame serve` (JSON logs) over one
-keep-alive connection, as in docs/PERFORMANCE-admin.md.
+keep-alive connection, as in docs/PERFORMANCE.md.
 
 Usage: bench-admin-users.py PORT MIDDLE_ID_HEX SERVER_LOG [N [ONLY]]
 
