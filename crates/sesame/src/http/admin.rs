@@ -14,7 +14,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use base64::Engine as _;
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 use sesame_domain::admin::{Invite, NewAccount};
 use sesame_domain::model::{DisplayName, Email, ProfilePatch, RoleName, UserId, Username};
 use sesame_domain::password::Password;
@@ -259,23 +259,16 @@ pub async fn create_user(
     Ok((StatusCode::CREATED, Json(UserResponse::from(user))).into_response())
 }
 
-/// Distinguishes an absent field (leave alone) from an explicit `null` (clear it).
-fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
-    d: D,
-) -> Result<Option<Option<T>>, D::Error> {
-    Option::<T>::deserialize(d).map(Some)
-}
-
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PatchUserRequest {
     /// `false` deactivates: every session ends at once and login is refused.
     pub is_active: Option<bool>,
     pub email_verified: Option<bool>,
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "super::dto::present")]
     #[schema(value_type = Option<String>, nullable)]
     pub display_name: Option<Option<String>>,
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "super::dto::present")]
     #[schema(value_type = Option<String>, nullable)]
     pub username: Option<Option<String>>,
     /// Replaces the user's roles (effective in tokens at the next refresh, for admin powers at once).

@@ -105,7 +105,7 @@ impl From<TokenPair> for TokenResponse {
 }
 
 /// Distinguishes an absent field (leave alone) from an explicit `null` (clear it).
-fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+pub(crate) fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
     d: D,
 ) -> Result<Option<Option<T>>, D::Error> {
     Option::<T>::deserialize(d).map(Some)
