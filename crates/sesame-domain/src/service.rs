@@ -693,7 +693,8 @@ impl AuthService {
             .store
             .active_session_user(claims.session_id(), claims.user_id(), now())
             .await?
-            .ok_or(AuthError::InvalidToken("session_ended"))?;
+            .ok_or(AuthError::InvalidToken("session_ended"))?
+            .user;
         Ok(Principal { user, claims })
     }
 

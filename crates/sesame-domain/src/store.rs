@@ -98,6 +98,15 @@ pub struct NewSession {
     pub first_refresh_hash: TokenHash,
 }
 
+/// A live session's owner, as the token-checked hot path needs it.
+#[derive(Debug, Clone)]
+pub struct LiveSession {
+    /// The owner, active, with current roles.
+    pub user: User,
+    /// When the session ends unless a refresh slides it; a cached answer is never used past it.
+    pub expires_at: Timestamp,
+}
+
 /// What the store knows about a presented refresh token.
 #[derive(Debug, Clone)]
 pub struct RefreshTokenState {
@@ -170,7 +179,7 @@ pub trait SessionStore: Send + Sync {
         session: SessionId,
         user: UserId,
         now: Timestamp,
-    ) -> Result<Option<User>, StoreError>;
+    ) -> Result<Option<LiveSession>, StoreError>;
 
     async fn refresh_token_state(
         &self,

@@ -204,6 +204,12 @@ pub struct ServeConfig {
     #[arg(long, env = "SESAME_REFRESH_REUSE_GRACE", default_value = "10s", value_parser = parse_duration)]
     pub refresh_reuse_grace: Duration,
 
+    /// How long a node may answer "is this session live" from memory. Logout, revocation and
+    /// account changes invalidate at once (on every node through PostgreSQL NOTIFY); this only
+    /// bounds staleness if a notification is lost. `0s` turns the cache off.
+    #[arg(long, env = "SESAME_SESSION_CACHE_TTL", default_value = "10s", value_parser = parse_duration)]
+    pub session_cache_ttl: Duration,
+
     /// Access-token signing algorithm.
     #[arg(
         long,

@@ -147,7 +147,9 @@ pub async fn build_state(
     if cfg.auto_migrate {
         db.migrate_up().await?;
     }
-    let store = db.into_store();
+    let store = db
+        .into_server_store(common.database_url.expose(), cfg.session_cache_ttl)
+        .await;
     let tokens = token_issuer(store.as_ref(), cfg).await?;
     let hasher = hasher(common, cfg.hash_workers(), cfg.hash_queue).await?;
     let m = &cfg.mail;

@@ -3,17 +3,28 @@
 //! migrations (embedded, reversible, one directory per backend with the same version numbers).
 //!
 //! Implementations enforce uniqueness and atomicity, never content rules: every value they are
-//! given was parsed by the domain.
+//! given was parsed by the domain. The server wraps either in [`cached::CachedStore`], which
+//! answers the per-request session check from memory (see [`session_cache`]) and, on
+//! PostgreSQL, keeps the nodes' caches in step through [`pg_notify`].
 
 pub mod admin_sql;
+pub mod cached;
+pub mod pg_notify;
 pub mod postgres;
+pub mod session_cache;
 pub mod sqlite;
 
+use cached::CachedStore;
 use sesame_domain::error::Conflict;
 use sesame_domain::store::Store;
 use sesame_domain::StoreError;
+use session_cache::SessionCache;
 use sqlx::migrate::Migrator;
 use std::sync::Arc;
+use std::time::Duration;
+
+/// Most sessions one node keeps in its session cache (a few hundred bytes each).
+pub const SESSION_CACHE_CAPACITY: usize = 50_000;
 
 pub static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("migrations/sqlite");
 pub static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("migrations/postgres");
@@ -74,6 +85,35 @@ impl Database {
         match self {
             Self::Sqlite(s) => Arc::new(s),
             Self::Postgres(s) => Arc::new(s),
+        }
+    }
+
+    /// The store the server uses: `into_store` behind the session cache (when `cache_ttl` is
+    /// not zero). On PostgreSQL the cache is per node, so it listens on `url` for the other
+    /// nodes' invalidations and serves only while it can hear them; this waits (up to 2 s) for
+    /// the first subscription so that a server starts with its cache on.
+    pub async fn into_server_store(self, url: &str, cache_ttl: Duration) -> Arc<dyn Store> {
+        if cache_ttl.is_zero() {
+            return self.into_store();
+        }
+        match self {
+            Self::Sqlite(s) => {
+                let cache = Arc::new(SessionCache::new(cache_ttl, SESSION_CACHE_CAPACITY, true));
+                Arc::new(CachedStore::new(Arc::new(s), cache, None, None))
+            }
+            Self::Postgres(s) => {
+                let cache = Arc::new(SessionCache::new(cache_ttl, SESSION_CACHE_CAPACITY, false));
+                let broadcast = Arc::new(pg_notify::PgBroadcast::new(s.pool().clone()));
+                let (tx, first_attempt) = tokio::sync::oneshot::channel();
+                let listener = pg_notify::spawn_listener(url.to_owned(), Arc::clone(&cache), tx);
+                let _ = tokio::time::timeout(Duration::from_secs(2), first_attempt).await;
+                Arc::new(CachedStore::new(
+                    Arc::new(s),
+                    cache,
+                    Some(broadcast),
+                    Some(listener),
+                ))
+            }
         }
     }
 

@@ -19,9 +19,9 @@ use sesame_domain::model::{
 };
 use sesame_domain::store::{
     AdminOutcome, AdminStore, AdminUserChange, AuditQuery, AuditStore, EmailTokenState,
-    EmailTokenStore, KeyStore, LoginThrottle, LoginThrottleStore, MailStore, NewEmailToken,
-    NewSession, PasswordChange, RefreshTokenState, RoleInfo, SessionStore, Store, TokenEffect,
-    TokenPurpose, UserFilter, UserQuery, UserStore,
+    EmailTokenStore, KeyStore, LiveSession, LoginThrottle, LoginThrottleStore, MailStore,
+    NewEmailToken, NewSession, PasswordChange, RefreshTokenState, RoleInfo, SessionStore, Store,
+    TokenEffect, TokenPurpose, UserFilter, UserQuery, UserStore,
 };
 use sesame_domain::token::{StoredKey, TokenHash};
 use sesame_domain::StoreError;
@@ -369,9 +369,9 @@ impl SessionStore for PgStore {
         session: SessionId,
         user: UserId,
         now: Timestamp,
-    ) -> Result<Option<User>, StoreError> {
+    ) -> Result<Option<LiveSession>, StoreError> {
         let sql = format!(
-            "SELECT {USER_COLS} FROM sessions s JOIN users u ON u.id = s.user_id \
+            "SELECT {USER_COLS}, s.expires_at AS s_expires_at FROM sessions s JOIN users u ON u.id = s.user_id \
              WHERE s.id = $1 AND s.user_id = $2 AND s.revoked_at IS NULL AND s.expires_at > $3 AND u.is_active"
         );
         sqlx::query(&sql)
@@ -380,7 +380,16 @@ impl SessionStore for PgStore {
             .bind(now)
             .fetch_optional(&self.pool)
             .await
-            .and_then(|r| r.as_ref().map(user_from_row).transpose())
+            .and_then(|r| {
+                r.as_ref()
+                    .map(|r| {
+                        Ok(LiveSession {
+                            user: user_from_row(r)?,
+                            expires_at: r.try_get("s_expires_at")?,
+                        })
+                    })
+                    .transpose()
+            })
             .map_err(store_err)
     }
 

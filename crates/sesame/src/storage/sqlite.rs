@@ -16,9 +16,9 @@ use sesame_domain::model::{
 };
 use sesame_domain::store::{
     AdminOutcome, AdminStore, AdminUserChange, AuditQuery, AuditStore, EmailTokenState,
-    EmailTokenStore, KeyStore, LoginThrottle, LoginThrottleStore, MailStore, NewEmailToken,
-    NewSession, PasswordChange, RefreshTokenState, RoleInfo, SessionStore, Store, TokenEffect,
-    TokenPurpose, UserFilter, UserQuery, UserStore,
+    EmailTokenStore, KeyStore, LiveSession, LoginThrottle, LoginThrottleStore, MailStore,
+    NewEmailToken, NewSession, PasswordChange, RefreshTokenState, RoleInfo, SessionStore, Store,
+    TokenEffect, TokenPurpose, UserFilter, UserQuery, UserStore,
 };
 use sesame_domain::token::{StoredKey, TokenHash};
 use sesame_domain::StoreError;
@@ -387,9 +387,9 @@ impl SessionStore for SqliteStore {
         session: SessionId,
         user: UserId,
         now: Timestamp,
-    ) -> Result<Option<User>, StoreError> {
+    ) -> Result<Option<LiveSession>, StoreError> {
         let sql = format!(
-            "SELECT {USER_COLS} FROM sessions s JOIN users u ON u.id = s.user_id \
+            "SELECT {USER_COLS}, s.expires_at AS s_expires_at FROM sessions s JOIN users u ON u.id = s.user_id \
              WHERE s.id = ? AND s.user_id = ? AND s.revoked_at IS NULL AND s.expires_at > ? AND u.is_active = 1"
         );
         sqlx::query(&sql)
@@ -398,7 +398,16 @@ impl SessionStore for SqliteStore {
             .bind(ms(now))
             .fetch_optional(&self.pool)
             .await
-            .and_then(|r| r.as_ref().map(user_from_row).transpose())
+            .and_then(|r| {
+                r.as_ref()
+                    .map(|r| {
+                        Ok(LiveSession {
+                            user: user_from_row(r)?,
+                            expires_at: ts(r.try_get("s_expires_at")?)?,
+                        })
+                    })
+                    .transpose()
+            })
             .map_err(store_err)
     }
 

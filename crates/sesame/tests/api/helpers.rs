@@ -88,6 +88,17 @@ impl TestDb {
         }
     }
 
+    /// The same database for a second server (several nodes on one database); only the
+    /// original removes it.
+    pub fn share(&self) -> Self {
+        Self {
+            url: self.url.clone(),
+            backend: self.backend,
+            cleanup: None,
+            file: None,
+        }
+    }
+
     /// Runs one statement against the test database directly (to arrange states the API cannot
     /// reach yet, or to inspect what was stored). Use SQL both backends accept.
     pub async fn exec(&self, sql: &str) {

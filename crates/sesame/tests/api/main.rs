@@ -13,6 +13,7 @@ mod hardening;
 mod input;
 mod openapi;
 mod refresh;
+mod session_cache;
 mod smtp;
 mod store_contract;
 mod tokens;

@@ -1,0 +1,392 @@
+//! An in-process cache of live sessions: the answer to "is this session live, and who owns it"
+//! for the token-checked hot path, so that a read with a valid access token does not need a
+//! database round trip.
+//!
+//! Correctness rests on invalidation, not on expiry. Every write that can end a session or change
+//! what `/users/me` shows invalidates the affected entries *after* it commits and *before* its
+//! caller answers (see [`super::cached::CachedStore`]), so on one node a logout takes effect on
+//! the very next request. Other nodes learn of it through [`super::pg_notify`]. The time to live
+//! only bounds how long a lost notification could leave a stale entry.
+//!
+//! A miss that read the database before an invalidation must not put its (old) answer into the
+//! cache after that invalidation ran. Each invalidation bumps a generation under the same lock;
+//! a miss takes a [`Ticket`] before it reads and its insert is dropped if the generation moved.
+
+use sesame_domain::clock::Timestamp;
+use sesame_domain::model::{SessionId, UserId};
+use sesame_domain::store::LiveSession;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+/// What a write made stale.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Invalidation {
+    /// One session ended.
+    Session(SessionId),
+    /// Every session of the user ended, or the user changed (profile, roles, activity, email).
+    User(UserId),
+    /// Anything may have changed (a role deleted, notifications lost).
+    All,
+}
+
+impl Invalidation {
+    /// The wire form used between nodes: `s:<uuid>`, `u:<uuid>` or `*`.
+    #[must_use]
+    pub fn encode(&self) -> String {
+        match self {
+            Self::Session(s) => format!("s:{s}"),
+            Self::User(u) => format!("u:{u}"),
+            Self::All => "*".to_owned(),
+        }
+    }
+
+    /// Parses [`Self::encode`]'s output; anything unreadable means "drop everything", the safe
+    /// reading.
+    #[must_use]
+    pub fn decode(raw: &str) -> Self {
+        let parsed = match raw.split_once(':') {
+            Some(("s", id)) => uuid::Uuid::parse_str(id)
+                .ok()
+                .map(|u| Self::Session(SessionId::from_uuid(u))),
+            Some(("u", id)) => uuid::Uuid::parse_str(id)
+                .ok()
+                .map(|u| Self::User(UserId::from_uuid(u))),
+            _ => None,
+        };
+        parsed.unwrap_or(Self::All)
+    }
+}
+
+/// Proof that a lookup started at a given generation; see the module docs.
+#[derive(Debug, Clone, Copy)]
+pub struct Ticket(u64);
+
+struct Entry {
+    live: LiveSession,
+    cached_at: Instant,
+}
+
+#[derive(Default)]
+struct Inner {
+    generation: u64,
+    entries: HashMap<SessionId, Entry>,
+    by_user: HashMap<UserId, Vec<SessionId>>,
+}
+
+impl Inner {
+    fn remove_session(&mut self, session: SessionId) {
+        if let Some(e) = self.entries.remove(&session) {
+            let uid = e.live.user.id;
+            if let Some(list) = self.by_user.get_mut(&uid) {
+                list.retain(|s| *s != session);
+                if list.is_empty() {
+                    self.by_user.remove(&uid);
+                }
+            }
+        }
+    }
+
+    fn clear(&mut self) {
+        self.entries.clear();
+        self.by_user.clear();
+    }
+}
+
+/// The cache. Disabled (every lookup misses, nothing is stored) when its time to live is zero,
+/// and while a multi-node deployment cannot hear other nodes' invalidations.
+pub struct SessionCache {
+    ttl: Duration,
+    capacity: usize,
+    enabled: AtomicBool,
+    inner: Mutex<Inner>,
+}
+
+impl std::fmt::Debug for SessionCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionCache")
+            .field("ttl", &self.ttl)
+            .field("capacity", &self.capacity)
+            .field("enabled", &self.enabled.load(Ordering::Relaxed))
+            .finish_non_exhaustive()
+    }
+}
+
+impl SessionCache {
+    /// A cache holding at most `capacity` sessions, each for at most `ttl`; `enabled` says
+    /// whether it starts serving (see [`Self::set_enabled`]).
+    #[must_use]
+    pub fn new(ttl: Duration, capacity: usize, enabled: bool) -> Self {
+        Self {
+            ttl,
+            capacity: capacity.max(1),
+            enabled: AtomicBool::new(enabled && !ttl.is_zero()),
+            inner: Mutex::new(Inner::default()),
+        }
+    }
+
+    /// The map. No code panics while holding it, so a poisoned lock still holds consistent data.
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Whether lookups may be answered from memory.
+    #[must_use]
+    pub fn is_enabled(&self) -> bool {
+        self.enabled.load(Ordering::Acquire)
+    }
+
+    /// Turns serving on or off; either way everything cached so far is dropped (turning it on
+    /// follows a gap in which invalidations may have been missed).
+    pub fn set_enabled(&self, on: bool) {
+        let mut inner = self.lock();
+        inner.generation = inner.generation.wrapping_add(1);
+        inner.clear();
+        self.enabled
+            .store(on && !self.ttl.is_zero(), Ordering::Release);
+    }
+
+    /// Taken before a database lookup whose answer may be cached; `None` when disabled.
+    #[must_use]
+    pub fn ticket(&self) -> Option<Ticket> {
+        if !self.is_enabled() {
+            return None;
+        }
+        Some(Ticket(self.lock().generation))
+    }
+
+    /// The cached owner of `session` if it is cached for `user`, not past its expiry at `now`,
+    /// and younger than the time to live.
+    #[must_use]
+    pub fn get(&self, session: SessionId, user: UserId, now: Timestamp) -> Option<LiveSession> {
+        if !self.is_enabled() {
+            return None;
+        }
+        let inner = self.lock();
+        let e = inner.entries.get(&session)?;
+        (e.live.user.id == user && e.live.expires_at > now && e.cached_at.elapsed() < self.ttl)
+            .then(|| e.live.clone())
+    }
+
+    /// Stores a lookup's answer unless an invalidation ran since `ticket` was taken.
+    pub fn insert(&self, ticket: Ticket, session: SessionId, live: &LiveSession) {
+        let mut inner = self.lock();
+        if inner.generation != ticket.0 || !self.is_enabled() {
+            return;
+        }
+        if inner.entries.len() >= self.capacity && !inner.entries.contains_key(&session) {
+            let ttl = self.ttl;
+            let stale: Vec<SessionId> = inner
+                .entries
+                .iter()
+                .filter(|(_, e)| e.cached_at.elapsed() >= ttl)
+                .map(|(s, _)| *s)
+                .collect();
+            for s in stale {
+                inner.remove_session(s);
+            }
+            if inner.entries.len() >= self.capacity {
+                // Still full of fresh entries: start over rather than track recency. Each
+                // dropped session costs one database lookup on its next request.
+                inner.clear();
+            }
+        }
+        inner.remove_session(session);
+        let uid = live.user.id;
+        inner.entries.insert(
+            session,
+            Entry {
+                live: live.clone(),
+                cached_at: Instant::now(),
+            },
+        );
+        inner.by_user.entry(uid).or_default().push(session);
+    }
+
+    /// Drops what `what` made stale, and voids every ticket taken before.
+    pub fn invalidate(&self, what: Invalidation) {
+        let mut inner = self.lock();
+        inner.generation = inner.generation.wrapping_add(1);
+        match what {
+            Invalidation::Session(s) => inner.remove_session(s),
+            Invalidation::User(u) => {
+                for s in inner.by_user.remove(&u).unwrap_or_default() {
+                    inner.entries.remove(&s);
+                }
+            }
+            Invalidation::All => inner.clear(),
+        }
+    }
+
+    /// How many sessions are cached (for tests and metrics).
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.lock().entries.len()
+    }
+
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sesame_domain::clock::now;
+    use sesame_domain::model::{Email, User};
+
+    fn live(user: UserId, expires_in: chrono::Duration) -> LiveSession {
+        let t = now();
+        LiveSession {
+            user: User {
+                id: user,
+                email: Email::from_stored(format!("{user}@example.com")),
+                username: None,
+                display_name: None,
+                email_verified: true,
+                is_active: true,
+                roles: Vec::new(),
+                created_at: t,
+                updated_at: t,
+                last_login_at: None,
+            },
+            expires_at: t + expires_in,
+        }
+    }
+
+    fn cache() -> SessionCache {
+        SessionCache::new(Duration::from_secs(60), 100, true)
+    }
+
+    #[test]
+    fn a_cached_session_is_served_only_to_its_own_user() {
+        let c = cache();
+        let (s, u) = (SessionId::new(), UserId::new());
+        let t = c.ticket().expect("enabled");
+        c.insert(t, s, &live(u, chrono::Duration::hours(1)));
+        assert_eq!(c.get(s, u, now()).map(|l| l.user.id), Some(u));
+        assert!(c.get(s, UserId::new(), now()).is_none());
+        assert!(c.get(SessionId::new(), u, now()).is_none());
+    }
+
+    #[test]
+    fn a_cached_session_is_not_served_past_its_expiry() {
+        let c = cache();
+        let (s, u) = (SessionId::new(), UserId::new());
+        c.insert(
+            c.ticket().expect("enabled"),
+            s,
+            &live(u, chrono::Duration::seconds(30)),
+        );
+        assert!(c.get(s, u, now()).is_some());
+        assert!(c.get(s, u, now() + chrono::Duration::seconds(31)).is_none());
+    }
+
+    #[test]
+    fn entries_older_than_the_time_to_live_are_not_served() {
+        let c = SessionCache::new(Duration::from_millis(30), 100, true);
+        let (s, u) = (SessionId::new(), UserId::new());
+        c.insert(
+            c.ticket().expect("enabled"),
+            s,
+            &live(u, chrono::Duration::hours(1)),
+        );
+        assert!(c.get(s, u, now()).is_some());
+        std::thread::sleep(Duration::from_millis(40));
+        assert!(c.get(s, u, now()).is_none());
+    }
+
+    #[test]
+    fn invalidating_a_session_or_its_user_drops_it() {
+        let c = cache();
+        let u = UserId::new();
+        let (a, b, other) = (SessionId::new(), SessionId::new(), SessionId::new());
+        let ou = UserId::new();
+        for (s, owner) in [(a, u), (b, u), (other, ou)] {
+            c.insert(
+                c.ticket().expect("enabled"),
+                s,
+                &live(owner, chrono::Duration::hours(1)),
+            );
+        }
+        c.invalidate(Invalidation::Session(a));
+        assert!(c.get(a, u, now()).is_none());
+        assert!(c.get(b, u, now()).is_some());
+        c.invalidate(Invalidation::User(u));
+        assert!(c.get(b, u, now()).is_none());
+        assert!(
+            c.get(other, ou, now()).is_some(),
+            "another user's session stays"
+        );
+        c.invalidate(Invalidation::All);
+        assert!(c.is_empty());
+    }
+
+    #[test]
+    fn a_lookup_that_started_before_an_invalidation_is_not_cached() {
+        let c = cache();
+        let (s, u) = (SessionId::new(), UserId::new());
+        let ticket = c.ticket().expect("enabled");
+        // The database answered "live" to this lookup, then a logout committed and invalidated.
+        c.invalidate(Invalidation::Session(s));
+        c.insert(ticket, s, &live(u, chrono::Duration::hours(1)));
+        assert!(c.get(s, u, now()).is_none());
+        // A lookup that starts afterwards may cache again.
+        c.insert(
+            c.ticket().expect("enabled"),
+            s,
+            &live(u, chrono::Duration::hours(1)),
+        );
+        assert!(c.get(s, u, now()).is_some());
+    }
+
+    #[test]
+    fn a_disabled_cache_serves_and_stores_nothing() {
+        let c = cache();
+        let (s, u) = (SessionId::new(), UserId::new());
+        c.insert(
+            c.ticket().expect("enabled"),
+            s,
+            &live(u, chrono::Duration::hours(1)),
+        );
+        c.set_enabled(false);
+        assert!(c.ticket().is_none());
+        assert!(c.get(s, u, now()).is_none());
+        c.set_enabled(true);
+        assert!(c.get(s, u, now()).is_none(), "re-enabling starts empty");
+        let zero = SessionCache::new(Duration::ZERO, 100, true);
+        assert!(!zero.is_enabled(), "a zero time to live turns it off");
+    }
+
+    #[test]
+    fn the_cache_never_holds_more_than_its_capacity() {
+        let c = SessionCache::new(Duration::from_secs(60), 8, true);
+        let u = UserId::new();
+        for _ in 0..50 {
+            c.insert(
+                c.ticket().expect("enabled"),
+                SessionId::new(),
+                &live(u, chrono::Duration::hours(1)),
+            );
+            assert!(c.len() <= 8);
+        }
+        c.invalidate(Invalidation::User(u));
+        assert!(c.is_empty(), "the per-user index followed every eviction");
+    }
+
+    #[test]
+    fn invalidations_survive_the_trip_between_nodes() {
+        let (s, u) = (SessionId::new(), UserId::new());
+        for i in [
+            Invalidation::Session(s),
+            Invalidation::User(u),
+            Invalidation::All,
+        ] {
+            assert_eq!(Invalidation::decode(&i.encode()), i);
+        }
+        assert_eq!(Invalidation::decode("garbage"), Invalidation::All);
+        assert_eq!(Invalidation::decode("s:not-a-uuid"), Invalidation::All);
+    }
+}
