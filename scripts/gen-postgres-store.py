@@ -23,11 +23,19 @@ rep=[
 ('let latest: Option<i64> =','let latest: Option<Timestamp> ='),
 ('opt_ts(latest).map_err(store_err)','Ok(latest)'),
 ('"sqlite"','"postgres"'),
+('''    /// Reads: several connections, which WAL lets run beside a write.
+    pool: PgPool,
+    /// Writes: one connection, so writers queue in order inside the process instead of sleeping
+    /// in SQLite's busy handler while the database's only write lock sits idle.
+    writer: PgPool,''','''    pool: PgPool,
+    /// The same pool: row locks let PostgreSQL writers run side by side (the SQLite backend
+    /// keeps a separate single-connection pool here).
+    writer: PgPool,'''),
 ('Dialect::Sqlite','Dialect::Postgres'),
 ('sqlx::query::Query<\'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<\'q>>','sqlx::query::Query<\'q, sqlx::Postgres, sqlx::postgres::PgArguments>'),
 ('sqlx::QueryBuilder<sqlx::Sqlite>','sqlx::QueryBuilder<sqlx::Postgres>'),
-('''let mut tx = self.pool.begin().await.map_err(store_err)?;
-        if !admin_guard(''','''let mut tx = self.pool.begin().await.map_err(store_err)?;
+('''let mut tx = self.writer.begin().await.map_err(store_err)?;
+        if !admin_guard(''','''let mut tx = self.writer.begin().await.map_err(store_err)?;
         sqlx::query("SELECT pg_advisory_xact_lock(7446121000)").execute(&mut *tx).await.map_err(store_err)?;
         if !admin_guard('''),
 ]
@@ -50,7 +58,7 @@ s=re.sub(r'\A//! The SQLite backend.*?\n\n', '''//! The PostgreSQL backend, for 
 //! `sqlite.rs` and regenerate, so the two stay the same logic.
 
 ''', s, count=1, flags=re.S)
-s=re.sub(r'    /// Opens \(creating if missing\).*?Ok\(Self \{ pool \}\)\n    \}\n', '''    /// Connects to the server at `url`.
+s=re.sub(r'    /// Opens \(creating if missing\).*?Ok\(Self \{ pool, writer \}\)\n    \}\n', '''    /// Connects to the server at `url`.
     ///
     /// # Errors
     /// [`ConnectError::Connect`] when the server cannot be reached.
@@ -60,7 +68,10 @@ s=re.sub(r'    /// Opens \(creating if missing\).*?Ok\(Self \{ pool \}\)\n    \}
             .acquire_timeout(Duration::from_secs(5))
             .connect(url)
             .await?;
-        Ok(Self { pool })
+        Ok(Self {
+            writer: pool.clone(),
+            pool,
+        })
     }
 ''', s, flags=re.S)
 s=s.replace('''let exists: Option<i64> = sqlx::query_scalar(

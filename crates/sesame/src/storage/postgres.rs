@@ -32,6 +32,9 @@ use std::time::Duration;
 #[derive(Clone, Debug)]
 pub struct PgStore {
     pool: PgPool,
+    /// The same pool: row locks let PostgreSQL writers run side by side (the SQLite backend
+    /// keeps a separate single-connection pool here).
+    writer: PgPool,
 }
 
 const SESSION_COLS: &str = "s.id AS s_id, s.user_id AS s_user_id, s.created_at AS s_created_at, \
@@ -105,7 +108,10 @@ impl PgStore {
             .acquire_timeout(Duration::from_secs(5))
             .connect(url)
             .await?;
-        Ok(Self { pool })
+        Ok(Self {
+            writer: pool.clone(),
+            pool,
+        })
     }
 
     #[must_use]
@@ -146,7 +152,7 @@ impl UserStore for PgStore {
         token: Option<&NewEmailToken>,
         mail: Option<&OutboundMail>,
     ) -> Result<User, StoreError> {
-        let mut tx = self.pool.begin().await.map_err(store_err)?;
+        let mut tx = self.writer.begin().await.map_err(store_err)?;
         sqlx::query(
             "INSERT INTO users (id, email, email_normalized, username, username_normalized, display_name, \
              password_hash, email_verified, is_active, created_at, updated_at) \
@@ -202,7 +208,7 @@ impl UserStore for PgStore {
     async fn delete_user(&self, id: UserId) -> Result<bool, StoreError> {
         let n = sqlx::query("DELETE FROM users WHERE id = $1")
             .bind(id.as_uuid())
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await
             .map_err(store_err)?
             .rows_affected();
@@ -214,7 +220,7 @@ impl UserStore for PgStore {
         c: &PasswordChange,
         mail: &OutboundMail,
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await.map_err(store_err)?;
+        let mut tx = self.writer.begin().await.map_err(store_err)?;
         sqlx::query("UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3")
             .bind(&c.password_hash)
             .bind(c.now)
@@ -300,7 +306,7 @@ impl UserStore for PgStore {
         .bind(username.as_ref().map(Username::normalized))
         .bind(now)
         .bind(id.as_uuid())
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await
         .map_err(store_err)?;
         if done.rows_affected() == 0 {
@@ -319,7 +325,7 @@ impl UserStore for PgStore {
             .bind(hash)
             .bind(now)
             .bind(id.as_uuid())
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await
             .map_err(store_err)?;
         Ok(())
@@ -330,7 +336,7 @@ impl UserStore for PgStore {
 impl SessionStore for PgStore {
     async fn create_session(&self, new: &NewSession) -> Result<(), StoreError> {
         let s = &new.session;
-        let mut tx = self.pool.begin().await.map_err(store_err)?;
+        let mut tx = self.writer.begin().await.map_err(store_err)?;
         sqlx::query(
             "INSERT INTO sessions (id, user_id, refresh_secret, created_at, last_used_at, expires_at, ip, user_agent) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
@@ -427,7 +433,7 @@ impl SessionStore for PgStore {
         now: Timestamp,
         expires_at: Timestamp,
     ) -> Result<bool, StoreError> {
-        let mut tx = self.pool.begin().await.map_err(store_err)?;
+        let mut tx = self.writer.begin().await.map_err(store_err)?;
         let consumed = sqlx::query(
             "UPDATE refresh_tokens SET used_at = $1 WHERE token_hash = $2 AND session_id = $3 AND used_at IS NULL \
              AND EXISTS (SELECT 1 FROM sessions s WHERE s.id = refresh_tokens.session_id AND s.revoked_at IS NULL)",
@@ -467,7 +473,7 @@ impl SessionStore for PgStore {
             sqlx::query("UPDATE sessions SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
                 .bind(now)
                 .bind(session.as_uuid())
-                .execute(&self.pool)
+                .execute(&self.writer)
                 .await
                 .map_err(store_err)?
                 .rows_affected();
@@ -478,7 +484,7 @@ impl SessionStore for PgStore {
         sqlx::query("UPDATE sessions SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL")
             .bind(now)
             .bind(user.as_uuid())
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await
             .map(|r| r.rows_affected())
             .map_err(store_err)
@@ -520,7 +526,7 @@ impl SessionStore for PgStore {
         .bind(session.as_uuid())
         .bind(user.as_uuid())
         .bind(now)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await
         .map_err(store_err)?
         .rows_affected();
@@ -562,7 +568,7 @@ impl KeyStore for PgStore {
         .bind(&key.private_der)
         .bind(&key.public_raw)
         .bind(key.created_at)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await
         .map_err(store_err)?
         .rows_affected();
@@ -638,7 +644,7 @@ impl EmailTokenStore for PgStore {
         supersede: bool,
         mails: &[OutboundMail],
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await.map_err(store_err)?;
+        let mut tx = self.writer.begin().await.map_err(store_err)?;
         if supersede {
             invalidate_tokens(&mut tx, token.user_id, token.purpose, token.created_at).await?;
         }
@@ -648,7 +654,7 @@ impl EmailTokenStore for PgStore {
     }
 
     async fn enqueue_mail(&self, mails: &[OutboundMail]) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await.map_err(store_err)?;
+        let mut tx = self.writer.begin().await.map_err(store_err)?;
         insert_mails(&mut tx, mails.iter()).await?;
         tx.commit().await.map_err(store_err)
     }
@@ -708,7 +714,7 @@ impl EmailTokenStore for PgStore {
         effect: &TokenEffect,
         mails: &[OutboundMail],
     ) -> Result<bool, StoreError> {
-        let mut tx = self.pool.begin().await.map_err(store_err)?;
+        let mut tx = self.writer.begin().await.map_err(store_err)?;
         let consumed = sqlx::query(
             "UPDATE email_tokens SET used_at = $1 \
              WHERE token_hash = $2 AND user_id = $3 AND used_at IS NULL AND expires_at > $4",
@@ -797,7 +803,7 @@ impl MailStore for PgStore {
         .bind(now)
         .bind(now)
         .bind(i64::from(limit))
-        .fetch_all(&self.pool)
+        .fetch_all(&self.writer)
         .await
         .map_err(store_err)?;
         let mut claimed = Vec::with_capacity(rows.len());
@@ -829,7 +835,7 @@ impl MailStore for PgStore {
         )
         .bind(now)
         .bind(id)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await
         .map_err(store_err)?;
         Ok(())
@@ -858,7 +864,7 @@ impl MailStore for PgStore {
             .bind(error)
             .bind(id),
         };
-        q.execute(&self.pool).await.map_err(store_err)?;
+        q.execute(&self.writer).await.map_err(store_err)?;
         Ok(())
     }
 }
@@ -879,7 +885,7 @@ impl AuditStore for PgStore {
         .bind(&e.user_agent)
         .bind(&e.request_id)
         .bind(e.detail.to_string())
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await
         .map_err(store_err)?;
         Ok(())
@@ -930,7 +936,7 @@ impl LoginThrottleStore for PgStore {
         )
         .bind(key)
         .bind(now)
-        .fetch_one(&self.pool)
+        .fetch_one(&self.writer)
         .await
         .map_err(store_err)?;
         Ok(u32::try_from(failures).unwrap_or(u32::MAX))
@@ -940,7 +946,7 @@ impl LoginThrottleStore for PgStore {
         sqlx::query("UPDATE login_throttle SET locked_until = $1 WHERE throttle_key = $2")
             .bind(until)
             .bind(key)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await
             .map_err(store_err)?;
         Ok(())
@@ -949,7 +955,7 @@ impl LoginThrottleStore for PgStore {
     async fn clear_login_failures(&self, key: &str) -> Result<(), StoreError> {
         sqlx::query("DELETE FROM login_throttle WHERE throttle_key = $1")
             .bind(key)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await
             .map_err(store_err)?;
         Ok(())
@@ -961,7 +967,7 @@ impl LoginThrottleStore for PgStore {
         )
         .bind(before)
         .bind(before)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await
         .map(|r| r.rows_affected())
         .map_err(store_err)
@@ -1057,7 +1063,7 @@ impl AdminStore for PgStore {
         change: &AdminUserChange,
         now: Timestamp,
     ) -> Result<AdminOutcome<User>, StoreError> {
-        let mut tx = self.pool.begin().await.map_err(store_err)?;
+        let mut tx = self.writer.begin().await.map_err(store_err)?;
         sqlx::query("SELECT pg_advisory_xact_lock(7446121000)")
             .execute(&mut *tx)
             .await
@@ -1148,7 +1154,7 @@ impl AdminStore for PgStore {
     }
 
     async fn admin_delete_user(&self, id: UserId) -> Result<AdminOutcome<()>, StoreError> {
-        let mut tx = self.pool.begin().await.map_err(store_err)?;
+        let mut tx = self.writer.begin().await.map_err(store_err)?;
         sqlx::query("SELECT pg_advisory_xact_lock(7446121000)")
             .execute(&mut *tx)
             .await
@@ -1210,7 +1216,7 @@ impl AdminStore for PgStore {
         .bind(name.as_str())
         .bind(description)
         .bind(now)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await
         .map_err(store_err)?
         .rows_affected();
@@ -1220,7 +1226,7 @@ impl AdminStore for PgStore {
     async fn delete_role(&self, name: &RoleName) -> Result<bool, StoreError> {
         let n = sqlx::query("DELETE FROM roles WHERE name = $1 AND built_in = FALSE")
             .bind(name.as_str())
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await
             .map_err(store_err)?
             .rows_affected();
@@ -1240,7 +1246,7 @@ impl AdminStore for PgStore {
     }
 
     async fn bulk_insert_users(&self, users: &[NewUser]) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await.map_err(store_err)?;
+        let mut tx = self.writer.begin().await.map_err(store_err)?;
         for chunk in users.chunks(500) {
             let mut qb: sqlx::QueryBuilder<sqlx::Postgres> = sqlx::QueryBuilder::new(
                 "INSERT INTO users (id, email, email_normalized, username, username_normalized, display_name, \
@@ -1269,7 +1275,7 @@ impl AdminStore for PgStore {
 impl Store for PgStore {
     async fn ping(&self) -> Result<(), StoreError> {
         sqlx::query("SELECT 1")
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await
             .map(|_| ())
             .map_err(store_err)

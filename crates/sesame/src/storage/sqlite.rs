@@ -1,5 +1,7 @@
 //! The SQLite backend: the embedded default. WAL mode, `foreign_keys=ON`, a busy timeout, and
 //! transactions that write first so that one writer at a time never deadlocks a reader's upgrade.
+//! Reads use a pool of connections; every write goes through one dedicated writer connection, so
+//! concurrent writers of this process queue in order rather than sleep in the busy handler.
 //!
 //! Ids are stored as 16-byte BLOBs and timestamps as integer Unix milliseconds.
 
@@ -31,7 +33,11 @@ use std::time::Duration;
 
 #[derive(Clone, Debug)]
 pub struct SqliteStore {
+    /// Reads: several connections, which WAL lets run beside a write.
     pool: SqlitePool,
+    /// Writes: one connection, so writers queue in order inside the process instead of sleeping
+    /// in SQLite's busy handler while the database's only write lock sits idle.
+    writer: SqlitePool,
 }
 
 const SESSION_COLS: &str = "s.id AS s_id, s.user_id AS s_user_id, s.created_at AS s_created_at, \
@@ -121,9 +127,13 @@ impl SqliteStore {
             .busy_timeout(Duration::from_secs(5));
         let pool = SqlitePoolOptions::new()
             .max_connections(max_connections.max(1))
+            .connect_with(opts.clone())
+            .await?;
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
             .connect_with(opts)
             .await?;
-        Ok(Self { pool })
+        Ok(Self { pool, writer })
     }
 
     #[must_use]
@@ -164,7 +174,7 @@ impl UserStore for SqliteStore {
         token: Option<&NewEmailToken>,
         mail: Option<&OutboundMail>,
     ) -> Result<User, StoreError> {
-        let mut tx = self.pool.begin().await.map_err(store_err)?;
+        let mut tx = self.writer.begin().await.map_err(store_err)?;
         sqlx::query(
             "INSERT INTO users (id, email, email_normalized, username, username_normalized, display_name, \
              password_hash, email_verified, is_active, created_at, updated_at) \
@@ -220,7 +230,7 @@ impl UserStore for SqliteStore {
     async fn delete_user(&self, id: UserId) -> Result<bool, StoreError> {
         let n = sqlx::query("DELETE FROM users WHERE id = ?")
             .bind(id.as_uuid())
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await
             .map_err(store_err)?
             .rows_affected();
@@ -232,7 +242,7 @@ impl UserStore for SqliteStore {
         c: &PasswordChange,
         mail: &OutboundMail,
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await.map_err(store_err)?;
+        let mut tx = self.writer.begin().await.map_err(store_err)?;
         sqlx::query("UPDATE users SET password_hash = ?, updated_at = ? WHERE id = ?")
             .bind(&c.password_hash)
             .bind(ms(c.now))
@@ -318,7 +328,7 @@ impl UserStore for SqliteStore {
         .bind(username.as_ref().map(Username::normalized))
         .bind(ms(now))
         .bind(id.as_uuid())
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await
         .map_err(store_err)?;
         if done.rows_affected() == 0 {
@@ -337,7 +347,7 @@ impl UserStore for SqliteStore {
             .bind(hash)
             .bind(ms(now))
             .bind(id.as_uuid())
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await
             .map_err(store_err)?;
         Ok(())
@@ -348,7 +358,7 @@ impl UserStore for SqliteStore {
 impl SessionStore for SqliteStore {
     async fn create_session(&self, new: &NewSession) -> Result<(), StoreError> {
         let s = &new.session;
-        let mut tx = self.pool.begin().await.map_err(store_err)?;
+        let mut tx = self.writer.begin().await.map_err(store_err)?;
         sqlx::query(
             "INSERT INTO sessions (id, user_id, refresh_secret, created_at, last_used_at, expires_at, ip, user_agent) \
              VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -445,7 +455,7 @@ impl SessionStore for SqliteStore {
         now: Timestamp,
         expires_at: Timestamp,
     ) -> Result<bool, StoreError> {
-        let mut tx = self.pool.begin().await.map_err(store_err)?;
+        let mut tx = self.writer.begin().await.map_err(store_err)?;
         let consumed = sqlx::query(
             "UPDATE refresh_tokens SET used_at = ? WHERE token_hash = ? AND session_id = ? AND used_at IS NULL \
              AND EXISTS (SELECT 1 FROM sessions s WHERE s.id = refresh_tokens.session_id AND s.revoked_at IS NULL)",
@@ -485,7 +495,7 @@ impl SessionStore for SqliteStore {
             sqlx::query("UPDATE sessions SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL")
                 .bind(ms(now))
                 .bind(session.as_uuid())
-                .execute(&self.pool)
+                .execute(&self.writer)
                 .await
                 .map_err(store_err)?
                 .rows_affected();
@@ -496,7 +506,7 @@ impl SessionStore for SqliteStore {
         sqlx::query("UPDATE sessions SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL")
             .bind(ms(now))
             .bind(user.as_uuid())
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await
             .map(|r| r.rows_affected())
             .map_err(store_err)
@@ -538,7 +548,7 @@ impl SessionStore for SqliteStore {
         .bind(session.as_uuid())
         .bind(user.as_uuid())
         .bind(ms(now))
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await
         .map_err(store_err)?
         .rows_affected();
@@ -580,7 +590,7 @@ impl KeyStore for SqliteStore {
         .bind(&key.private_der)
         .bind(&key.public_raw)
         .bind(ms(key.created_at))
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await
         .map_err(store_err)?
         .rows_affected();
@@ -659,7 +669,7 @@ impl EmailTokenStore for SqliteStore {
         supersede: bool,
         mails: &[OutboundMail],
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await.map_err(store_err)?;
+        let mut tx = self.writer.begin().await.map_err(store_err)?;
         if supersede {
             invalidate_tokens(&mut tx, token.user_id, token.purpose, token.created_at).await?;
         }
@@ -669,7 +679,7 @@ impl EmailTokenStore for SqliteStore {
     }
 
     async fn enqueue_mail(&self, mails: &[OutboundMail]) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await.map_err(store_err)?;
+        let mut tx = self.writer.begin().await.map_err(store_err)?;
         insert_mails(&mut tx, mails.iter()).await?;
         tx.commit().await.map_err(store_err)
     }
@@ -729,7 +739,7 @@ impl EmailTokenStore for SqliteStore {
         effect: &TokenEffect,
         mails: &[OutboundMail],
     ) -> Result<bool, StoreError> {
-        let mut tx = self.pool.begin().await.map_err(store_err)?;
+        let mut tx = self.writer.begin().await.map_err(store_err)?;
         let consumed = sqlx::query(
             "UPDATE email_tokens SET used_at = ? \
              WHERE token_hash = ? AND user_id = ? AND used_at IS NULL AND expires_at > ?",
@@ -816,7 +826,7 @@ impl MailStore for SqliteStore {
         .bind(ms(now))
         .bind(ms(now))
         .bind(i64::from(limit))
-        .fetch_all(&self.pool)
+        .fetch_all(&self.writer)
         .await
         .map_err(store_err)?;
         let mut claimed = Vec::with_capacity(rows.len());
@@ -848,7 +858,7 @@ impl MailStore for SqliteStore {
         )
         .bind(ms(now))
         .bind(id)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await
         .map_err(store_err)?;
         Ok(())
@@ -877,7 +887,7 @@ impl MailStore for SqliteStore {
             .bind(error)
             .bind(id),
         };
-        q.execute(&self.pool).await.map_err(store_err)?;
+        q.execute(&self.writer).await.map_err(store_err)?;
         Ok(())
     }
 }
@@ -898,7 +908,7 @@ impl AuditStore for SqliteStore {
         .bind(&e.user_agent)
         .bind(&e.request_id)
         .bind(e.detail.to_string())
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await
         .map_err(store_err)?;
         Ok(())
@@ -948,7 +958,7 @@ impl LoginThrottleStore for SqliteStore {
         )
         .bind(key)
         .bind(ms(now))
-        .fetch_one(&self.pool)
+        .fetch_one(&self.writer)
         .await
         .map_err(store_err)?;
         Ok(u32::try_from(failures).unwrap_or(u32::MAX))
@@ -958,7 +968,7 @@ impl LoginThrottleStore for SqliteStore {
         sqlx::query("UPDATE login_throttle SET locked_until = ? WHERE throttle_key = ?")
             .bind(ms(until))
             .bind(key)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await
             .map_err(store_err)?;
         Ok(())
@@ -967,7 +977,7 @@ impl LoginThrottleStore for SqliteStore {
     async fn clear_login_failures(&self, key: &str) -> Result<(), StoreError> {
         sqlx::query("DELETE FROM login_throttle WHERE throttle_key = ?")
             .bind(key)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await
             .map_err(store_err)?;
         Ok(())
@@ -979,7 +989,7 @@ impl LoginThrottleStore for SqliteStore {
         )
         .bind(ms(before))
         .bind(ms(before))
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await
         .map(|r| r.rows_affected())
         .map_err(store_err)
@@ -1075,7 +1085,7 @@ impl AdminStore for SqliteStore {
         change: &AdminUserChange,
         now: Timestamp,
     ) -> Result<AdminOutcome<User>, StoreError> {
-        let mut tx = self.pool.begin().await.map_err(store_err)?;
+        let mut tx = self.writer.begin().await.map_err(store_err)?;
         if !admin_guard(&mut tx, id, now).await? {
             return Ok(AdminOutcome::NotFound);
         }
@@ -1162,7 +1172,7 @@ impl AdminStore for SqliteStore {
     }
 
     async fn admin_delete_user(&self, id: UserId) -> Result<AdminOutcome<()>, StoreError> {
-        let mut tx = self.pool.begin().await.map_err(store_err)?;
+        let mut tx = self.writer.begin().await.map_err(store_err)?;
         if !admin_guard(&mut tx, id, sesame_domain::clock::now()).await? {
             return Ok(AdminOutcome::NotFound);
         }
@@ -1220,7 +1230,7 @@ impl AdminStore for SqliteStore {
         .bind(name.as_str())
         .bind(description)
         .bind(ms(now))
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await
         .map_err(store_err)?
         .rows_affected();
@@ -1230,7 +1240,7 @@ impl AdminStore for SqliteStore {
     async fn delete_role(&self, name: &RoleName) -> Result<bool, StoreError> {
         let n = sqlx::query("DELETE FROM roles WHERE name = ? AND built_in = FALSE")
             .bind(name.as_str())
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await
             .map_err(store_err)?
             .rows_affected();
@@ -1250,7 +1260,7 @@ impl AdminStore for SqliteStore {
     }
 
     async fn bulk_insert_users(&self, users: &[NewUser]) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await.map_err(store_err)?;
+        let mut tx = self.writer.begin().await.map_err(store_err)?;
         for chunk in users.chunks(500) {
             let mut qb: sqlx::QueryBuilder<sqlx::Sqlite> = sqlx::QueryBuilder::new(
                 "INSERT INTO users (id, email, email_normalized, username, username_normalized, display_name, \
@@ -1279,7 +1289,7 @@ impl AdminStore for SqliteStore {
 impl Store for SqliteStore {
     async fn ping(&self) -> Result<(), StoreError> {
         sqlx::query("SELECT 1")
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await
             .map(|_| ())
             .map_err(store_err)
