@@ -1,7 +1,9 @@
 //! Tokens: signed JWT access tokens and opaque, rotating refresh tokens.
 //!
 //! Access tokens are JWTs (`typ: at+jwt`, RFC 9068 style) signed with Ed25519 (`EdDSA`, default)
-//! or HS256. The key ring holds every key that may verify; the oldest active key signs.
+//! or HS256. The key ring holds every key that may verify; the oldest active key signs. The
+//! Ed25519 signing key is parsed once, when the issuer is built, and EdDSA tokens are assembled
+//! here (header, claims, signature); HS256 tokens are signed by `jsonwebtoken`.
 //! Verification pins the algorithm to the configured one, requires a known `kid`, checks `iss`,
 //! `aud` and `exp` (with a small leeway), and so rejects `alg: none`, algorithm confusion and
 //! refresh tokens presented as access tokens.
@@ -16,7 +18,8 @@ use crate::error::AuthError;
 use crate::model::{RoleName, SessionId, User, UserId};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use base64::Engine as _;
-use ed25519_dalek::pkcs8::EncodePrivateKey as _;
+use ed25519_dalek::pkcs8::{DecodePrivateKey as _, EncodePrivateKey as _};
+use ed25519_dalek::Signer as _;
 use hmac::{Hmac, Mac};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use rand::RngCore;
@@ -139,11 +142,26 @@ pub struct TokenSettings {
     pub leeway: Duration,
 }
 
+/// The key that signs, in the form that is cheapest to sign with.
+enum Signer {
+    /// Parsed from PKCS#8 once: `jsonwebtoken::encode` would parse the document and derive the
+    /// public key on every call (about 50 µs per token instead of 29 µs).
+    Ed25519 {
+        key: ed25519_dalek::SigningKey,
+        /// The token's first segment, base64url of the JOSE header, which never changes.
+        header: String,
+    },
+    Hs256 {
+        key: EncodingKey,
+        header: Header,
+    },
+}
+
 /// Signs and verifies access tokens with a fixed key ring.
 pub struct TokenIssuer {
     algorithm: JwtAlgorithm,
     signing_kid: String,
-    signing_key: EncodingKey,
+    signer: Signer,
     verify: HashMap<String, VerifyKey>,
     settings: TokenSettings,
     validation: Validation,
@@ -162,7 +180,8 @@ impl TokenIssuer {
     /// An Ed25519 issuer: the oldest key signs, every key verifies.
     ///
     /// # Errors
-    /// A message when no usable Ed25519 key is given.
+    /// A message when no usable Ed25519 key is given, or when the signing key's private half is
+    /// not a PKCS#8 Ed25519 key.
     pub fn ed25519(keys: &[StoredKey], settings: TokenSettings) -> Result<Self, String> {
         let mut usable: Vec<&StoredKey> = keys
             .iter()
@@ -184,10 +203,17 @@ impl TokenIssuer {
                 )
             })
             .collect();
+        let key = ed25519_dalek::SigningKey::from_pkcs8_der(&first.private_der)
+            .map_err(|e| format!("Ed25519 signing key {} is unreadable: {e}", first.kid))?;
+        let header = serde_json::to_vec(&Self::header(JwtAlgorithm::EdDsa, &first.kid))
+            .map_err(|e| format!("cannot encode the JWT header: {e}"))?;
         Ok(Self::build(
             JwtAlgorithm::EdDsa,
             first.kid.clone(),
-            EncodingKey::from_ed_der(&first.private_der),
+            Signer::Ed25519 {
+                key,
+                header: B64.encode(header),
+            },
             verify,
             settings,
         ))
@@ -206,19 +232,31 @@ impl TokenIssuer {
                 public_x: None,
             },
         );
+        let header = Self::header(JwtAlgorithm::Hs256, &kid);
         Self::build(
             JwtAlgorithm::Hs256,
             kid,
-            EncodingKey::from_secret(secret),
+            Signer::Hs256 {
+                key: EncodingKey::from_secret(secret),
+                header,
+            },
             verify,
             settings,
         )
     }
 
+    /// The JOSE header of every token this issuer signs.
+    fn header(algorithm: JwtAlgorithm, kid: &str) -> Header {
+        let mut header = Header::new(algorithm.jwt());
+        header.typ = Some(ACCESS_TOKEN_TYP.to_owned());
+        header.kid = Some(kid.to_owned());
+        header
+    }
+
     fn build(
         algorithm: JwtAlgorithm,
         signing_kid: String,
-        signing_key: EncodingKey,
+        signer: Signer,
         verify: HashMap<String, VerifyKey>,
         settings: TokenSettings,
     ) -> Self {
@@ -231,7 +269,7 @@ impl TokenIssuer {
         Self {
             algorithm,
             signing_kid,
-            signing_key,
+            signer,
             verify,
             settings,
             validation,
@@ -270,10 +308,24 @@ impl TokenIssuer {
             jti: Uuid::now_v7(),
             roles: user.roles.iter().map(|r| r.as_str().to_owned()).collect(),
         };
-        let mut header = Header::new(self.algorithm.jwt());
-        header.typ = Some(ACCESS_TOKEN_TYP.to_owned());
-        header.kid = Some(self.signing_kid.clone());
-        jsonwebtoken::encode(&header, &claims, &self.signing_key).map_err(AuthError::internal)
+        match &self.signer {
+            Signer::Ed25519 { key, header } => {
+                // JWS compact serialisation: header "." claims, then "." and the signature
+                // over those first two segments (RFC 7515 §7.1), all base64url without padding.
+                let claims = serde_json::to_vec(&claims).map_err(AuthError::internal)?;
+                let mut token = String::with_capacity(header.len() + claims.len() * 4 / 3 + 90);
+                token.push_str(header);
+                token.push('.');
+                B64.encode_string(&claims, &mut token);
+                let signature = key.sign(token.as_bytes());
+                token.push('.');
+                B64.encode_string(signature.to_bytes(), &mut token);
+                Ok(token)
+            }
+            Signer::Hs256 { key, header } => {
+                jsonwebtoken::encode(header, &claims, key).map_err(AuthError::internal)
+            }
+        }
     }
 
     /// Verifies a presented access token.
@@ -453,6 +505,62 @@ mod tests {
         assert_eq!(c.roles, vec!["admin".to_owned()]);
         assert_eq!(c.exp - c.iat, 900);
         assert_eq!(c.iss, "https://auth.example.com");
+    }
+
+    #[test]
+    fn an_eddsa_token_verifies_with_plain_jsonwebtoken_and_the_published_key() {
+        let iss = ed();
+        let u = user();
+        let tok = iss.issue(&u, SessionId::new(), now()).unwrap();
+        let jwk: jsonwebtoken::jwk::Jwk =
+            serde_json::from_value(iss.jwks()["keys"][0].clone()).unwrap();
+        let header = jsonwebtoken::decode_header(&tok).unwrap();
+        assert_eq!(header.alg, Algorithm::EdDSA);
+        assert_eq!(header.typ.as_deref(), Some(ACCESS_TOKEN_TYP));
+        assert_eq!(header.kid, jwk.common.key_id);
+        let mut validation = Validation::new(Algorithm::EdDSA);
+        validation.set_audience(&["sesame"]);
+        validation.set_issuer(&["https://auth.example.com"]);
+        let claims = jsonwebtoken::decode::<AccessClaims>(
+            &tok,
+            &DecodingKey::from_jwk(&jwk).unwrap(),
+            &validation,
+        )
+        .unwrap()
+        .claims;
+        assert_eq!(claims.sub, u.id.as_uuid());
+        // Only these three header members, nothing jsonwebtoken would not write.
+        let raw: serde_json::Value =
+            serde_json::from_slice(&B64.decode(tok.split('.').next().unwrap()).unwrap()).unwrap();
+        assert_eq!(
+            raw,
+            serde_json::json!({"alg": "EdDSA", "typ": "at+jwt", "kid": header.kid.unwrap()})
+        );
+    }
+
+    #[test]
+    fn an_eddsa_token_is_byte_for_byte_what_jsonwebtoken_would_sign() {
+        // Ed25519 signatures are deterministic, so the two encoders must agree exactly.
+        let key = StoredKey::generate_ed25519(now()).unwrap();
+        let iss = TokenIssuer::ed25519(std::slice::from_ref(&key), settings()).unwrap();
+        let tok = iss.issue(&user(), SessionId::new(), now()).unwrap();
+        let claims: AccessClaims =
+            serde_json::from_slice(&B64.decode(tok.split('.').nth(1).unwrap()).unwrap()).unwrap();
+        let reference = jsonwebtoken::encode(
+            &TokenIssuer::header(JwtAlgorithm::EdDsa, &key.kid),
+            &claims,
+            &EncodingKey::from_ed_der(&key.private_der),
+        )
+        .unwrap();
+        assert_eq!(tok, reference);
+    }
+
+    #[test]
+    fn an_unreadable_signing_key_is_refused_when_the_issuer_is_built() {
+        let mut key = StoredKey::generate_ed25519(now()).unwrap();
+        key.private_der.truncate(10);
+        let err = TokenIssuer::ed25519(&[key], settings()).unwrap_err();
+        assert!(err.contains("unreadable"), "{err}");
     }
 
     #[test]
