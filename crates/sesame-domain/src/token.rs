@@ -8,6 +8,14 @@
 //! `aud` and `exp` (with a small leeway), and so rejects `alg: none`, algorithm confusion and
 //! refresh tokens presented as access tokens.
 //!
+//! Successful verifications are remembered in a bounded in-memory cache keyed by the token's
+//! SHA-256, so a token pays for its signature check once rather than on every request. Apart from
+//! `exp`, the outcome of verification is a function of the token's bytes and this issuer's fixed
+//! configuration, so a cache hit re-checks only `exp` (with the same leeway) and accepts nothing
+//! a full verification would reject at that moment. Failures are never cached. The cache says
+//! nothing about the *session*: whether it is still live is the service's question, asked on every
+//! request, so a logout takes effect at once.
+//!
 //! Refresh tokens are 256 random bits, stored only as SHA-256 hashes. A token's successor is
 //! derived from it with HMAC-SHA256 under a per-session secret, so two concurrent refreshes
 //! of the same token inside the grace window get the *same* successor without the plaintext ever
@@ -27,6 +35,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 use uuid::Uuid;
 
@@ -143,6 +152,10 @@ pub struct TokenSettings {
 }
 
 /// The key that signs, in the form that is cheapest to sign with.
+#[expect(
+    clippy::large_enum_variant,
+    reason = "one per issuer, built once: boxing would only add a pointer chase per token"
+)]
 enum Signer {
     /// Parsed from PKCS#8 once: `jsonwebtoken::encode` would parse the document and derive the
     /// public key on every call (about 50 µs per token instead of 29 µs).
@@ -157,6 +170,64 @@ enum Signer {
     },
 }
 
+/// How many verified access tokens [`TokenIssuer`] remembers (a few MiB at most).
+pub const VERIFIED_CACHE_CAPACITY: usize = 16_384;
+
+/// Whether a token with this `exp` is expired at `now` (Unix seconds), by the rule
+/// `jsonwebtoken` applies: `exp < now - leeway` (its `reject_tokens_expiring_in_less_than` stays
+/// at 0: [`TokenIssuer`] never sets it). A negative `exp` never passes `jsonwebtoken`, so it never
+/// reaches the cache; it counts as expired here all the same.
+fn is_expired(exp: i64, now: u64, leeway: u64) -> bool {
+    u64::try_from(exp).map_or(true, |exp| exp < now.saturating_sub(leeway))
+}
+
+/// Claims of tokens that passed a full verification, keyed by the SHA-256 of the token string.
+///
+/// The key ring and the validation settings of an issuer never change, so an entry stays right
+/// for as long as its `exp` allows, and [`VerifiedCache::get`] does not look at expiry: the
+/// caller does. Only tokens this issuer signed (or a holder of its key did) ever get in, so
+/// filling the cache takes that many distinct live tokens.
+struct VerifiedCache {
+    capacity: usize,
+    entries: parking_lot::Mutex<HashMap<[u8; 32], Arc<AccessClaims>>>,
+}
+
+impl VerifiedCache {
+    fn new(capacity: usize) -> Self {
+        Self {
+            capacity: capacity.max(1),
+            entries: parking_lot::Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The lock is held for one hash-map lookup and a reference-count increment.
+    fn get(&self, key: &[u8; 32]) -> Option<Arc<AccessClaims>> {
+        self.entries.lock().get(key).cloned()
+    }
+
+    /// Remembers a successful verification. When the cache is full it first drops the entries
+    /// expired at `now`; if that frees less than a quarter of it, it empties it. Emptying is
+    /// harmless: an entry is only a shortcut, so each live token then pays one full verification
+    /// on its next use and comes back. Requiring a quarter to be free makes the sweep (linear in
+    /// the capacity, under the lock) happen at most once per `capacity / 4` insertions, rather
+    /// than on every insertion when the cache sits just under full with live tokens.
+    fn insert(&self, key: [u8; 32], claims: Arc<AccessClaims>, now: u64, leeway: u64) {
+        let mut entries = self.entries.lock();
+        if entries.len() >= self.capacity && !entries.contains_key(&key) {
+            entries.retain(|_, c| !is_expired(c.exp, now, leeway));
+            if entries.len() > self.capacity - self.capacity / 4 {
+                entries.clear();
+            }
+        }
+        entries.insert(key, claims);
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.entries.lock().len()
+    }
+}
+
 /// Signs and verifies access tokens with a fixed key ring.
 pub struct TokenIssuer {
     algorithm: JwtAlgorithm,
@@ -165,6 +236,7 @@ pub struct TokenIssuer {
     verify: HashMap<String, VerifyKey>,
     settings: TokenSettings,
     validation: Validation,
+    verified: VerifiedCache,
 }
 
 impl fmt::Debug for TokenIssuer {
@@ -273,6 +345,7 @@ impl TokenIssuer {
             verify,
             settings,
             validation,
+            verified: VerifiedCache::new(VERIFIED_CACHE_CAPACITY),
         }
     }
 
@@ -328,12 +401,37 @@ impl TokenIssuer {
         }
     }
 
-    /// Verifies a presented access token.
+    /// Verifies a presented access token: from the cache of earlier successful verifications
+    /// when it is there (checking only `exp` again), otherwise in full, remembering a success.
     ///
     /// # Errors
     /// [`AuthError::InvalidToken`] with a short reason for the log; the client only learns that
     /// the token is invalid.
     pub fn verify(&self, token: &str) -> Result<AccessClaims, AuthError> {
+        let key: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+        let now = jsonwebtoken::get_current_timestamp();
+        if let Some(cached) = self.cached(&key, now) {
+            return cached;
+        }
+        let claims = self.verify_uncached(token)?;
+        self.verified
+            .insert(key, Arc::new(claims.clone()), now, self.validation.leeway);
+        Ok(claims)
+    }
+
+    /// The cached outcome for the token whose SHA-256 is `key`, at `now` (Unix seconds), if it
+    /// is cached: its claims, or "expired" once `exp` has passed, as `jsonwebtoken` would say.
+    fn cached(&self, key: &[u8; 32], now: u64) -> Option<Result<AccessClaims, AuthError>> {
+        let claims = self.verified.get(key)?;
+        Some(if is_expired(claims.exp, now, self.validation.leeway) {
+            Err(AuthError::InvalidToken("expired"))
+        } else {
+            Ok(AccessClaims::clone(&claims))
+        })
+    }
+
+    /// The full verification, signature included.
+    fn verify_uncached(&self, token: &str) -> Result<AccessClaims, AuthError> {
         let header =
             jsonwebtoken::decode_header(token).map_err(|_| AuthError::InvalidToken("malformed"))?;
         if header.alg != self.algorithm.jwt() {
@@ -681,6 +779,151 @@ mod tests {
         assert_ne!(t.successor(&s1), t.successor(&s2));
         assert_ne!(t.successor(&s1), t);
         assert!(RefreshToken::parse(t.successor(&s1).reveal()).is_some());
+    }
+
+    fn key_of(token: &str) -> [u8; 32] {
+        Sha256::digest(token.as_bytes()).into()
+    }
+
+    fn claims_expiring_at(exp: i64) -> Arc<AccessClaims> {
+        Arc::new(AccessClaims {
+            iss: "https://auth.example.com".into(),
+            aud: "sesame".into(),
+            sub: Uuid::now_v7(),
+            sid: Uuid::now_v7(),
+            exp,
+            iat: exp - 900,
+            jti: Uuid::now_v7(),
+            roles: Vec::new(),
+        })
+    }
+
+    #[test]
+    fn a_cached_token_still_verifies_with_the_same_claims() {
+        let iss = ed();
+        let tok = iss.issue(&user(), SessionId::new(), now()).unwrap();
+        let first = iss.verify(&tok).unwrap();
+        assert_eq!(iss.verified.len(), 1, "a success is remembered");
+        assert!(iss.verified.get(&key_of(&tok)).is_some());
+        assert_eq!(iss.verify(&tok).unwrap(), first);
+        assert_eq!(iss.verified.len(), 1);
+    }
+
+    #[test]
+    fn a_failed_verification_is_not_cached() {
+        let iss = ed();
+        let long_ago = now() - chrono::Duration::hours(1);
+        let expired = iss.issue(&user(), SessionId::new(), long_ago).unwrap();
+        let other = ed().issue(&user(), SessionId::new(), now()).unwrap();
+        for tok in [expired.as_str(), other.as_str(), "junk", ""] {
+            assert!(iss.verify(tok).is_err());
+        }
+        assert_eq!(iss.verified.len(), 0);
+    }
+
+    #[test]
+    fn a_cached_token_is_rejected_as_expired_once_exp_and_leeway_have_passed() {
+        let iss = ed(); // leeway 5 s
+        let tok = iss.issue(&user(), SessionId::new(), now()).unwrap();
+        let exp = iss.verify(&tok).unwrap().exp;
+        let key = key_of(&tok);
+        let at = |secs: i64| u64::try_from(secs).unwrap();
+        // jsonwebtoken's rule: expired when exp < now - leeway.
+        assert!(matches!(iss.cached(&key, at(exp + 5)), Some(Ok(_))));
+        assert!(matches!(
+            iss.cached(&key, at(exp + 6)),
+            Some(Err(AuthError::InvalidToken("expired")))
+        ));
+    }
+
+    #[test]
+    fn verify_checks_exp_on_a_cache_hit() {
+        // A token that expired an hour ago, planted in the cache as if it had been verified while
+        // it was valid: the cache hit must still say "expired".
+        let iss = ed();
+        let long_ago = now() - chrono::Duration::hours(1);
+        let tok = iss.issue(&user(), SessionId::new(), long_ago).unwrap();
+        let claims: AccessClaims =
+            serde_json::from_slice(&B64.decode(tok.split('.').nth(1).unwrap()).unwrap()).unwrap();
+        iss.verified
+            .insert(key_of(&tok), Arc::new(claims), 0, iss.validation.leeway);
+        assert!(matches!(
+            iss.verify(&tok),
+            Err(AuthError::InvalidToken("expired"))
+        ));
+    }
+
+    #[test]
+    fn a_token_one_byte_off_a_cached_token_is_rejected() {
+        let iss = ed();
+        let tok = iss.issue(&user(), SessionId::new(), now()).unwrap();
+        iss.verify(&tok).unwrap();
+        let header_len = tok.find('.').unwrap();
+        for i in 0..tok.len() {
+            let mut bytes = tok.clone().into_bytes();
+            if bytes[i] == b'.' {
+                continue;
+            }
+            bytes[i] = if bytes[i] == b'A' { b'B' } else { b'A' };
+            let forged = String::from_utf8(bytes).unwrap();
+            let result = iss.verify(&forged);
+            if i < header_len {
+                // A changed header may fail earlier (unknown kid, wrong typ): any rejection.
+                assert!(result.is_err(), "byte {i}: {result:?}");
+            } else {
+                assert!(
+                    matches!(
+                        result,
+                        Err(AuthError::InvalidToken("bad_signature" | "malformed"))
+                    ),
+                    "byte {i}: {result:?}"
+                );
+            }
+        }
+        assert_eq!(iss.verified.len(), 1, "only the genuine token is cached");
+    }
+
+    #[test]
+    fn a_full_cache_drops_expired_entries_first() {
+        let cache = VerifiedCache::new(8);
+        let now = 1_000_000;
+        for i in 0..8u8 {
+            // Half expired (exp well before now), half live.
+            let exp = if i % 2 == 0 { 1_000 } else { 2_000_000 };
+            cache.insert([i; 32], claims_expiring_at(exp), now, 5);
+        }
+        cache.insert([100; 32], claims_expiring_at(2_000_000), now, 5);
+        assert_eq!(cache.len(), 5, "4 live + the new one");
+        for i in (1..8u8).step_by(2) {
+            assert!(cache.get(&[i; 32]).is_some(), "live entry {i} kept");
+        }
+    }
+
+    #[test]
+    fn the_cache_stays_bounded_when_every_entry_is_live() {
+        let cache = VerifiedCache::new(VERIFIED_CACHE_CAPACITY);
+        let now = 1_000_000;
+        let live = claims_expiring_at(2_000_000);
+        for i in 0..VERIFIED_CACHE_CAPACITY + 1_000 {
+            let mut key = [0u8; 32];
+            key[..8].copy_from_slice(&(i as u64).to_le_bytes());
+            cache.insert(key, Arc::clone(&live), now, 5);
+            assert!(cache.len() <= VERIFIED_CACHE_CAPACITY);
+        }
+        assert!(cache.len() > 0, "the newest entry is always kept");
+    }
+
+    #[test]
+    fn an_issuer_keeps_verifying_past_the_cache_capacity() {
+        let mut hs = TokenIssuer::hs256(&[9u8; 32], settings());
+        hs.verified = VerifiedCache::new(4);
+        let tokens: Vec<String> = (0..10)
+            .map(|_| hs.issue(&user(), SessionId::new(), now()).unwrap())
+            .collect();
+        for tok in tokens.iter().chain(&tokens) {
+            assert!(hs.verify(tok).is_ok());
+            assert!(hs.verified.len() <= 4);
+        }
     }
 
     proptest::proptest! {
