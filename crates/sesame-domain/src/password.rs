@@ -3,6 +3,10 @@
 //! when a stored hash should be upgraded, and runs all of that off the async runtime on a bounded
 //! pool so that a flood of logins cannot starve other requests or exhaust memory.
 //!
+//! The pool's threads run at a lower CPU priority (nice 10, on Linux), so that during a login
+//! storm the runtime's threads preempt them and token-checked requests keep their latency;
+//! hashing still gets every cycle nothing else wants.
+//!
 //! It does not decide *when* to re-hash or what a failed login means; the service does.
 
 use crate::error::{AuthError, FieldError};
@@ -107,6 +111,9 @@ pub struct Verified {
 /// A unit of work for the hashing threads.
 type Job = Box<dyn FnOnce() + Send>;
 
+/// The nice value of the hashing threads (0 is the default, 19 the lowest priority).
+const HASHING_NICE: i32 = 10;
+
 /// Hashes and verifies on a fixed pool of dedicated threads (one per configured worker).
 ///
 /// Dedicated threads, rather than the runtime's blocking pool, bound memory: each argon2 run
@@ -169,19 +176,23 @@ impl PasswordHasher {
             let jobs = Arc::clone(&jobs);
             std::thread::Builder::new()
                 .name(format!("sesame-hash-{n}"))
-                .spawn(move || loop {
-                    // The lock is held only to take one job; it ends when the hasher is dropped.
-                    let next = match jobs.lock() {
-                        Ok(rx) => rx.recv(),
-                        Err(_) => return,
-                    };
-                    match next {
-                        // A panicking job loses its answer (the caller gets an internal error),
-                        // never the thread.
-                        Ok(job) => {
-                            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
+                .spawn(move || {
+                    lower_this_threads_priority();
+                    loop {
+                        // The lock is held only to take one job; it ends when the hasher is
+                        // dropped.
+                        let next = match jobs.lock() {
+                            Ok(rx) => rx.recv(),
+                            Err(_) => return,
+                        };
+                        match next {
+                            // A panicking job loses its answer (the caller gets an internal
+                            // error), never the thread.
+                            Ok(job) => {
+                                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
+                            }
+                            Err(_) => return,
                         }
-                        Err(_) => return,
                     }
                 })
                 .map_err(|e| format!("cannot start a hashing thread: {e}"))?;
@@ -382,6 +393,35 @@ impl PasswordHasher {
     }
 }
 
+/// Lowers the calling thread's CPU priority to nice [`HASHING_NICE`], never raising it. On Linux
+/// `setpriority(PRIO_PROCESS, tid, …)` changes that one thread, not the whole process. A failure
+/// leaves the thread as it was: hashing then merely competes with request handling as equals.
+#[cfg(target_os = "linux")]
+fn lower_this_threads_priority() {
+    // SAFETY: `gettid` has no preconditions and cannot fail.
+    let tid = unsafe { libc::gettid() };
+    let Ok(who) = libc::id_t::try_from(tid) else {
+        tracing::warn!(tid, "unexpected thread id; hashing runs at normal priority");
+        return;
+    };
+    // SAFETY: plain system calls on this thread's id; no memory is passed.
+    let current = unsafe { libc::getpriority(libc::PRIO_PROCESS, who) };
+    // -1 is an error or a real nice of -1; either way, go on and set it.
+    if current >= HASHING_NICE {
+        return;
+    }
+    // SAFETY: as above.
+    if unsafe { libc::setpriority(libc::PRIO_PROCESS, who, HASHING_NICE) } != 0 {
+        tracing::warn!(
+            error = %std::io::Error::last_os_error(),
+            "cannot lower a hashing thread's priority; hashing competes with requests as an equal"
+        );
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn lower_this_threads_priority() {}
+
 fn is_bcrypt(stored: &str) -> bool {
     ["$2a$", "$2b$", "$2y$"]
         .iter()
@@ -521,6 +561,51 @@ mod tests {
         let h = hasher(fast());
         let pw = Password::for_login("sesame-dummy-password-for-timing");
         assert!(!h.verify(&pw, None).await.unwrap().matches);
+    }
+
+    /// Field 19 of `/proc/self/task/<tid>/stat`, counting after the command name, which may hold
+    /// spaces and parentheses, so the fields are read after its last `)`.
+    #[cfg(target_os = "linux")]
+    fn nice_of(tid: libc::pid_t) -> i32 {
+        let stat = std::fs::read_to_string(format!("/proc/self/task/{tid}/stat")).unwrap();
+        let (_, fields) = stat.rsplit_once(')').unwrap();
+        // After the name come field 3 (state) onwards: field 19 is the 17th.
+        fields.split_whitespace().nth(16).unwrap().parse().unwrap()
+    }
+
+    #[cfg(target_os = "linux")]
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn hashing_threads_run_at_nice_10() {
+        let h = hasher(fast());
+        let pw = Password::parse("correct horse battery").unwrap();
+        h.hash(&pw).await.unwrap();
+        // Two jobs that wait for each other run on the two hashing threads at once, so this
+        // reaches both threads of this hasher (and no other test's).
+        let both = Arc::new(std::sync::Barrier::new(2));
+        let on_a_hashing_thread = || {
+            let both = Arc::clone(&both);
+            let h = Arc::clone(&h);
+            async move {
+                h.offload(move || {
+                    both.wait();
+                    // SAFETY: `gettid` has no preconditions.
+                    unsafe { libc::gettid() }
+                })
+                .await
+                .unwrap()
+            }
+        };
+        let (a, b) = tokio::join!(on_a_hashing_thread(), on_a_hashing_thread());
+        assert_ne!(a, b);
+        // SAFETY: as above.
+        let base = nice_of(unsafe { libc::gettid() });
+        for tid in [a, b] {
+            let comm = std::fs::read_to_string(format!("/proc/self/task/{tid}/comm")).unwrap();
+            assert!(comm.starts_with("sesame-hash-"), "{comm}");
+            // Never raised: under `nice -n 15 cargo test` the threads stay at 15.
+            assert_eq!(nice_of(tid), HASHING_NICE.max(base), "{comm}");
+        }
+        assert_eq!(HASHING_NICE, 10);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
