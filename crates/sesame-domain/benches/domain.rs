@@ -1,11 +1,12 @@
 //! Micro-benchmarks of the domain's hot spots: access-token signing and verification (EdDSA and
-//! HS256), refresh-token hashing and successor derivation, and argon2id hashing and verification
-//! with the default (OWASP) parameters. `cargo bench -p sesame-domain`.
+//! HS256; verification both in full and from the cache of verified tokens), refresh-token hashing
+//! and successor derivation, and argon2id hashing and verification with the default (OWASP)
+//! parameters. `cargo bench -p sesame-domain`.
 //!
 //! These are guardrails against regressions, not the performance targets: those are measured
 //! end to end by `sesame-bench`.
 
-use criterion::{criterion_group, criterion_main, Criterion};
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 use ed25519_dalek::{Signer as _, Verifier as _};
 use sesame_domain::clock::now;
 use sesame_domain::model::{Email, RoleName, SessionId, User, UserId};
@@ -62,16 +63,26 @@ fn tokens(c: &mut Criterion) {
                     .expect("signed")
             });
         });
-        let token = issuer.issue(&user, session, now()).expect("signed");
+        // Full verification: a fresh token every iteration, so none is ever a cache hit (issuing
+        // happens outside the timing; `iter_batched` keeps the batch small).
         g.bench_function(format!("verify/{name}"), |b| {
+            b.iter_batched(
+                || issuer.issue(&user, session, now()).expect("signed"),
+                |token| issuer.verify(black_box(&token)).expect("valid"),
+                BatchSize::SmallInput,
+            );
+        });
+        // The same token again and again: every call after the first is a cache hit.
+        let token = issuer.issue(&user, session, now()).expect("signed");
+        g.bench_function(format!("verify_cached/{name}"), |b| {
             b.iter(|| issuer.verify(black_box(&token)).expect("valid"));
         });
     }
     g.finish();
 
-    // What the signature alone costs with keys parsed once, for comparison: jsonwebtoken parses
-    // the signing key (PKCS#8, deriving the public key) and decompresses the verifying key on
-    // every call.
+    // What the signature alone costs with keys parsed once, for comparison: the EdDSA issuer
+    // signs with a key parsed once, but jsonwebtoken (which verifies) decompresses the verifying
+    // key on every call.
     let mut g = c.benchmark_group("ed25519_dalek_parsed_key");
     let key = ed25519_dalek::SigningKey::generate(&mut rand::rngs::OsRng);
     let message = issuers[0].1.issue(&user, session, now()).expect("signed");

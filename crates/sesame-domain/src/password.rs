@@ -3,11 +3,19 @@
 //! when a stored hash should be upgraded, and runs all of that off the async runtime on a bounded
 //! pool so that a flood of logins cannot starve other requests or exhaust memory.
 //!
+//! The pool's threads run at a lower CPU priority (nice 10, on Linux), so that during a login
+//! storm the runtime's threads preempt them and token-checked requests keep their latency;
+//! hashing still gets every cycle nothing else wants. Each thread allocates its argon2 memory on
+//! its first hash and reuses it after that; building the hasher runs no argon2 at all, so an idle
+//! server holds no argon2 memory.
+//!
 //! It does not decide *when* to re-hash or what a failed login means; the service does.
 
 use crate::error::{AuthError, FieldError};
-use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier as _, SaltString};
+use argon2::password_hash::{PasswordHash, PasswordVerifier as _, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
+use rand::RngCore as _;
+use std::cell::RefCell;
 use std::fmt;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -107,12 +115,21 @@ pub struct Verified {
 /// A unit of work for the hashing threads.
 type Job = Box<dyn FnOnce() + Send>;
 
+/// The nice value of the hashing threads (0 is the default, 19 the lowest priority).
+const HASHING_NICE: i32 = 10;
+
+thread_local! {
+    /// This thread's argon2 memory for the current parameters: empty until the thread's first
+    /// hash with them, then reused by every later one.
+    static ARGON2_MEMORY: RefCell<Vec<argon2::Block>> = const { RefCell::new(Vec::new()) };
+}
+
 /// Hashes and verifies on a fixed pool of dedicated threads (one per configured worker).
 ///
-/// Dedicated threads, rather than the runtime's blocking pool, bound memory: each argon2 run
-/// allocates its memory cost (19 MiB by default), and the allocator keeps freed blocks per
-/// thread, so the set of threads that ever hash decides the resident size. With a fixed pool that
-/// is `workers` × the memory cost, however many logins arrive.
+/// Dedicated threads, rather than the runtime's blocking pool, bound memory: each thread keeps
+/// one argon2 memory block set (19 MiB by default), allocated on its first hash, so resident
+/// memory is at most `workers` × the memory cost, however many logins arrive, and nothing while
+/// no one has logged in.
 pub struct PasswordHasher {
     argon: Argon2<'static>,
     params: HashParams,
@@ -120,7 +137,11 @@ pub struct PasswordHasher {
     queue: std::sync::mpsc::Sender<Job>,
     pending: AtomicUsize,
     max_pending: usize,
+    /// What unknown users' passwords are verified against; see [`dummy_hash`].
     dummy_hash: String,
+    /// argon2 computations on the reused-memory path, so tests can see which path ran.
+    #[cfg(test)]
+    computations: AtomicUsize,
 }
 
 impl fmt::Debug for PasswordHasher {
@@ -158,30 +179,31 @@ impl PasswordHasher {
         .map_err(|e| format!("invalid argon2 parameters: {e}"))?;
         let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, p);
         let workers = workers.max(1);
-        let salt = SaltString::generate(&mut rand::rngs::OsRng);
-        let dummy_hash = argon
-            .hash_password(b"sesame-dummy-password-for-timing", &salt)
-            .map_err(|e| format!("argon2 failed: {e}"))?
-            .to_string();
+        let dummy_hash =
+            dummy_hash(&argon).map_err(|e| format!("cannot build the dummy hash: {e}"))?;
         let (queue, jobs) = std::sync::mpsc::channel::<Job>();
         let jobs = Arc::new(std::sync::Mutex::new(jobs));
         for n in 0..workers {
             let jobs = Arc::clone(&jobs);
             std::thread::Builder::new()
                 .name(format!("sesame-hash-{n}"))
-                .spawn(move || loop {
-                    // The lock is held only to take one job; it ends when the hasher is dropped.
-                    let next = match jobs.lock() {
-                        Ok(rx) => rx.recv(),
-                        Err(_) => return,
-                    };
-                    match next {
-                        // A panicking job loses its answer (the caller gets an internal error),
-                        // never the thread.
-                        Ok(job) => {
-                            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
+                .spawn(move || {
+                    lower_this_threads_priority();
+                    loop {
+                        // The lock is held only to take one job; it ends when the hasher is
+                        // dropped.
+                        let next = match jobs.lock() {
+                            Ok(rx) => rx.recv(),
+                            Err(_) => return,
+                        };
+                        match next {
+                            // A panicking job loses its answer (the caller gets an internal
+                            // error), never the thread.
+                            Ok(job) => {
+                                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
+                            }
+                            Err(_) => return,
                         }
-                        Err(_) => return,
                     }
                 })
                 .map_err(|e| format!("cannot start a hashing thread: {e}"))?;
@@ -194,6 +216,8 @@ impl PasswordHasher {
             pending: AtomicUsize::new(0),
             max_pending: max_pending.max(workers),
             dummy_hash,
+            #[cfg(test)]
+            computations: AtomicUsize::new(0),
         })
     }
 
@@ -213,7 +237,8 @@ impl PasswordHasher {
     }
 
     /// Verifies `password` against `stored`; with no stored hash (unknown user) it verifies against
-    /// a dummy hash of the same cost so that the answer takes the same time, and never matches.
+    /// a dummy hash with the current parameters, on the same path as a real one, so that the
+    /// answer takes the same time, and never matches.
     ///
     /// # Errors
     /// [`AuthError::Overloaded`] when the pool is full; [`AuthError::Internal`] if the pool fails.
@@ -246,29 +271,21 @@ impl PasswordHasher {
         let salt = SaltString::generate(&mut rand::rngs::OsRng);
         let mut salt_bytes = [0u8; 64];
         let salt_raw = salt.decode_b64(&mut salt_bytes).map_err(|e| internal(&e))?;
-        let mut out = [0u8; 32];
+        let mut out = [0u8; argon2::Params::DEFAULT_OUTPUT_LEN];
         self.raw_hash(password.expose(), salt_raw, &mut out)
             .map_err(|e| internal(&e))?;
-        let phc = PasswordHash {
-            algorithm: argon2::ARGON2ID_IDENT,
-            version: Some(0x13),
-            params: argon2::password_hash::ParamsString::try_from(self.argon.params())
-                .map_err(|e| internal(&e))?,
-            salt: Some(salt.as_salt()),
-            hash: Some(argon2::password_hash::Output::new(&out).map_err(|e| internal(&e))?),
-        };
-        Ok(phc.to_string())
+        phc_string(&self.argon, &salt, &out).map_err(|e| internal(&e))
     }
 
     /// argon2id with the current parameters into `out`, reusing this thread's memory blocks:
-    /// a hashing thread allocates its memory cost once, not on every call (no allocation, no
-    /// zeroing, no page faults per login, and resident memory stays at threads × memory cost).
+    /// a hashing thread allocates its memory cost once, on its first call, not on every call (no
+    /// allocation, no zeroing, no page faults per login, and resident memory stays at threads ×
+    /// memory cost).
     fn raw_hash(&self, pwd: &[u8], salt: &[u8], out: &mut [u8]) -> argon2::Result<()> {
-        thread_local! {
-            static BLOCKS: std::cell::RefCell<Vec<argon2::Block>> = const { std::cell::RefCell::new(Vec::new()) };
-        }
+        #[cfg(test)]
+        self.computations.fetch_add(1, Ordering::Relaxed);
         let needed = self.argon.params().block_count();
-        BLOCKS.with(|cell| {
+        ARGON2_MEMORY.with(|cell| {
             let mut blocks = cell.borrow_mut();
             if blocks.len() != needed {
                 *blocks = vec![argon2::Block::default(); needed];
@@ -382,6 +399,63 @@ impl PasswordHasher {
     }
 }
 
+/// The PHC string of an argon2id output made with `argon`'s parameters and `salt`.
+fn phc_string(
+    argon: &Argon2<'_>,
+    salt: &SaltString,
+    out: &[u8],
+) -> Result<String, argon2::password_hash::Error> {
+    Ok(PasswordHash {
+        algorithm: argon2::ARGON2ID_IDENT,
+        version: Some(Version::V0x13.into()),
+        params: argon2::password_hash::ParamsString::try_from(argon.params())?,
+        salt: Some(salt.as_salt()),
+        hash: Some(argon2::password_hash::Output::new(out)?),
+    }
+    .to_string())
+}
+
+/// The hash unknown users' passwords are checked against: the current parameters, a random salt
+/// and a random output, put together without running argon2 (which would cost the memory cost in
+/// allocation at startup). Verifying against it is one argon2id computation with the current
+/// parameters, on the same reused-memory path as a real hash, and matches no password: that would
+/// take an argon2 preimage of 256 random bits. It holds no secret.
+fn dummy_hash(argon: &Argon2<'_>) -> Result<String, argon2::password_hash::Error> {
+    let salt = SaltString::generate(&mut rand::rngs::OsRng);
+    let mut out = [0u8; argon2::Params::DEFAULT_OUTPUT_LEN];
+    rand::rngs::OsRng.fill_bytes(&mut out);
+    phc_string(argon, &salt, &out)
+}
+
+/// Lowers the calling thread's CPU priority to nice [`HASHING_NICE`], never raising it. On Linux
+/// `setpriority(PRIO_PROCESS, tid, …)` changes that one thread, not the whole process. A failure
+/// leaves the thread as it was: hashing then merely competes with request handling as equals.
+#[cfg(target_os = "linux")]
+fn lower_this_threads_priority() {
+    // SAFETY: `gettid` has no preconditions and cannot fail.
+    let tid = unsafe { libc::gettid() };
+    let Ok(who) = libc::id_t::try_from(tid) else {
+        tracing::warn!(tid, "unexpected thread id; hashing runs at normal priority");
+        return;
+    };
+    // SAFETY: plain system calls on this thread's id; no memory is passed.
+    let current = unsafe { libc::getpriority(libc::PRIO_PROCESS, who) };
+    // -1 is an error or a real nice of -1; either way, go on and set it.
+    if current >= HASHING_NICE {
+        return;
+    }
+    // SAFETY: as above.
+    if unsafe { libc::setpriority(libc::PRIO_PROCESS, who, HASHING_NICE) } != 0 {
+        tracing::warn!(
+            error = %std::io::Error::last_os_error(),
+            "cannot lower a hashing thread's priority; hashing competes with requests as an equal"
+        );
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn lower_this_threads_priority() {}
+
 fn is_bcrypt(stored: &str) -> bool {
     ["$2a$", "$2b$", "$2y$"]
         .iter()
@@ -391,6 +465,43 @@ fn is_bcrypt(stored: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use argon2::password_hash::PasswordHasher as _;
+    use std::alloc::{GlobalAlloc, Layout, System};
+    use std::cell::Cell;
+
+    /// The system allocator, noting the largest allocation each thread makes, so a test can show
+    /// that some code allocated no argon2 memory (argon2 needs all of its memory cost at once).
+    struct LargestPerThread;
+
+    thread_local! {
+        static LARGEST_ALLOCATION: Cell<usize> = const { Cell::new(0) };
+    }
+
+    fn note_allocation(size: usize) {
+        let _ = LARGEST_ALLOCATION.try_with(|c| c.set(c.get().max(size)));
+    }
+
+    // SAFETY: every call is forwarded unchanged to `System`.
+    unsafe impl GlobalAlloc for LargestPerThread {
+        unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+            note_allocation(layout.size());
+            System.alloc(layout)
+        }
+        unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+            note_allocation(layout.size());
+            System.alloc_zeroed(layout)
+        }
+        unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+            note_allocation(new_size);
+            System.realloc(ptr, layout, new_size)
+        }
+        unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+            System.dealloc(ptr, layout);
+        }
+    }
+
+    #[global_allocator]
+    static ALLOCATOR: LargestPerThread = LargestPerThread;
 
     fn fast() -> HashParams {
         HashParams {
@@ -521,6 +632,127 @@ mod tests {
         let h = hasher(fast());
         let pw = Password::for_login("sesame-dummy-password-for-timing");
         assert!(!h.verify(&pw, None).await.unwrap().matches);
+    }
+
+    fn eight_mib() -> HashParams {
+        HashParams {
+            memory_kib: 8192,
+            iterations: 1,
+            parallelism: 1,
+        }
+    }
+
+    /// The length of the argon2 memory the hashing thread holds, asked on that thread.
+    async fn memory_held_by_the_hashing_thread(h: &Arc<PasswordHasher>) -> usize {
+        h.offload(|| ARGON2_MEMORY.with(|m| m.borrow().len()))
+            .await
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn building_a_hasher_runs_no_argon2_and_allocates_no_argon2_memory() {
+        let params = eight_mib();
+        LARGEST_ALLOCATION.with(|c| c.set(0));
+        let h = Arc::new(PasswordHasher::new(params, 1, 1).unwrap());
+        let largest = LARGEST_ALLOCATION.with(Cell::get);
+        assert!(
+            largest < 8192 * 1024,
+            "building allocated {largest} bytes at once: an argon2 run"
+        );
+        assert_eq!(h.computations.load(Ordering::Relaxed), 0);
+        assert_eq!(
+            memory_held_by_the_hashing_thread(&h).await,
+            0,
+            "a hashing thread holds no argon2 memory before its first hash"
+        );
+    }
+
+    #[test]
+    fn the_dummy_hash_has_the_current_parameters_and_matches_nothing() {
+        let h = hasher(fast());
+        let parsed = PasswordHash::new(&h.dummy_hash).unwrap();
+        assert!(h.is_current(&parsed), "{}", h.dummy_hash);
+        assert!(h.dummy_hash.starts_with("$argon2id$v=19$m=256,t=1,p=1$"));
+        assert_eq!(
+            parsed.salt.unwrap().len(),
+            22,
+            "16 bytes, base64 without padding"
+        );
+        assert_eq!(parsed.hash.unwrap().len(), 32);
+        for pw in [
+            "sesame-dummy-password-for-timing",
+            "correct horse battery",
+            "",
+        ] {
+            let v = h.verify_blocking(&Password::for_login(pw), &h.dummy_hash);
+            assert!(!v.matches && !v.needs_rehash, "{pw:?}");
+        }
+        assert_ne!(hasher(fast()).dummy_hash, h.dummy_hash, "random per hasher");
+    }
+
+    #[tokio::test]
+    async fn an_unknown_user_costs_one_argon2_run_on_the_reused_memory_like_a_known_one() {
+        let params = eight_mib();
+        let h = Arc::new(PasswordHasher::new(params, 1, 1).unwrap());
+        let pw = Password::parse("correct horse battery").unwrap();
+        let stored = h.hash_blocking(&pw).unwrap();
+        let before = h.computations.load(Ordering::Relaxed);
+
+        assert!(!h.verify(&pw, None).await.unwrap().matches);
+        assert_eq!(h.computations.load(Ordering::Relaxed), before + 1);
+        assert_eq!(
+            memory_held_by_the_hashing_thread(&h).await,
+            Params::new(8192, 1, 1, None).unwrap().block_count(),
+            "the dummy was verified on the hashing thread's reused memory"
+        );
+
+        assert!(h.verify(&pw, Some(stored)).await.unwrap().matches);
+        assert_eq!(h.computations.load(Ordering::Relaxed), before + 2);
+    }
+
+    /// Field 19 of `/proc/self/task/<tid>/stat`, counting after the command name, which may hold
+    /// spaces and parentheses, so the fields are read after its last `)`.
+    #[cfg(target_os = "linux")]
+    fn nice_of(tid: libc::pid_t) -> i32 {
+        let stat = std::fs::read_to_string(format!("/proc/self/task/{tid}/stat")).unwrap();
+        let (_, fields) = stat.rsplit_once(')').unwrap();
+        // After the name come field 3 (state) onwards: field 19 is the 17th.
+        fields.split_whitespace().nth(16).unwrap().parse().unwrap()
+    }
+
+    #[cfg(target_os = "linux")]
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn hashing_threads_run_at_nice_10() {
+        let h = hasher(fast());
+        let pw = Password::parse("correct horse battery").unwrap();
+        h.hash(&pw).await.unwrap();
+        // Two jobs that wait for each other run on the two hashing threads at once, so this
+        // reaches both threads of this hasher (and no other test's).
+        let both = Arc::new(std::sync::Barrier::new(2));
+        let on_a_hashing_thread = || {
+            let both = Arc::clone(&both);
+            let h = Arc::clone(&h);
+            async move {
+                h.offload(move || {
+                    both.wait();
+                    // SAFETY: `gettid` has no preconditions.
+                    unsafe { libc::gettid() }
+                })
+                .await
+                .unwrap()
+            }
+        };
+        let (a, b) = tokio::join!(on_a_hashing_thread(), on_a_hashing_thread());
+        assert_ne!(a, b);
+        // SAFETY: as above.
+        let base = nice_of(unsafe { libc::gettid() });
+        for tid in [a, b] {
+            let comm = std::fs::read_to_string(format!("/proc/self/task/{tid}/comm")).unwrap();
+            assert!(comm.starts_with("sesame-hash-"), "{comm}");
+            // Never raised: under `nice -n 15 cargo test` the threads stay at 15.
+            assert_eq!(nice_of(tid), HASHING_NICE.max(base), "{comm}");
+        }
+        assert_eq!(HASHING_NICE, 10);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
