@@ -433,39 +433,29 @@ impl SessionStore for PgStore {
         now: Timestamp,
         expires_at: Timestamp,
     ) -> Result<bool, StoreError> {
-        let mut tx = self.writer.begin().await.map_err(store_err)?;
-        let consumed = sqlx::query(
-            "UPDATE refresh_tokens SET used_at = $1 WHERE token_hash = $2 AND session_id = $3 AND used_at IS NULL \
-             AND EXISTS (SELECT 1 FROM sessions s WHERE s.id = refresh_tokens.session_id AND s.revoked_at IS NULL)",
+        // One statement: the consume, the successor and the slide are data-modifying CTEs, so
+        // they apply together or not at all, in one round trip; a concurrent consume of the
+        // same token blocks on the row lock, then finds it used and changes nothing.
+        let n = sqlx::query(
+            "WITH used AS (UPDATE refresh_tokens SET used_at = $1 WHERE token_hash = $2 AND session_id = $3 AND used_at IS NULL \
+             AND EXISTS (SELECT 1 FROM sessions s WHERE s.id = refresh_tokens.session_id AND s.revoked_at IS NULL) \
+             RETURNING session_id), \
+             ins AS (INSERT INTO refresh_tokens (token_hash, session_id, created_at) SELECT $4, session_id, $5 FROM used \
+             RETURNING session_id) \
+             UPDATE sessions SET last_used_at = $6, expires_at = $7 WHERE id IN (SELECT session_id FROM ins)",
         )
         .bind(now)
         .bind(old.0.as_slice())
         .bind(session.as_uuid())
-        .execute(&mut *tx)
+        .bind(new.0.as_slice())
+        .bind(now)
+        .bind(now)
+        .bind(expires_at)
+        .execute(&self.writer)
         .await
         .map_err(store_err)?
         .rows_affected();
-        if consumed != 1 {
-            return Ok(false);
-        }
-        sqlx::query(
-            "INSERT INTO refresh_tokens (token_hash, session_id, created_at) VALUES ($1, $2, $3)",
-        )
-        .bind(new.0.as_slice())
-        .bind(session.as_uuid())
-        .bind(now)
-        .execute(&mut *tx)
-        .await
-        .map_err(store_err)?;
-        sqlx::query("UPDATE sessions SET last_used_at = $1, expires_at = $2 WHERE id = $3")
-            .bind(now)
-            .bind(expires_at)
-            .bind(session.as_uuid())
-            .execute(&mut *tx)
-            .await
-            .map_err(store_err)?;
-        tx.commit().await.map_err(store_err)?;
-        Ok(true)
+        Ok(n == 1)
     }
 
     async fn revoke_session(&self, session: SessionId, now: Timestamp) -> Result<bool, StoreError> {

@@ -455,39 +455,42 @@ impl SessionStore for SqliteStore {
         now: Timestamp,
         expires_at: Timestamp,
     ) -> Result<bool, StoreError> {
-        let mut tx = self.writer.begin().await.map_err(store_err)?;
-        let consumed = sqlx::query(
-            "UPDATE refresh_tokens SET used_at = ? WHERE token_hash = ? AND session_id = ? AND used_at IS NULL \
-             AND EXISTS (SELECT 1 FROM sessions s WHERE s.id = refresh_tokens.session_id AND s.revoked_at IS NULL)",
+        // One round trip to the writer's thread instead of five: the whole transaction is one
+        // script. The successor is inserted and the session slid only if the consume changed a
+        // row (`changes()` reads the previous statement's count); the last statement returns a
+        // row exactly when all three applied.
+        let mut conn = self.writer.acquire().await.map_err(store_err)?;
+        let rotated = sqlx::query(
+            "BEGIN IMMEDIATE; \
+             UPDATE refresh_tokens SET used_at = ? WHERE token_hash = ? AND session_id = ? AND used_at IS NULL \
+             AND EXISTS (SELECT 1 FROM sessions s WHERE s.id = refresh_tokens.session_id AND s.revoked_at IS NULL); \
+             INSERT INTO refresh_tokens (token_hash, session_id, created_at) SELECT ?, ?, ? WHERE changes() = 1; \
+             UPDATE sessions SET last_used_at = ?, expires_at = ? WHERE id = ? AND changes() = 1 RETURNING id; \
+             COMMIT",
         )
         .bind(ms(now))
         .bind(old.0.as_slice())
         .bind(session.as_uuid())
-        .execute(&mut *tx)
-        .await
-        .map_err(store_err)?
-        .rows_affected();
-        if consumed != 1 {
-            return Ok(false);
-        }
-        sqlx::query(
-            "INSERT INTO refresh_tokens (token_hash, session_id, created_at) VALUES (?, ?, ?)",
-        )
         .bind(new.0.as_slice())
         .bind(session.as_uuid())
         .bind(ms(now))
-        .execute(&mut *tx)
-        .await
-        .map_err(store_err)?;
-        sqlx::query("UPDATE sessions SET last_used_at = ?, expires_at = ? WHERE id = ?")
-            .bind(ms(now))
-            .bind(ms(expires_at))
-            .bind(session.as_uuid())
-            .execute(&mut *tx)
-            .await
-            .map_err(store_err)?;
-        tx.commit().await.map_err(store_err)?;
-        Ok(true)
+        .bind(ms(now))
+        .bind(ms(expires_at))
+        .bind(session.as_uuid())
+        .fetch_all(&mut *conn)
+        .await;
+        match rotated {
+            Ok(rows) => Ok(rows.len() == 1),
+            Err(e) => {
+                // A statement failed inside the script's transaction: end it on this very
+                // connection before anyone else writes through it; if even that fails, drop the
+                // connection so the pool opens a clean one.
+                if sqlx::query("ROLLBACK").execute(&mut *conn).await.is_err() {
+                    conn.close_on_drop();
+                }
+                Err(store_err(e))
+            }
+        }
     }
 
     async fn revoke_session(&self, session: SessionId, now: Timestamp) -> Result<bool, StoreError> {
