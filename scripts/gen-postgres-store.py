@@ -29,9 +29,13 @@ PG_ROTATE = """        // One statement: the consume, the successor and the slid
         Ok(n == 1)
     }
 """
-a=s.index("        // One round trip to the writer's thread instead of five")
-b=s.index("                Err(store_err(e))\n            }\n        }\n    }\n", a)+len("                Err(store_err(e))\n            }\n        }\n    }\n")
+a=s.index("        // Group-committed with the other rotations in flight")
+b=s.index("            .await\n    }\n", a)+len("            .await\n    }\n")
 s=s[:a]+PG_ROTATE+s[b:]
+s=s.replace("""    /// Refresh-token rotations, batched into shared transactions on `writer`.
+    rotations: Rotations,
+""","")
+s=s.replace("use super::sqlite_rotations::{Rotation, Rotations};\n","")
 n=[0]
 def lit(m):
     t=m.group(0)
@@ -89,7 +93,7 @@ s=re.sub(r'\A//! The SQLite backend.*?\n\n', '''//! The PostgreSQL backend, for 
 //! `sqlite.rs` and regenerate, so the two stay the same logic.
 
 ''', s, count=1, flags=re.S)
-s=re.sub(r'    /// Opens \(creating if missing\).*?Ok\(Self \{ pool, writer \}\)\n    \}\n', '''    /// Connects to the server at `url`.
+s=re.sub(r'    /// Opens \(creating if missing\).*?Ok\(Self \{[^}]*\}\)\n    \}\n', '''    /// Connects to the server at `url`.
     ///
     /// # Errors
     /// [`ConnectError::Connect`] when the server cannot be reached.

@@ -13,6 +13,7 @@ pub mod pg_notify;
 pub mod postgres;
 pub mod session_cache;
 pub mod sqlite;
+pub mod sqlite_rotations;
 
 use cached::CachedStore;
 use sesame_domain::error::Conflict;

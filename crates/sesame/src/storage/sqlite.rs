@@ -6,6 +6,7 @@
 //! Ids are stored as 16-byte BLOBs and timestamps as integer Unix milliseconds.
 
 use super::admin_sql::{self, Arg, Dialect};
+use super::sqlite_rotations::{Rotation, Rotations};
 use super::{split_roles, store_err, ConnectError};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -38,6 +39,8 @@ pub struct SqliteStore {
     /// Writes: one connection, so writers queue in order inside the process instead of sleeping
     /// in SQLite's busy handler while the database's only write lock sits idle.
     writer: SqlitePool,
+    /// Refresh-token rotations, batched into shared transactions on `writer`.
+    rotations: Rotations,
 }
 
 const SESSION_COLS: &str = "s.id AS s_id, s.user_id AS s_user_id, s.created_at AS s_created_at, \
@@ -133,7 +136,12 @@ impl SqliteStore {
             .max_connections(1)
             .connect_with(opts)
             .await?;
-        Ok(Self { pool, writer })
+        let rotations = Rotations::start(writer.clone());
+        Ok(Self {
+            pool,
+            writer,
+            rotations,
+        })
     }
 
     #[must_use]
@@ -455,42 +463,16 @@ impl SessionStore for SqliteStore {
         now: Timestamp,
         expires_at: Timestamp,
     ) -> Result<bool, StoreError> {
-        // One round trip to the writer's thread instead of five: the whole transaction is one
-        // script. The successor is inserted and the session slid only if the consume changed a
-        // row (`changes()` reads the previous statement's count); the last statement returns a
-        // row exactly when all three applied.
-        let mut conn = self.writer.acquire().await.map_err(store_err)?;
-        let rotated = sqlx::query(
-            "BEGIN IMMEDIATE; \
-             UPDATE refresh_tokens SET used_at = ? WHERE token_hash = ? AND session_id = ? AND used_at IS NULL \
-             AND EXISTS (SELECT 1 FROM sessions s WHERE s.id = refresh_tokens.session_id AND s.revoked_at IS NULL); \
-             INSERT INTO refresh_tokens (token_hash, session_id, created_at) SELECT ?, ?, ? WHERE changes() = 1; \
-             UPDATE sessions SET last_used_at = ?, expires_at = ? WHERE id = ? AND changes() = 1 RETURNING id; \
-             COMMIT",
-        )
-        .bind(ms(now))
-        .bind(old.0.as_slice())
-        .bind(session.as_uuid())
-        .bind(new.0.as_slice())
-        .bind(session.as_uuid())
-        .bind(ms(now))
-        .bind(ms(now))
-        .bind(ms(expires_at))
-        .bind(session.as_uuid())
-        .fetch_all(&mut *conn)
-        .await;
-        match rotated {
-            Ok(rows) => Ok(rows.len() == 1),
-            Err(e) => {
-                // A statement failed inside the script's transaction: end it on this very
-                // connection before anyone else writes through it; if even that fails, drop the
-                // connection so the pool opens a clean one.
-                if sqlx::query("ROLLBACK").execute(&mut *conn).await.is_err() {
-                    conn.close_on_drop();
-                }
-                Err(store_err(e))
-            }
-        }
+        // Group-committed with the other rotations in flight (see `sqlite_rotations`).
+        self.rotations
+            .rotate(Rotation {
+                old: *old,
+                new: *new,
+                session,
+                now,
+                expires_at,
+            })
+            .await
     }
 
     async fn revoke_session(&self, session: SessionId, now: Timestamp) -> Result<bool, StoreError> {

@@ -1,6 +1,8 @@
 //! The store contract, written once and run against every backend through the domain's traits:
 //! uniqueness is reported as the right conflict, a refresh token is consumed exactly once even
-//! under concurrency, revoked sessions stop authenticating, one primary signing key wins.
+//! under concurrency (and concurrent rotations of many sessions, batched together on SQLite, each
+//! get their own outcome, a failing one rolled back alone), revoked sessions stop
+//! authenticating, one primary signing key wins.
 
 use crate::helpers::{Backend, TestDb};
 use futures::future::join_all;
@@ -192,6 +194,86 @@ async fn a_refresh_token_is_consumed_exactly_once_under_concurrency(b: Backend) 
     assert_eq!(next.session.id, sid);
 }
 
+async fn concurrent_rotations_of_many_sessions_each_learn_their_own_outcome(b: Backend) {
+    let db = TestDb::new(b).await;
+    let s = store(&db).await;
+    let u = s
+        .insert_user(&new_user("many@example.com", None), None, None)
+        .await
+        .unwrap();
+    let mut sessions = Vec::new();
+    for _ in 0..24 {
+        sessions.push(open_session(s.as_ref(), u.id).await);
+    }
+    // Every even session also gets a stale second attempt with the same token: exactly one of
+    // each pair wins, and every odd session's single attempt wins.
+    let t = now();
+    let later = t + chrono::Duration::days(1);
+    let hashes: Vec<_> = sessions
+        .iter()
+        .map(|(_, token, secret)| (token.hash(), token.successor(secret).hash()))
+        .collect();
+    let mut attempts = Vec::new();
+    for (i, ((sid, _, _), (old, new))) in sessions.iter().zip(&hashes).enumerate() {
+        let copies = if i % 2 == 0 { 2 } else { 1 };
+        for _ in 0..copies {
+            attempts.push((i, s.rotate_refresh_token(old, new, *sid, t, later)));
+        }
+    }
+    let (who, futures): (Vec<usize>, Vec<_>) = attempts.into_iter().unzip();
+    let results = join_all(futures).await;
+    let mut wins = [0u32; 24];
+    for (i, r) in who.into_iter().zip(results) {
+        if r.unwrap() {
+            wins[i] += 1;
+        }
+    }
+    assert!(wins.iter().all(|w| *w == 1), "wins per session: {wins:?}");
+    for (sid, token, secret) in &sessions {
+        let next = s
+            .refresh_token_state(&token.successor(secret).hash())
+            .await
+            .unwrap()
+            .expect("each successor was stored");
+        assert_eq!(next.session.id, *sid);
+        assert!(next.used_at.is_none());
+        assert!(next.session.expires_at >= later - chrono::Duration::seconds(1));
+    }
+}
+
+async fn a_failing_rotation_neither_fails_nor_half_applies_its_neighbours(b: Backend) {
+    let db = TestDb::new(b).await;
+    let s = store(&db).await;
+    let u = s
+        .insert_user(&new_user("bad@example.com", None), None, None)
+        .await
+        .unwrap();
+    let (good_sid, good, good_secret) = open_session(s.as_ref(), u.id).await;
+    let (bad_sid, bad, _) = open_session(s.as_ref(), u.id).await;
+    let t = now();
+    let later = t + chrono::Duration::days(1);
+    let (good_old, good_new) = (good.hash(), good.successor(&good_secret).hash());
+    // The bad rotation's "successor" collides with the good session's current token: its insert
+    // breaks the primary key.
+    let (bad_old, bad_new) = (bad.hash(), good.hash());
+    let (g, bd) = futures::join!(
+        s.rotate_refresh_token(&good_old, &good_new, good_sid, t, later),
+        s.rotate_refresh_token(&bad_old, &bad_new, bad_sid, t, later),
+    );
+    assert!(g.unwrap(), "the good rotation applied");
+    assert!(bd.is_err(), "the bad rotation reports its failure");
+    let bad_state = s.refresh_token_state(&bad.hash()).await.unwrap().unwrap();
+    assert!(
+        bad_state.used_at.is_none(),
+        "the failed rotation left its token unused (rolled back, not half applied)"
+    );
+    assert!(s
+        .refresh_token_state(&good_new)
+        .await
+        .unwrap()
+        .is_some_and(|st| st.used_at.is_none()));
+}
+
 async fn a_revoked_session_no_longer_authenticates_or_rotates(b: Backend) {
     let db = TestDb::new(b).await;
     let s = store(&db).await;
@@ -279,6 +361,8 @@ crate::on_every_backend!(
     users_are_found_by_normalized_email_or_username,
     a_profile_patch_changes_only_what_it_names,
     a_refresh_token_is_consumed_exactly_once_under_concurrency,
+    concurrent_rotations_of_many_sessions_each_learn_their_own_outcome,
+    a_failing_rotation_neither_fails_nor_half_applies_its_neighbours,
     a_revoked_session_no_longer_authenticates_or_rotates,
     an_expired_session_no_longer_authenticates,
     exactly_one_primary_signing_key_is_stored,

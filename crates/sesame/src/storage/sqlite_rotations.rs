@@ -1,0 +1,162 @@
+//! Refresh-token rotations on SQLite, group-committed: one task owns the rotations, and every
+//! rotation that arrives while a transaction is running goes into the next one. SQLite has one
+//! write lock per database, so rotations are serialised anyway; batching them turns N lock
+//! hand-offs, N thread round trips and N commits into one of each.
+//!
+//! Each rotation in a batch is the same three statements as a lone one: consume the old token
+//! if unused and its session live, insert the successor only if that changed a row
+//! (`changes()` reads the previous statement's count), slide the session only if the insert
+//! happened — and then return the rotation's index, so each caller learns its own outcome. If
+//! any statement fails, the batch is rolled back and each rotation is retried on its own, so one
+//! bad request cannot fail its neighbours.
+
+use super::store_err;
+use sesame_domain::clock::Timestamp;
+use sesame_domain::model::SessionId;
+use sesame_domain::token::TokenHash;
+use sesame_domain::StoreError;
+use sqlx::pool::PoolConnection;
+use sqlx::{Row, Sqlite, SqlitePool};
+use tokio::sync::{mpsc, oneshot};
+
+/// Most rotations in one transaction.
+const MAX_BATCH: usize = 64;
+
+const ONE: &str = "UPDATE refresh_tokens SET used_at = ? WHERE token_hash = ? AND session_id = ? AND used_at IS NULL \
+     AND EXISTS (SELECT 1 FROM sessions s WHERE s.id = refresh_tokens.session_id AND s.revoked_at IS NULL); \
+     INSERT INTO refresh_tokens (token_hash, session_id, created_at) SELECT ?, ?, ? WHERE changes() = 1; \
+     UPDATE sessions SET last_used_at = ?, expires_at = ? WHERE id = ? AND changes() = 1 RETURNING ? AS rotation;";
+
+/// One requested rotation.
+pub struct Rotation {
+    pub old: TokenHash,
+    pub new: TokenHash,
+    pub session: SessionId,
+    pub now: Timestamp,
+    pub expires_at: Timestamp,
+}
+
+type Reply = oneshot::Sender<Result<bool, StoreError>>;
+
+/// The handle the store holds; cloning shares the one task.
+#[derive(Clone, Debug)]
+pub struct Rotations {
+    tx: mpsc::UnboundedSender<(Rotation, Reply)>,
+}
+
+impl Rotations {
+    /// Starts the task; it ends when the last handle is dropped.
+    #[must_use]
+    pub fn start(writer: SqlitePool) -> Self {
+        let (tx, rx) = mpsc::unbounded_channel();
+        tokio::spawn(run(writer, rx));
+        Self { tx }
+    }
+
+    /// Rotates `old` into `new`; `false` when `old` was already used or its session ended.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the database fails.
+    pub async fn rotate(&self, r: Rotation) -> Result<bool, StoreError> {
+        let (reply, answer) = oneshot::channel();
+        self.tx
+            .send((r, reply))
+            .map_err(|_| stopped("the rotation task has stopped"))?;
+        answer
+            .await
+            .map_err(|_| stopped("the rotation task dropped a request"))?
+    }
+}
+
+fn stopped(why: &'static str) -> StoreError {
+    StoreError::Backend(why.into())
+}
+
+async fn run(writer: SqlitePool, mut rx: mpsc::UnboundedReceiver<(Rotation, Reply)>) {
+    while let Some(first) = rx.recv().await {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(next) => batch.push(next),
+                Err(_) => break,
+            }
+        }
+        let (rotations, replies): (Vec<Rotation>, Vec<Reply>) = batch.into_iter().unzip();
+        let outcomes = match writer.acquire().await {
+            Ok(mut conn) => match apply(&mut conn, &rotations).await {
+                Ok(done) => done.into_iter().map(Ok).collect(),
+                Err(_) if rotations.len() > 1 => {
+                    let mut each = Vec::with_capacity(rotations.len());
+                    for r in &rotations {
+                        each.push(
+                            apply(&mut conn, std::slice::from_ref(r))
+                                .await
+                                .map(|d| d.first().copied().unwrap_or(false)),
+                        );
+                    }
+                    each
+                }
+                Err(e) => vec![Err(e)],
+            },
+            Err(e) => {
+                let e = e.to_string();
+                rotations
+                    .iter()
+                    .map(|_| Err(StoreError::Backend(e.clone().into())))
+                    .collect()
+            }
+        };
+        for (reply, outcome) in replies.into_iter().zip(outcomes) {
+            let _ = reply.send(outcome);
+        }
+    }
+}
+
+/// Runs `rotations` in one transaction; which of them applied, in order.
+async fn apply(
+    conn: &mut PoolConnection<Sqlite>,
+    rotations: &[Rotation],
+) -> Result<Vec<bool>, StoreError> {
+    let mut sql = String::with_capacity(16 + ONE.len() * rotations.len());
+    sql.push_str("BEGIN IMMEDIATE; ");
+    for _ in rotations {
+        sql.push_str(ONE);
+    }
+    sql.push_str(" COMMIT");
+    let mut q = sqlx::query(&sql);
+    for (i, r) in rotations.iter().enumerate() {
+        let now = r.now.timestamp_millis();
+        q = q
+            .bind(now)
+            .bind(r.old.0.as_slice())
+            .bind(r.session.as_uuid())
+            .bind(r.new.0.as_slice())
+            .bind(r.session.as_uuid())
+            .bind(now)
+            .bind(now)
+            .bind(r.expires_at.timestamp_millis())
+            .bind(r.session.as_uuid())
+            .bind(i64::try_from(i).unwrap_or(i64::MAX));
+    }
+    match q.fetch_all(&mut **conn).await {
+        Ok(rows) => {
+            let mut done = vec![false; rotations.len()];
+            for row in rows {
+                let i: i64 = row.try_get("rotation").map_err(store_err)?;
+                if let Some(slot) = usize::try_from(i).ok().and_then(|i| done.get_mut(i)) {
+                    *slot = true;
+                }
+            }
+            Ok(done)
+        }
+        Err(e) => {
+            // A statement failed inside the script's transaction: end it on this very connection
+            // before anything else writes through it; if even that fails, drop the connection so
+            // the pool opens a clean one.
+            if sqlx::query("ROLLBACK").execute(&mut **conn).await.is_err() {
+                conn.close_on_drop();
+            }
+            Err(store_err(e))
+        }
+    }
+}
