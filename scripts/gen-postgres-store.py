@@ -29,13 +29,42 @@ PG_ROTATE = """        // One statement: the consume, the successor and the slid
         Ok(n == 1)
     }
 """
-a=s.index("        // Group-committed with the other rotations in flight")
-b=s.index("            .await\n    }\n", a)+len("            .await\n    }\n")
-s=s[:a]+PG_ROTATE+s[b:]
+PG_CREATE_SESSION = """        // One statement: the session, its first token and the user's last login are
+        // data-modifying CTEs, so they apply together, in one round trip.
+        let s = &new.session;
+        sqlx::query(
+            "WITH s AS (INSERT INTO sessions (id, user_id, refresh_secret, created_at, last_used_at, expires_at, ip, user_agent) \\
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id), \\
+             t AS (INSERT INTO refresh_tokens (token_hash, session_id, created_at) SELECT ?, id, ? FROM s) \\
+             UPDATE users SET last_login_at = ? WHERE id = ?",
+        )
+        .bind(s.id.as_uuid())
+        .bind(s.user_id.as_uuid())
+        .bind(&new.refresh_secret)
+        .bind(ms(s.created_at))
+        .bind(ms(s.last_used_at))
+        .bind(ms(s.expires_at))
+        .bind(&s.ip)
+        .bind(&s.user_agent)
+        .bind(new.first_refresh_hash.0.as_slice())
+        .bind(ms(s.created_at))
+        .bind(ms(s.created_at))
+        .bind(s.user_id.as_uuid())
+        .execute(&self.writer)
+        .await
+        .map_err(store_err)
+        .map(|_| ())
+"""
+# Bodies marked "backend-specific: NAME" ... "end backend-specific" in sqlite.rs are replaced.
+PG_BODIES = {"rotate": PG_ROTATE.rsplit("    }\n", 1)[0], "create_session": PG_CREATE_SESSION}
+def swap(m):
+    return PG_BODIES[m.group(1)]
+s, count = re.subn(r"        // backend-specific: (\w+)[^\n]*\n.*?        // end backend-specific\n", swap, s, flags=re.S)
+assert count == len(PG_BODIES), count
 s=s.replace("""    /// Refresh-token rotations, batched into shared transactions on `writer`.
     rotations: Rotations,
 ""","")
-s=s.replace("use super::sqlite_rotations::{Rotation, Rotations};\n","")
+s=s.replace("use super::sqlite_rotations::{run_script, Rotation, Rotations};\n","")
 n=[0]
 def lit(m):
     t=m.group(0)

@@ -335,11 +335,14 @@ impl UserStore for PgStore {
 #[async_trait]
 impl SessionStore for PgStore {
     async fn create_session(&self, new: &NewSession) -> Result<(), StoreError> {
+        // One statement: the session, its first token and the user's last login are
+        // data-modifying CTEs, so they apply together, in one round trip.
         let s = &new.session;
-        let mut tx = self.writer.begin().await.map_err(store_err)?;
         sqlx::query(
-            "INSERT INTO sessions (id, user_id, refresh_secret, created_at, last_used_at, expires_at, ip, user_agent) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            "WITH s AS (INSERT INTO sessions (id, user_id, refresh_secret, created_at, last_used_at, expires_at, ip, user_agent) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id), \
+             t AS (INSERT INTO refresh_tokens (token_hash, session_id, created_at) SELECT $9, id, $10 FROM s) \
+             UPDATE users SET last_login_at = $11 WHERE id = $12",
         )
         .bind(s.id.as_uuid())
         .bind(s.user_id.as_uuid())
@@ -349,25 +352,14 @@ impl SessionStore for PgStore {
         .bind(s.expires_at)
         .bind(&s.ip)
         .bind(&s.user_agent)
-        .execute(&mut *tx)
-        .await
-        .map_err(store_err)?;
-        sqlx::query(
-            "INSERT INTO refresh_tokens (token_hash, session_id, created_at) VALUES ($1, $2, $3)",
-        )
         .bind(new.first_refresh_hash.0.as_slice())
-        .bind(s.id.as_uuid())
         .bind(s.created_at)
-        .execute(&mut *tx)
+        .bind(s.created_at)
+        .bind(s.user_id.as_uuid())
+        .execute(&self.writer)
         .await
-        .map_err(store_err)?;
-        sqlx::query("UPDATE users SET last_login_at = $1 WHERE id = $2")
-            .bind(s.created_at)
-            .bind(s.user_id.as_uuid())
-            .execute(&mut *tx)
-            .await
-            .map_err(store_err)?;
-        tx.commit().await.map_err(store_err)
+        .map_err(store_err)
+        .map(|_| ())
     }
 
     async fn active_session_user(

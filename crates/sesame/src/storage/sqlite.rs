@@ -6,7 +6,7 @@
 //! Ids are stored as 16-byte BLOBs and timestamps as integer Unix milliseconds.
 
 use super::admin_sql::{self, Arg, Dialect};
-use super::sqlite_rotations::{Rotation, Rotations};
+use super::sqlite_rotations::{run_script, Rotation, Rotations};
 use super::{split_roles, store_err, ConnectError};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -365,11 +365,16 @@ impl UserStore for SqliteStore {
 #[async_trait]
 impl SessionStore for SqliteStore {
     async fn create_session(&self, new: &NewSession) -> Result<(), StoreError> {
+        // backend-specific: create_session (postgres.rs gets its own body from gen-postgres-store.py)
+        // One round trip to the writer's thread: the transaction is one script.
         let s = &new.session;
-        let mut tx = self.writer.begin().await.map_err(store_err)?;
-        sqlx::query(
-            "INSERT INTO sessions (id, user_id, refresh_secret, created_at, last_used_at, expires_at, ip, user_agent) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        let q = sqlx::query(
+            "BEGIN IMMEDIATE; \
+             INSERT INTO sessions (id, user_id, refresh_secret, created_at, last_used_at, expires_at, ip, user_agent) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?); \
+             INSERT INTO refresh_tokens (token_hash, session_id, created_at) VALUES (?, ?, ?); \
+             UPDATE users SET last_login_at = ? WHERE id = ?; \
+             COMMIT",
         )
         .bind(s.id.as_uuid())
         .bind(s.user_id.as_uuid())
@@ -379,25 +384,14 @@ impl SessionStore for SqliteStore {
         .bind(ms(s.expires_at))
         .bind(&s.ip)
         .bind(&s.user_agent)
-        .execute(&mut *tx)
-        .await
-        .map_err(store_err)?;
-        sqlx::query(
-            "INSERT INTO refresh_tokens (token_hash, session_id, created_at) VALUES (?, ?, ?)",
-        )
         .bind(new.first_refresh_hash.0.as_slice())
         .bind(s.id.as_uuid())
         .bind(ms(s.created_at))
-        .execute(&mut *tx)
-        .await
-        .map_err(store_err)?;
-        sqlx::query("UPDATE users SET last_login_at = ? WHERE id = ?")
-            .bind(ms(s.created_at))
-            .bind(s.user_id.as_uuid())
-            .execute(&mut *tx)
-            .await
-            .map_err(store_err)?;
-        tx.commit().await.map_err(store_err)
+        .bind(ms(s.created_at))
+        .bind(s.user_id.as_uuid());
+        let mut conn = self.writer.acquire().await.map_err(store_err)?;
+        run_script(&mut conn, q).await.map(|_| ())
+        // end backend-specific
     }
 
     async fn active_session_user(
@@ -463,6 +457,7 @@ impl SessionStore for SqliteStore {
         now: Timestamp,
         expires_at: Timestamp,
     ) -> Result<bool, StoreError> {
+        // backend-specific: rotate (postgres.rs gets its own body from gen-postgres-store.py)
         // Group-committed with the other rotations in flight (see `sqlite_rotations`).
         self.rotations
             .rotate(Rotation {
@@ -473,6 +468,7 @@ impl SessionStore for SqliteStore {
                 expires_at,
             })
             .await
+        // end backend-specific
     }
 
     async fn revoke_session(&self, session: SessionId, now: Timestamp) -> Result<bool, StoreError> {

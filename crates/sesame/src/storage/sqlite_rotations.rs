@@ -1,4 +1,5 @@
-//! Refresh-token rotations on SQLite, group-committed: one task owns the rotations, and every
+//! SQLite writes in one round trip ([`run_script`]), and refresh-token rotations on SQLite,
+//! group-committed: one task owns the rotations, and every
 //! rotation that arrives while a transaction is running goes into the next one. SQLite has one
 //! write lock per database, so rotations are serialised anyway; batching them turns N lock
 //! hand-offs, N thread round trips and N commits into one of each.
@@ -138,21 +139,32 @@ async fn apply(
             .bind(r.session.as_uuid())
             .bind(i64::try_from(i).unwrap_or(i64::MAX));
     }
-    match q.fetch_all(&mut **conn).await {
-        Ok(rows) => {
-            let mut done = vec![false; rotations.len()];
-            for row in rows {
-                let i: i64 = row.try_get("rotation").map_err(store_err)?;
-                if let Some(slot) = usize::try_from(i).ok().and_then(|i| done.get_mut(i)) {
-                    *slot = true;
-                }
-            }
-            Ok(done)
+    let rows = run_script(conn, q).await?;
+    let mut done = vec![false; rotations.len()];
+    for row in rows {
+        let i: i64 = row.try_get("rotation").map_err(store_err)?;
+        if let Some(slot) = usize::try_from(i).ok().and_then(|i| done.get_mut(i)) {
+            *slot = true;
         }
+    }
+    Ok(done)
+}
+
+/// Runs a `BEGIN IMMEDIATE; …; COMMIT` script on the writer connection in one round trip to its
+/// thread, returning the rows its statements returned. If a statement fails, the script's
+/// transaction is still open: it is rolled back on this very connection before anything else
+/// writes through it, and if even that fails the connection is dropped so the pool opens a
+/// clean one.
+///
+/// # Errors
+/// [`StoreError`] from the failed statement.
+pub async fn run_script<'q>(
+    conn: &mut PoolConnection<Sqlite>,
+    q: sqlx::query::Query<'q, Sqlite, sqlx::sqlite::SqliteArguments<'q>>,
+) -> Result<Vec<sqlx::sqlite::SqliteRow>, StoreError> {
+    match q.fetch_all(&mut **conn).await {
+        Ok(rows) => Ok(rows),
         Err(e) => {
-            // A statement failed inside the script's transaction: end it on this very connection
-            // before anything else writes through it; if even that fails, drop the connection so
-            // the pool opens a clean one.
             if sqlx::query("ROLLBACK").execute(&mut **conn).await.is_err() {
                 conn.close_on_drop();
             }
