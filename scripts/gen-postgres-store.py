@@ -61,6 +61,10 @@ def swap(m):
     return PG_BODIES[m.group(1)]
 s, count = re.subn(r"        // backend-specific: (\w+)[^\n]*\n.*?        // end backend-specific\n", swap, s, flags=re.S)
 assert count == len(PG_BODIES), count
+s=s.replace("const SESSION_COLS", """/// A pooled connection idle longer than this is pinged before it is handed out.
+const IDLE_PING_AFTER: Duration = Duration::from_secs(10);
+
+const SESSION_COLS""", 1)
 s=s.replace("""    /// Refresh-token rotations, batched into shared transactions on `writer`.
     rotations: Rotations,
 ""","")
@@ -127,9 +131,21 @@ s=re.sub(r'    /// Opens \(creating if missing\).*?Ok\(Self \{[^}]*\}\)\n    \}\
     /// # Errors
     /// [`ConnectError::Connect`] when the server cannot be reached.
     pub async fn connect(url: &str, max_connections: u32) -> Result<Self, ConnectError> {
+        // sqlx pings a connection on every acquire by default: a second round trip per query.
+        // Only a connection that sat idle for a while is checked before use; one in steady use
+        // has just proven itself.
         let pool = PgPoolOptions::new()
             .max_connections(max_connections.max(1))
             .acquire_timeout(Duration::from_secs(5))
+            .test_before_acquire(false)
+            .before_acquire(|conn, meta| {
+                Box::pin(async move {
+                    if meta.idle_for > IDLE_PING_AFTER {
+                        sqlx::Connection::ping(conn).await?;
+                    }
+                    Ok(true)
+                })
+            })
             .connect(url)
             .await?;
         Ok(Self {

@@ -10,8 +10,9 @@
 //! | write | invalidates |
 //! | --- | --- |
 //! | `revoke_session`, `revoke_session_of` | that session |
-//! | `revoke_user_sessions`, `change_password`, `delete_user`, `update_profile`, `create_session` (last login), `consume_email_token` (verify, reset, email change), `admin_update_user`, `admin_delete_user` | every session of that user |
+//! | `revoke_user_sessions`, `change_password`, `delete_user`, `update_profile`, `consume_email_token` (verify, reset, email change), `admin_update_user`, `admin_delete_user` | every session of that user |
 //! | `delete_role` | everything |
+//! | `create_session` (only `last_login_at` changes) | every session of that user, on this node only |
 //!
 //! Not invalidating: `rotate_refresh_token` only slides a session's expiry later (a cached, older
 //! expiry is conservative); `set_password_hash`, lockout counters, mail, audit, keys and role
@@ -162,8 +163,11 @@ impl UserStore for CachedStore {
 impl SessionStore for CachedStore {
     async fn create_session(&self, new: &NewSession) -> Result<(), StoreError> {
         let r = self.inner.create_session(new).await;
-        self.invalidate(Invalidation::User(new.session.user_id))
-            .await;
+        // Only the user's `last_login_at` changed, which no authorization depends on: drop this
+        // node's copies, but do not wake every other node on every login (theirs may show the
+        // previous login time until their entries age out).
+        self.cache
+            .invalidate(Invalidation::User(new.session.user_id));
         r
     }
 

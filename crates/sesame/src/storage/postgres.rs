@@ -37,6 +37,9 @@ pub struct PgStore {
     writer: PgPool,
 }
 
+/// A pooled connection idle longer than this is pinged before it is handed out.
+const IDLE_PING_AFTER: Duration = Duration::from_secs(10);
+
 const SESSION_COLS: &str = "s.id AS s_id, s.user_id AS s_user_id, s.created_at AS s_created_at, \
     s.last_used_at AS s_last_used_at, s.expires_at AS s_expires_at, s.revoked_at AS s_revoked_at, \
     s.ip AS s_ip, s.user_agent AS s_user_agent";
@@ -103,9 +106,21 @@ impl PgStore {
     /// # Errors
     /// [`ConnectError::Connect`] when the server cannot be reached.
     pub async fn connect(url: &str, max_connections: u32) -> Result<Self, ConnectError> {
+        // sqlx pings a connection on every acquire by default: a second round trip per query.
+        // Only a connection that sat idle for a while is checked before use; one in steady use
+        // has just proven itself.
         let pool = PgPoolOptions::new()
             .max_connections(max_connections.max(1))
             .acquire_timeout(Duration::from_secs(5))
+            .test_before_acquire(false)
+            .before_acquire(|conn, meta| {
+                Box::pin(async move {
+                    if meta.idle_for > IDLE_PING_AFTER {
+                        sqlx::Connection::ping(conn).await?;
+                    }
+                    Ok(true)
+                })
+            })
             .connect(url)
             .await?;
         Ok(Self {

@@ -128,12 +128,16 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(5));
+        // A local file's connection cannot drop, so no liveness ping before each use (by default
+        // sqlx pings on every acquire: a second round trip to the connection's thread).
         let pool = SqlitePoolOptions::new()
             .max_connections(max_connections.max(1))
+            .test_before_acquire(false)
             .connect_with(opts.clone())
             .await?;
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
+            .test_before_acquire(false)
             .connect_with(opts)
             .await?;
         let rotations = Rotations::start(writer.clone());
