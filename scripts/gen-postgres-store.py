@@ -29,13 +29,16 @@ PG_ROTATE = """        // One statement: the consume, the successor and the slid
         Ok(n == 1)
     }
 """
-PG_CREATE_SESSION = """        // One statement: the session, its first token and the user's last login are
+PG_CREATE_SESSION = """        // One statement: the session, its first token, its audit event and the user's last login are
         // data-modifying CTEs, so they apply together, in one round trip.
         let s = &new.session;
+        let a = new.audit.as_ref();
         sqlx::query(
             "WITH s AS (INSERT INTO sessions (id, user_id, refresh_secret, created_at, last_used_at, expires_at, ip, user_agent) \\
              VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id), \\
-             t AS (INSERT INTO refresh_tokens (token_hash, session_id, created_at) SELECT ?, id, ? FROM s) \\
+             t AS (INSERT INTO refresh_tokens (token_hash, session_id, created_at) SELECT ?, id, ? FROM s), \\
+             a AS (INSERT INTO audit_events (id, occurred_at, event, user_id, actor_id, ip, user_agent, request_id, detail) \\
+             SELECT ?, ?, ?, ?, ?, ?, ?, ?, ? WHERE ? IS NOT NULL) \\
              UPDATE users SET last_login_at = ? WHERE id = ?",
         )
         .bind(s.id.as_uuid())
@@ -48,6 +51,16 @@ PG_CREATE_SESSION = """        // One statement: the session, its first token an
         .bind(&s.user_agent)
         .bind(new.first_refresh_hash.0.as_slice())
         .bind(ms(s.created_at))
+        .bind(a.map(|e| e.id))
+        .bind(a.map(|e| ms(e.at)))
+        .bind(a.map(|e| e.kind.as_str()))
+        .bind(a.and_then(|e| e.user_id.map(|u| u.as_uuid())))
+        .bind(a.and_then(|e| e.actor_id.map(|u| u.as_uuid())))
+        .bind(a.and_then(|e| e.ip.as_deref()))
+        .bind(a.and_then(|e| e.user_agent.as_deref()))
+        .bind(a.and_then(|e| e.request_id.as_deref()))
+        .bind(a.map(|e| e.detail.to_string()))
+        .bind(a.map(|e| e.id))
         .bind(ms(s.created_at))
         .bind(s.user_id.as_uuid())
         .execute(&self.writer)

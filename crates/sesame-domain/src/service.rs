@@ -475,15 +475,8 @@ impl AuthService {
         if verified.needs_rehash {
             self.upgrade_hash(user.id, password).await;
         }
-        let pair = self.open_session(user, client.clone()).await?;
-        self.audit(
-            AuditKind::LoginSucceeded,
-            user_id,
-            &client,
-            serde_json::json!({"session_id": pair.session_id}),
-        )
-        .await;
-        Ok(pair)
+        // The session and its `login_succeeded` audit event are written together.
+        self.open_session(user, client).await
     }
 
     /// Counts a failed login; at the threshold and beyond, pauses sign-in for the key and (at
@@ -567,8 +560,15 @@ impl AuthService {
     ) -> Result<TokenPair, AuthError> {
         let t = now();
         let refresh = RefreshToken::generate();
+        let sid = SessionId::new();
+        let audit = AuditEvent::new(
+            AuditKind::LoginSucceeded,
+            Some(user.id),
+            &client,
+            serde_json::json!({"session_id": sid}),
+        );
         let session = Session {
-            id: SessionId::new(),
+            id: sid,
             user_id: user.id,
             created_at: t,
             last_used_at: t,
@@ -577,12 +577,12 @@ impl AuthService {
             ip: client.ip,
             user_agent: client.user_agent,
         };
-        let sid = session.id;
         self.store
             .create_session(&NewSession {
                 session,
                 refresh_secret: random_secret(),
                 first_refresh_hash: refresh.hash(),
+                audit: Some(audit),
             })
             .await?;
         user.last_login_at = Some(t);

@@ -96,6 +96,9 @@ pub struct NewSession {
     /// Per-session key from which refresh-token successors are derived.
     pub refresh_secret: Vec<u8>,
     pub first_refresh_hash: TokenHash,
+    /// Recorded in the same transaction as the session (the login's audit event), so a session
+    /// never exists without its trail entry.
+    pub audit: Option<AuditEvent>,
 }
 
 /// A live session's owner, as the token-checked hot path needs it.

@@ -61,6 +61,7 @@ impl Chain {
                 session: session.clone(),
                 refresh_secret: secret.clone(),
                 first_refresh_hash: current.hash(),
+                audit: None,
             })
             .await
             .expect("open a session");

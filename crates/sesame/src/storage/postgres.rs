@@ -350,14 +350,17 @@ impl UserStore for PgStore {
 #[async_trait]
 impl SessionStore for PgStore {
     async fn create_session(&self, new: &NewSession) -> Result<(), StoreError> {
-        // One statement: the session, its first token and the user's last login are
+        // One statement: the session, its first token, its audit event and the user's last login are
         // data-modifying CTEs, so they apply together, in one round trip.
         let s = &new.session;
+        let a = new.audit.as_ref();
         sqlx::query(
             "WITH s AS (INSERT INTO sessions (id, user_id, refresh_secret, created_at, last_used_at, expires_at, ip, user_agent) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id), \
-             t AS (INSERT INTO refresh_tokens (token_hash, session_id, created_at) SELECT $9, id, $10 FROM s) \
-             UPDATE users SET last_login_at = $11 WHERE id = $12",
+             t AS (INSERT INTO refresh_tokens (token_hash, session_id, created_at) SELECT $9, id, $10 FROM s), \
+             a AS (INSERT INTO audit_events (id, occurred_at, event, user_id, actor_id, ip, user_agent, request_id, detail) \
+             SELECT $11, $12, $13, $14, $15, $16, $17, $18, $19 WHERE $20 IS NOT NULL) \
+             UPDATE users SET last_login_at = $21 WHERE id = $22",
         )
         .bind(s.id.as_uuid())
         .bind(s.user_id.as_uuid())
@@ -369,6 +372,16 @@ impl SessionStore for PgStore {
         .bind(&s.user_agent)
         .bind(new.first_refresh_hash.0.as_slice())
         .bind(s.created_at)
+        .bind(a.map(|e| e.id))
+        .bind(a.map(|e| e.at))
+        .bind(a.map(|e| e.kind.as_str()))
+        .bind(a.and_then(|e| e.user_id.map(|u| u.as_uuid())))
+        .bind(a.and_then(|e| e.actor_id.map(|u| u.as_uuid())))
+        .bind(a.and_then(|e| e.ip.as_deref()))
+        .bind(a.and_then(|e| e.user_agent.as_deref()))
+        .bind(a.and_then(|e| e.request_id.as_deref()))
+        .bind(a.map(|e| e.detail.to_string()))
+        .bind(a.map(|e| e.id))
         .bind(s.created_at)
         .bind(s.user_id.as_uuid())
         .execute(&self.writer)

@@ -372,12 +372,15 @@ impl SessionStore for SqliteStore {
         // backend-specific: create_session (postgres.rs gets its own body from gen-postgres-store.py)
         // One round trip to the writer's thread: the transaction is one script.
         let s = &new.session;
+        let a = new.audit.as_ref();
         let q = sqlx::query(
             "BEGIN IMMEDIATE; \
              INSERT INTO sessions (id, user_id, refresh_secret, created_at, last_used_at, expires_at, ip, user_agent) \
              VALUES (?, ?, ?, ?, ?, ?, ?, ?); \
              INSERT INTO refresh_tokens (token_hash, session_id, created_at) VALUES (?, ?, ?); \
              UPDATE users SET last_login_at = ? WHERE id = ?; \
+             INSERT INTO audit_events (id, occurred_at, event, user_id, actor_id, ip, user_agent, request_id, detail) \
+             SELECT ?, ?, ?, ?, ?, ?, ?, ?, ? WHERE ? IS NOT NULL; \
              COMMIT",
         )
         .bind(s.id.as_uuid())
@@ -392,7 +395,17 @@ impl SessionStore for SqliteStore {
         .bind(s.id.as_uuid())
         .bind(ms(s.created_at))
         .bind(ms(s.created_at))
-        .bind(s.user_id.as_uuid());
+        .bind(s.user_id.as_uuid())
+        .bind(a.map(|e| e.id))
+        .bind(a.map(|e| ms(e.at)))
+        .bind(a.map(|e| e.kind.as_str()))
+        .bind(a.and_then(|e| e.user_id.map(|u| u.as_uuid())))
+        .bind(a.and_then(|e| e.actor_id.map(|u| u.as_uuid())))
+        .bind(a.and_then(|e| e.ip.as_deref()))
+        .bind(a.and_then(|e| e.user_agent.as_deref()))
+        .bind(a.and_then(|e| e.request_id.as_deref()))
+        .bind(a.map(|e| e.detail.to_string()))
+        .bind(a.map(|e| e.id));
         let mut conn = self.writer.acquire().await.map_err(store_err)?;
         run_script(&mut conn, q).await.map(|_| ())
         // end backend-specific

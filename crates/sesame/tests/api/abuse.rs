@@ -1088,7 +1088,16 @@ async fn the_audit_trail_records_security_events_without_secrets_and_cannot_be_c
         "an unknown name is recorded without a user: {rows:#?}"
     );
     assert_eq!(unknown[0].detail["reason"], "invalid_credentials");
-    assert_eq!(of("login.succeeded", Some(alice)).len(), 2, "{rows:#?}");
+    let logins = of("login.succeeded", Some(alice));
+    assert_eq!(logins.len(), 2, "{rows:#?}");
+    for l in &logins {
+        assert!(
+            l.detail["session_id"]
+                .as_str()
+                .is_some_and(|s| s.parse::<uuid::Uuid>().is_ok()),
+            "a login's event names the session it opened (written in the same transaction): {l:?}"
+        );
+    }
     assert_eq!(of("session.logout", Some(alice)).len(), 1, "{rows:#?}");
     assert_eq!(of("password.changed", Some(alice)).len(), 1, "{rows:#?}");
     assert_eq!(rows.len(), 7, "nothing else was recorded: {rows:#?}");

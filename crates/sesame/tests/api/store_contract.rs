@@ -55,6 +55,7 @@ async fn open_session(s: &dyn Store, user: UserId) -> (SessionId, RefreshToken, 
         session,
         refresh_secret: secret.clone(),
         first_refresh_hash: token.hash(),
+        audit: None,
     })
     .await
     .unwrap();
