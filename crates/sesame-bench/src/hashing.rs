@@ -3,8 +3,8 @@
 //! is compared with this number.
 //!
 //! Two ways, both against a hash made by the server's own `PasswordHasher`:
-//! - [`Mode::ServerCode`]: `PasswordHasher::verify_blocking`, exactly what a login runs, which
-//!   allocates and zeroes the 19 MiB of argon2 memory on every call;
+//! - [`Mode::ServerCode`]: `PasswordHasher::verify_blocking`, exactly what a login runs (PHC
+//!   parsing, then argon2 on the calling thread's reused memory, then a constant-time compare);
 //! - [`Mode::ReusedMemory`]: the argon2 crate with one memory buffer per thread, allocated once:
 //!   the pure computation, the ceiling no server can beat.
 

@@ -975,9 +975,11 @@ async fn a_body_that_stalls_is_answered_408_after_the_request_timeout() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn beyond_max_in_flight_requests_get_503_server_busy_until_a_permit_frees() {
     let app = sqlite_app(&["--max-in-flight", "1", "--request-timeout", "30s"]).await;
-    let (mut slow, rest) = start_slow_login(&app).await;
-    // The slow request takes the only permit as soon as its head is read.
+    // The slow request takes the only permit as soon as its head is read. Its head and a probe
+    // race for that permit: if a probe got there first, the slow request was itself answered 503
+    // (the rule under test) and holds nothing, so it is started again.
     let deadline = Instant::now() + Duration::from_secs(5);
+    let (mut slow, mut rest) = start_slow_login(&app).await;
     let busy = loop {
         let r = get(&app, "/health/live").await;
         if r.status() == 503 {
@@ -988,7 +990,18 @@ async fn beyond_max_in_flight_requests_get_503_server_busy_until_a_permit_frees(
             Instant::now() < deadline,
             "the slow request never held the only permit"
         );
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        let mut byte = [0u8; 1];
+        if let Ok(read) =
+            tokio::time::timeout(Duration::from_millis(20), slow.peek(&mut byte)).await
+        {
+            assert!(
+                read.is_ok_and(|n| n > 0),
+                "the slow request's connection closed unanswered"
+            );
+            let lost = read_response(&mut slow, Duration::from_secs(5)).await;
+            assert_raw_problem(&lost, 503, "server_busy");
+            (slow, rest) = start_slow_login(&app).await;
+        }
     };
     let retry: u64 = header(&busy, RETRY_AFTER.as_str())
         .expect("Retry-After on 503")
