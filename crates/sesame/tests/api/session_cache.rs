@@ -32,6 +32,17 @@ async fn revoke_behind_sesames_back(db: &TestDb, backend: Backend, sid: &str) {
     db.exec(&sql).await;
 }
 
+/// Changes the caller's display name.
+async fn rename(app: &TestApp, token: &str, name: &str) -> reqwest::Response {
+    app.client
+        .patch(app.url("/api/v1/users/me"))
+        .bearer_auth(token)
+        .json(&json!({ "display_name": name }))
+        .send()
+        .await
+        .unwrap()
+}
+
 /// Polls `/users/me` until it answers `status`; returns how long that took, or `None`.
 async fn becomes(app: &TestApp, token: &str, status: u16, within: Duration) -> Option<Duration> {
     let start = Instant::now();
@@ -106,14 +117,7 @@ async fn every_change_through_sesame_ends_a_cached_session_at_once(b: Backend) {
     // A profile change shows on the next read of a cached session.
     let n = app.user_with_tokens("name@example.com").await;
     assert_eq!(app.me(at(&n)).await.status(), 200);
-    let r = app
-        .client
-        .patch(app.url("/api/v1/users/me"))
-        .bearer_auth(at(&n))
-        .json(&json!({"display_name": "Renamed"}))
-        .send()
-        .await
-        .unwrap();
+    let r = rename(&app, at(&n), "Renamed").await;
     assert_eq!(r.status(), 200);
     let me: Value = app.me(at(&n)).await.json().await.unwrap();
     assert_eq!(me["display_name"], "Renamed");
@@ -175,14 +179,7 @@ async fn postgres_a_logout_on_one_node_ends_the_session_on_the_others_within_mom
     // A profile change made on A shows on B.
     let fresh = a.tokens("nodes@example.com").await;
     assert_eq!(b.me(at(&fresh)).await.status(), 200);
-    let r = a
-        .client
-        .patch(a.url("/api/v1/users/me"))
-        .bearer_auth(at(&fresh))
-        .json(&json!({"display_name": "Seen Everywhere"}))
-        .send()
-        .await
-        .unwrap();
+    let r = rename(&a, at(&fresh), "Seen Everywhere").await;
     assert_eq!(r.status(), 200);
     let start = Instant::now();
     loop {
