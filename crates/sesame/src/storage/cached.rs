@@ -3,8 +3,9 @@
 //!
 //! Every write that can end a session or change what an authenticated request sees about its
 //! user invalidates after it returns (committed, or failed in a way that may have committed) and
-//! before the service answers: locally at once, and to the other nodes through the optional
-//! [`Broadcast`] (PostgreSQL `NOTIFY`, see [`super::pg_notify`]). Reads and writes that cannot
+//! before the service answers — also when the request is cancelled mid-write (a drop guard) —
+//! locally at once, and to the other nodes through the optional [`Broadcast`] (PostgreSQL
+//! `NOTIFY`, see [`super::pg_notify`]), sent from a task of its own. Reads and writes that cannot
 //! change a session's liveness or its owner's profile pass straight through:
 //!
 //! | write | invalidates |
@@ -95,11 +96,40 @@ impl CachedStore {
         &self.cache
     }
 
-    async fn invalidate(&self, what: Invalidation) {
+    /// Arms the invalidation of `what` for the write about to run: it happens when the guard
+    /// drops, i.e. after the write returns and before the caller goes on, and also if the caller
+    /// is cancelled mid-write (client gone, request timeout), when the write may have committed.
+    fn pending(&self, what: Invalidation) -> Pending<'_> {
+        Pending { store: self, what }
+    }
+
+    fn invalidate_now(&self, what: Invalidation) {
         self.cache.invalidate(what);
         if let Some(b) = &self.broadcast {
-            b.publish(what).await;
+            // Sent from a task of its own, so that neither a cancelled caller nor a drop outside
+            // an async context can lose it.
+            match tokio::runtime::Handle::try_current() {
+                Ok(rt) => {
+                    let b = Arc::clone(b);
+                    rt.spawn(async move { b.publish(what).await });
+                }
+                Err(_) => tracing::error!(
+                    "no runtime to tell other nodes about a session change; their cached copies expire with SESAME_SESSION_CACHE_TTL"
+                ),
+            }
         }
+    }
+}
+
+/// See [`CachedStore::pending`].
+struct Pending<'a> {
+    store: &'a CachedStore,
+    what: Invalidation,
+}
+
+impl Drop for Pending<'_> {
+    fn drop(&mut self) {
+        self.store.invalidate_now(self.what);
     }
 }
 
@@ -115,9 +145,8 @@ impl UserStore for CachedStore {
     }
 
     async fn delete_user(&self, id: UserId) -> Result<bool, StoreError> {
-        let r = self.inner.delete_user(id).await;
-        self.invalidate(Invalidation::User(id)).await;
-        r
+        let _invalidate = self.pending(Invalidation::User(id));
+        self.inner.delete_user(id).await
     }
 
     async fn change_password(
@@ -125,9 +154,8 @@ impl UserStore for CachedStore {
         change: &PasswordChange,
         mail: &OutboundMail,
     ) -> Result<(), StoreError> {
-        let r = self.inner.change_password(change, mail).await;
-        self.invalidate(Invalidation::User(change.user_id)).await;
-        r
+        let _invalidate = self.pending(Invalidation::User(change.user_id));
+        self.inner.change_password(change, mail).await
     }
 
     async fn user_by_id(&self, id: UserId) -> Result<Option<User>, StoreError> {
@@ -144,9 +172,8 @@ impl UserStore for CachedStore {
         patch: &ProfilePatch,
         now: Timestamp,
     ) -> Result<Option<User>, StoreError> {
-        let r = self.inner.update_profile(id, patch, now).await;
-        self.invalidate(Invalidation::User(id)).await;
-        r
+        let _invalidate = self.pending(Invalidation::User(id));
+        self.inner.update_profile(id, patch, now).await
     }
 
     async fn set_password_hash(
@@ -209,15 +236,13 @@ impl SessionStore for CachedStore {
     }
 
     async fn revoke_session(&self, session: SessionId, now: Timestamp) -> Result<bool, StoreError> {
-        let r = self.inner.revoke_session(session, now).await;
-        self.invalidate(Invalidation::Session(session)).await;
-        r
+        let _invalidate = self.pending(Invalidation::Session(session));
+        self.inner.revoke_session(session, now).await
     }
 
     async fn revoke_user_sessions(&self, user: UserId, now: Timestamp) -> Result<u64, StoreError> {
-        let r = self.inner.revoke_user_sessions(user, now).await;
-        self.invalidate(Invalidation::User(user)).await;
-        r
+        let _invalidate = self.pending(Invalidation::User(user));
+        self.inner.revoke_user_sessions(user, now).await
     }
 
     async fn user_sessions(
@@ -234,9 +259,8 @@ impl SessionStore for CachedStore {
         session: SessionId,
         now: Timestamp,
     ) -> Result<bool, StoreError> {
-        let r = self.inner.revoke_session_of(user, session, now).await;
-        self.invalidate(Invalidation::Session(session)).await;
-        r
+        let _invalidate = self.pending(Invalidation::Session(session));
+        self.inner.revoke_session_of(user, session, now).await
     }
 }
 
@@ -278,12 +302,10 @@ impl EmailTokenStore for CachedStore {
         effect: &TokenEffect,
         mails: &[OutboundMail],
     ) -> Result<bool, StoreError> {
-        let r = self
-            .inner
+        let _invalidate = self.pending(Invalidation::User(user));
+        self.inner
             .consume_email_token(hash, user, now, effect, mails)
-            .await;
-        self.invalidate(Invalidation::User(user)).await;
-        r
+            .await
     }
 }
 
@@ -374,15 +396,13 @@ impl AdminStore for CachedStore {
         change: &AdminUserChange,
         now: Timestamp,
     ) -> Result<AdminOutcome<User>, StoreError> {
-        let r = self.inner.admin_update_user(id, change, now).await;
-        self.invalidate(Invalidation::User(id)).await;
-        r
+        let _invalidate = self.pending(Invalidation::User(id));
+        self.inner.admin_update_user(id, change, now).await
     }
 
     async fn admin_delete_user(&self, id: UserId) -> Result<AdminOutcome<()>, StoreError> {
-        let r = self.inner.admin_delete_user(id).await;
-        self.invalidate(Invalidation::User(id)).await;
-        r
+        let _invalidate = self.pending(Invalidation::User(id));
+        self.inner.admin_delete_user(id).await
     }
 
     async fn count_active_admins(&self) -> Result<u64, StoreError> {
@@ -403,9 +423,8 @@ impl AdminStore for CachedStore {
     }
 
     async fn delete_role(&self, name: &RoleName) -> Result<bool, StoreError> {
-        let r = self.inner.delete_role(name).await;
-        self.invalidate(Invalidation::All).await;
-        r
+        let _invalidate = self.pending(Invalidation::All);
+        self.inner.delete_role(name).await
     }
 
     async fn query_audit(&self, q: &AuditQuery) -> Result<Vec<AuditRecord>, StoreError> {

@@ -106,7 +106,12 @@ impl Database {
                 let cache = Arc::new(SessionCache::new(cache_ttl, SESSION_CACHE_CAPACITY, false));
                 let broadcast = Arc::new(pg_notify::PgBroadcast::new(s.pool().clone()));
                 let (tx, first_attempt) = tokio::sync::oneshot::channel();
-                let listener = pg_notify::spawn_listener(url.to_owned(), Arc::clone(&cache), tx);
+                let listener = pg_notify::spawn_listener(
+                    url.to_owned(),
+                    s.pool().clone(),
+                    Arc::clone(&cache),
+                    tx,
+                );
                 let _ = tokio::time::timeout(Duration::from_secs(2), first_attempt).await;
                 Arc::new(CachedStore::new(
                     Arc::new(s),

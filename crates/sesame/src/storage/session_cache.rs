@@ -9,13 +9,15 @@
 //! only bounds how long a lost notification could leave a stale entry.
 //!
 //! A miss that read the database before an invalidation must not put its (old) answer into the
-//! cache after that invalidation ran. Each invalidation bumps a generation under the same lock;
-//! a miss takes a [`Ticket`] before it reads and its insert is dropped if the generation moved.
+//! cache after that invalidation ran. Each invalidation bumps a generation under the same lock
+//! and is remembered in a short log; a miss takes a [`Ticket`] before it reads, and its insert is
+//! dropped if any invalidation since then concerns its session or its user (or everything), or
+//! if the log no longer reaches back to the ticket.
 
 use sesame_domain::clock::Timestamp;
 use sesame_domain::model::{SessionId, UserId};
 use sesame_domain::store::LiveSession;
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
@@ -68,9 +70,14 @@ struct Entry {
     cached_at: Instant,
 }
 
+/// How many recent invalidations are remembered for judging late inserts.
+const RECENT: usize = 1024;
+
 #[derive(Default)]
 struct Inner {
     generation: u64,
+    /// The latest invalidations with the generation each produced, oldest first.
+    recent: VecDeque<(u64, Invalidation)>,
     entries: HashMap<SessionId, Entry>,
     by_user: HashMap<UserId, Vec<SessionId>>,
 }
@@ -91,6 +98,36 @@ impl Inner {
     fn clear(&mut self) {
         self.entries.clear();
         self.by_user.clear();
+    }
+
+    fn record(&mut self, what: Invalidation) {
+        self.generation = self.generation.wrapping_add(1);
+        self.recent.push_back((self.generation, what));
+        if self.recent.len() > RECENT {
+            self.recent.pop_front();
+        }
+    }
+
+    /// Whether an answer about `session` of `user`, read after `ticket` was taken, may still be
+    /// stored.
+    fn still_valid(&self, ticket: Ticket, session: SessionId, user: UserId) -> bool {
+        if ticket.0 == self.generation {
+            return true;
+        }
+        let Some(&(oldest, _)) = self.recent.front() else {
+            return false;
+        };
+        if oldest > ticket.0.wrapping_add(1) {
+            return false; // the log lost invalidations made since the ticket
+        }
+        !self.recent.iter().any(|(g, what)| {
+            *g > ticket.0
+                && match what {
+                    Invalidation::All => true,
+                    Invalidation::Session(s) => *s == session,
+                    Invalidation::User(u) => *u == user,
+                }
+        })
     }
 }
 
@@ -141,7 +178,7 @@ impl SessionCache {
     /// follows a gap in which invalidations may have been missed).
     pub fn set_enabled(&self, on: bool) {
         let mut inner = self.lock();
-        inner.generation = inner.generation.wrapping_add(1);
+        inner.record(Invalidation::All);
         inner.clear();
         self.enabled
             .store(on && !self.ttl.is_zero(), Ordering::Release);
@@ -169,27 +206,30 @@ impl SessionCache {
             .then(|| e.live.clone())
     }
 
-    /// Stores a lookup's answer unless an invalidation ran since `ticket` was taken.
+    /// Stores a lookup's answer unless an invalidation that concerns it ran since `ticket` was
+    /// taken.
     pub fn insert(&self, ticket: Ticket, session: SessionId, live: &LiveSession) {
         let mut inner = self.lock();
-        if inner.generation != ticket.0 || !self.is_enabled() {
+        if !self.is_enabled() || !inner.still_valid(ticket, session, live.user.id) {
             return;
         }
         if inner.entries.len() >= self.capacity && !inner.entries.contains_key(&session) {
             let ttl = self.ttl;
+            let now = sesame_domain::clock::now();
             let stale: Vec<SessionId> = inner
                 .entries
                 .iter()
-                .filter(|(_, e)| e.cached_at.elapsed() >= ttl)
+                .filter(|(_, e)| e.cached_at.elapsed() >= ttl || e.live.expires_at <= now)
                 .map(|(s, _)| *s)
                 .collect();
-            for s in stale {
-                inner.remove_session(s);
-            }
-            if inner.entries.len() >= self.capacity {
-                // Still full of fresh entries: start over rather than track recency. Each
-                // dropped session costs one database lookup on its next request.
+            if stale.len() < self.capacity / 4 {
+                // Mostly fresh entries: start over rather than scan again on the next insert.
+                // Each dropped session costs one database lookup on its next request.
                 inner.clear();
+            } else {
+                for s in stale {
+                    inner.remove_session(s);
+                }
             }
         }
         inner.remove_session(session);
@@ -207,7 +247,7 @@ impl SessionCache {
     /// Drops what `what` made stale, and voids every ticket taken before.
     pub fn invalidate(&self, what: Invalidation) {
         let mut inner = self.lock();
-        inner.generation = inner.generation.wrapping_add(1);
+        inner.record(what);
         match what {
             Invalidation::Session(s) => inner.remove_session(s),
             Invalidation::User(u) => {
@@ -340,6 +380,42 @@ mod tests {
             &live(u, chrono::Duration::hours(1)),
         );
         assert!(c.get(s, u, now()).is_some());
+    }
+
+    #[test]
+    fn an_unrelated_invalidation_does_not_void_a_lookup_in_flight() {
+        let c = cache();
+        let (s, u) = (SessionId::new(), UserId::new());
+        let ticket = c.ticket().expect("enabled");
+        // Other users log in and out meanwhile.
+        for _ in 0..10 {
+            c.invalidate(Invalidation::User(UserId::new()));
+            c.invalidate(Invalidation::Session(SessionId::new()));
+        }
+        c.insert(ticket, s, &live(u, chrono::Duration::hours(1)));
+        assert!(c.get(s, u, now()).is_some());
+        // But one for this session's owner, or for everything, does.
+        for what in [Invalidation::User(u), Invalidation::All] {
+            let (s2, t2) = (SessionId::new(), c.ticket().expect("enabled"));
+            c.invalidate(what);
+            c.insert(t2, s2, &live(u, chrono::Duration::hours(1)));
+            assert!(c.get(s2, u, now()).is_none(), "{what:?}");
+        }
+    }
+
+    #[test]
+    fn a_lookup_older_than_the_invalidation_log_is_not_cached() {
+        let c = cache();
+        let (s, u) = (SessionId::new(), UserId::new());
+        let ticket = c.ticket().expect("enabled");
+        for _ in 0..(RECENT + 1) {
+            c.invalidate(Invalidation::Session(SessionId::new()));
+        }
+        c.insert(ticket, s, &live(u, chrono::Duration::hours(1)));
+        assert!(
+            c.get(s, u, now()).is_none(),
+            "cannot tell whether an invalidation concerned it"
+        );
     }
 
     #[test]

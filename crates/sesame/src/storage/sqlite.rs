@@ -370,44 +370,52 @@ impl UserStore for SqliteStore {
 impl SessionStore for SqliteStore {
     async fn create_session(&self, new: &NewSession) -> Result<(), StoreError> {
         // backend-specific: create_session (postgres.rs gets its own body from gen-postgres-store.py)
-        // One round trip to the writer's thread: the transaction is one script.
-        let s = &new.session;
-        let a = new.audit.as_ref();
-        let q = sqlx::query(
-            "BEGIN IMMEDIATE; \
-             INSERT INTO sessions (id, user_id, refresh_secret, created_at, last_used_at, expires_at, ip, user_agent) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?); \
-             INSERT INTO refresh_tokens (token_hash, session_id, created_at) VALUES (?, ?, ?); \
-             UPDATE users SET last_login_at = ? WHERE id = ?; \
-             INSERT INTO audit_events (id, occurred_at, event, user_id, actor_id, ip, user_agent, request_id, detail) \
-             SELECT ?, ?, ?, ?, ?, ?, ?, ?, ? WHERE ? IS NOT NULL; \
-             COMMIT",
-        )
-        .bind(s.id.as_uuid())
-        .bind(s.user_id.as_uuid())
-        .bind(&new.refresh_secret)
-        .bind(ms(s.created_at))
-        .bind(ms(s.last_used_at))
-        .bind(ms(s.expires_at))
-        .bind(&s.ip)
-        .bind(&s.user_agent)
-        .bind(new.first_refresh_hash.0.as_slice())
-        .bind(s.id.as_uuid())
-        .bind(ms(s.created_at))
-        .bind(ms(s.created_at))
-        .bind(s.user_id.as_uuid())
-        .bind(a.map(|e| e.id))
-        .bind(a.map(|e| ms(e.at)))
-        .bind(a.map(|e| e.kind.as_str()))
-        .bind(a.and_then(|e| e.user_id.map(|u| u.as_uuid())))
-        .bind(a.and_then(|e| e.actor_id.map(|u| u.as_uuid())))
-        .bind(a.and_then(|e| e.ip.as_deref()))
-        .bind(a.and_then(|e| e.user_agent.as_deref()))
-        .bind(a.and_then(|e| e.request_id.as_deref()))
-        .bind(a.map(|e| e.detail.to_string()))
-        .bind(a.map(|e| e.id));
-        let mut conn = self.writer.acquire().await.map_err(store_err)?;
-        run_script(&mut conn, q).await.map(|_| ())
+        // One round trip to the writer's thread: the transaction is one script. It runs in a
+        // task of its own so that a cancelled request (client gone, request timeout) cannot stop
+        // it between BEGIN and COMMIT and hand the writer connection back mid-transaction.
+        let new = new.clone();
+        let writer = self.writer.clone();
+        tokio::spawn(async move {
+            let s = &new.session;
+            let a = new.audit.as_ref();
+            let q = sqlx::query(
+                "BEGIN IMMEDIATE; \
+                 INSERT INTO sessions (id, user_id, refresh_secret, created_at, last_used_at, expires_at, ip, user_agent) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?); \
+                 INSERT INTO refresh_tokens (token_hash, session_id, created_at) VALUES (?, ?, ?); \
+                 UPDATE users SET last_login_at = ? WHERE id = ?; \
+                 INSERT INTO audit_events (id, occurred_at, event, user_id, actor_id, ip, user_agent, request_id, detail) \
+                 SELECT ?, ?, ?, ?, ?, ?, ?, ?, ? WHERE ? IS NOT NULL; \
+                 COMMIT",
+            )
+            .bind(s.id.as_uuid())
+            .bind(s.user_id.as_uuid())
+            .bind(&new.refresh_secret)
+            .bind(ms(s.created_at))
+            .bind(ms(s.last_used_at))
+            .bind(ms(s.expires_at))
+            .bind(&s.ip)
+            .bind(&s.user_agent)
+            .bind(new.first_refresh_hash.0.as_slice())
+            .bind(s.id.as_uuid())
+            .bind(ms(s.created_at))
+            .bind(ms(s.created_at))
+            .bind(s.user_id.as_uuid())
+            .bind(a.map(|e| e.id))
+            .bind(a.map(|e| ms(e.at)))
+            .bind(a.map(|e| e.kind.as_str()))
+            .bind(a.and_then(|e| e.user_id.map(|u| u.as_uuid())))
+            .bind(a.and_then(|e| e.actor_id.map(|u| u.as_uuid())))
+            .bind(a.and_then(|e| e.ip.as_deref()))
+            .bind(a.and_then(|e| e.user_agent.as_deref()))
+            .bind(a.and_then(|e| e.request_id.as_deref()))
+            .bind(a.map(|e| e.detail.to_string()))
+            .bind(a.map(|e| e.id));
+            let mut conn = writer.acquire().await.map_err(store_err)?;
+            run_script(&mut conn, q).await.map(|_| ())
+        })
+        .await
+        .map_err(StoreError::backend)?
         // end backend-specific
     }
 

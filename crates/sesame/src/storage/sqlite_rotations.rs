@@ -7,9 +7,11 @@
 //! Each rotation in a batch is the same three statements as a lone one: consume the old token
 //! if unused and its session live, insert the successor only if that changed a row
 //! (`changes()` reads the previous statement's count), slide the session only if the insert
-//! happened — and then return the rotation's index, so each caller learns its own outcome. If
-//! any statement fails, the batch is rolled back and each rotation is retried on its own, so one
-//! bad request cannot fail its neighbours.
+//! happened — and then return the rotation's index, so each caller learns its own outcome. If a
+//! rotation breaks a unique rule, the batch is rolled back and each rotation is retried on its
+//! own, so one bad request cannot fail its neighbours. Rotations whose caller has gone are
+//! skipped. The task owns the script from BEGIN to COMMIT, so no cancelled request can leave
+//! the writer connection inside a transaction.
 
 use super::store_err;
 use sesame_domain::clock::Timestamp;
@@ -22,6 +24,9 @@ use tokio::sync::{mpsc, oneshot};
 
 /// Most rotations in one transaction.
 const MAX_BATCH: usize = 64;
+
+/// Most rotations waiting for the task; beyond it callers wait to enqueue.
+const QUEUE: usize = 4096;
 
 const ONE: &str = "UPDATE refresh_tokens SET used_at = ? WHERE token_hash = ? AND session_id = ? AND used_at IS NULL \
      AND EXISTS (SELECT 1 FROM sessions s WHERE s.id = refresh_tokens.session_id AND s.revoked_at IS NULL); \
@@ -42,14 +47,14 @@ type Reply = oneshot::Sender<Result<bool, StoreError>>;
 /// The handle the store holds; cloning shares the one task.
 #[derive(Clone, Debug)]
 pub struct Rotations {
-    tx: mpsc::UnboundedSender<(Rotation, Reply)>,
+    tx: mpsc::Sender<(Rotation, Reply)>,
 }
 
 impl Rotations {
     /// Starts the task; it ends when the last handle is dropped.
     #[must_use]
     pub fn start(writer: SqlitePool) -> Self {
-        let (tx, rx) = mpsc::unbounded_channel();
+        let (tx, rx) = mpsc::channel(QUEUE);
         tokio::spawn(run(writer, rx));
         Self { tx }
     }
@@ -62,6 +67,7 @@ impl Rotations {
         let (reply, answer) = oneshot::channel();
         self.tx
             .send((r, reply))
+            .await
             .map_err(|_| stopped("the rotation task has stopped"))?;
         answer
             .await
@@ -73,7 +79,7 @@ fn stopped(why: &'static str) -> StoreError {
     StoreError::Backend(why.into())
 }
 
-async fn run(writer: SqlitePool, mut rx: mpsc::UnboundedReceiver<(Rotation, Reply)>) {
+async fn run(writer: SqlitePool, mut rx: mpsc::Receiver<(Rotation, Reply)>) {
     while let Some(first) = rx.recv().await {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -82,23 +88,29 @@ async fn run(writer: SqlitePool, mut rx: mpsc::UnboundedReceiver<(Rotation, Repl
                 Err(_) => break,
             }
         }
+        // A caller that gave up (client gone, request timed out) keeps its old token; rotating
+        // it anyway would make that token's next use look like reuse after the grace window.
+        batch.retain(|(_, reply)| !reply.is_closed());
+        if batch.is_empty() {
+            continue;
+        }
         let (rotations, replies): (Vec<Rotation>, Vec<Reply>) = batch.into_iter().unzip();
-        let outcomes = match writer.acquire().await {
-            Ok(mut conn) => match apply(&mut conn, &rotations).await {
-                Ok(done) => done.into_iter().map(Ok).collect(),
-                Err(_) if rotations.len() > 1 => {
-                    let mut each = Vec::with_capacity(rotations.len());
-                    for r in &rotations {
-                        each.push(
-                            apply(&mut conn, std::slice::from_ref(r))
-                                .await
-                                .map(|d| d.first().copied().unwrap_or(false)),
-                        );
-                    }
-                    each
+        let outcomes = match apply(&writer, &rotations).await {
+            Ok(done) => done.into_iter().map(Ok).collect(),
+            // One rotation broke a unique rule (a colliding successor): the batch was rolled back;
+            // apply each on its own so only that one fails.
+            Err(StoreError::Conflict(_)) if rotations.len() > 1 => {
+                let mut each = Vec::with_capacity(rotations.len());
+                for r in &rotations {
+                    each.push(
+                        apply(&writer, std::slice::from_ref(r))
+                            .await
+                            .map(|d| d.first().copied().unwrap_or(false)),
+                    );
                 }
-                Err(e) => vec![Err(e)],
-            },
+                each
+            }
+            // Anything else (database busy or gone) would fail each retry the same way.
             Err(e) => {
                 let e = e.to_string();
                 rotations
@@ -114,10 +126,7 @@ async fn run(writer: SqlitePool, mut rx: mpsc::UnboundedReceiver<(Rotation, Repl
 }
 
 /// Runs `rotations` in one transaction; which of them applied, in order.
-async fn apply(
-    conn: &mut PoolConnection<Sqlite>,
-    rotations: &[Rotation],
-) -> Result<Vec<bool>, StoreError> {
+async fn apply(writer: &SqlitePool, rotations: &[Rotation]) -> Result<Vec<bool>, StoreError> {
     let mut sql = String::with_capacity(16 + ONE.len() * rotations.len());
     sql.push_str("BEGIN IMMEDIATE; ");
     for _ in rotations {
@@ -139,7 +148,8 @@ async fn apply(
             .bind(r.session.as_uuid())
             .bind(i64::try_from(i).unwrap_or(i64::MAX));
     }
-    let rows = run_script(conn, q).await?;
+    let mut conn = writer.acquire().await.map_err(store_err)?;
+    let rows = run_script(&mut conn, q).await?;
     let mut done = vec![false; rotations.len()];
     for row in rows {
         let i: i64 = row.try_get("rotation").map_err(store_err)?;
