@@ -408,6 +408,11 @@ pub struct HttpConfig {
     #[arg(long, env = "SESAME_COOKIE_MODE", default_value_t = false, action = clap::ArgAction::Set)]
     pub cookie_mode: bool,
 
+    /// When set, `GET /metrics` requires `Authorization: Bearer <this token>`; unset, it is open
+    /// (it reveals only counts and timings per route template).
+    #[arg(long, env = "SESAME_METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<Secret>,
+
     /// Largest request body in bytes.
     #[arg(long, env = "SESAME_MAX_BODY_BYTES", default_value_t = 65_536)]
     pub max_body_bytes: usize,

@@ -2,7 +2,7 @@
 //!
 //! [`http`] is the JSON API, [`storage`] implements the domain's store per database,
 //! [`config`] and [`startup`] turn settings into a running [`startup::Application`], [`cli`] is
-//! the command line, [`limits`] holds the rate limiters. The rules themselves live in the
+//! the command line, [`limits`] holds the rate limiters, [`metrics`] what `/metrics` reports. The rules themselves live in the
 //! `sesame-domain` crate.
 
 pub mod cli;
@@ -10,6 +10,7 @@ pub mod config;
 pub mod http;
 pub mod limits;
 pub mod mail;
+pub mod metrics;
 pub mod startup;
 pub mod storage;
 pub mod telemetry;

@@ -147,7 +147,7 @@ pub async fn build_state(
     if cfg.auto_migrate {
         db.migrate_up().await?;
     }
-    let store = db
+    let (store, session_cache) = db
         .into_server_store(common.database_url.expose(), cfg.session_cache_ttl)
         .await;
     let tokens = token_issuer(store.as_ref(), cfg).await?;
@@ -209,6 +209,9 @@ pub async fn build_state(
                 refresh_ttl: cfg.refresh_token_ttl,
             }),
             in_flight: http::security::in_flight(cfg.http.max_in_flight),
+            max_in_flight: cfg.http.max_in_flight,
+            metrics: Arc::new(crate::metrics::Metrics::new(session_cache)),
+            metrics_token: cfg.http.metrics_token.clone(),
             max_body_bytes: cfg.http.max_body_bytes,
             limits: Arc::new(rate_limits(cfg)?),
             trusted_proxies: Arc::new(trusted_proxies(cfg)?),

@@ -1,13 +1,16 @@
 //! Service endpoints outside the API prefix: JWKS for other services' token verification,
-//! liveness and readiness probes.
+//! liveness and readiness probes, and Prometheus metrics.
 
+use super::cookies::constant_time_eq;
 use super::dto::HealthResponse;
+use super::problem::ApiError;
 use super::AppState;
 use axum::extract::State;
-use axum::http::header::CACHE_CONTROL;
-use axum::http::{HeaderValue, StatusCode};
+use axum::http::header::{AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use sesame_domain::AuthError;
 
 /// Public signing keys (RFC 7517 JWK Set). HS256 secrets are never published, so the set is
 /// empty in HS256 mode.
@@ -48,4 +51,37 @@ pub async fn ready(State(state): State<AppState>) -> (StatusCode, Json<HealthRes
             )
         }
     }
+}
+
+/// Prometheus metrics in the text exposition format (not part of the JSON API). With
+/// `SESAME_METRICS_TOKEN` set, only for `Authorization: Bearer <token>` (compared in constant
+/// time); a missing or wrong token is a 401 problem.
+///
+/// # Errors
+/// [`ApiError::MissingToken`] or an invalid-token error when the token is required.
+pub async fn metrics(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    if let Some(expected) = &state.metrics_token {
+        let presented = headers
+            .get(AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .ok_or(ApiError::MissingToken)?;
+        if !constant_time_eq(presented.as_bytes(), expected.expose().as_bytes()) {
+            return Err(AuthError::InvalidToken("metrics_token").into());
+        }
+    }
+    let in_flight = state
+        .max_in_flight
+        .saturating_sub(state.in_flight.available_permits());
+    let mut resp = state.metrics.render(in_flight).into_response();
+    resp.headers_mut().insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+    );
+    resp.headers_mut()
+        .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(resp)
 }

@@ -23,7 +23,7 @@ pub mod security;
 pub mod server;
 pub mod users;
 
-use axum::extract::{DefaultBodyLimit, Request};
+use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, PRAGMA};
 use axum::http::{HeaderName, HeaderValue};
 use axum::middleware::{self, Next};
@@ -51,6 +51,12 @@ pub struct AppState {
     pub http: Arc<security::HttpSettings>,
     /// One permit per request in flight (see `security::load_bounds`).
     pub in_flight: Arc<tokio::sync::Semaphore>,
+    /// The semaphore's size, to report requests in flight.
+    pub max_in_flight: usize,
+    /// Request counters and histograms served at `/metrics`.
+    pub metrics: Arc<crate::metrics::Metrics>,
+    /// When set, `/metrics` requires `Authorization: Bearer <token>`.
+    pub metrics_token: Option<crate::config::Secret>,
     pub max_body_bytes: usize,
     pub limits: Arc<ratelimit::RateLimits>,
     pub trusted_proxies: Arc<client_ip::TrustedProxies>,
@@ -167,6 +173,7 @@ pub fn app(state: AppState) -> Router {
         );
     api.merge(pages)
         .merge(SwaggerUi::new("/docs").url("/openapi.json", doc))
+        .route("/metrics", get(meta::metrics))
         .fallback(|| async { ApiError::NotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(CatchPanicLayer::custom(|_| ApiError::Panic.into_response()))
@@ -183,7 +190,7 @@ pub fn app(state: AppState) -> Router {
             state.clone(),
             security::security_headers,
         ))
-        .layer(middleware::from_fn(observe))
+        .layer(middleware::from_fn_with_state(state.clone(), observe))
         .with_state(state)
 }
 
@@ -214,8 +221,13 @@ fn pick_request_id(req: &Request) -> String {
 /// Runs each request inside a span carrying its id, method, path and (once known) user id;
 /// writes problem+json bodies with the request id; logs internal causes and one line per
 /// request. Query strings are never logged (they can carry tokens).
-async fn observe(mut req: Request, next: Next) -> Response {
+async fn observe(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     let started = Instant::now();
+    let method = crate::metrics::method_label(req.method());
+    let route = req
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
     let request_id = pick_request_id(&req);
     req.extensions_mut().insert(RequestId(request_id.clone()));
     let span = tracing::info_span!(
@@ -242,11 +254,15 @@ async fn observe(mut req: Request, next: Next) -> Response {
     if let Ok(v) = HeaderValue::from_str(&request_id) {
         resp.headers_mut().insert(REQUEST_ID, v);
     }
+    let took = started.elapsed();
     tracing::info!(
         parent: &span,
         status = resp.status().as_u16(),
-        latency_ms = started.elapsed().as_secs_f64() * 1000.0,
+        latency_ms = took.as_secs_f64() * 1000.0,
         "request finished"
     );
+    state
+        .metrics
+        .record(method, &route, resp.status().as_u16(), took);
     resp
 }

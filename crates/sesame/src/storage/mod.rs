@@ -93,14 +93,19 @@ impl Database {
     /// not zero). On PostgreSQL the cache is per node, so it listens on `url` for the other
     /// nodes' invalidations and serves only while it can hear them; this waits (up to 2 s) for
     /// the first subscription so that a server starts with its cache on.
-    pub async fn into_server_store(self, url: &str, cache_ttl: Duration) -> Arc<dyn Store> {
+    pub async fn into_server_store(
+        self,
+        url: &str,
+        cache_ttl: Duration,
+    ) -> (Arc<dyn Store>, Option<Arc<SessionCache>>) {
         if cache_ttl.is_zero() {
-            return self.into_store();
+            return (self.into_store(), None);
         }
         match self {
             Self::Sqlite(s) => {
                 let cache = Arc::new(SessionCache::new(cache_ttl, SESSION_CACHE_CAPACITY, true));
-                Arc::new(CachedStore::new(Arc::new(s), cache, None, None))
+                let store = CachedStore::new(Arc::new(s), Arc::clone(&cache), None, None);
+                (Arc::new(store), Some(cache))
             }
             Self::Postgres(s) => {
                 let cache = Arc::new(SessionCache::new(cache_ttl, SESSION_CACHE_CAPACITY, false));
@@ -113,12 +118,13 @@ impl Database {
                     tx,
                 );
                 let _ = tokio::time::timeout(Duration::from_secs(2), first_attempt).await;
-                Arc::new(CachedStore::new(
+                let store = CachedStore::new(
                     Arc::new(s),
-                    cache,
+                    Arc::clone(&cache),
                     Some(broadcast),
                     Some(listener),
-                ))
+                );
+                (Arc::new(store), Some(cache))
             }
         }
     }

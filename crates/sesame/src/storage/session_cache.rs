@@ -18,7 +18,7 @@ use sesame_domain::clock::Timestamp;
 use sesame_domain::model::{SessionId, UserId};
 use sesame_domain::store::LiveSession;
 use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -138,6 +138,19 @@ pub struct SessionCache {
     capacity: usize,
     enabled: AtomicBool,
     inner: Mutex<Inner>,
+    hits: AtomicU64,
+    misses: AtomicU64,
+}
+
+/// Counters for the metrics endpoint.
+#[derive(Debug, Clone, Copy)]
+pub struct CacheStats {
+    /// Session checks answered from memory.
+    pub hits: u64,
+    /// Session checks that went to the database (including while the cache is off).
+    pub misses: u64,
+    pub entries: usize,
+    pub enabled: bool,
 }
 
 impl std::fmt::Debug for SessionCache {
@@ -160,6 +173,19 @@ impl SessionCache {
             capacity: capacity.max(1),
             enabled: AtomicBool::new(enabled && !ttl.is_zero()),
             inner: Mutex::new(Inner::default()),
+            hits: AtomicU64::new(0),
+            misses: AtomicU64::new(0),
+        }
+    }
+
+    /// Hits, misses, size and state, for the metrics endpoint.
+    #[must_use]
+    pub fn stats(&self) -> CacheStats {
+        CacheStats {
+            hits: self.hits.load(Ordering::Relaxed),
+            misses: self.misses.load(Ordering::Relaxed),
+            entries: self.len(),
+            enabled: self.is_enabled(),
         }
     }
 
@@ -197,13 +223,28 @@ impl SessionCache {
     /// and younger than the time to live.
     #[must_use]
     pub fn get(&self, session: SessionId, user: UserId, now: Timestamp) -> Option<LiveSession> {
-        if !self.is_enabled() {
-            return None;
+        let found = self.is_enabled().then(|| {
+            let inner = self.lock();
+            inner
+                .entries
+                .get(&session)
+                .filter(|e| {
+                    e.live.user.id == user
+                        && e.live.expires_at > now
+                        && e.cached_at.elapsed() < self.ttl
+                })
+                .map(|e| e.live.clone())
+        });
+        match found.flatten() {
+            Some(live) => {
+                self.hits.fetch_add(1, Ordering::Relaxed);
+                Some(live)
+            }
+            None => {
+                self.misses.fetch_add(1, Ordering::Relaxed);
+                None
+            }
         }
-        let inner = self.lock();
-        let e = inner.entries.get(&session)?;
-        (e.live.user.id == user && e.live.expires_at > now && e.cached_at.elapsed() < self.ttl)
-            .then(|| e.live.clone())
     }
 
     /// Stores a lookup's answer unless an invalidation that concerns it ran since `ticket` was
