@@ -14,7 +14,6 @@ use super::dto::{
 };
 use super::extract::{ApiJson, Client, CurrentUser};
 use super::problem::{ApiResult, ProblemBody};
-use super::ratelimit::{ip_subject, name_subject};
 use super::{no_store, AppState};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -75,22 +74,7 @@ pub async fn resend_verification(
     ApiJson(req): ApiJson<EmailRequest>,
 ) -> ApiResult<Response> {
     let email = Email::parse(&req.email)?;
-    let rules = &state.limits.rules;
-    state
-        .limits
-        .check(&[
-            (
-                "resend:ip",
-                &ip_subject(client.ip.as_deref()),
-                rules.resend_ip,
-            ),
-            (
-                "resend:email",
-                &name_subject(email.normalized()),
-                rules.resend_email,
-            ),
-        ])
-        .await?;
+    state.limits.resend(client.ip.as_deref(), &email).await?;
     let auth = state.auth.clone();
     in_background("verification resend", async move {
         auth.resend_verification(&email).await
@@ -111,22 +95,7 @@ pub async fn forgot_password(
     ApiJson(req): ApiJson<EmailRequest>,
 ) -> ApiResult<Response> {
     let email = Email::parse(&req.email)?;
-    let rules = &state.limits.rules;
-    state
-        .limits
-        .check(&[
-            (
-                "forgot:ip",
-                &ip_subject(client.ip.as_deref()),
-                rules.forgot_ip,
-            ),
-            (
-                "forgot:email",
-                &name_subject(email.normalized()),
-                rules.forgot_email,
-            ),
-        ])
-        .await?;
+    state.limits.forgot(client.ip.as_deref(), &email).await?;
     let auth = state.auth.clone();
     in_background("password reset request", async move {
         auth.forgot_password(&email, &client).await
@@ -224,21 +193,9 @@ pub async fn change_email(
     let Some(new_email) = new_email else {
         return Err(AuthError::Validation(errs).into());
     };
-    let rules = &state.limits.rules;
     state
         .limits
-        .check(&[
-            (
-                "email_change:ip",
-                &ip_subject(client.ip.as_deref()),
-                rules.email_change_ip,
-            ),
-            (
-                "email_change:user",
-                &who.user.id.to_string(),
-                rules.email_change_user,
-            ),
-        ])
+        .email_change(client.ip.as_deref(), who.user.id)
         .await?;
     state
         .auth

@@ -5,7 +5,6 @@
 use super::dto::{LoginRequest, RefreshRequest, RegisterRequest, TokenResponse, UserResponse};
 use super::extract::{ApiJson, Client, CurrentUser};
 use super::problem::{ApiError, ApiResult, ProblemBody};
-use super::ratelimit::{ip_subject, name_subject};
 use super::{cookies, no_store, AppState};
 use axum::extract::State;
 use axum::http::HeaderMap;
@@ -41,15 +40,7 @@ pub async fn register(
     Client(client): Client,
     ApiJson(req): ApiJson<RegisterRequest>,
 ) -> ApiResult<Response> {
-    let rules = &state.limits.rules;
-    state
-        .limits
-        .check(&[(
-            "register:ip",
-            &ip_subject(client.ip.as_deref()),
-            rules.register_ip,
-        )])
-        .await?;
+    state.limits.register(client.ip.as_deref()).await?;
     let mut errs = Vec::new();
     let email = collect(&mut errs, Email::parse(&req.email));
     let password = collect(&mut errs, Password::parse(&req.password));
@@ -109,18 +100,7 @@ pub async fn login(
             .into())
         }
     };
-    let rules = &state.limits.rules;
-    state
-        .limits
-        .check(&[
-            (
-                "login:ip",
-                &ip_subject(client.ip.as_deref()),
-                rules.login_ip,
-            ),
-            ("login:account", &name_subject(name), rules.login_account),
-        ])
-        .await?;
+    state.limits.login(client.ip.as_deref(), name).await?;
     let pair = state
         .auth
         .login(name, &Password::for_login(&req.password), client)

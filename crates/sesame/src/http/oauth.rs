@@ -6,7 +6,6 @@
 
 use super::extract::{read_body, Client};
 use super::problem::ApiError;
-use super::ratelimit::{ip_subject, name_subject};
 use super::AppState;
 use axum::extract::{Request, State};
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, PRAGMA, RETRY_AFTER};
@@ -221,21 +220,9 @@ async fn grant(
         Some("password") => {
             let username = required(form.username, "username")?;
             let password = required(form.password, "password")?;
-            let rules = &state.limits.rules;
             state
                 .limits
-                .check(&[
-                    (
-                        "login:ip",
-                        &ip_subject(client.ip.as_deref()),
-                        rules.login_ip,
-                    ),
-                    (
-                        "login:account",
-                        &name_subject(&username),
-                        rules.login_account,
-                    ),
-                ])
+                .login(client.ip.as_deref(), &username)
                 .await
                 .map_err(|e| match e {
                     ApiError::Auth(a) => OAuthError::from(a),

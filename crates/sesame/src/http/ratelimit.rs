@@ -7,6 +7,7 @@
 
 use super::problem::ApiError;
 use crate::limits::{Decision, Quota, RateLimiter};
+use sesame_domain::model::{Email, UserId};
 use sesame_domain::AuthError;
 use sha2::{Digest, Sha256};
 use std::net::IpAddr;
@@ -61,6 +62,75 @@ pub fn name_subject(name: &str) -> String {
 }
 
 impl RateLimits {
+    /// Registration: per client IP.
+    ///
+    /// # Errors
+    /// [`AuthError::TooManyAttempts`] when the quota is exhausted.
+    pub async fn register(&self, ip: Option<&str>) -> Result<(), ApiError> {
+        self.check(&[("register:ip", &ip_subject(ip), self.rules.register_ip)])
+            .await
+    }
+
+    /// Login (and the token endpoint's password grant): per client IP and per account name.
+    ///
+    /// # Errors
+    /// [`AuthError::TooManyAttempts`] when a quota is exhausted.
+    pub async fn login(&self, ip: Option<&str>, name: &str) -> Result<(), ApiError> {
+        let r = &self.rules;
+        self.check(&[
+            ("login:ip", &ip_subject(ip), r.login_ip),
+            ("login:account", &name_subject(name), r.login_account),
+        ])
+        .await
+    }
+
+    /// Verification resend: per client IP and per address.
+    ///
+    /// # Errors
+    /// [`AuthError::TooManyAttempts`] when a quota is exhausted.
+    pub async fn resend(&self, ip: Option<&str>, email: &Email) -> Result<(), ApiError> {
+        let r = &self.rules;
+        self.check(&[
+            ("resend:ip", &ip_subject(ip), r.resend_ip),
+            (
+                "resend:email",
+                &name_subject(email.normalized()),
+                r.resend_email,
+            ),
+        ])
+        .await
+    }
+
+    /// Password-reset request: per client IP and per address.
+    ///
+    /// # Errors
+    /// [`AuthError::TooManyAttempts`] when a quota is exhausted.
+    pub async fn forgot(&self, ip: Option<&str>, email: &Email) -> Result<(), ApiError> {
+        let r = &self.rules;
+        self.check(&[
+            ("forgot:ip", &ip_subject(ip), r.forgot_ip),
+            (
+                "forgot:email",
+                &name_subject(email.normalized()),
+                r.forgot_email,
+            ),
+        ])
+        .await
+    }
+
+    /// Email-change request: per client IP and per user.
+    ///
+    /// # Errors
+    /// [`AuthError::TooManyAttempts`] when a quota is exhausted.
+    pub async fn email_change(&self, ip: Option<&str>, user: UserId) -> Result<(), ApiError> {
+        let r = &self.rules;
+        self.check(&[
+            ("email_change:ip", &ip_subject(ip), r.email_change_ip),
+            ("email_change:user", &user.to_string(), r.email_change_user),
+        ])
+        .await
+    }
+
     /// Counts the request against every `(rule name, subject, quota)`; the first exhausted one
     /// answers 429 with `Retry-After`, the same answer a login lockout gives.
     ///
