@@ -91,11 +91,6 @@ impl CachedStore {
         }
     }
 
-    #[must_use]
-    pub fn cache(&self) -> &Arc<SessionCache> {
-        &self.cache
-    }
-
     /// Arms the invalidation of `what` for the write about to run: it happens when the guard
     /// drops, i.e. after the write returns and before the caller goes on, and also if the caller
     /// is cancelled mid-write (client gone, request timeout), when the write may have committed.

@@ -92,8 +92,8 @@ pub fn spawn_listener(
         }));
         let mut backoff = Duration::from_millis(100);
         let mut first_attempt = Some(first_attempt);
+        // The cache starts disabled and is disabled again after every subscription ends.
         loop {
-            cache.set_enabled(false);
             let subscribed = subscribe(&url).await;
             if let Some(tx) = first_attempt.take() {
                 let _ = tx.send(());
