@@ -1,5 +1,5 @@
 //! Prometheus metrics, kept in memory and rendered in the text exposition format (0.0.4) at
-//! `GET /metrics` (see `http::metrics`). No metrics crate: a handful of counters and one
+//! `GET /metrics` (see `http::meta::metrics`). No metrics crate: a handful of counters and one
 //! histogram family, recorded once per request by the `observe` middleware.
 //!
 //! Labels are bounded: the route is the matched path template (`/api/v1/admin/users/{id}`,
@@ -24,12 +24,20 @@ struct Histogram {
     sum: f64,
 }
 
+/// One route template's counts for one method.
 #[derive(Default)]
-struct Recorded {
-    /// (method, route, status) → requests.
-    requests: BTreeMap<(&'static str, String, u16), u64>,
-    /// (method, route) → durations.
-    durations: BTreeMap<(&'static str, String), Histogram>,
+struct RouteStats {
+    statuses: BTreeMap<u16, u64>,
+    durations: Histogram,
+}
+
+/// route template → method → counts. Keys are allocated once per route, not per request.
+type Recorded = BTreeMap<String, BTreeMap<&'static str, RouteStats>>;
+
+/// Writes a family's `# HELP` and `# TYPE` lines.
+fn family(out: &mut String, name: &str, kind: &str, help: &str) {
+    let _ = writeln!(out, "# HELP {name} {help}");
+    let _ = writeln!(out, "# TYPE {name} {kind}");
 }
 
 /// What the server counts; one per process, shared through `AppState`.
@@ -66,7 +74,7 @@ impl Metrics {
     #[must_use]
     pub fn new(session_cache: Option<Arc<SessionCache>>) -> Self {
         Self {
-            recorded: Mutex::new(Recorded::default()),
+            recorded: Mutex::new(Recorded::new()),
             started_unix: SystemTime::now()
                 .duration_since(UNIX_EPOCH)
                 .map_or(0.0, |d| d.as_secs_f64()),
@@ -77,14 +85,19 @@ impl Metrics {
     /// Counts one finished request.
     pub fn record(&self, method: &'static str, route: &str, status: u16, took: Duration) {
         let secs = took.as_secs_f64();
-        let mut r = self.recorded.lock().unwrap_or_else(PoisonError::into_inner);
-        *r.requests
-            .entry((method, route.to_owned(), status))
-            .or_insert(0) += 1;
-        let h = r.durations.entry((method, route.to_owned())).or_default();
-        for (i, le) in BUCKETS.iter().enumerate() {
-            if secs <= *le {
-                h.counts[i] += 1;
+        let mut routes = self.recorded.lock().unwrap_or_else(PoisonError::into_inner);
+        if !routes.contains_key(route) {
+            routes.insert(route.to_owned(), BTreeMap::new());
+        }
+        let Some(methods) = routes.get_mut(route) else {
+            return;
+        };
+        let stats = methods.entry(method).or_default();
+        *stats.statuses.entry(status).or_insert(0) += 1;
+        let h = &mut stats.durations;
+        for (count, le) in h.counts.iter_mut().zip(BUCKETS) {
+            if secs <= le {
+                *count += 1;
             }
         }
         h.count += 1;
@@ -95,76 +108,88 @@ impl Metrics {
     #[must_use]
     pub fn render(&self, in_flight: usize) -> String {
         let mut out = String::with_capacity(4096);
-        let _ = writeln!(out, "# HELP sesame_build_info Sesame's version.");
-        let _ = writeln!(out, "# TYPE sesame_build_info gauge");
+        family(&mut out, "sesame_build_info", "gauge", "Sesame's version.");
         let _ = writeln!(
             out,
             "sesame_build_info{{version=\"{}\"}} 1",
             env!("CARGO_PKG_VERSION")
         );
-        let _ = writeln!(
-            out,
-            "# HELP process_start_time_seconds Start time of the process since the Unix epoch."
+        family(
+            &mut out,
+            "process_start_time_seconds",
+            "gauge",
+            "Start time of the process since the Unix epoch.",
         );
-        let _ = writeln!(out, "# TYPE process_start_time_seconds gauge");
         let _ = writeln!(out, "process_start_time_seconds {}", self.started_unix);
-        let _ = writeln!(
-            out,
-            "# HELP sesame_http_requests_in_flight Requests being served now."
+        family(
+            &mut out,
+            "sesame_http_requests_in_flight",
+            "gauge",
+            "Requests being served now.",
         );
-        let _ = writeln!(out, "# TYPE sesame_http_requests_in_flight gauge");
         let _ = writeln!(out, "sesame_http_requests_in_flight {in_flight}");
         {
-            let r = self.recorded.lock().unwrap_or_else(PoisonError::into_inner);
-            let _ = writeln!(
-                out,
-                "# HELP sesame_http_requests_total Finished requests by method, route template and status."
+            let routes = self.recorded.lock().unwrap_or_else(PoisonError::into_inner);
+            family(
+                &mut out,
+                "sesame_http_requests_total",
+                "counter",
+                "Finished requests by method, route template and status.",
             );
-            let _ = writeln!(out, "# TYPE sesame_http_requests_total counter");
-            for ((method, route, status), n) in &r.requests {
-                let _ = writeln!(
-                    out,
-                    "sesame_http_requests_total{{method=\"{method}\",route=\"{}\",status=\"{status}\"}} {n}",
-                    escape(route)
-                );
-            }
-            let _ = writeln!(
-                out,
-                "# HELP sesame_http_request_duration_seconds Time from request head to response, by method and route template."
-            );
-            let _ = writeln!(out, "# TYPE sesame_http_request_duration_seconds histogram");
-            for ((method, route), h) in &r.durations {
+            for (route, methods) in routes.iter() {
                 let route = escape(route);
-                for (le, n) in BUCKETS.iter().zip(h.counts) {
+                for (method, stats) in methods {
+                    for (status, n) in &stats.statuses {
+                        let _ = writeln!(
+                            out,
+                            "sesame_http_requests_total{{method=\"{method}\",route=\"{route}\",status=\"{status}\"}} {n}"
+                        );
+                    }
+                }
+            }
+            family(
+                &mut out,
+                "sesame_http_request_duration_seconds",
+                "histogram",
+                "Time from request head to response, by method and route template.",
+            );
+            for (route, methods) in routes.iter() {
+                let route = escape(route);
+                for (method, stats) in methods {
+                    let h = &stats.durations;
+                    let labels = format!("method=\"{method}\",route=\"{route}\"");
+                    for (le, n) in BUCKETS.iter().zip(h.counts) {
+                        let _ = writeln!(
+                            out,
+                            "sesame_http_request_duration_seconds_bucket{{{labels},le=\"{le}\"}} {n}"
+                        );
+                    }
                     let _ = writeln!(
                         out,
-                        "sesame_http_request_duration_seconds_bucket{{method=\"{method}\",route=\"{route}\",le=\"{le}\"}} {n}"
+                        "sesame_http_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {}",
+                        h.count
+                    );
+                    let _ = writeln!(
+                        out,
+                        "sesame_http_request_duration_seconds_sum{{{labels}}} {}",
+                        h.sum
+                    );
+                    let _ = writeln!(
+                        out,
+                        "sesame_http_request_duration_seconds_count{{{labels}}} {}",
+                        h.count
                     );
                 }
-                let _ = writeln!(
-                    out,
-                    "sesame_http_request_duration_seconds_bucket{{method=\"{method}\",route=\"{route}\",le=\"+Inf\"}} {}",
-                    h.count
-                );
-                let _ = writeln!(
-                    out,
-                    "sesame_http_request_duration_seconds_sum{{method=\"{method}\",route=\"{route}\"}} {}",
-                    h.sum
-                );
-                let _ = writeln!(
-                    out,
-                    "sesame_http_request_duration_seconds_count{{method=\"{method}\",route=\"{route}\"}} {}",
-                    h.count
-                );
             }
         }
         if let Some(c) = &self.session_cache {
             let s = c.stats();
-            let _ = writeln!(
-                out,
-                "# HELP sesame_session_cache_lookups_total Session checks by where they were answered."
+            family(
+                &mut out,
+                "sesame_session_cache_lookups_total",
+                "counter",
+                "Session checks by where they were answered.",
             );
-            let _ = writeln!(out, "# TYPE sesame_session_cache_lookups_total counter");
             let _ = writeln!(
                 out,
                 "sesame_session_cache_lookups_total{{result=\"hit\"}} {}",
@@ -175,17 +200,19 @@ impl Metrics {
                 "sesame_session_cache_lookups_total{{result=\"miss\"}} {}",
                 s.misses
             );
-            let _ = writeln!(
-                out,
-                "# HELP sesame_session_cache_entries Sessions cached on this node."
+            family(
+                &mut out,
+                "sesame_session_cache_entries",
+                "gauge",
+                "Sessions cached on this node.",
             );
-            let _ = writeln!(out, "# TYPE sesame_session_cache_entries gauge");
             let _ = writeln!(out, "sesame_session_cache_entries {}", s.entries);
-            let _ = writeln!(
-                out,
-                "# HELP sesame_session_cache_enabled 1 while this node answers session checks from memory."
+            family(
+                &mut out,
+                "sesame_session_cache_enabled",
+                "gauge",
+                "1 while this node answers session checks from memory.",
             );
-            let _ = writeln!(out, "# TYPE sesame_session_cache_enabled gauge");
             let _ = writeln!(out, "sesame_session_cache_enabled {}", u8::from(s.enabled));
         }
         out

@@ -23,7 +23,7 @@ pub mod security;
 pub mod server;
 pub mod users;
 
-use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, PRAGMA};
 use axum::http::{HeaderName, HeaderValue};
 use axum::middleware::{self, Next};
@@ -224,10 +224,7 @@ fn pick_request_id(req: &Request) -> String {
 async fn observe(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     let started = Instant::now();
     let method = crate::metrics::method_label(req.method());
-    let route = req
-        .extensions()
-        .get::<axum::extract::MatchedPath>()
-        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let route = req.extensions().get::<MatchedPath>().cloned();
     let request_id = pick_request_id(&req);
     req.extensions_mut().insert(RequestId(request_id.clone()));
     let span = tracing::info_span!(
@@ -261,8 +258,9 @@ async fn observe(State(state): State<AppState>, mut req: Request, next: Next) ->
         latency_ms = took.as_secs_f64() * 1000.0,
         "request finished"
     );
+    let route = route.as_ref().map_or("unmatched", MatchedPath::as_str);
     state
         .metrics
-        .record(method, &route, resp.status().as_u16(), took);
+        .record(method, route, resp.status().as_u16(), took);
     resp
 }
