@@ -74,10 +74,6 @@ def swap(m):
     return PG_BODIES[m.group(1)]
 s, count = re.subn(r"        // backend-specific: (\w+)[^\n]*\n.*?        // end backend-specific\n", swap, s, flags=re.S)
 assert count == len(PG_BODIES), count
-s=s.replace("const SESSION_COLS", """/// A pooled connection idle longer than this is pinged before it is handed out.
-const IDLE_PING_AFTER: Duration = Duration::from_secs(10);
-
-const SESSION_COLS""", 1)
 s=s.replace("""    /// Refresh-token rotations, batched into shared transactions on `writer`.
     rotations: Rotations,
 ""","")
@@ -120,7 +116,7 @@ rep=[
         sqlx::query("SELECT pg_advisory_xact_lock(7446121000)").execute(&mut *tx).await.map_err(store_err)?;
         if !admin_guard('''),
 ]
-s=re.sub(r'use sqlx::sqlite::\{[^}]*\};\n', 'use sqlx::postgres::{PgPoolOptions, PgRow};\n', s)
+s=re.sub(r'use sqlx::sqlite::\{[^}]*\};\n', 'use sqlx::postgres::PgRow;\n', s)
 for a,b in rep:
     if a not in s: print("MISSING", a[:60]); continue
     s=s.replace(a,b)
@@ -143,24 +139,9 @@ s=re.sub(r'    /// Opens \(creating if missing\).*?Ok\(Self \{[^}]*\}\)\n    \}\
     ///
     /// # Errors
     /// [`ConnectError::Connect`] when the server cannot be reached.
-    pub async fn connect(url: &str, max_connections: u32) -> Result<Self, ConnectError> {
-        // sqlx pings a connection on every acquire by default: a second round trip per query.
-        // Only a connection that sat idle for a while is checked before use; one in steady use
-        // has just proven itself.
-        let pool = PgPoolOptions::new()
-            .max_connections(max_connections.max(1))
-            .acquire_timeout(Duration::from_secs(5))
-            .test_before_acquire(false)
-            .before_acquire(|conn, meta| {
-                Box::pin(async move {
-                    if meta.idle_for > IDLE_PING_AFTER {
-                        sqlx::Connection::ping(conn).await?;
-                    }
-                    Ok(true)
-                })
-            })
-            .connect(url)
-            .await?;
+    pub async fn connect(url: &str, settings: &PoolSettings) -> Result<Self, ConnectError> {
+        // Deadlines and the release check: see `storage/pool.rs`.
+        let pool = pool::postgres(url, settings).await?;
         Ok(Self {
             writer: pool.clone(),
             pool,
@@ -172,4 +153,6 @@ s=s.replace('''let exists: Option<i64> = sqlx::query_scalar(
         )''','''let exists: Option<bool> = sqlx::query_scalar(
             "SELECT TRUE FROM pg_tables WHERE schemaname = current_schema() AND tablename = '_sqlx_migrations'",
         )''')
+if s.count('Duration') == 1:
+    s=s.replace('use std::time::Duration;\n','')
 open(dst,'w').write(s)

@@ -39,7 +39,13 @@ pub enum StoreError {
     /// A uniqueness rule was violated; the payload names which one.
     #[error("unique constraint violated: {0:?}")]
     Conflict(Conflict),
-    /// Anything else: connection loss, bad SQL, corrupt rows. The cause is for the log.
+    /// The database cannot be reached or did not answer in time (refused, unreachable, no free
+    /// connection within the acquire timeout, statement timeout, shutting down). Worth retrying
+    /// later; the cause is for the log. A write that failed this way may or may not have been
+    /// applied, like any write whose answer was lost.
+    #[error("storage backend unavailable: {0}")]
+    Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// Anything else: bad SQL, corrupt rows, protocol errors. The cause is for the log.
     #[error("storage backend failed: {0}")]
     Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
@@ -47,6 +53,10 @@ pub enum StoreError {
 impl StoreError {
     pub fn backend(e: impl std::error::Error + Send + Sync + 'static) -> Self {
         Self::Backend(Box::new(e))
+    }
+
+    pub fn unavailable(e: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Self::Unavailable(Box::new(e))
     }
 }
 
@@ -107,6 +117,10 @@ pub enum AuthError {
     /// Too many password hashes are queued; the caller should retry shortly.
     #[error("password hashing is saturated")]
     Overloaded { retry_after_secs: u64 },
+    /// The database is down or did not answer in time; the caller should retry later. The
+    /// cause is logged, never sent.
+    #[error("storage unavailable: {0}")]
+    Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
     /// Our fault. The cause is logged with the request id and never sent to the client.
     #[error("internal error: {0}")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
@@ -129,6 +143,7 @@ impl From<StoreError> for AuthError {
             StoreError::Conflict(Conflict::Email) => Self::EmailTaken,
             StoreError::Conflict(Conflict::Username) => Self::UsernameTaken,
             StoreError::Conflict(Conflict::Other) => Self::internal(e),
+            StoreError::Unavailable(cause) => Self::Unavailable(cause),
             StoreError::Backend(_) => Self::internal(e),
         }
     }

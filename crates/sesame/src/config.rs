@@ -140,6 +140,28 @@ pub struct CommonConfig {
     )]
     pub database_max_connections: u32,
 
+    /// Longest wait for a database connection; beyond it the request answers 503
+    /// `database_unavailable` (a stopped or unreachable database is noticed after this long).
+    #[arg(
+        long,
+        env = "SESAME_DATABASE_ACQUIRE_TIMEOUT",
+        default_value = "3s",
+        value_parser = parse_duration,
+        global = true
+    )]
+    pub database_acquire_timeout: Duration,
+
+    /// Longest one SQL statement may run (PostgreSQL `statement_timeout`); beyond it the
+    /// request answers 503 `database_unavailable`. `0s`: no limit.
+    #[arg(
+        long,
+        env = "SESAME_DATABASE_STATEMENT_TIMEOUT",
+        default_value = "10s",
+        value_parser = parse_duration,
+        global = true
+    )]
+    pub database_statement_timeout: Duration,
+
     /// Log format; default: json when stdout is not a terminal, pretty when it is.
     #[arg(long, env = "SESAME_LOG_FORMAT", value_enum, global = true)]
     pub log_format: Option<LogFormat>,

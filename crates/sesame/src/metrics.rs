@@ -104,9 +104,11 @@ impl Metrics {
         h.sum += secs;
     }
 
-    /// The text exposition format. `in_flight` is the number of requests being served now.
+    /// The text exposition format. `in_flight` is the number of requests being served now;
+    /// `tasks` the number of request tasks still running (see `http/detach.rs`), which includes
+    /// work whose client has gone.
     #[must_use]
-    pub fn render(&self, in_flight: usize) -> String {
+    pub fn render(&self, in_flight: usize, tasks: usize) -> String {
         let mut out = String::with_capacity(4096);
         family(&mut out, "sesame_build_info", "gauge", "Sesame's version.");
         let _ = writeln!(
@@ -128,6 +130,13 @@ impl Metrics {
             "Requests being served now.",
         );
         let _ = writeln!(out, "sesame_http_requests_in_flight {in_flight}");
+        family(
+            &mut out,
+            "sesame_http_request_tasks",
+            "gauge",
+            "Request tasks running, including those whose client disconnected or timed out.",
+        );
+        let _ = writeln!(out, "sesame_http_request_tasks {tasks}");
         {
             let routes = self.recorded.lock().unwrap_or_else(PoisonError::into_inner);
             family(
@@ -235,7 +244,7 @@ mod tests {
         let m = Metrics::new(None);
         m.record("GET", "/x", 200, Duration::from_millis(7));
         m.record("GET", "/x", 404, Duration::from_millis(300));
-        let text = m.render(3);
+        let text = m.render(3, 4);
         assert!(text.contains(
             "sesame_http_requests_total{method=\"GET\",route=\"/x\",status=\"200\"} 1\n"
         ));
@@ -258,6 +267,7 @@ mod tests {
             "sesame_http_request_duration_seconds_count{method=\"GET\",route=\"/x\"} 2\n"
         ));
         assert!(text.contains("sesame_http_requests_in_flight 3\n"));
+        assert!(text.contains("sesame_http_request_tasks 4\n"));
     }
 
     #[test]

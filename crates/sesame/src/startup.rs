@@ -36,11 +36,12 @@ pub enum StartupError {
 /// # Errors
 /// [`StartupError::Database`] with what to fix.
 pub async fn connect(common: &CommonConfig) -> Result<Database, StartupError> {
-    Ok(Database::connect(
-        common.database_url.expose(),
-        common.database_max_connections,
-    )
-    .await?)
+    let settings = crate::storage::pool::PoolSettings {
+        max_connections: common.database_max_connections,
+        acquire_timeout: common.database_acquire_timeout,
+        statement_timeout: common.database_statement_timeout,
+    };
+    Ok(Database::connect_with(common.database_url.expose(), &settings).await?)
 }
 
 /// The password hasher for these settings. Builds its dummy hash off the async runtime.
@@ -215,6 +216,7 @@ pub async fn build_state(
             max_body_bytes: cfg.http.max_body_bytes,
             limits: Arc::new(rate_limits(cfg)?),
             trusted_proxies: Arc::new(trusted_proxies(cfg)?),
+            detached: tokio_util::task::TaskTracker::new(),
         },
         worker,
     ))
@@ -366,6 +368,8 @@ impl Application {
         let worker = tokio::spawn(self.worker.run(async move {
             let _ = worker_stopped.await;
         }));
+        let detached = self.state.detached.clone();
+        let grace = self.limits.shutdown_grace;
         let served = http::server::serve(
             self.listener,
             http::app(self.state),
@@ -376,6 +380,14 @@ impl Application {
             },
         )
         .await;
+        // Requests whose clients left still finish their work (see `http/detach.rs`).
+        detached.close();
+        if tokio::time::timeout(grace, detached.wait()).await.is_err() {
+            tracing::warn!(
+                remaining = detached.len(),
+                "shutdown grace period over with request work still running"
+            );
+        }
         if let Err(e) = worker.await {
             if e.is_panic() {
                 tracing::error!(error = %e, "the outbox worker panicked");

@@ -32,14 +32,23 @@ pub async fn live() -> Json<HealthResponse> {
     Json(HealthResponse { status: "ok" })
 }
 
-/// Readiness: the database answers.
+/// How long readiness waits for the database: a probe must get an answer within about a second
+/// whatever the database does (stopped, frozen, overloaded).
+pub const READY_DEADLINE: std::time::Duration = std::time::Duration::from_millis(800);
+
+/// Readiness: the database answers within [`READY_DEADLINE`].
 #[utoipa::path(get, path = "/health/ready", tag = "meta",
     responses(
         (status = 200, description = "Ready", body = HealthResponse),
-        (status = 503, description = "The database does not answer", body = HealthResponse),
+        (status = 503, description = "The database does not answer in time", body = HealthResponse),
     ))]
 pub async fn ready(State(state): State<AppState>) -> (StatusCode, Json<HealthResponse>) {
-    match state.auth.store().ping().await {
+    let ping = tokio::time::timeout(READY_DEADLINE, state.auth.store().ping()).await;
+    match ping.unwrap_or_else(|_| {
+        Err(sesame_domain::StoreError::unavailable(
+            std::io::Error::other("no answer within the readiness deadline"),
+        ))
+    }) {
         Ok(()) => (StatusCode::OK, Json(HealthResponse { status: "ok" })),
         Err(e) => {
             tracing::error!(error = %e, "readiness check failed");
@@ -76,7 +85,10 @@ pub async fn metrics(
     let in_flight = state
         .max_in_flight
         .saturating_sub(state.in_flight.available_permits());
-    let mut resp = state.metrics.render(in_flight).into_response();
+    let mut resp = state
+        .metrics
+        .render(in_flight, state.detached.len())
+        .into_response();
     resp.headers_mut().insert(
         CONTENT_TYPE,
         HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),

@@ -12,6 +12,7 @@ pub mod admin;
 pub mod auth;
 pub mod client_ip;
 pub mod cookies;
+pub mod detach;
 pub mod dto;
 pub mod extract;
 pub mod meta;
@@ -60,6 +61,8 @@ pub struct AppState {
     pub max_body_bytes: usize,
     pub limits: Arc<ratelimit::RateLimits>,
     pub trusted_proxies: Arc<client_ip::TrustedProxies>,
+    /// The tasks requests run in (see `detach`); shutdown waits for them.
+    pub detached: tokio_util::task::TaskTracker,
 }
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -178,6 +181,10 @@ pub fn app(state: AppState) -> Router {
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(CatchPanicLayer::custom(|_| ApiError::Panic.into_response()))
         .layer(DefaultBodyLimit::max(state.max_body_bytes))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            detach::detach,
+        ))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             security::load_bounds,

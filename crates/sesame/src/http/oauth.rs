@@ -115,6 +115,17 @@ impl From<AuthError> for OAuthError {
                 description: "too many password checks in progress; retry shortly".into(),
                 retry_after: Some(retry_after_secs),
             },
+            // RFC 6749 §5.2 defines no code for an outage; `temporarily_unavailable` is the
+            // code §4.1.2.1 uses for it, and OAuth clients know it.
+            AuthError::Unavailable(cause) => {
+                tracing::error!(error = %cause, "token endpoint: database unavailable");
+                Self {
+                    status: StatusCode::SERVICE_UNAVAILABLE,
+                    error: "temporarily_unavailable",
+                    description: "the database is unavailable; retry shortly".into(),
+                    retry_after: Some(super::problem::DATABASE_RETRY_AFTER_SECS),
+                }
+            }
             AuthError::Internal(cause) => {
                 tracing::error!(error = %cause, "token endpoint failed");
                 Self {

@@ -240,6 +240,16 @@ impl IntoResponse for ApiError {
                         "Too many password checks are in progress; retry shortly.".into(),
                     )
                 }
+                AuthError::Unavailable(cause) => {
+                    internal = Some(Arc::from(cause));
+                    retry_after = Some(DATABASE_RETRY_AFTER_SECS);
+                    (
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "database_unavailable",
+                        "Database unavailable",
+                        "The database did not answer in time; retry shortly. If this was a change, it may or may not have been applied.".into(),
+                    )
+                }
                 AuthError::Internal(cause) => {
                     internal = Some(Arc::from(cause));
                     internal_error()
@@ -354,6 +364,10 @@ impl IntoResponse for ApiError {
         resp
     }
 }
+
+/// `Retry-After` on `database_unavailable`: long enough for a pool to reconnect or a failover
+/// to finish, short enough that clients come back soon.
+pub const DATABASE_RETRY_AFTER_SECS: u64 = 5;
 
 fn internal_error() -> (StatusCode, &'static str, &'static str, String) {
     (

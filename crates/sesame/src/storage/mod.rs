@@ -10,6 +10,7 @@
 pub mod admin_sql;
 pub mod cached;
 pub mod pg_notify;
+pub mod pool;
 pub mod postgres;
 pub mod session_cache;
 pub mod sqlite;
@@ -63,18 +64,29 @@ pub enum ConnectError {
 }
 
 impl Database {
-    /// Connects by URL scheme. A SQLite file is created if missing.
+    /// Connects by URL scheme with the default deadlines. A SQLite file is created if missing.
     ///
     /// # Errors
     /// [`ConnectError::UnknownScheme`] for anything but `sqlite:` and `postgres(ql)://`.
     pub async fn connect(url: &str, max_connections: u32) -> Result<Self, ConnectError> {
+        Self::connect_with(url, &pool::PoolSettings::new(max_connections)).await
+    }
+
+    /// Connects by URL scheme with these pool settings.
+    ///
+    /// # Errors
+    /// [`ConnectError::UnknownScheme`] for anything but `sqlite:` and `postgres(ql)://`.
+    pub async fn connect_with(
+        url: &str,
+        settings: &pool::PoolSettings,
+    ) -> Result<Self, ConnectError> {
         if url.starts_with("sqlite:") {
             Ok(Self::Sqlite(
-                sqlite::SqliteStore::connect(url, max_connections).await?,
+                sqlite::SqliteStore::connect(url, settings).await?,
             ))
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             Ok(Self::Postgres(
-                postgres::PgStore::connect(url, max_connections).await?,
+                postgres::PgStore::connect(url, settings).await?,
             ))
         } else {
             Err(ConnectError::UnknownScheme)
@@ -144,7 +156,18 @@ impl Database {
         let m = self.migrator();
         match self {
             Self::Sqlite(s) => m.run(s.pool()).await,
-            Self::Postgres(s) => m.run(s.pool()).await,
+            // A migration may rewrite a big table: it runs on a connection of its own without
+            // the statement timeout, closed afterwards.
+            Self::Postgres(s) => {
+                let mut conn = s.pool().acquire().await.map_err(ConnectError::Connect)?;
+                sqlx::query("SET statement_timeout = 0")
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(ConnectError::Connect)?;
+                let ran = m.run(&mut *conn).await;
+                let _ = conn.close().await;
+                ran
+            }
         }
         .map_err(ConnectError::Migrate)
     }
@@ -206,8 +229,12 @@ impl From<sqlx::Error> for ConnectError {
 }
 
 /// Maps a driver error to the domain's: unique violations name the rule they broke (by the
-/// index name, which both backends mention), everything else is a backend failure.
+/// index name, which both backends mention); an unreachable or too slow database is
+/// [`StoreError::Unavailable`] (see [`is_unavailable`]); everything else is a backend failure.
 pub(crate) fn store_err(e: sqlx::Error) -> StoreError {
+    if is_unavailable(&e) {
+        return StoreError::unavailable(e);
+    }
     if let sqlx::Error::Database(db) = &e {
         if db.is_unique_violation() {
             let names = format!("{} {}", db.constraint().unwrap_or_default(), db.message());
@@ -221,6 +248,32 @@ pub(crate) fn store_err(e: sqlx::Error) -> StoreError {
         }
     }
     StoreError::backend(e)
+}
+
+/// Whether `e` says the database is down or too slow rather than that the request or our SQL is
+/// wrong: no connection within the acquire timeout, a refused or broken connection, or one of
+/// these SQLSTATEs (PostgreSQL, Appendix A): class 08 (connection exception), 53300
+/// (too_many_connections), 57014 (query_canceled: our `statement_timeout`), 57P01–57P03
+/// (admin_shutdown, crash_shutdown, cannot_connect_now), 55P03 (lock_not_available); and
+/// SQLite's `SQLITE_BUSY` (5) and `SQLITE_LOCKED` (6) once the busy timeout has passed.
+pub(crate) fn is_unavailable(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => true,
+        sqlx::Error::Tls(_) => true,
+        sqlx::Error::Database(db) => db.code().is_some_and(|code| {
+            if code.len() == 5 {
+                code.starts_with("08")
+                    || matches!(
+                        code.as_ref(),
+                        "53300" | "57014" | "57P01" | "57P02" | "57P03" | "55P03"
+                    )
+            } else {
+                // SQLite's extended result codes keep the primary code in the low byte.
+                code.parse::<u32>().is_ok_and(|n| matches!(n & 0xff, 5 | 6))
+            }
+        }),
+        _ => false,
+    }
 }
 
 /// Splits the `roles` column (role names joined by commas; names cannot contain one) into a

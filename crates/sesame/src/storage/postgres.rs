@@ -8,6 +8,7 @@
 //! `sqlite.rs` and regenerate, so the two stay the same logic.
 
 use super::admin_sql::{self, Arg, Dialect};
+use super::pool::{self, PoolSettings};
 use super::{split_roles, store_err, ConnectError};
 use async_trait::async_trait;
 use sesame_domain::audit::{AuditEvent, AuditRecord};
@@ -25,9 +26,8 @@ use sesame_domain::store::{
 };
 use sesame_domain::token::{StoredKey, TokenHash};
 use sesame_domain::StoreError;
-use sqlx::postgres::{PgPoolOptions, PgRow};
+use sqlx::postgres::PgRow;
 use sqlx::{PgConnection, PgPool, Row};
-use std::time::Duration;
 
 #[derive(Clone, Debug)]
 pub struct PgStore {
@@ -36,9 +36,6 @@ pub struct PgStore {
     /// keeps a separate single-connection pool here).
     writer: PgPool,
 }
-
-/// A pooled connection idle longer than this is pinged before it is handed out.
-const IDLE_PING_AFTER: Duration = Duration::from_secs(10);
 
 const SESSION_COLS: &str = "s.id AS s_id, s.user_id AS s_user_id, s.created_at AS s_created_at, \
     s.last_used_at AS s_last_used_at, s.expires_at AS s_expires_at, s.revoked_at AS s_revoked_at, \
@@ -105,24 +102,9 @@ impl PgStore {
     ///
     /// # Errors
     /// [`ConnectError::Connect`] when the server cannot be reached.
-    pub async fn connect(url: &str, max_connections: u32) -> Result<Self, ConnectError> {
-        // sqlx pings a connection on every acquire by default: a second round trip per query.
-        // Only a connection that sat idle for a while is checked before use; one in steady use
-        // has just proven itself.
-        let pool = PgPoolOptions::new()
-            .max_connections(max_connections.max(1))
-            .acquire_timeout(Duration::from_secs(5))
-            .test_before_acquire(false)
-            .before_acquire(|conn, meta| {
-                Box::pin(async move {
-                    if meta.idle_for > IDLE_PING_AFTER {
-                        sqlx::Connection::ping(conn).await?;
-                    }
-                    Ok(true)
-                })
-            })
-            .connect(url)
-            .await?;
+    pub async fn connect(url: &str, settings: &PoolSettings) -> Result<Self, ConnectError> {
+        // Deadlines and the release check: see `storage/pool.rs`.
+        let pool = pool::postgres(url, settings).await?;
         Ok(Self {
             writer: pool.clone(),
             pool,

@@ -6,6 +6,7 @@
 //! Ids are stored as 16-byte BLOBs and timestamps as integer Unix milliseconds.
 
 use super::admin_sql::{self, Arg, Dialect};
+use super::pool::{self, PoolSettings};
 use super::sqlite_rotations::{run_script, Rotation, Rotations};
 use super::{split_roles, store_err, ConnectError};
 use async_trait::async_trait;
@@ -25,9 +26,7 @@ use sesame_domain::store::{
 };
 use sesame_domain::token::{StoredKey, TokenHash};
 use sesame_domain::StoreError;
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
-};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteRow, SqliteSynchronous};
 use sqlx::{Row, SqliteConnection, SqlitePool};
 use std::str::FromStr;
 use std::time::Duration;
@@ -121,25 +120,17 @@ impl SqliteStore {
     ///
     /// # Errors
     /// [`ConnectError::Connect`] when the file cannot be opened.
-    pub async fn connect(url: &str, max_connections: u32) -> Result<Self, ConnectError> {
+    pub async fn connect(url: &str, settings: &PoolSettings) -> Result<Self, ConnectError> {
         let opts = SqliteConnectOptions::from_str(url)?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(5));
-        // A local file's connection cannot drop, so no liveness ping before each use (by default
-        // sqlx pings on every acquire: a second round trip to the connection's thread).
-        let pool = SqlitePoolOptions::new()
-            .max_connections(max_connections.max(1))
-            .test_before_acquire(false)
+        let pool = pool::sqlite_options(settings.max_connections, settings)
             .connect_with(opts.clone())
             .await?;
-        let writer = SqlitePoolOptions::new()
-            .max_connections(1)
-            .test_before_acquire(false)
-            .connect_with(opts)
-            .await?;
+        let writer = pool::sqlite_options(1, settings).connect_with(opts).await?;
         let rotations = Rotations::start(writer.clone());
         Ok(Self {
             pool,

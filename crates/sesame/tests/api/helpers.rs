@@ -220,7 +220,14 @@ pub async fn spawn_app_with(backend: Backend, global: &[&str], serve: &[&str]) -
 
 /// Starts a server on an existing test database.
 pub async fn spawn_on(db: TestDb, global: &[&str], serve: &[&str]) -> TestApp {
-    let app = build(&db, global, serve).await;
+    let url = db.url.clone();
+    spawn_on_url(db, &url, global, serve).await
+}
+
+/// Starts a server on an existing test database reached through `url` (e.g. through a proxy);
+/// the test's own queries (`TestApp::db`) still go straight to the database.
+pub async fn spawn_on_url(db: TestDb, url: &str, global: &[&str], serve: &[&str]) -> TestApp {
+    let app = build(url, global, serve).await;
     let addr = app.local_addr().unwrap();
     let (tx, rx) = oneshot::channel::<()>();
     let server = tokio::spawn(async move {
@@ -257,8 +264,8 @@ const TEST_SERVE_DEFAULTS: &[(&str, &str)] = &[
     ("--rate-email-change-user", "1000000/1s"),
 ];
 
-async fn build(db: &TestDb, global: &[&str], serve: &[&str]) -> Application {
-    let mut args = vec!["sesame", "--database-url", &db.url, "--log-level", "warn"];
+async fn build(url: &str, global: &[&str], serve: &[&str]) -> Application {
+    let mut args = vec!["sesame", "--database-url", url, "--log-level", "warn"];
     if !global.iter().any(|a| a.starts_with("--argon2")) {
         args.extend_from_slice(FAST_HASH);
     }

@@ -3,6 +3,7 @@
 
 mod helpers;
 
+mod aborts;
 mod abuse;
 mod accounts;
 mod admin;
