@@ -26,12 +26,12 @@ use super::problem::ApiError;
 use super::AppState;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Request, State};
-use axum::http::header::CONTENT_LENGTH;
-use axum::http::HeaderMap;
+use axum::http::header::{CONNECTION, CONTENT_LENGTH};
+use axum::http::{HeaderMap, HeaderValue};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
-use http_body_util::{BodyExt as _, LengthLimitError, Limited};
+use http_body_util::{BodyExt as _, Limited};
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -142,21 +142,54 @@ fn declared_length(headers: &HeaderMap) -> Option<u64> {
         .ok()
 }
 
+/// How long, and how many bytes, the rest of a refused body is read and thrown away.
+const LINGER_TIME: Duration = Duration::from_secs(2);
+const LINGER_BYTES: usize = 1 << 20;
+
+/// Answers `error` at once while the rest of `body` is read and discarded in the background
+/// (for at most [`LINGER_TIME`] and [`LINGER_BYTES`]), then the connection closes: a client
+/// still sending when the server closes would get a TCP reset that destroys the answer
+/// (RFC 9112 §9.6).
+fn refuse_unread(error: ApiError, body: Body) -> Response {
+    tokio::spawn(async move {
+        let drain = Limited::new(body, LINGER_BYTES).collect();
+        let _ = tokio::time::timeout(LINGER_TIME, drain).await;
+    });
+    let mut resp = error.into_response();
+    resp.headers_mut()
+        .insert(CONNECTION, HeaderValue::from_static("close"));
+    resp
+}
+
 /// Reads the whole body within the size limit and the deadline.
 ///
 /// # Errors
 /// [`ApiError::PayloadTooLarge`] past the limit, [`ApiError::SlowBody`] past the deadline,
-/// [`ApiError::UnreadableBody`] when the connection fails mid-body.
-async fn read_body(body: Body, max_bytes: usize, deadline: Duration) -> Result<Bytes, ApiError> {
-    match tokio::time::timeout(deadline, Limited::new(body, max_bytes).collect()).await {
-        Err(_) => Err(ApiError::SlowBody),
-        Ok(Ok(collected)) => Ok(collected.to_bytes()),
-        Ok(Err(e)) if e.downcast_ref::<LengthLimitError>().is_some() => {
-            Err(ApiError::PayloadTooLarge)
+/// [`ApiError::UnreadableBody`] when the connection fails mid-body; each as a response.
+async fn read_body(
+    mut body: Body,
+    max_bytes: usize,
+    deadline: Duration,
+) -> Result<Bytes, Response> {
+    let mut got = bytes::BytesMut::new();
+    let read = async {
+        while let Some(frame) = body.frame().await {
+            if let Ok(data) = frame?.into_data() {
+                if got.len() + data.len() > max_bytes {
+                    return Ok(false);
+                }
+                got.extend_from_slice(&data);
+            }
         }
+        Ok::<_, axum::Error>(true)
+    };
+    match tokio::time::timeout(deadline, read).await {
+        Err(_) => Err(ApiError::SlowBody.into_response()),
+        Ok(Ok(true)) => Ok(got.freeze()),
+        Ok(Ok(false)) => Err(refuse_unread(ApiError::PayloadTooLarge, body)),
         Ok(Err(e)) => {
             tracing::debug!(error = %e, "request body could not be read");
-            Err(ApiError::UnreadableBody)
+            Err(ApiError::UnreadableBody.into_response())
         }
     }
 }
@@ -166,7 +199,7 @@ pub async fn admit(State(state): State<AppState>, req: Request, next: Next) -> R
     let bounds = &state.client_bounds;
     let max_body = u64::try_from(bounds.max_body_bytes).unwrap_or(u64::MAX);
     if declared_length(req.headers()).is_some_and(|n| n > max_body) {
-        return ApiError::PayloadTooLarge.into_response();
+        return refuse_unread(ApiError::PayloadTooLarge, req.into_body());
     }
     // Every request the accept loop serves carries its peer; one built without it (only in
     // unit tests of other layers) has no client to count.
@@ -179,7 +212,7 @@ pub async fn admit(State(state): State<AppState>, req: Request, next: Next) -> R
             let client = client_ip(peer, req.headers(), &state.trusted_proxies);
             match bounds.enter(ClientKey::of(client)) {
                 Some(slot) => Some(slot),
-                None => return ApiError::ClientBusy.into_response(),
+                None => return refuse_unread(ApiError::ClientBusy, req.into_body()),
             }
         }
         None => None,
@@ -187,7 +220,7 @@ pub async fn admit(State(state): State<AppState>, req: Request, next: Next) -> R
     let (parts, body) = req.into_parts();
     let body = match read_body(body, bounds.max_body_bytes, bounds.body_read_timeout).await {
         Ok(bytes) => bytes,
-        Err(e) => return e.into_response(),
+        Err(refused) => return refused,
     };
     next.run(Request::from_parts(parts, Body::from(body))).await
 }

@@ -202,7 +202,7 @@ pub fn app(state: AppState) -> Router {
             client_bounds::admit,
         ))
         // Routes merged after the bounds above are not wrapped by them.
-        .merge(probes)
+        .merge(probes.method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed }))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             security::cors,
