@@ -447,13 +447,24 @@ pub struct HttpConfig {
     #[arg(long, env = "SESAME_HEADER_READ_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
     pub header_read_timeout: Duration,
 
-    /// Longest time one request may take, body included (beyond: 408).
+    /// Time a client has to send the whole request body once its head is in (beyond: 408).
+    /// The body is read before the request takes an in-flight permit.
+    #[arg(long, env = "SESAME_BODY_READ_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    pub body_read_timeout: Duration,
+
+    /// Longest time one request may take once its body is in (beyond: 408).
     #[arg(long, env = "SESAME_REQUEST_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
     pub request_timeout: Duration,
 
     /// Requests handled at once; beyond it, 503 at once instead of queueing.
     #[arg(long, env = "SESAME_MAX_IN_FLIGHT", default_value_t = 1024)]
     pub max_in_flight: usize,
+
+    /// Requests one client (one IPv4 address or IPv6 /64, behind trusted proxies the address
+    /// they report) may have open at once, body reading included; beyond it, 429 at once.
+    /// Default: a quarter of SESAME_MAX_IN_FLIGHT.
+    #[arg(long, env = "SESAME_MAX_IN_FLIGHT_PER_CLIENT")]
+    pub max_in_flight_per_client: Option<usize>,
 }
 
 impl HttpConfig {
@@ -493,7 +504,26 @@ impl HttpConfig {
                 "SESAME_MAX_IN_FLIGHT must be at least 1".into(),
             ));
         }
+        if self.max_in_flight_per_client == Some(0) {
+            return Err(ConfigError(
+                "SESAME_MAX_IN_FLIGHT_PER_CLIENT must be at least 1".into(),
+            ));
+        }
+        if self.body_read_timeout.is_zero() {
+            return Err(ConfigError(
+                "SESAME_BODY_READ_TIMEOUT must be longer than 0 (e.g. 10s)".into(),
+            ));
+        }
         Ok(())
+    }
+
+    /// Requests one client may have open at once: the configured value, else a quarter of the
+    /// in-flight bound (at least 1).
+    #[must_use]
+    pub fn max_in_flight_per_client(&self) -> usize {
+        self.max_in_flight_per_client
+            .unwrap_or(self.max_in_flight / 4)
+            .max(1)
     }
 }
 

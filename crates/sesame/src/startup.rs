@@ -217,6 +217,11 @@ pub async fn build_state(
             limits: Arc::new(rate_limits(cfg)?),
             trusted_proxies: Arc::new(trusted_proxies(cfg)?),
             detached: tokio_util::task::TaskTracker::new(),
+            client_bounds: Arc::new(http::client_bounds::ClientBounds::new(
+                cfg.http.max_in_flight_per_client(),
+                cfg.http.body_read_timeout,
+                cfg.http.max_body_bytes,
+            )),
         },
         worker,
     ))

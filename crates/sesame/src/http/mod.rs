@@ -10,6 +10,7 @@
 pub mod account;
 pub mod admin;
 pub mod auth;
+pub mod client_bounds;
 pub mod client_ip;
 pub mod cookies;
 pub mod detach;
@@ -63,6 +64,8 @@ pub struct AppState {
     pub trusted_proxies: Arc<client_ip::TrustedProxies>,
     /// The tasks requests run in (see `detach`); shutdown waits for them.
     pub detached: tokio_util::task::TaskTracker,
+    /// Per-client share of open requests and the body bounds (see `client_bounds::admit`).
+    pub client_bounds: Arc<client_bounds::ClientBounds>,
 }
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -147,6 +150,14 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(admin::delete_role))
         .routes(routes!(admin::audit_events))
         .routes(routes!(meta::jwks))
+        .split_for_parts()
+}
+
+/// The liveness and readiness probes, with their part of the OpenAPI document. They are served
+/// outside the per-client and in-flight bounds, so an orchestrator gets an answer however busy
+/// the server is (see `client_bounds`).
+fn probes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    OpenApiRouter::new()
         .routes(routes!(meta::live))
         .routes(routes!(meta::ready))
         .split_for_parts()
@@ -155,12 +166,16 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
 /// The OpenAPI document, as served at `/openapi.json` and printed by `sesame openapi`.
 #[must_use]
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    api().1
+    let (_, mut doc) = api();
+    doc.merge(probes().1);
+    doc
 }
 
 /// The whole application: API routes, pages, docs, fallbacks and middleware.
 pub fn app(state: AppState) -> Router {
-    let (api, doc) = api();
+    let (api, mut doc) = api();
+    let (probes, probes_doc) = probes();
+    doc.merge(probes_doc);
     let pages = Router::new()
         .route(
             "/verify-email",
@@ -189,6 +204,12 @@ pub fn app(state: AppState) -> Router {
             state.clone(),
             security::load_bounds,
         ))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            client_bounds::admit,
+        ))
+        // Routes merged after the bounds above are not wrapped by them.
+        .merge(probes.method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed }))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             security::cors,

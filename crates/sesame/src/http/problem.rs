@@ -52,9 +52,15 @@ pub enum ApiError {
     /// The in-flight request bound is reached.
     #[error("server busy")]
     Busy,
-    /// The request took longer than the request timeout (slow body, slow backend).
+    /// The request took longer than the request timeout (slow backend).
     #[error("request timeout")]
     Timeout,
+    /// The request body did not arrive within the body read timeout.
+    #[error("request body too slow")]
+    SlowBody,
+    /// This client already has its whole share of concurrent requests open.
+    #[error("client has too many requests open")]
+    ClientBusy,
 }
 
 /// A validation failure on one field, as sent to clients.
@@ -337,8 +343,26 @@ impl IntoResponse for ApiError {
                 StatusCode::REQUEST_TIMEOUT,
                 "request_timeout",
                 "Request timeout",
-                "The request took too long (a slow body, or a slow backend).".into(),
+                "The request took too long to handle.".into(),
             ),
+            // RFC 9110 §15.5.9: the server did not receive a complete request in time.
+            Self::SlowBody => (
+                StatusCode::REQUEST_TIMEOUT,
+                "request_timeout",
+                "Request timeout",
+                "The request body did not arrive in time; send it at once.".into(),
+            ),
+            // RFC 6585 §4: too many requests from this client, here at the same time.
+            Self::ClientBusy => {
+                retry_after = Some(1);
+                (
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "too_many_concurrent_requests",
+                    "Too many concurrent requests",
+                    "This client has too many requests in progress; retry once one has finished."
+                        .into(),
+                )
+            }
             Self::Panic => {
                 internal = Some(Arc::new(std::io::Error::other("handler panicked")));
                 internal_error()

@@ -705,7 +705,7 @@ crate::on_every_backend!(
 // ---------------------------------------------------------------------------------------------
 
 /// A login body for an unknown account, padded with JSON whitespace to exactly `len` bytes.
-fn login_body(len: usize) -> String {
+pub(crate) fn login_body(len: usize) -> String {
     let mut body = json!({"email": "nobody@example.com", "password": "x"}).to_string();
     assert!(body.len() <= len);
     body.push_str(&" ".repeat(len - body.len()));
@@ -754,14 +754,14 @@ async fn read_until_closed(s: &mut TcpStream, limit: Duration) -> (Vec<u8>, bool
 
 /// One HTTP/1.1 response read off a raw socket.
 #[derive(Debug)]
-struct RawResponse {
-    status: u16,
-    head: String,
-    body: String,
+pub(crate) struct RawResponse {
+    pub(crate) status: u16,
+    pub(crate) head: String,
+    pub(crate) body: String,
 }
 
 impl RawResponse {
-    fn header(&self, name: &str) -> Option<&str> {
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
         self.head.lines().skip(1).find_map(|l| {
             let (k, v) = l.split_once(':')?;
             k.trim().eq_ignore_ascii_case(name).then_some(v.trim())
@@ -770,7 +770,7 @@ impl RawResponse {
 }
 
 /// Reads one response (head, then a Content-Length body) within `limit`.
-async fn read_response(s: &mut TcpStream, limit: Duration) -> RawResponse {
+pub(crate) async fn read_response(s: &mut TcpStream, limit: Duration) -> RawResponse {
     let deadline = Instant::now() + limit;
     let mut got = Vec::new();
     let mut buf = [0u8; 4096];
@@ -815,7 +815,7 @@ async fn read_response(s: &mut TcpStream, limit: Duration) -> RawResponse {
 }
 
 /// Asserts a raw response is the problem `code` with `status`; returns its body.
-fn assert_raw_problem(r: &RawResponse, status: u16, code: &str) -> Value {
+pub(crate) fn assert_raw_problem(r: &RawResponse, status: u16, code: &str) -> Value {
     assert_eq!(r.status, status, "{r:?}");
     assert_eq!(
         r.header("content-type"),
@@ -833,7 +833,7 @@ fn assert_raw_problem(r: &RawResponse, status: u16, code: &str) -> Value {
     body
 }
 
-async fn assert_serving(app: &TestApp) {
+pub(crate) async fn assert_serving(app: &TestApp) {
     let r = get(app, "/health/live").await;
     assert_eq!(r.status(), 200, "the server still serves");
 }
@@ -939,7 +939,7 @@ async fn an_idle_keep_alive_connection_is_closed_after_the_header_read_timeout()
 
 /// Sends a login request head with `Content-Length` for the whole body, and only the body's
 /// first half; returns the socket and the rest of the body.
-async fn start_slow_login(app: &TestApp) -> (TcpStream, String) {
+pub(crate) async fn start_slow_login(app: &TestApp) -> (TcpStream, String) {
     let body = login_body(100);
     let (first, rest) = body.split_at(50);
     let mut s = TcpStream::connect(app.addr).await.unwrap();
@@ -956,52 +956,93 @@ async fn start_slow_login(app: &TestApp) -> (TcpStream, String) {
     (s, rest.to_owned())
 }
 
+/// Holds an exclusive lock on the `users` table of a PostgreSQL app's database until
+/// [`unlock_users`]: any request that reads an account (a login) waits in its handler, holding
+/// its in-flight permit, for as long as the test likes.
+async fn lock_users(app: &TestApp) -> sqlx::PgConnection {
+    let mut c = <sqlx::PgConnection as sqlx::Connection>::connect(&app.db.url)
+        .await
+        .unwrap();
+    sqlx::query("BEGIN").execute(&mut c).await.unwrap();
+    sqlx::query("LOCK TABLE users IN ACCESS EXCLUSIVE MODE")
+        .execute(&mut c)
+        .await
+        .unwrap();
+    c
+}
+
+async fn unlock_users(mut c: sqlx::PgConnection) {
+    sqlx::query("COMMIT").execute(&mut c).await.unwrap();
+}
+
+fn unknown_login(app: &TestApp) -> reqwest::RequestBuilder {
+    app.client
+        .post(app.url("/api/v1/auth/login"))
+        .json(&json!({"email": "nobody@example.com", "password": "x"}))
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_body_that_stalls_is_answered_408_after_the_request_timeout() {
-    let app = sqlite_app(&["--request-timeout", "1s"]).await;
+async fn a_handler_slower_than_the_request_timeout_is_answered_408() {
+    let app = spawn_app_with(Backend::Postgres, &[], &["--request-timeout", "1s"]).await;
+    let lock = lock_users(&app).await;
     let started = Instant::now();
-    let (mut s, _rest) = start_slow_login(&app).await;
-    let r = read_response(&mut s, Duration::from_secs(5)).await;
+    let r = unknown_login(&app).send().await.unwrap();
     let waited = started.elapsed();
-    assert_raw_problem(&r, 408, "request_timeout");
-    assert_eq!(r.header("x-content-type-options"), Some("nosniff"));
+    assert_eq!(
+        header(&r, "x-content-type-options").as_deref(),
+        Some("nosniff")
+    );
+    assert_problem(r, 408, "request_timeout").await;
     assert!(
         waited >= Duration::from_millis(800),
         "answered before the timeout ({waited:?})"
     );
+    unlock_users(lock).await;
     assert_serving(&app).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn beyond_max_in_flight_requests_get_503_server_busy_until_a_permit_frees() {
-    let app = sqlite_app(&["--max-in-flight", "1", "--request-timeout", "30s"]).await;
-    // The slow request takes the only permit as soon as its head is read. Its head and a probe
-    // race for that permit: if a probe got there first, the slow request was itself answered 503
-    // (the rule under test) and holds nothing, so it is started again.
-    let deadline = Instant::now() + Duration::from_secs(5);
-    let (mut slow, mut rest) = start_slow_login(&app).await;
+async fn beyond_max_in_flight_requests_get_503_server_busy_but_the_probes_are_answered() {
+    let app = spawn_app_with(
+        Backend::Postgres,
+        &[],
+        &[
+            "--max-in-flight",
+            "1",
+            "--max-in-flight-per-client",
+            "10",
+            "--request-timeout",
+            "30s",
+        ],
+    )
+    .await;
+    let lock = lock_users(&app).await;
+    // The login waits on the lock holding the only permit. It and the polls below race for
+    // that permit: a login that lost it was answered 503 (the rule under test) and is sent again.
+    let slow = {
+        let login = unknown_login(&app);
+        tokio::spawn(async move {
+            let deadline = Instant::now() + Duration::from_secs(10);
+            loop {
+                let r = login.try_clone().unwrap().send().await.unwrap();
+                if r.status() != 503 || Instant::now() > deadline {
+                    return r;
+                }
+            }
+        })
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
     let busy = loop {
-        let r = get(&app, "/health/live").await;
+        let r = get(&app, "/.well-known/jwks.json").await;
         if r.status() == 503 {
             break r;
         }
         assert_eq!(r.status(), 200);
         assert!(
             Instant::now() < deadline,
-            "the slow request never held the only permit"
+            "the slow login never held the only permit"
         );
-        let mut byte = [0u8; 1];
-        if let Ok(read) =
-            tokio::time::timeout(Duration::from_millis(20), slow.peek(&mut byte)).await
-        {
-            assert!(
-                read.is_ok_and(|n| n > 0),
-                "the slow request's connection closed unanswered"
-            );
-            let lost = read_response(&mut slow, Duration::from_secs(5)).await;
-            assert_raw_problem(&lost, 503, "server_busy");
-            (slow, rest) = start_slow_login(&app).await;
-        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
     };
     let retry: u64 = header(&busy, RETRY_AFTER.as_str())
         .expect("Retry-After on 503")
@@ -1009,17 +1050,18 @@ async fn beyond_max_in_flight_requests_get_503_server_busy_until_a_permit_frees(
         .unwrap();
     assert!(retry >= 1);
     assert_problem(busy, 503, "server_busy").await;
-    // Still busy while the slow one is held, for any route.
-    let r = app.post_json("/api/v1/auth/login", &json!({})).await;
+    // Still busy while the login is held, for any route but the probes.
+    let r = app.post_json("/api/v1/auth/register", &json!({})).await;
     assert_problem(r, 503, "server_busy").await;
+    assert_eq!(get(&app, "/health/live").await.status(), 200);
+    assert_eq!(get(&app, "/health/ready").await.status(), 200);
 
-    // The slow request finishes and frees its permit.
-    slow.write_all(rest.as_bytes()).await.unwrap();
-    let r = read_response(&mut slow, Duration::from_secs(5)).await;
-    assert_raw_problem(&r, 401, "invalid_credentials");
+    // The login finishes and frees its permit.
+    unlock_users(lock).await;
+    assert_problem(slow.await.unwrap(), 401, "invalid_credentials").await;
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
-        let r = get(&app, "/health/live").await;
+        let r = get(&app, "/.well-known/jwks.json").await;
         if r.status() == 200 {
             break;
         }

@@ -16,6 +16,7 @@ mod metrics;
 mod openapi;
 mod refresh;
 mod session_cache;
+mod slow_clients;
 mod smtp;
 mod store_contract;
 mod tokens;
