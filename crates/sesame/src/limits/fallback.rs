@@ -3,15 +3,17 @@
 //! When a Redis check fails or times out the limiter marks Redis down, logs one warning, and
 //! answers by the policy: from its own [`MemoryLimiter`] (fail-open: each node then enforces the
 //! quota separately, so a cluster of N nodes allows up to N times it) or by refusing
-//! (fail-closed). While Redis is down only one request per probe interval tries it, so an
-//! outage costs the other requests no latency; the first success switches back and logs the
-//! recovery. Logging is per change of state, never per request.
+//! (fail-closed). While Redis is down no request waits for it: once per probe interval a
+//! background task sends it a `PING`, and the first answer switches back and logs the recovery.
+//! So an outage — refused, or frozen so that every call waits for the timeout — costs requests
+//! no latency after the checks in flight when it began (each of those waits at most the Redis
+//! timeout, 250 ms by default). Logging is per change of state, never per request.
 //!
 //! It does not carry counts across the switch: the in-process state and the Redis state are
 //! separate, so a key may get a fresh burst on each side of an outage.
 
 use super::{Decision, MemoryLimiter, Quota, RateLimiter, RedisLimiter};
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 /// Default time between attempts to reach a Redis that is down.
@@ -41,7 +43,7 @@ pub struct FallbackLimiter {
     memory: MemoryLimiter,
     mode: FailMode,
     probe_interval: Duration,
-    health: Mutex<Health>,
+    health: Arc<Mutex<Health>>,
 }
 
 impl FallbackLimiter {
@@ -53,7 +55,7 @@ impl FallbackLimiter {
             memory,
             mode,
             probe_interval: DEFAULT_PROBE_INTERVAL,
-            health: Mutex::new(Health::Up),
+            health: Arc::new(Mutex::new(Health::Up)),
         }
     }
 
@@ -74,31 +76,42 @@ impl FallbackLimiter {
         *self.health.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// True when this request should ask Redis: always while it is up, and for one request per
-    /// probe interval while it is down.
+    /// True when this request should ask Redis: only while it is up. While it is down, the
+    /// first request after each probe interval starts a background probe and answers without
+    /// Redis like the others.
     fn should_ask_redis(&self) -> bool {
         let mut health = self.health.lock().unwrap_or_else(PoisonError::into_inner);
         match *health {
             Health::Up => true,
             Health::Down { next_probe } => {
                 let now = Instant::now();
-                if now < next_probe {
-                    return false;
+                if now >= next_probe {
+                    *health = Health::Down {
+                        next_probe: now + self.probe_interval,
+                    };
+                    self.spawn_probe();
                 }
-                *health = Health::Down {
-                    next_probe: now + self.probe_interval,
-                };
-                true
+                false
             }
         }
     }
 
+    /// Pings Redis from a task of its own; an answer marks it up.
+    fn spawn_probe(&self) {
+        let redis = self.redis.clone();
+        let health = Arc::clone(&self.health);
+        tokio::spawn(async move {
+            match redis.try_ping().await {
+                Ok(()) => mark_up(&health),
+                Err(error) => {
+                    tracing::debug!(error = %error, "Redis rate limiter still unavailable");
+                }
+            }
+        });
+    }
+
     fn mark_up(&self) {
-        let mut health = self.health.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Health::Down { .. } = *health {
-            *health = Health::Up;
-            tracing::info!("Redis answers again: rate limits are shared across nodes again");
-        }
+        mark_up(&self.health);
     }
 
     fn mark_down(&self, error: &super::RedisLimitError) {
@@ -132,6 +145,14 @@ impl FallbackLimiter {
                 retry_after: self.probe_interval,
             },
         }
+    }
+}
+
+fn mark_up(health: &Mutex<Health>) {
+    let mut health = health.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Health::Down { .. } = *health {
+        *health = Health::Up;
+        tracing::info!("Redis answers again: rate limits are shared across nodes again");
     }
 }
 
@@ -248,6 +269,49 @@ mod tests {
         .await;
         assert_eq!(logs.matches("INFO").count(), 1, "{logs}");
         assert!(!logs.contains("WARN"), "{logs}");
+    }
+
+    /// A frozen Redis (SIGSTOP: connections accepted, nothing answered) costs the checks in
+    /// flight when it froze one timeout each, and no later check waits for it — also not the
+    /// ones that come due for a probe (issue 10, item 6: each probe used to add the 250 ms
+    /// timeout to the request that made it).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_frozen_redis_adds_no_latency_after_it_is_found_down() {
+        let port = free_port();
+        let server = RedisServer::start(port).await;
+        let timeout = Duration::from_millis(250);
+        let limiter = FallbackLimiter::new(
+            RedisLimiter::with_timeout(&server.url, timeout).unwrap(),
+            MemoryLimiter::new(),
+            FailMode::Open,
+        )
+        .with_probe_interval(Duration::from_millis(50));
+        let q = quota(1_000, Duration::from_secs(60));
+        assert!(limiter.check("k", q).await.is_allowed());
+        assert!(limiter.redis_is_up());
+
+        server.signal("STOP");
+        limiter.check("k", q).await;
+        assert!(!limiter.redis_is_up(), "the first check finds Redis frozen");
+        let mut slowest = Duration::ZERO;
+        for _ in 0..30 {
+            let started = Instant::now();
+            assert!(limiter.check("k", q).await.is_allowed());
+            slowest = slowest.max(started.elapsed());
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert!(
+            slowest < timeout / 2,
+            "a check waited {slowest:?} for a frozen Redis (timeout {timeout:?})"
+        );
+        assert!(!limiter.redis_is_up());
+
+        server.signal("CONT");
+        wait_until(Duration::from_secs(10), || async {
+            limiter.check("k", q).await;
+            limiter.redis_is_up()
+        })
+        .await;
     }
 
     #[tokio::test]

@@ -133,6 +133,20 @@ impl RedisLimiter {
         format!("{}{key}", self.prefix)
     }
 
+    /// Whether Redis answers `PING` within the timeout (the background probe of
+    /// [`super::FallbackLimiter`]).
+    ///
+    /// # Errors
+    /// Redis unreachable or too slow.
+    pub async fn try_ping(&self) -> Result<(), RedisLimitError> {
+        let mut conn = self.conn.clone();
+        let _: String =
+            tokio::time::timeout(self.timeout, redis::cmd("PING").query_async(&mut conn))
+                .await
+                .map_err(|_| RedisLimitError::Timeout(self.timeout))??;
+        Ok(())
+    }
+
     /// One GCRA step for `key` in Redis.
     ///
     /// # Errors

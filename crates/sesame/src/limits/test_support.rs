@@ -72,8 +72,21 @@ impl RedisServer {
     }
 }
 
+impl RedisServer {
+    /// Sends `signal` (e.g. `STOP`, `CONT`) to the server, as `kill -SIGNAL` would.
+    pub fn signal(&self, signal: &str) {
+        let status = Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -{signal} failed");
+    }
+}
+
 impl Drop for RedisServer {
     fn drop(&mut self) {
+        self.signal("CONT");
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
