@@ -88,6 +88,16 @@ impl TestDb {
         }
     }
 
+    /// A database someone else made and removes (e.g. on a PostgreSQL instance a test runs).
+    pub fn unmanaged(url: String, backend: Backend) -> Self {
+        Self {
+            url,
+            backend,
+            cleanup: None,
+            file: None,
+        }
+    }
+
     /// The same database for a second server (several nodes on one database); only the
     /// original removes it.
     pub fn share(&self) -> Self {

@@ -14,6 +14,7 @@ mod hardening;
 mod input;
 mod metrics;
 mod openapi;
+mod outages;
 mod refresh;
 mod session_cache;
 mod slow_clients;
