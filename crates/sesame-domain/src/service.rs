@@ -184,12 +184,21 @@ pub struct TokenPair {
 /// device that account knows. Built by [`AuthService::begin_login`], so the HTTP layer can pick
 /// the rate-limit bucket (a known device is not limited by the account's shared bucket) without
 /// the account being looked up twice.
-#[derive(Debug)]
 pub struct LoginAttempt {
     raw_name: String,
     name: Option<LoginName>,
     found: Option<UserWithHash>,
     device: Option<DeviceId>,
+}
+
+/// Never prints the password hash it carries.
+impl std::fmt::Debug for LoginAttempt {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoginAttempt")
+            .field("user", &self.found.as_ref().map(|u| u.user.id))
+            .field("known_device", &self.device)
+            .finish_non_exhaustive()
+    }
 }
 
 impl LoginAttempt {
@@ -1428,6 +1437,45 @@ impl AuthService {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn each_lockout_scope_has_its_own_stored_key() {
+        let user = UserId::new();
+        let hex = user.as_uuid().simple().to_string();
+        let device = DeviceId::generate();
+        assert_eq!(LockoutKey::Account(user).stored(), format!("user:{hex}"));
+        assert_eq!(lockout_key(user), format!("user:{hex}"));
+        assert_eq!(LockoutKey::Reauth(user).stored(), format!("reauth:{hex}"));
+        assert_eq!(
+            LockoutKey::Device(device).stored(),
+            format!("device:{}", device.hex())
+        );
+        assert_eq!(
+            LockoutKey::Name("ghost@example.com".into()).stored(),
+            "name:ghost@example.com"
+        );
+        assert!(LockoutKey::Account(user).notifies_owner());
+        assert!(!LockoutKey::Device(device).notifies_owner());
+        assert!(!LockoutKey::Reauth(user).notifies_owner());
+    }
+
+    #[test]
+    fn a_pause_holds_until_its_end_and_not_a_millisecond_longer() {
+        use crate::clock::{Clock, ManualClock};
+        let clock = ManualClock::new(now());
+        let until = clock.now() + chrono::Duration::seconds(60);
+        let throttle = Some(crate::store::LoginThrottle {
+            failures: 5,
+            locked_until: Some(until),
+        });
+        assert_eq!(paused_until(throttle, clock.now()), Some(until));
+        assert_eq!(retry_secs(until, clock.now()), 60);
+        clock.advance(Duration::from_millis(59_999));
+        assert_eq!(retry_secs(until, clock.now()), 1, "rounded up, never 0");
+        clock.advance(Duration::from_millis(1));
+        assert_eq!(paused_until(throttle, clock.now()), None);
+        assert_eq!(paused_until(None, clock.now()), None);
+    }
 
     #[test]
     fn durations_read_naturally_in_emails() {
