@@ -13,7 +13,7 @@ use crate::mail::{MailKind, OutboundMail};
 use crate::model::{ClientInfo, DisplayName, Email, RoleName, Session, User, UserId, Username};
 use crate::password::Password;
 use crate::service::{
-    create_account, email_token, human, link, AuthService, Principal, Registration,
+    create_account, email_token, human, link, AuthService, LockoutKey, Principal, Registration,
 };
 use crate::store::{
     AdminOutcome, AdminUserChange, AuditQuery, RoleInfo, TokenPurpose, UserFilter, UserQuery,
@@ -264,7 +264,8 @@ impl AuthService {
         Ok(())
     }
 
-    /// Clears the user's login pause and failure streak.
+    /// Clears the user's shared login pause and failure streak, and the streak of wrong current
+    /// passwords. Known devices keep their own streaks (their ids are not stored with the user).
     ///
     /// # Errors
     /// [`AuthError::NotFound`].
@@ -275,9 +276,9 @@ impl AuthService {
         id: UserId,
     ) -> Result<(), AuthError> {
         self.get_user(id).await?;
-        self.store
-            .clear_login_failures(&crate::service::lockout_key(id))
-            .await?;
+        for key in [LockoutKey::Account(id), LockoutKey::Reauth(id)] {
+            self.store.clear_login_failures(&key.stored()).await?;
+        }
         self.admin_audit(
             AuditKind::AdminUserUnlocked,
             actor,

@@ -4,7 +4,7 @@
 //! This crate owns the account lifecycle logic ([`service::AuthService`]), the parse-don't-validate
 //! newtypes every other layer trusts ([`model`]), password hashing ([`password`]), the rules a new
 //! password must meet ([`policy`]), token signing and refresh-token rotation ([`token`]), and the
-//! storage contract ([`store`]).
+//! storage contract ([`store`]), and known-device tokens ([`device`]).
 //!
 //! It deliberately knows nothing of HTTP (axum) or SQL (sqlx): the `sesame` crate adapts requests
 //! into calls here and implements the storage traits per backend. The compiler enforces that split,
@@ -13,6 +13,7 @@
 pub mod admin;
 pub mod audit;
 pub mod clock;
+pub mod device;
 pub mod error;
 pub mod mail;
 pub mod model;

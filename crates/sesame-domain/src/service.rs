@@ -6,12 +6,13 @@
 //! caller's job.
 
 use crate::audit::{AuditEvent, AuditKind};
-use crate::clock::{now, Timestamp};
+use crate::clock::{now, Clock, SystemClock, Timestamp};
+use crate::device::{DeviceId, DeviceTokens};
 use crate::error::AuthError;
 use crate::mail::{MailKind, OutboundMail};
 use crate::model::{
     ClientInfo, DisplayName, Email, LoginName, NewUser, ProfilePatch, RoleName, Session, SessionId,
-    User, UserId, Username,
+    User, UserId, UserWithHash, Username,
 };
 use crate::password::{Password, PasswordHasher};
 use crate::policy::PasswordPolicy;
@@ -46,13 +47,73 @@ pub struct AccountExport {
 }
 
 /// Progressive login delays: after `threshold` failures in a row, sign-in pauses for `base`,
-/// doubling with each further failure up to `max`. Never a permanent lock, which an attacker
-/// could use to lock a victim out.
+/// doubling with each further failure up to `max`. Never a permanent lock.
+///
+/// Each [`LockoutKey`] keeps its own streak, so a pause an attacker causes on the account's
+/// shared key does not stop a device the account already knows (it presents a device token valid
+/// for `device_ttl`, and is judged by its own key).
 #[derive(Debug, Clone)]
 pub struct LockoutSettings {
     pub threshold: u32,
     pub base: Duration,
     pub max: Duration,
+    /// How long a known-device token is honoured after it was issued (each sign-in renews it).
+    pub device_ttl: Duration,
+}
+
+/// The failure counter that judges an attempt. One streak per key, in `login_throttle`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LockoutKey {
+    /// Sign-ins to an existing account from devices it does not know: one streak shared by every
+    /// such attempt from any address, so brute force spread over many addresses stays throttled.
+    Account(UserId),
+    /// Sign-ins with a name that has no account (the normalized name), so unknown names pause
+    /// exactly like real ones.
+    Name(String),
+    /// Sign-ins from one device the account knows (a valid device token for that account).
+    Device(DeviceId),
+    /// Re-entries of a signed-in user's current password (change password, change email,
+    /// delete account): a stolen access token must not allow unlimited guessing.
+    Reauth(UserId),
+}
+
+impl LockoutKey {
+    /// The stored key: `user:<hex id>`, `name:<name>`, `device:<hex id>`, `reauth:<hex id>`.
+    /// The `user:` form is what the admin API's `locked` filter reads.
+    #[must_use]
+    pub fn stored(&self) -> String {
+        match self {
+            Self::Account(u) => format!("user:{}", u.as_uuid().simple()),
+            Self::Name(n) => format!("name:{n}"),
+            Self::Device(d) => format!("device:{}", d.hex()),
+            Self::Reauth(u) => format!("reauth:{}", u.as_uuid().simple()),
+        }
+    }
+
+    /// The owner is emailed when this key pauses: only the shared account key, whose pause the
+    /// owner will meet on a new device; a device's or a re-entry's pause concerns one client.
+    fn notifies_owner(&self) -> bool {
+        matches!(self, Self::Account(_))
+    }
+
+    fn scope(&self) -> &'static str {
+        match self {
+            Self::Account(_) | Self::Name(_) => "account",
+            Self::Device(_) => "device",
+            Self::Reauth(_) => "reauth",
+        }
+    }
+}
+
+/// The end of the pause `throttle` is in at `t`, if it is in one.
+#[must_use]
+pub fn paused_until(
+    throttle: Option<crate::store::LoginThrottle>,
+    t: Timestamp,
+) -> Option<Timestamp> {
+    throttle
+        .and_then(|s| s.locked_until)
+        .filter(|until| *until > t)
 }
 
 impl LockoutSettings {
@@ -114,6 +175,55 @@ pub struct TokenPair {
     pub refresh_token: RefreshToken,
     pub session_id: SessionId,
     pub user: User,
+    /// After a password sign-in: the (renewed) known-device token for the client to keep and
+    /// present at its next sign-in. `None` for refreshes and password changes.
+    pub device_token: Option<String>,
+}
+
+/// A sign-in attempt before its password is checked: who it is for, and whether it comes from a
+/// device that account knows. Built by [`AuthService::begin_login`], so the HTTP layer can pick
+/// the rate-limit bucket (a known device is not limited by the account's shared bucket) without
+/// the account being looked up twice.
+pub struct LoginAttempt {
+    raw_name: String,
+    name: Option<LoginName>,
+    found: Option<UserWithHash>,
+    device: Option<DeviceId>,
+}
+
+/// Never prints the password hash it carries.
+impl std::fmt::Debug for LoginAttempt {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoginAttempt")
+            .field("user", &self.found.as_ref().map(|u| u.user.id))
+            .field("known_device", &self.device)
+            .finish_non_exhaustive()
+    }
+}
+
+impl LoginAttempt {
+    /// The known device this attempt comes from: only when it presented a valid device token
+    /// for the very account it signs into.
+    #[must_use]
+    pub fn known_device(&self) -> Option<DeviceId> {
+        self.device
+    }
+
+    fn key(&self) -> LockoutKey {
+        match (&self.found, self.device, &self.name) {
+            (Some(_), Some(d), _) => LockoutKey::Device(d),
+            (Some(f), _, _) => LockoutKey::Account(f.user.id),
+            (None, _, Some(LoginName::Email(e))) => LockoutKey::Name(e.normalized().to_owned()),
+            (None, _, Some(LoginName::Username(u))) => LockoutKey::Name(u.normalized().to_owned()),
+            (None, _, None) => LockoutKey::Name(
+                self.raw_name
+                    .to_lowercase()
+                    .chars()
+                    .take(320)
+                    .collect::<String>(),
+            ),
+        }
+    }
 }
 
 /// The caller of an authenticated request: the verified claims and the live user behind them.
@@ -140,13 +250,16 @@ pub struct AuthService {
     pub(crate) policy: PasswordPolicy,
     /// Wakes the outbox worker when mail is enqueued.
     pub(crate) mail_signal: Arc<Notify>,
+    pub(crate) devices: DeviceTokens,
+    /// "Now" for the lockout rules and device-token lifetimes.
+    pub(crate) clock: Arc<dyn Clock>,
 }
 
 /// The login-throttle key of an existing account (the storage layer can build the same key from
 /// a user id: `user:` and the id's 32 lower-case hex digits).
 #[must_use]
 pub fn lockout_key(user: UserId) -> String {
-    format!("user:{}", user.as_uuid().simple())
+    LockoutKey::Account(user).stored()
 }
 
 impl std::fmt::Debug for AuthService {
@@ -285,6 +398,10 @@ impl AuthService {
         policy: PasswordPolicy,
         mail_signal: Arc<Notify>,
     ) -> Self {
+        let devices = DeviceTokens::new(
+            tokens.derived_key(crate::device::KEY_PURPOSE),
+            lockout.device_ttl,
+        );
         Self {
             store,
             hasher,
@@ -294,7 +411,16 @@ impl AuthService {
             lockout,
             policy,
             mail_signal,
+            devices,
+            clock: Arc::new(SystemClock),
         }
+    }
+
+    /// The same service reading time from `clock` in its lockout and device-token rules.
+    #[must_use]
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
     }
 
     /// Appends to the audit trail; a failed write is logged, never fatal.
@@ -369,54 +495,78 @@ impl AuthService {
         Ok(user)
     }
 
-    /// Checks a password and opens a session. Unknown accounts cost the same hash as known ones
-    /// and fail with the same error as a wrong password. A deactivated account is refused only
-    /// after its password checked out, so the refusal tells a stranger nothing.
-    ///
-    /// Repeated failures pause sign-in for the name (see [`LockoutSettings`]); while paused, the
-    /// answer is [`AuthError::TooManyAttempts`] whatever the password and whether or not the
-    /// account exists, because unknown names keep a counter of their own.
+    /// Looks up who a sign-in is for and whether `device_token` is a valid known-device token
+    /// for that very account. Costs one indexed lookup and no hash, whether or not the account
+    /// exists; a missing, invalid, expired or foreign device token is treated alike (no token).
     ///
     /// # Errors
-    /// [`AuthError::InvalidCredentials`], [`AuthError::AccountDisabled`],
-    /// [`AuthError::EmailNotVerified`], [`AuthError::TooManyAttempts`],
-    /// [`AuthError::Overloaded`] when hashing is saturated.
-    #[tracing::instrument(skip_all)]
-    pub async fn login(
+    /// Only on storage failure.
+    pub async fn begin_login(
         &self,
         raw_name: &str,
-        password: &Password,
-        client: ClientInfo,
-    ) -> Result<TokenPair, AuthError> {
+        device_token: Option<&str>,
+    ) -> Result<LoginAttempt, AuthError> {
         let raw_name = raw_name.trim();
         let name = LoginName::parse(raw_name).ok();
         let found = match &name {
             Some(n) => self.store.user_for_login(n).await?,
             None => None,
         };
-        let key = match (&found, &name) {
-            (Some(f), _) => lockout_key(f.user.id),
-            (None, Some(LoginName::Email(e))) => format!("name:{}", e.normalized()),
-            (None, Some(LoginName::Username(u))) => format!("name:{}", u.normalized()),
-            (None, None) => format!(
-                "name:{}",
-                raw_name
-                    .to_lowercase()
-                    .chars()
-                    .take(320)
-                    .collect::<String>()
-            ),
-        };
+        let device = device_token
+            .and_then(|raw| self.devices.verify(raw, self.clock.now()))
+            .filter(|known| found.as_ref().is_some_and(|f| f.user.id == known.user))
+            .map(|known| known.device);
+        Ok(LoginAttempt {
+            raw_name: raw_name.to_owned(),
+            name,
+            found,
+            device,
+        })
+    }
+
+    /// Checks a password and opens a session. Unknown accounts cost the same hash as known ones
+    /// and fail with the same error as a wrong password. A deactivated account is refused only
+    /// after its password checked out, so the refusal tells a stranger nothing.
+    ///
+    /// Repeated failures pause sign-in (see [`LockoutSettings`]) for the attempt's
+    /// [`LockoutKey`]: the device's own key when the attempt comes from a device the account
+    /// knows, else the account's shared key (or the name's, for names without an account). While
+    /// paused, the answer is [`AuthError::TooManyAttempts`] whatever the password and whether or
+    /// not the account exists. A success clears only the key it was judged by: a known device
+    /// signing in does not lift the pause strangers caused on the shared key.
+    ///
+    /// # Errors
+    /// [`AuthError::InvalidCredentials`], [`AuthError::AccountDisabled`],
+    /// [`AuthError::EmailNotVerified`], [`AuthError::TooManyAttempts`],
+    /// [`AuthError::Overloaded`] when hashing is saturated.
+    #[tracing::instrument(skip_all, fields(known_device = attempt.device.is_some()))]
+    pub async fn login(
+        &self,
+        attempt: LoginAttempt,
+        password: &Password,
+        client: ClientInfo,
+    ) -> Result<TokenPair, AuthError> {
+        let lock = attempt.key();
+        let key = lock.stored();
+        let LoginAttempt {
+            name,
+            found,
+            device,
+            ..
+        } = attempt;
         let user_id = found.as_ref().map(|f| f.user.id);
-        let t = now();
+        let t = self.clock.now();
         let throttle = self.store.login_throttle(&key).await?;
-        if let Some(until) = throttle.and_then(|s| s.locked_until).filter(|u| *u > t) {
-            tracing::info!("login refused: sign-in paused after repeated failures");
+        if let Some(until) = paused_until(throttle, t) {
+            tracing::info!(
+                scope = lock.scope(),
+                "login refused: sign-in paused after repeated failures"
+            );
             self.audit(
                 AuditKind::LoginFailed,
                 user_id,
                 &client,
-                serde_json::json!({"reason": "locked"}),
+                serde_json::json!({"reason": "locked", "scope": lock.scope()}),
             )
             .await;
             return Err(AuthError::TooManyAttempts {
@@ -427,7 +577,7 @@ impl AuthService {
         let verified = self.hasher.verify(password, stored_hash).await?;
         let Some(found) = found.filter(|_| verified.matches) else {
             tracing::info!("login failed: invalid credentials");
-            self.count_login_failure(&key, user_id, &client).await;
+            self.count_failure(&lock, user_id, &client).await;
             let detail = match user_id {
                 Some(_) => serde_json::json!({"reason": "invalid_credentials"}),
                 // Only a well-formed name is recorded: text that is neither an email address nor a
@@ -475,14 +625,21 @@ impl AuthService {
         if verified.needs_rehash {
             self.upgrade_hash(user.id, password).await;
         }
+        // The device keeps its id (and so its counter) across sign-ins; the token is renewed.
+        let device = device.unwrap_or_else(DeviceId::generate);
+        let device_token = self.devices.issue(user.id, device, self.clock.now());
         // The session and its `login_succeeded` audit event are written together.
-        self.open_session(user, client).await
+        let mut pair = self.open_session(user, client).await?;
+        pair.device_token = Some(device_token);
+        Ok(pair)
     }
 
-    /// Counts a failed login; at the threshold and beyond, pauses sign-in for the key and (at
-    /// the threshold only, so at most once per streak) emails the owner.
-    async fn count_login_failure(&self, key: &str, user: Option<UserId>, client: &ClientInfo) {
-        let t = now();
+    /// Counts a failure on `lock`; at the threshold and beyond, pauses it and (for the shared
+    /// account key, at the threshold only, so at most once per streak) emails the owner.
+    async fn count_failure(&self, lock: &LockoutKey, user: Option<UserId>, client: &ClientInfo) {
+        let key = lock.stored();
+        let key = key.as_str();
+        let t = self.clock.now();
         let failures = match self.store.record_login_failure(key, t).await {
             Ok(n) => n,
             Err(e) => {
@@ -507,15 +664,15 @@ impl AuthService {
         let Some(user_id) = user else {
             return;
         };
-        tracing::warn!(user_id = %user_id, failures, pause_secs = delay.as_secs(), "sign-in paused after repeated failures");
+        tracing::warn!(user_id = %user_id, failures, pause_secs = delay.as_secs(), scope = lock.scope(), "sign-in paused after repeated failures");
         self.audit(
             AuditKind::AccountLocked,
             Some(user_id),
             client,
-            serde_json::json!({"failures": failures, "locked_for_secs": delay.as_secs()}),
+            serde_json::json!({"failures": failures, "locked_for_secs": delay.as_secs(), "scope": lock.scope()}),
         )
         .await;
-        if failures == self.lockout.threshold {
+        if failures == self.lockout.threshold && lock.notifies_owner() {
             match self.store.user_by_id(user_id).await {
                 Ok(Some(u)) => {
                     let mail = OutboundMail::new(
@@ -603,6 +760,7 @@ impl AuthService {
             refresh_token: refresh,
             session_id: sid,
             user,
+            device_token: None,
         })
     }
 
@@ -758,6 +916,43 @@ impl AuthService {
 impl AuthService {
     pub(crate) fn mail_enqueued(&self) {
         self.mail_signal.notify_one();
+    }
+
+    /// The signed-in user's re-entry of their current password (change password, change email,
+    /// delete account). Wrong entries count on the user's own [`LockoutKey::Reauth`] streak and
+    /// pause it like a login streak, so a stolen access token cannot guess the password without
+    /// limit; that streak is separate from the login keys, so it never stops a sign-in.
+    ///
+    /// # Errors
+    /// [`AuthError::TooManyAttempts`] while paused (no hash is spent); a validation error on
+    /// `field` when the password is wrong.
+    pub(crate) async fn reauthenticate(
+        &self,
+        user: &User,
+        password: &Password,
+        field: &'static str,
+        wrong: &'static str,
+        client: &ClientInfo,
+    ) -> Result<(), AuthError> {
+        let lock = LockoutKey::Reauth(user.id);
+        let key = lock.stored();
+        let throttle = self.store.login_throttle(&key).await?;
+        let t = self.clock.now();
+        if let Some(until) = paused_until(throttle, t) {
+            tracing::info!("current-password check refused: paused after repeated failures");
+            return Err(AuthError::TooManyAttempts {
+                retry_after_secs: retry_secs(until, t),
+            });
+        }
+        if !self.password_matches(user, password).await? {
+            tracing::info!("current-password check failed");
+            self.count_failure(&lock, Some(user.id), client).await;
+            return Err(AuthError::field(field, "incorrect", wrong));
+        }
+        if throttle.is_some_and(|s| s.failures > 0) {
+            self.store.clear_login_failures(&key).await?;
+        }
+        Ok(())
     }
 
     /// Checks `password` against the user's stored hash (a mismatch costs the same as a match).
@@ -980,13 +1175,14 @@ impl AuthService {
         new_password: &Password,
         client: &ClientInfo,
     ) -> Result<TokenPair, AuthError> {
-        if !self.password_matches(&who.user, current).await? {
-            return Err(AuthError::field(
-                "current_password",
-                "incorrect",
-                "the current password is incorrect",
-            ));
-        }
+        self.reauthenticate(
+            &who.user,
+            current,
+            "current_password",
+            "the current password is incorrect",
+            client,
+        )
+        .await?;
         check_policy(
             &self.hasher,
             self.policy,
@@ -1043,13 +1239,14 @@ impl AuthService {
         password: &Password,
         client: &ClientInfo,
     ) -> Result<(), AuthError> {
-        if !self.password_matches(&who.user, password).await? {
-            return Err(AuthError::field(
-                "password",
-                "incorrect",
-                "the password is incorrect",
-            ));
-        }
+        self.reauthenticate(
+            &who.user,
+            password,
+            "password",
+            "the password is incorrect",
+            client,
+        )
+        .await?;
         if new_email.normalized() == who.user.email.normalized() {
             return Err(AuthError::field(
                 "new_email",
@@ -1194,13 +1391,14 @@ impl AuthService {
         password: &Password,
         client: &ClientInfo,
     ) -> Result<(), AuthError> {
-        if !self.password_matches(&who.user, password).await? {
-            return Err(AuthError::field(
-                "password",
-                "incorrect",
-                "the password is incorrect",
-            ));
-        }
+        self.reauthenticate(
+            &who.user,
+            password,
+            "password",
+            "the password is incorrect",
+            client,
+        )
+        .await?;
         // The guarded delete: the last active admin cannot leave the system without an admin
         // this way either. An account already gone is simply gone.
         match self.store.admin_delete_user(who.user.id).await? {
@@ -1239,6 +1437,45 @@ impl AuthService {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn each_lockout_scope_has_its_own_stored_key() {
+        let user = UserId::new();
+        let hex = user.as_uuid().simple().to_string();
+        let device = DeviceId::generate();
+        assert_eq!(LockoutKey::Account(user).stored(), format!("user:{hex}"));
+        assert_eq!(lockout_key(user), format!("user:{hex}"));
+        assert_eq!(LockoutKey::Reauth(user).stored(), format!("reauth:{hex}"));
+        assert_eq!(
+            LockoutKey::Device(device).stored(),
+            format!("device:{}", device.hex())
+        );
+        assert_eq!(
+            LockoutKey::Name("ghost@example.com".into()).stored(),
+            "name:ghost@example.com"
+        );
+        assert!(LockoutKey::Account(user).notifies_owner());
+        assert!(!LockoutKey::Device(device).notifies_owner());
+        assert!(!LockoutKey::Reauth(user).notifies_owner());
+    }
+
+    #[test]
+    fn a_pause_holds_until_its_end_and_not_a_millisecond_longer() {
+        use crate::clock::{Clock, ManualClock};
+        let clock = ManualClock::new(now());
+        let until = clock.now() + chrono::Duration::seconds(60);
+        let throttle = Some(crate::store::LoginThrottle {
+            failures: 5,
+            locked_until: Some(until),
+        });
+        assert_eq!(paused_until(throttle, clock.now()), Some(until));
+        assert_eq!(retry_secs(until, clock.now()), 60);
+        clock.advance(Duration::from_millis(59_999));
+        assert_eq!(retry_secs(until, clock.now()), 1, "rounded up, never 0");
+        clock.advance(Duration::from_millis(1));
+        assert_eq!(paused_until(throttle, clock.now()), None);
+        assert_eq!(paused_until(None, clock.now()), None);
+    }
 
     #[test]
     fn durations_read_naturally_in_emails() {

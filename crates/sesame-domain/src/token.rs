@@ -237,6 +237,9 @@ pub struct TokenIssuer {
     settings: TokenSettings,
     validation: Validation,
     verified: VerifiedCache,
+    /// SHA-256 of the signing secret (the Ed25519 seed or the HS256 key): the root from which
+    /// [`TokenIssuer::derived_key`] derives keys for other purposes. Never leaves this module.
+    derive_root: [u8; 32],
 }
 
 impl fmt::Debug for TokenIssuer {
@@ -279,6 +282,7 @@ impl TokenIssuer {
             .map_err(|e| format!("Ed25519 signing key {} is unreadable: {e}", first.kid))?;
         let header = serde_json::to_vec(&Self::header(JwtAlgorithm::EdDsa, &first.kid))
             .map_err(|e| format!("cannot encode the JWT header: {e}"))?;
+        let root = Sha256::digest(key.to_bytes()).into();
         Ok(Self::build(
             JwtAlgorithm::EdDsa,
             first.kid.clone(),
@@ -288,6 +292,7 @@ impl TokenIssuer {
             },
             verify,
             settings,
+            root,
         ))
     }
 
@@ -305,6 +310,7 @@ impl TokenIssuer {
             },
         );
         let header = Self::header(JwtAlgorithm::Hs256, &kid);
+        let root = Sha256::digest(secret).into();
         Self::build(
             JwtAlgorithm::Hs256,
             kid,
@@ -314,6 +320,7 @@ impl TokenIssuer {
             },
             verify,
             settings,
+            root,
         )
     }
 
@@ -331,6 +338,7 @@ impl TokenIssuer {
         signer: Signer,
         verify: HashMap<String, VerifyKey>,
         settings: TokenSettings,
+        derive_root: [u8; 32],
     ) -> Self {
         let mut validation = Validation::new(algorithm.jwt());
         validation.set_issuer(&[&settings.issuer]);
@@ -346,7 +354,19 @@ impl TokenIssuer {
             settings,
             validation,
             verified: VerifiedCache::new(VERIFIED_CACHE_CAPACITY),
+            derive_root,
         }
+    }
+
+    /// A 256-bit key for `purpose`, derived from the signing secret with HMAC-SHA256 (so it is
+    /// the same on every node and across restarts, and never comes from a request). Knowing a
+    /// derived key reveals neither the signing secret nor the key of another purpose.
+    #[must_use]
+    pub fn derived_key(&self, purpose: &[u8]) -> [u8; 32] {
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.derive_root)
+            .unwrap_or_else(|_| unreachable!("HMAC accepts keys of any length"));
+        mac.update(purpose);
+        mac.finalize().into_bytes().into()
     }
 
     #[must_use]

@@ -277,6 +277,12 @@ pub struct ServeConfig {
     #[arg(long, env = "SESAME_LOCKOUT_MAX", default_value = "1h", value_parser = parse_duration)]
     pub lockout_max: Duration,
 
+    /// How long a known-device token is honoured after the sign-in that issued it (each sign-in
+    /// renews it). A device presenting one is judged by its own failure streak, not the
+    /// account's shared one.
+    #[arg(long, env = "SESAME_DEVICE_TOKEN_TTL", default_value = "90d", value_parser = parse_duration)]
+    pub device_token_ttl: Duration,
+
     #[command(flatten)]
     pub mail: MailConfig,
 

@@ -191,6 +191,7 @@ pub async fn build_state(
             threshold: cfg.lockout_threshold,
             base: cfg.lockout_base,
             max: cfg.lockout_max,
+            device_ttl: cfg.device_token_ttl,
         },
         PasswordPolicy::new(cfg.abuse.password_min_score)
             .map_err(|e| crate::config::ConfigError(format!("SESAME_PASSWORD_MIN_SCORE: {e}")))?,
@@ -208,6 +209,7 @@ pub async fn build_state(
                 cookie_mode: cfg.http.cookie_mode,
                 public_origin: origin_of(&cfg.public_url),
                 refresh_ttl: cfg.refresh_token_ttl,
+                device_ttl: cfg.device_token_ttl,
             }),
             in_flight: http::security::in_flight(cfg.http.max_in_flight),
             max_in_flight: cfg.http.max_in_flight,
@@ -257,8 +259,26 @@ async fn bootstrap_admin(auth: &AuthService, cfg: &ServeConfig) -> Result<(), St
         .map_err(|e| ConfigError(format!("SESAME_BOOTSTRAP_ADMIN_PASSWORD: {e}")))?;
     auth.bootstrap_admin(email, password)
         .await
-        .map_err(|e| ConfigError(format!("bootstrap admin: {e}")))?;
+        .map_err(|e| ConfigError(bootstrap_failure(&e)))?;
     Ok(())
+}
+
+/// What an operator reads when the bootstrap admin cannot be created: a policy refusal names
+/// the setting and every failing rule (code and sentence), not only "invalid fields".
+fn bootstrap_failure(e: &sesame_domain::AuthError) -> String {
+    match e {
+        sesame_domain::AuthError::Validation(rules) => {
+            let rules: Vec<String> = rules
+                .iter()
+                .map(|r| format!("{} `{}`: {}", r.field, r.code, r.message))
+                .collect();
+            format!(
+                "bootstrap admin: SESAME_BOOTSTRAP_ADMIN_PASSWORD breaks the password policy: {}",
+                rules.join("; ")
+            )
+        }
+        other => format!("bootstrap admin: {other}"),
+    }
 }
 
 /// The rate limiter: Redis with an in-process fallback when `SESAME_REDIS_URL` is set, else

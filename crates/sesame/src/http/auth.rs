@@ -81,11 +81,13 @@ pub async fn register(
         (status = 401, description = "`invalid_credentials`", body = ProblemBody, content_type = "application/problem+json"),
         (status = 403, description = "`account_disabled` (only after a correct password)", body = ProblemBody, content_type = "application/problem+json"),
         (status = 422, description = "`validation_failed`: neither or both of email and username", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 429, description = "`rate_limited`: a rate limit, or sign-in paused after repeated failures; see Retry-After", body = ProblemBody, content_type = "application/problem+json"),
         (status = 503, description = "`overloaded`", body = ProblemBody, content_type = "application/problem+json"),
     ))]
 pub async fn login(
     State(state): State<AppState>,
     Client(client): Client,
+    headers: HeaderMap,
     ApiJson(req): ApiJson<LoginRequest>,
 ) -> ApiResult<Response> {
     let name = match (req.email.as_deref(), req.username.as_deref()) {
@@ -100,15 +102,24 @@ pub async fn login(
             .into())
         }
     };
-    state.limits.login(client.ip.as_deref(), name).await?;
+    let device_token = req
+        .device_token
+        .as_deref()
+        .or_else(|| cookies::cookie(&headers, cookies::DEVICE_COOKIE));
+    let attempt = state.auth.begin_login(name, device_token).await?;
+    state
+        .limits
+        .login(client.ip.as_deref(), name, attempt.known_device())
+        .await?;
     let pair = state
         .auth
-        .login(name, &Password::for_login(&req.password), client)
+        .login(attempt, &Password::for_login(&req.password), client)
         .await?;
     Ok(token_response(&state, pair))
 }
 
-/// The token-pair answer: the refresh token in the body, or (cookie mode) in the HttpOnly cookie.
+/// The token-pair answer: the refresh and device tokens in the body, or (cookie mode) in their
+/// HttpOnly cookies.
 pub(crate) fn token_response(state: &AppState, pair: TokenPair) -> Response {
     if !state.http.cookie_mode {
         return no_store(Json(TokenResponse::from(pair)));
@@ -116,9 +127,23 @@ pub(crate) fn token_response(state: &AppState, pair: TokenPair) -> Response {
     let refresh = pair.refresh_token.reveal().to_owned();
     let mut body = TokenResponse::from(pair);
     body.refresh_token = None;
+    let device = body.device_token.take();
     let mut resp = no_store(Json(body));
-    cookies::set_session_cookies(&mut resp, &refresh, state.http.refresh_ttl.as_secs());
+    set_cookies(state, &mut resp, &refresh, device.as_deref());
     resp
+}
+
+/// Cookie mode: the session cookies, and the device cookie after a sign-in.
+pub(crate) fn set_cookies(
+    state: &AppState,
+    resp: &mut Response,
+    refresh: &str,
+    device: Option<&str>,
+) {
+    cookies::set_session_cookies(resp, refresh, state.http.refresh_ttl.as_secs());
+    if let Some(device) = device {
+        cookies::set_device_cookie(resp, device, state.http.device_ttl.as_secs());
+    }
 }
 
 /// Exchange a refresh token for a new token pair (the refresh token rotates on every use).

@@ -2,6 +2,12 @@
 //! `HttpOnly; Secure; SameSite=Strict` cookie scoped to `/api/v1/auth` instead of the response
 //! body, so page scripts can never read it; the access token stays in the body.
 //!
+//! The known-device token (see `sesame_domain::device`) travels in the `__Host-sesame_device`
+//! cookie in cookie mode (`HttpOnly; Secure; SameSite=Strict; Path=/`, the `__Host-` prefix so no
+//! subdomain can set or shadow it); it is read from that cookie in either mode. It authorizes
+//! nothing by itself: it only chooses which lockout streak judges a sign-in that still needs the
+//! password, so it needs no CSRF check.
+//!
 //! A request that authenticates with that cookie (a refresh without a token in its body) must
 //! pass two CSRF checks: its `Origin` is the public URL's origin or an allowed CORS origin, and
 //! its `X-CSRF-Token` header equals the `sesame_csrf` cookie (double submit; that cookie is
@@ -18,6 +24,7 @@ use rand::RngCore as _;
 pub const REFRESH_COOKIE: &str = "sesame_refresh";
 pub const CSRF_COOKIE: &str = "sesame_csrf";
 pub const CSRF_HEADER: &str = "x-csrf-token";
+pub const DEVICE_COOKIE: &str = "__Host-sesame_device";
 const REFRESH_PATH: &str = "/api/v1/auth";
 
 /// The value of cookie `name`, if the request carries it.
@@ -85,6 +92,14 @@ pub fn set_session_cookies(resp: &mut Response, refresh_token: &str, max_age_sec
     append(
         resp,
         &format!("{CSRF_COOKIE}={csrf}; Secure; SameSite=Strict; Path=/; Max-Age={max_age_secs}"),
+    );
+}
+
+/// Sets the known-device cookie.
+pub fn set_device_cookie(resp: &mut Response, device_token: &str, max_age_secs: u64) {
+    append(
+        resp,
+        &format!("{DEVICE_COOKIE}={device_token}; HttpOnly; Secure; SameSite=Strict; Path=/; Max-Age={max_age_secs}"),
     );
 }
 

@@ -65,6 +65,12 @@ pub struct LoginRequest {
     pub username: Option<String>,
     #[schema(example = "correct horse battery staple")]
     pub password: String,
+    /// The `device_token` of an earlier sign-in on this device, if it kept one. With it, this
+    /// device is judged by its own failure streak, so a pause strangers caused on the account
+    /// does not keep it out. Browsers in cookie mode send the `__Host-sesame_device` cookie
+    /// instead. An invalid or expired token counts as none.
+    #[serde(default)]
+    pub device_token: Option<String>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -89,6 +95,11 @@ pub struct TokenResponse {
     /// travels in the `sesame_refresh` HttpOnly cookie.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refresh_token: Option<String>,
+    /// After a sign-in: this device's known-device token (renewed at every sign-in). Keep it and
+    /// send it as `device_token` at the next sign-in. Absent after a refresh, and in cookie mode,
+    /// where it travels in the `__Host-sesame_device` HttpOnly cookie.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device_token: Option<String>,
     pub user: UserResponse,
 }
 
@@ -99,6 +110,7 @@ impl From<TokenPair> for TokenResponse {
             token_type: "Bearer".into(),
             expires_in: p.expires_in,
             refresh_token: Some(p.refresh_token.reveal().to_owned()),
+            device_token: p.device_token,
             user: p.user.into(),
         }
     }

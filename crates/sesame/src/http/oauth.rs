@@ -3,10 +3,17 @@
 //! `Cache-Control: no-store`. This is what Swagger UI's "Authorize" button and standard OAuth2
 //! client libraries talk to. It deliberately does not use the problem+json envelope: OAuth
 //! clients parse `error`, not `code`.
+//!
+//! In cookie mode the refresh token never appears in the body (RFC 6749 §5.1 makes
+//! `refresh_token` optional): it is set in the `sesame_refresh` HttpOnly cookie as on
+//! `/auth/login`, and `grant_type=refresh_token` without the parameter takes it from that cookie
+//! after the same CSRF checks as `/auth/refresh`. A sign-in also returns the known-device token,
+//! as the extension parameter `device_token` (clients ignore unknown parameters, §5.1) or, in
+//! cookie mode, in the `__Host-sesame_device` cookie.
 
 use super::extract::{read_body, Client};
 use super::problem::ApiError;
-use super::AppState;
+use super::{cookies, AppState};
 use axum::extract::{Request, State};
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, PRAGMA, RETRY_AFTER};
 use axum::http::{HeaderValue, StatusCode};
@@ -27,8 +34,11 @@ pub struct TokenForm {
     /// Email address or username (password grant).
     pub username: Option<String>,
     pub password: Option<String>,
-    /// The refresh token (refresh_token grant).
+    /// The refresh token (refresh_token grant). In cookie mode it may be left out: the
+    /// `sesame_refresh` cookie is used, after the CSRF checks.
     pub refresh_token: Option<String>,
+    /// The known-device token of an earlier sign-in (password grant); see `/auth/login`.
+    pub device_token: Option<String>,
     pub scope: Option<String>,
     pub client_id: Option<String>,
     pub client_secret: Option<String>,
@@ -41,7 +51,13 @@ pub struct OAuthTokenResponse {
     #[schema(example = "Bearer")]
     pub token_type: String,
     pub expires_in: u64,
-    pub refresh_token: String,
+    /// Absent in cookie mode, where it travels in the `sesame_refresh` HttpOnly cookie.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
+    /// Extension parameter after a password grant: this device's known-device token. Absent in
+    /// cookie mode (it is in the `__Host-sesame_device` cookie).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device_token: Option<String>,
 }
 
 /// RFC 6749 §5.2 error response.
@@ -180,16 +196,31 @@ pub async fn token(
     req: Request,
 ) -> Response {
     match grant(&state, client, req).await {
-        Ok(pair) => with_no_store(
-            Json(OAuthTokenResponse {
+        Ok(pair) => {
+            let refresh = pair.refresh_token.reveal().to_owned();
+            let cookie_mode = state.http.cookie_mode;
+            let mut resp = Json(OAuthTokenResponse {
                 access_token: pair.access_token,
                 token_type: "Bearer".into(),
                 expires_in: pair.expires_in,
-                refresh_token: pair.refresh_token.reveal().to_owned(),
+                refresh_token: (!cookie_mode).then(|| refresh.clone()),
+                device_token: pair.device_token.clone().filter(|_| !cookie_mode),
             })
-            .into_response(),
-        ),
+            .into_response();
+            if cookie_mode {
+                super::auth::set_cookies(&state, &mut resp, &refresh, pair.device_token.as_deref());
+            }
+            with_no_store(resp)
+        }
         Err(e) => e.into_response(),
+    }
+}
+
+/// An [`ApiError`] from a check shared with the JSON endpoints, in RFC 6749 form.
+fn oauth_error(e: ApiError) -> OAuthError {
+    match e {
+        ApiError::Auth(a) => OAuthError::from(a),
+        _ => OAuthError::bad("invalid_request", "the request was refused"),
     }
 }
 
@@ -210,6 +241,7 @@ async fn grant(
             "send the parameters as application/x-www-form-urlencoded",
         ));
     }
+    let headers = req.headers().clone();
     let body = read_body(req, state).await.map_err(|_| {
         OAuthError::bad(
             "invalid_request",
@@ -231,21 +263,43 @@ async fn grant(
         Some("password") => {
             let username = required(form.username, "username")?;
             let password = required(form.password, "password")?;
+            let device_token = form
+                .device_token
+                .as_deref()
+                .or_else(|| cookies::cookie(&headers, cookies::DEVICE_COOKIE));
+            let attempt = state.auth.begin_login(&username, device_token).await?;
             state
                 .limits
-                .login(client.ip.as_deref(), &username)
+                .login(client.ip.as_deref(), &username, attempt.known_device())
                 .await
-                .map_err(|e| match e {
-                    ApiError::Auth(a) => OAuthError::from(a),
-                    _ => OAuthError::bad("invalid_request", "the request was refused"),
-                })?;
+                .map_err(oauth_error)?;
             Ok(state
                 .auth
-                .login(&username, &Password::for_login(&password), client)
+                .login(attempt, &Password::for_login(&password), client)
                 .await?)
         }
         Some("refresh_token") => {
-            let token = required(form.refresh_token, "refresh_token")?;
+            let token = match form.refresh_token.filter(|s| !s.is_empty()) {
+                Some(t) => t,
+                None if state.http.cookie_mode => {
+                    cookies::refresh_from_cookie(&headers, state).map_err(|e| match e {
+                        ApiError::MissingRefreshCookie => OAuthError::bad(
+                            "invalid_request",
+                            "missing `refresh_token` parameter (or the sesame_refresh cookie)",
+                        ),
+                        _ => OAuthError::bad(
+                            "invalid_request",
+                            "the sesame_refresh cookie needs an allowed Origin and a matching X-CSRF-Token header",
+                        ),
+                    })?
+                }
+                None => {
+                    return Err(OAuthError::bad(
+                        "invalid_request",
+                        "missing `refresh_token` parameter",
+                    ))
+                }
+            };
             Ok(state.auth.refresh(&token, &client).await?)
         }
         Some(other) => Err(OAuthError::bad(

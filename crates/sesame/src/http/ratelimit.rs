@@ -1,12 +1,16 @@
 //! Which requests are rate limited, keyed how, and how a limit becomes an answer.
 //!
 //! Every sensitive endpoint is limited per client IP (IPv6 by /64, since one client can rotate
-//! addresses inside its prefix) and per target (account name, email, user). Names and emails are
+//! addresses inside its prefix) and per target (account name, email, user). A sign-in from a
+//! device the account knows (a valid device token for that account, decided by the domain) is
+//! limited per IP and per device instead of per account name: the account's bucket is what an
+//! attacker exhausts, and it must not deny the owner's own device. Names and emails are
 //! hashed before they become keys, so a shared Redis never holds them in clear. The algorithm and
 //! the storage (in-process or Redis with fallback) live in [`crate::limits`].
 
 use super::problem::ApiError;
 use crate::limits::{Decision, Quota, RateLimiter};
+use sesame_domain::device::DeviceId;
 use sesame_domain::model::{Email, UserId};
 use sesame_domain::AuthError;
 use sha2::{Digest, Sha256};
@@ -71,15 +75,25 @@ impl RateLimits {
             .await
     }
 
-    /// Login (and the token endpoint's password grant): per client IP and per account name.
+    /// Login (and the token endpoint's password grant): per client IP, and per account name —
+    /// or, from a device the account knows, per device (with the same quota).
     ///
     /// # Errors
     /// [`AuthError::TooManyAttempts`] when a quota is exhausted.
-    pub async fn login(&self, ip: Option<&str>, name: &str) -> Result<(), ApiError> {
+    pub async fn login(
+        &self,
+        ip: Option<&str>,
+        name: &str,
+        known_device: Option<DeviceId>,
+    ) -> Result<(), ApiError> {
         let r = &self.rules;
+        let target = match known_device {
+            Some(d) => ("login:device", d.hex()),
+            None => ("login:account", name_subject(name)),
+        };
         self.check(&[
             ("login:ip", &ip_subject(ip), r.login_ip),
-            ("login:account", &name_subject(name), r.login_account),
+            (target.0, &target.1, r.login_account),
         ])
         .await
     }

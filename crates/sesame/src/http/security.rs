@@ -43,6 +43,8 @@ pub struct HttpSettings {
     pub public_origin: String,
     /// Max-Age of the refresh cookie.
     pub refresh_ttl: Duration,
+    /// Max-Age of the known-device cookie.
+    pub device_ttl: Duration,
 }
 
 /// Adds the security headers to every response; pages that set their own CSP keep it.

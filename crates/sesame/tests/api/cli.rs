@@ -163,6 +163,38 @@ async fn an_invalid_duration_refuses_to_start_naming_the_setting() {
     assert!(!dir.path().join("sesame.db").exists());
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bootstrap_admin_password_that_breaks_the_policy_stops_the_server_naming_the_rule() {
+    let dir = TempDir::new();
+    // `password1` is on the shipped common-password list: the rule is `common_password`.
+    let weak = "password1";
+    let mut cmd = sesame(dir.path());
+    cmd.env("SESAME_LISTEN", "127.0.0.1:0")
+        .env("SESAME_BOOTSTRAP_ADMIN_EMAIL", "root@example.com")
+        .env("SESAME_BOOTSTRAP_ADMIN_PASSWORD", weak)
+        .args(FAST_HASH)
+        .arg("serve");
+    let out = run(cmd, None).await;
+    let stderr = failure(&out);
+    assert!(
+        stderr.contains("SESAME_BOOTSTRAP_ADMIN_PASSWORD"),
+        "names the setting: {stderr}"
+    );
+    assert!(
+        stderr.contains("common_password"),
+        "names the rule: {stderr}"
+    );
+    assert!(
+        !stderr.contains("the request has invalid fields"),
+        "an HTTP phrase is no help to an operator: {stderr}"
+    );
+    let all = format!("{}{stderr}", text(&out.stdout));
+    assert!(
+        !all.contains(weak),
+        "the rejected password was printed: {all}"
+    );
+}
+
 // ---------------------------------------------------------------------------------------------
 // Migrations
 // ---------------------------------------------------------------------------------------------

@@ -671,6 +671,69 @@ async fn cookie_mode_logout_expires_both_cookies(backend: Backend) {
     assert_problem(r, 401, "invalid_refresh_token").await;
 }
 
+/// A token-endpoint request with a form body and optional cookie, Origin and CSRF header.
+async fn token_form(
+    app: &TestApp,
+    form: &[(&str, &str)],
+    cookie: Option<String>,
+    origin: Option<&str>,
+    csrf_header: Option<&str>,
+) -> reqwest::Response {
+    let mut rb = app.client.post(app.url("/api/v1/auth/token")).form(form);
+    if let Some(c) = cookie {
+        rb = rb.header(COOKIE, c);
+    }
+    if let Some(o) = origin {
+        rb = rb.header(ORIGIN, o);
+    }
+    if let Some(t) = csrf_header {
+        rb = rb.header("x-csrf-token", t);
+    }
+    rb.send().await.unwrap()
+}
+
+async fn cookie_mode_token_endpoint_keeps_the_refresh_token_out_of_the_body(backend: Backend) {
+    let app = cookie_app(backend, &[]).await;
+    app.create_user("a@example.com").await;
+    let password_grant = [
+        ("grant_type", "password"),
+        ("username", "a@example.com"),
+        ("password", PASSWORD),
+    ];
+    let r = token_form(&app, &password_grant, None, None, None).await;
+    let device = set_cookie(&r, "__Host-sesame_device");
+    for attr in ["HttpOnly", "Secure", "SameSite=Strict", "Path=/"] {
+        assert!(device.has(attr), "{attr} on the device cookie: {device:?}");
+    }
+    assert!(
+        device.attr("Domain").is_none(),
+        "a __Host- cookie has no Domain"
+    );
+    let s = cookie_session(r, "token endpoint, password grant").await;
+    assert_eq!(app.me(&s.access_token).await.status(), 200);
+
+    // The refresh grant takes the token from the cookie, after the same CSRF checks as
+    // /auth/refresh, and again answers without it in the body.
+    let jar = format!("sesame_refresh={}; sesame_csrf={}", s.refresh, s.csrf);
+    let grant = [("grant_type", "refresh_token")];
+    let r = token_form(&app, &grant, Some(jar.clone()), Some(PUBLIC_ORIGIN), None).await;
+    assert_eq!(r.status(), 400, "no X-CSRF-Token");
+    assert!(r.headers().get(SET_COOKIE).is_none());
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["error"], "invalid_request", "{body}");
+    let r = token_form(&app, &grant, Some(jar), Some(PUBLIC_ORIGIN), Some(&s.csrf)).await;
+    let second = cookie_session(r, "token endpoint, refresh grant from the cookie").await;
+    assert_ne!(second.refresh, s.refresh, "the refresh cookie rotates");
+    // A refresh token in the form still works (a non-browser client), and still stays out of
+    // the body.
+    let grant = [
+        ("grant_type", "refresh_token"),
+        ("refresh_token", second.refresh.as_str()),
+    ];
+    let r = token_form(&app, &grant, None, None, None).await;
+    cookie_session(r, "token endpoint, refresh grant from the form").await;
+}
+
 async fn refresh_without_a_token_is_invalid_body_when_cookie_mode_is_off(backend: Backend) {
     let app = spawn_app_with(backend, &[], &[]).await;
     let tokens = app.user_with_tokens("a@example.com").await;
@@ -698,6 +761,7 @@ crate::on_every_backend!(
     cookie_mode_accepts_an_allowed_cors_origin_as_origin,
     cookie_mode_logout_expires_both_cookies,
     refresh_without_a_token_is_invalid_body_when_cookie_mode_is_off,
+    cookie_mode_token_endpoint_keeps_the_refresh_token_out_of_the_body,
 );
 
 // ---------------------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ mod core_flow;
 mod email;
 mod hardening;
 mod input;
+mod lockout;
 mod metrics;
 mod openapi;
 mod outages;
