@@ -14,6 +14,7 @@ pub mod admin;
 pub mod audit;
 pub mod clock;
 pub mod error;
+pub mod keyed_lock;
 pub mod mail;
 pub mod model;
 pub mod password;

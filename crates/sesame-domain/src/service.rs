@@ -8,6 +8,7 @@
 use crate::audit::{AuditEvent, AuditKind};
 use crate::clock::{now, Timestamp};
 use crate::error::AuthError;
+use crate::keyed_lock::KeyedLock;
 use crate::mail::{MailKind, OutboundMail};
 use crate::model::{
     ClientInfo, DisplayName, Email, LoginName, NewUser, ProfilePatch, RoleName, Session, SessionId,
@@ -140,6 +141,8 @@ pub struct AuthService {
     pub(crate) policy: PasswordPolicy,
     /// Wakes the outbox worker when mail is enqueued.
     pub(crate) mail_signal: Arc<Notify>,
+    /// Login attempts on one lockout key take turns (see [`KeyedLock`]).
+    pub(crate) login_turns: KeyedLock,
 }
 
 /// The login-throttle key of an existing account (the storage layer can build the same key from
@@ -294,6 +297,7 @@ impl AuthService {
             lockout,
             policy,
             mail_signal,
+            login_turns: KeyedLock::new(),
         }
     }
 
@@ -375,7 +379,9 @@ impl AuthService {
     ///
     /// Repeated failures pause sign-in for the name (see [`LockoutSettings`]); while paused, the
     /// answer is [`AuthError::TooManyAttempts`] whatever the password and whether or not the
-    /// account exists, because unknown names keep a counter of their own.
+    /// account exists, because unknown names keep a counter of their own. Attempts on one name
+    /// take turns within a node, so concurrent wrong guesses cannot all be checked before the
+    /// first failure is counted.
     ///
     /// # Errors
     /// [`AuthError::InvalidCredentials`], [`AuthError::AccountDisabled`],
@@ -408,6 +414,10 @@ impl AuthService {
             ),
         };
         let user_id = found.as_ref().map(|f| f.user.id);
+        // Attempts on one key are checked in turn, so each sees the failures and the pause the
+        // previous one recorded: a burst of concurrent guesses gets no more checks than the
+        // threshold allows one at a time.
+        let _turn = self.login_turns.lock(&key).await;
         let t = now();
         let throttle = self.store.login_throttle(&key).await?;
         if let Some(until) = throttle.and_then(|s| s.locked_until).filter(|u| *u > t) {
