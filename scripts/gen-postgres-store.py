@@ -9,7 +9,8 @@ PG_ROTATE = """        // One statement: the consume, the successor and the slid
         // same token blocks on the row lock, then finds it used and changes nothing.
         let n = sqlx::query(
             "WITH used AS (UPDATE refresh_tokens SET used_at = ? WHERE token_hash = ? AND session_id = ? AND used_at IS NULL \\
-             AND EXISTS (SELECT 1 FROM sessions s WHERE s.id = refresh_tokens.session_id AND s.revoked_at IS NULL) \\
+             AND EXISTS (SELECT 1 FROM sessions s WHERE s.id = refresh_tokens.session_id AND s.revoked_at IS NULL \\
+             AND s.expires_at > ?) \\
              RETURNING session_id), \\
              ins AS (INSERT INTO refresh_tokens (token_hash, session_id, created_at) SELECT ?, session_id, ? FROM used \\
              RETURNING session_id) \\
@@ -18,6 +19,7 @@ PG_ROTATE = """        // One statement: the consume, the successor and the slid
         .bind(ms(now))
         .bind(old.0.as_slice())
         .bind(session.as_uuid())
+        .bind(ms(now))
         .bind(new.0.as_slice())
         .bind(ms(now))
         .bind(ms(now))

@@ -15,6 +15,7 @@ pub mod audit;
 pub mod clock;
 pub mod device;
 pub mod error;
+pub mod keyed_lock;
 pub mod mail;
 pub mod model;
 pub mod password;

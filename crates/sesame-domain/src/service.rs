@@ -9,6 +9,7 @@ use crate::audit::{AuditEvent, AuditKind};
 use crate::clock::{now, Clock, SystemClock, Timestamp};
 use crate::device::{DeviceId, DeviceTokens};
 use crate::error::AuthError;
+use crate::keyed_lock::KeyedLock;
 use crate::mail::{MailKind, OutboundMail};
 use crate::model::{
     ClientInfo, DisplayName, Email, LoginName, NewUser, ProfilePatch, RoleName, Session, SessionId,
@@ -253,6 +254,8 @@ pub struct AuthService {
     pub(crate) devices: DeviceTokens,
     /// "Now" for the lockout rules and device-token lifetimes.
     pub(crate) clock: Arc<dyn Clock>,
+    /// Login attempts on one lockout key take turns (see [`KeyedLock`]).
+    pub(crate) login_turns: KeyedLock,
 }
 
 /// The login-throttle key of an existing account (the storage layer can build the same key from
@@ -413,6 +416,7 @@ impl AuthService {
             mail_signal,
             devices,
             clock: Arc::new(SystemClock),
+            login_turns: KeyedLock::new(),
         }
     }
 
@@ -533,7 +537,9 @@ impl AuthService {
     /// knows, else the account's shared key (or the name's, for names without an account). While
     /// paused, the answer is [`AuthError::TooManyAttempts`] whatever the password and whether or
     /// not the account exists. A success clears only the key it was judged by: a known device
-    /// signing in does not lift the pause strangers caused on the shared key.
+    /// signing in does not lift the pause strangers caused on the shared key. Attempts on one
+    /// key take turns within a node, so concurrent wrong guesses cannot all be checked before
+    /// the first failure is counted.
     ///
     /// # Errors
     /// [`AuthError::InvalidCredentials`], [`AuthError::AccountDisabled`],
@@ -555,6 +561,10 @@ impl AuthService {
             ..
         } = attempt;
         let user_id = found.as_ref().map(|f| f.user.id);
+        // Attempts on one key are checked in turn, so each sees the failures and the pause the
+        // previous one recorded: a burst of concurrent guesses gets no more checks than the
+        // threshold allows one at a time.
+        let _turn = self.login_turns.lock(&key).await;
         let t = self.clock.now();
         let throttle = self.store.login_throttle(&key).await?;
         if let Some(until) = paused_until(throttle, t) {

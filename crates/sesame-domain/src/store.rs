@@ -77,6 +77,20 @@ pub enum TokenEffect {
     ChangeEmail { new_email: Email },
 }
 
+impl TokenEffect {
+    /// The one purpose of token that may have this effect: the store consumes a token only for
+    /// its own purpose, so a token of one flow presented to another changes nothing even if a
+    /// caller skipped its own purpose check.
+    #[must_use]
+    pub fn purpose(&self) -> TokenPurpose {
+        match self {
+            Self::VerifyEmail => TokenPurpose::VerifyEmail,
+            Self::ResetPassword { .. } => TokenPurpose::ResetPassword,
+            Self::ChangeEmail { .. } => TokenPurpose::ChangeEmail,
+        }
+    }
+}
+
 /// A password change by the signed-in user, applied atomically.
 #[derive(Debug, Clone)]
 pub struct PasswordChange {
@@ -191,7 +205,9 @@ pub trait SessionStore: Send + Sync {
 
     /// Atomically marks `old` used and stores `new` in the same session, sliding the session's
     /// expiry to `expires_at`. Returns `false`, changing nothing, if `old` was already used or the
-    /// session is revoked: one conditional update decides, so a race cannot mint two successors.
+    /// session is revoked or expired at `now`: one conditional update decides, so a race cannot
+    /// mint two successors, and an expired session cannot be revived even if a caller forgot to
+    /// check its expiry.
     async fn rotate_refresh_token(
         &self,
         old: &TokenHash,
@@ -249,9 +265,10 @@ pub trait EmailTokenStore: Send + Sync {
         purpose: TokenPurpose,
     ) -> Result<Option<Timestamp>, StoreError>;
 
-    /// Consumes the token if it is unused and unexpired at `now` (one conditional update), and
-    /// in the same transaction applies `effect` and enqueues `mails`. Returns `false`, changing
-    /// nothing, when the token was already used or expired.
+    /// Consumes the token if it is unused, unexpired at `now` and of `effect`'s purpose (one
+    /// conditional update), and in the same transaction applies `effect` and enqueues `mails`.
+    /// Returns `false`, changing nothing, when the token was already used, expired or is of
+    /// another purpose.
     ///
     /// # Errors
     /// [`StoreError::Conflict`] when an email change collides with another account (nothing is
@@ -276,7 +293,8 @@ pub trait MailStore: Send + Sync {
         limit: u32,
     ) -> Result<Vec<QueuedMail>, StoreError>;
 
-    /// Marks a message delivered and wipes its parameters (they may hold a token link).
+    /// Marks a message delivered, wipes its parameters (they may hold a token link) and clears
+    /// the error of any earlier failed attempt.
     async fn mail_sent(&self, id: Uuid, now: Timestamp) -> Result<(), StoreError>;
 
     /// Records a failed attempt: retry at `retry_at`, or, with `None`, dead for good.

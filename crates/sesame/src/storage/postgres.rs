@@ -440,15 +440,17 @@ impl SessionStore for PgStore {
         // same token blocks on the row lock, then finds it used and changes nothing.
         let n = sqlx::query(
             "WITH used AS (UPDATE refresh_tokens SET used_at = $1 WHERE token_hash = $2 AND session_id = $3 AND used_at IS NULL \
-             AND EXISTS (SELECT 1 FROM sessions s WHERE s.id = refresh_tokens.session_id AND s.revoked_at IS NULL) \
+             AND EXISTS (SELECT 1 FROM sessions s WHERE s.id = refresh_tokens.session_id AND s.revoked_at IS NULL \
+             AND s.expires_at > $4) \
              RETURNING session_id), \
-             ins AS (INSERT INTO refresh_tokens (token_hash, session_id, created_at) SELECT $4, session_id, $5 FROM used \
+             ins AS (INSERT INTO refresh_tokens (token_hash, session_id, created_at) SELECT $5, session_id, $6 FROM used \
              RETURNING session_id) \
-             UPDATE sessions SET last_used_at = $6, expires_at = $7 WHERE id IN (SELECT session_id FROM ins)",
+             UPDATE sessions SET last_used_at = $7, expires_at = $8 WHERE id IN (SELECT session_id FROM ins)",
         )
         .bind(now)
         .bind(old.0.as_slice())
         .bind(session.as_uuid())
+        .bind(now)
         .bind(new.0.as_slice())
         .bind(now)
         .bind(now)
@@ -709,11 +711,12 @@ impl EmailTokenStore for PgStore {
         let mut tx = self.writer.begin().await.map_err(store_err)?;
         let consumed = sqlx::query(
             "UPDATE email_tokens SET used_at = $1 \
-             WHERE token_hash = $2 AND user_id = $3 AND used_at IS NULL AND expires_at > $4",
+             WHERE token_hash = $2 AND user_id = $3 AND purpose = $4 AND used_at IS NULL AND expires_at > $5",
         )
         .bind(now)
         .bind(hash.0.as_slice())
         .bind(user.as_uuid())
+        .bind(effect.purpose().as_str())
         .bind(now)
         .execute(&mut *tx)
         .await
@@ -823,7 +826,7 @@ impl MailStore for PgStore {
     async fn mail_sent(&self, id: uuid::Uuid, now: Timestamp) -> Result<(), StoreError> {
         sqlx::query(
             "UPDATE mail_outbox SET status = 'sent', sent_at = $1, params = '{}', locked_until = NULL, \
-             attempts = attempts + 1 WHERE id = $2",
+             last_error = NULL, attempts = attempts + 1 WHERE id = $2",
         )
         .bind(now)
         .bind(id)

@@ -739,11 +739,12 @@ impl EmailTokenStore for SqliteStore {
         let mut tx = self.writer.begin().await.map_err(store_err)?;
         let consumed = sqlx::query(
             "UPDATE email_tokens SET used_at = ? \
-             WHERE token_hash = ? AND user_id = ? AND used_at IS NULL AND expires_at > ?",
+             WHERE token_hash = ? AND user_id = ? AND purpose = ? AND used_at IS NULL AND expires_at > ?",
         )
         .bind(ms(now))
         .bind(hash.0.as_slice())
         .bind(user.as_uuid())
+        .bind(effect.purpose().as_str())
         .bind(ms(now))
         .execute(&mut *tx)
         .await
@@ -851,7 +852,7 @@ impl MailStore for SqliteStore {
     async fn mail_sent(&self, id: uuid::Uuid, now: Timestamp) -> Result<(), StoreError> {
         sqlx::query(
             "UPDATE mail_outbox SET status = 'sent', sent_at = ?, params = '{}', locked_until = NULL, \
-             attempts = attempts + 1 WHERE id = ?",
+             last_error = NULL, attempts = attempts + 1 WHERE id = ?",
         )
         .bind(ms(now))
         .bind(id)

@@ -5,7 +5,8 @@
 //! hand-offs, N thread round trips and N commits into one of each.
 //!
 //! Each rotation in a batch is the same three statements as a lone one: consume the old token
-//! if unused and its session live, insert the successor only if that changed a row
+//! if unused and its session live (neither revoked nor expired: the store refuses an expired
+//! session itself, not only the service), insert the successor only if that changed a row
 //! (`changes()` reads the previous statement's count), slide the session only if the insert
 //! happened — and then return the rotation's index, so each caller learns its own outcome. If a
 //! rotation breaks a unique rule, the batch is rolled back and each rotation is retried on its
@@ -29,7 +30,7 @@ const MAX_BATCH: usize = 64;
 const QUEUE: usize = 4096;
 
 const ONE: &str = "UPDATE refresh_tokens SET used_at = ? WHERE token_hash = ? AND session_id = ? AND used_at IS NULL \
-     AND EXISTS (SELECT 1 FROM sessions s WHERE s.id = refresh_tokens.session_id AND s.revoked_at IS NULL); \
+     AND EXISTS (SELECT 1 FROM sessions s WHERE s.id = refresh_tokens.session_id AND s.revoked_at IS NULL AND s.expires_at > ?); \
      INSERT INTO refresh_tokens (token_hash, session_id, created_at) SELECT ?, ?, ? WHERE changes() = 1; \
      UPDATE sessions SET last_used_at = ?, expires_at = ? WHERE id = ? AND changes() = 1 RETURNING ? AS rotation;";
 
@@ -140,6 +141,7 @@ async fn apply(writer: &SqlitePool, rotations: &[Rotation]) -> Result<Vec<bool>,
             .bind(now)
             .bind(r.old.0.as_slice())
             .bind(r.session.as_uuid())
+            .bind(now)
             .bind(r.new.0.as_slice())
             .bind(r.session.as_uuid())
             .bind(now)

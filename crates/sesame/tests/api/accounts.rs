@@ -343,8 +343,13 @@ async fn a_saturated_hash_pool_answers_503_with_retry_after(b: Backend) {
         &["--hash-workers", "1", "--hash-queue", "2"],
     )
     .await;
-    app.create_user("busy@example.com").await;
-    let responses = join_all((0..12).map(|_| app.login("busy@example.com", PASSWORD))).await;
+    // Twelve accounts: logins to one account take turns (the lockout counts each failure before
+    // the next attempt is checked), so only logins to different accounts hash at once.
+    let emails: Vec<String> = (0..12).map(|i| format!("busy{i}@example.com")).collect();
+    for email in &emails {
+        app.create_user(email).await;
+    }
+    let responses = join_all(emails.iter().map(|e| app.login(e, PASSWORD))).await;
     let mut ok = 0;
     let mut busy = 0;
     for r in responses {
@@ -360,7 +365,7 @@ async fn a_saturated_hash_pool_answers_503_with_retry_after(b: Backend) {
     }
     assert!(ok >= 1 && busy >= 1, "ok {ok}, refused {busy}");
     // The pool drains: a login afterwards succeeds.
-    assert_eq!(app.login("busy@example.com", PASSWORD).await.status(), 200);
+    assert_eq!(app.login("busy0@example.com", PASSWORD).await.status(), 200);
 }
 
 async fn health_endpoints_answer(b: Backend) {

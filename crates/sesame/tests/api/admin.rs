@@ -408,6 +408,45 @@ async fn every_admin_route_refuses_anonymous_and_non_admin_callers(b: Backend) {
     );
 }
 
+async fn every_admin_route_refuses_a_caller_holding_only_a_non_admin_role(b: Backend) {
+    // A role other than `admin` grants no admin power: the check is for the admin role, not for
+    // "has some role".
+    let (app, admin) = admin_app(b).await;
+    create_role(&app, &admin, "support").await;
+    let carol = admin_create(
+        &app,
+        &admin,
+        "carol@example.com",
+        json!({ "roles": ["support"], "email_verified": true }),
+    )
+    .await;
+    let carol = Caller::from_tokens(&app.tokens(&s(&carol, "email")).await);
+    assert_eq!(
+        user(&app, &admin, &carol.id).await["roles"],
+        json!(["support"])
+    );
+    let routes = admin_routes(&app).await;
+    assert!(!routes.is_empty());
+    for (method, path) in &routes {
+        let r = call(&app, method.clone(), path, Some(&carol.access), None).await;
+        assert_eq!(r.status(), 403, "{method} {path} as a support-role user");
+        assert_problem(r, 403, "forbidden").await;
+    }
+    assert_eq!(
+        user(&app, &admin, &carol.id).await["roles"],
+        json!(["support"])
+    );
+    assert_eq!(
+        count(
+            &app,
+            "audit_events WHERE event LIKE 'admin.%' AND event <> 'admin.role_created' AND event <> 'admin.user_created'"
+        )
+        .await,
+        0,
+        "the refusals changed nothing"
+    );
+}
+
 // ---------------------------------------------------------------------------------------------
 // Roles
 // ---------------------------------------------------------------------------------------------
@@ -808,6 +847,71 @@ async fn two_admins_demoting_each_other_at_once_leave_exactly_one_admin(b: Backe
 // ---------------------------------------------------------------------------------------------
 // Deactivation
 // ---------------------------------------------------------------------------------------------
+
+async fn the_last_two_admins_deleting_each_other_at_once_leave_exactly_one_admin(b: Backend) {
+    let (app, mut a) = admin_app(b).await;
+    for round in 0..6 {
+        let bob = second_admin(&app, &a, &format!("bob{round}@example.com")).await;
+        let (path_a, path_bob) = (user_path(&a.id), user_path(&bob.id));
+        let (ra, rb) = tokio::join!(
+            delete(&app, &path_bob, &a.access),
+            delete(&app, &path_a, &bob.access),
+        );
+        let statuses = [ra.status().as_u16(), rb.status().as_u16()];
+        assert_eq!(
+            statuses.iter().filter(|s| **s == 204).count(),
+            1,
+            "round {round}: exactly one deletion succeeds: {statuses:?}"
+        );
+        assert_eq!(active_admins(&app).await, 1, "round {round}");
+        // The loser was refused as the last admin, or (deleted first) lost its session.
+        let (loser, survivor) = if statuses[0] == 204 {
+            (rb, a.clone())
+        } else {
+            (ra, bob)
+        };
+        let st = loser.status().as_u16();
+        assert!([401, 409].contains(&st), "round {round}: {statuses:?}");
+        if st == 409 {
+            assert_problem(loser, 409, "last_admin").await;
+        }
+        a = survivor;
+        assert_eq!(app.me(&a.access).await.status(), 200, "round {round}");
+    }
+}
+
+async fn the_last_two_admins_deleting_their_own_accounts_at_once_leave_exactly_one_admin(
+    b: Backend,
+) {
+    let (app, mut a) = admin_app(b).await;
+    for round in 0..6 {
+        let bob = second_admin(&app, &a, &format!("bob{round}@example.com")).await;
+        let leave = |c: &Caller| {
+            app.client
+                .delete(app.url("/api/v1/users/me"))
+                .bearer_auth(&c.access)
+                .json(&json!({ "password": PASSWORD }))
+                .send()
+        };
+        let (ra, rb) = tokio::join!(leave(&a), leave(&bob));
+        let (ra, rb) = (ra.unwrap(), rb.unwrap());
+        let statuses = [ra.status().as_u16(), rb.status().as_u16()];
+        assert_eq!(
+            statuses.iter().filter(|s| **s == 204).count(),
+            1,
+            "round {round}: exactly one account goes: {statuses:?}"
+        );
+        assert_eq!(active_admins(&app).await, 1, "round {round}");
+        let (loser, survivor) = if statuses[0] == 204 {
+            (rb, bob)
+        } else {
+            (ra, a.clone())
+        };
+        assert_problem(loser, 409, "last_admin").await;
+        a = survivor;
+        assert_eq!(app.me(&a.access).await.status(), 200, "round {round}");
+    }
+}
 
 async fn deactivating_a_user_ends_their_sessions_at_once_and_reactivation_allows_login(b: Backend) {
     let (app, admin) = admin_app(b).await;
@@ -2184,6 +2288,9 @@ crate::on_every_backend!(
     a_demoted_admin_loses_admin_powers_on_the_very_next_request,
     the_last_active_admin_cannot_be_demoted_deactivated_or_deleted,
     two_admins_demoting_each_other_at_once_leave_exactly_one_admin,
+    the_last_two_admins_deleting_each_other_at_once_leave_exactly_one_admin,
+    the_last_two_admins_deleting_their_own_accounts_at_once_leave_exactly_one_admin,
+    every_admin_route_refuses_a_caller_holding_only_a_non_admin_role,
     deactivating_a_user_ends_their_sessions_at_once_and_reactivation_allows_login,
     the_page_size_is_clamped_to_1_through_200_and_bad_queries_are_refused,
     the_user_list_filters_by_prefix_role_flags_lockout_and_creation_time,

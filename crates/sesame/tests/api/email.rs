@@ -852,6 +852,15 @@ async fn a_transient_rejection_is_retried_until_the_server_accepts(b: Backend) {
     })
     .await;
     assert_eq!(sink.messages_to("alice@example.com").len(), 1);
+    let error: Option<String> = app
+        .db
+        .text("SELECT COALESCE(last_error, 'NULL') FROM mail_outbox WHERE recipient = 'alice@example.com'")
+        .await;
+    assert_eq!(
+        error.as_deref(),
+        Some("NULL"),
+        "the earlier refusal is cleared once sent"
+    );
 }
 
 // --- pages -------------------------------------------------------------------------------------

@@ -237,7 +237,26 @@ pub async fn spawn_on(db: TestDb, global: &[&str], serve: &[&str]) -> TestApp {
 /// Starts a server on an existing test database reached through `url` (e.g. through a proxy);
 /// the test's own queries (`TestApp::db`) still go straight to the database.
 pub async fn spawn_on_url(db: TestDb, url: &str, global: &[&str], serve: &[&str]) -> TestApp {
-    let app = build(url, global, serve).await;
+    let app = build(url, global, serve, true).await;
+    start(db, app).await
+}
+
+/// Starts a server with the production defaults: none of the relaxed test values of
+/// `TEST_SERVE_DEFAULTS` (only hashing stays cheap), to check the defaults themselves.
+pub async fn spawn_app_with_production_defaults(backend: Backend, serve: &[&str]) -> TestApp {
+    let db = TestDb::new(backend).await;
+    let app = build(&db.url, &[], serve, false).await;
+    start(db, app).await
+}
+
+/// Builds (binds, does not yet serve) a server on `db` with the test defaults, so a test can
+/// swap a part of its state (say, a misbehaving rate limiter) before [`start`].
+pub async fn build_app(db: &TestDb, global: &[&str], serve: &[&str]) -> Application {
+    build(&db.url, global, serve, true).await
+}
+
+/// Serves an application built by [`build_app`].
+pub async fn start(db: TestDb, app: Application) -> TestApp {
     let addr = app.local_addr().unwrap();
     let (tx, rx) = oneshot::channel::<()>();
     let server = tokio::spawn(async move {
@@ -274,7 +293,7 @@ const TEST_SERVE_DEFAULTS: &[(&str, &str)] = &[
     ("--rate-email-change-user", "1000000/1s"),
 ];
 
-async fn build(url: &str, global: &[&str], serve: &[&str]) -> Application {
+async fn build(url: &str, global: &[&str], serve: &[&str], test_defaults: bool) -> Application {
     let mut args = vec!["sesame", "--database-url", url, "--log-level", "warn"];
     if !global.iter().any(|a| a.starts_with("--argon2")) {
         args.extend_from_slice(FAST_HASH);
@@ -288,7 +307,7 @@ async fn build(url: &str, global: &[&str], serve: &[&str]) -> Application {
         "http://sesame.test",
     ]);
     for (flag, value) in TEST_SERVE_DEFAULTS {
-        if !serve.contains(flag) {
+        if test_defaults && !serve.contains(flag) {
             args.extend_from_slice(&[flag, value]);
         }
     }

@@ -2,17 +2,21 @@
 //! uniqueness is reported as the right conflict, a refresh token is consumed exactly once even
 //! under concurrency (and concurrent rotations of many sessions, batched together on SQLite, each
 //! get their own outcome, a failing one rolled back alone), revoked sessions stop
-//! authenticating, one primary signing key wins.
+//! authenticating, one primary signing key wins; an expired session cannot rotate and an
+//! emailed token is consumed only unexpired and for its own purpose (the store refuses them
+//! itself, whatever the service checked); outbox claims hold a lease that only its end lets
+//! another worker take over, and a delivered message keeps no earlier error.
 
 use crate::helpers::{Backend, TestDb};
 use futures::future::join_all;
 use sesame::storage::Database;
 use sesame_domain::clock::now;
 use sesame_domain::error::Conflict;
+use sesame_domain::mail::{MailKind, OutboundMail};
 use sesame_domain::model::{
     Email, LoginName, NewUser, ProfilePatch, Session, SessionId, UserId, Username,
 };
-use sesame_domain::store::{NewSession, Store};
+use sesame_domain::store::{NewEmailToken, NewSession, Store, TokenEffect, TokenPurpose};
 use sesame_domain::token::{random_secret, RefreshToken, StoredKey};
 use sesame_domain::StoreError;
 use std::sync::Arc;
@@ -357,6 +361,219 @@ async fn exactly_one_primary_signing_key_is_stored(b: Backend) {
     assert_eq!(stored[0].public_raw.len(), 32);
 }
 
+async fn an_expired_session_cannot_rotate(b: Backend) {
+    let db = TestDb::new(b).await;
+    let s = store(&db).await;
+    let u = s
+        .insert_user(&new_user("x@example.com", None), None, None)
+        .await
+        .unwrap();
+    let (sid, token, secret) = open_session(s.as_ref(), u.id).await;
+    let successor = token.successor(&secret);
+    // `open_session` gives the session one day; two days later it is over.
+    let later = now() + chrono::Duration::days(2);
+    let rotated = s
+        .rotate_refresh_token(
+            &token.hash(),
+            &successor.hash(),
+            sid,
+            later,
+            later + chrono::Duration::days(1),
+        )
+        .await
+        .unwrap();
+    assert!(
+        !rotated,
+        "a rotation at a time past the session's expiry is refused"
+    );
+    let state = s.refresh_token_state(&token.hash()).await.unwrap().unwrap();
+    assert!(state.used_at.is_none(), "the token was left unused");
+    assert!(
+        state.session.expires_at < later,
+        "the session's expiry did not slide"
+    );
+    assert!(s
+        .refresh_token_state(&successor.hash())
+        .await
+        .unwrap()
+        .is_none());
+    // The same rotation before the expiry applies.
+    let t = now();
+    assert!(s
+        .rotate_refresh_token(&token.hash(), &successor.hash(), sid, t, later)
+        .await
+        .unwrap());
+}
+
+fn email_token_record(user: UserId, purpose: TokenPurpose) -> (RefreshToken, NewEmailToken) {
+    let token = RefreshToken::generate();
+    let t = now();
+    let record = NewEmailToken {
+        hash: token.hash(),
+        user_id: user,
+        purpose,
+        new_email: (purpose == TokenPurpose::ChangeEmail)
+            .then(|| Email::parse("new@example.com").unwrap()),
+        created_at: t,
+        expires_at: t + chrono::Duration::hours(1),
+    };
+    (token, record)
+}
+
+async fn an_emailed_token_is_consumed_only_unexpired_and_for_its_own_purpose(b: Backend) {
+    let db = TestDb::new(b).await;
+    let s = store(&db).await;
+    let u = s
+        .insert_user(&new_user("m@example.com", None), None, None)
+        .await
+        .unwrap();
+    let effects = [
+        TokenEffect::VerifyEmail,
+        TokenEffect::ResetPassword {
+            password_hash: "$argon2id$v=19$m=256,t=1,p=1$bmV3c2FsdA$bmV3aGFzaA".into(),
+        },
+        TokenEffect::ChangeEmail {
+            new_email: Email::parse("new@example.com").unwrap(),
+        },
+    ];
+    for purpose in [
+        TokenPurpose::VerifyEmail,
+        TokenPurpose::ResetPassword,
+        TokenPurpose::ChangeEmail,
+    ] {
+        let (token, record) = email_token_record(u.id, purpose);
+        s.issue_email_token(&record, false, &[]).await.unwrap();
+        for effect in effects.iter().filter(|e| e.purpose() != purpose) {
+            assert!(
+                !s.consume_email_token(&token.hash(), u.id, now(), effect, &[])
+                    .await
+                    .unwrap(),
+                "a {purpose:?} token does not consume as {effect:?}"
+            );
+        }
+        let own = effects.iter().find(|e| e.purpose() == purpose).unwrap();
+        let past_expiry = record.expires_at + chrono::Duration::seconds(1);
+        assert!(
+            !s.consume_email_token(&token.hash(), u.id, past_expiry, own, &[])
+                .await
+                .unwrap(),
+            "a {purpose:?} token is not consumed after its expiry"
+        );
+        let state = s.email_token_state(&token.hash()).await.unwrap().unwrap();
+        assert!(state.used_at.is_none(), "the refusals left it unused");
+        assert!(
+            s.consume_email_token(&token.hash(), u.id, now(), own, &[])
+                .await
+                .unwrap(),
+            "a live {purpose:?} token is consumed for its own purpose"
+        );
+    }
+    let after = s.user_by_id(u.id).await.unwrap().unwrap();
+    assert!(after.email_verified);
+    assert_eq!(after.email.as_str(), "new@example.com");
+}
+
+fn mail_to(to: &str) -> OutboundMail {
+    OutboundMail::new(
+        None,
+        to,
+        MailKind::VerifyEmail,
+        &[("link", "x"), ("email", to), ("expires_in", "1 hour")],
+    )
+}
+
+async fn a_delivered_mail_keeps_no_earlier_error(b: Backend) {
+    let db = TestDb::new(b).await;
+    let s = store(&db).await;
+    s.enqueue_mail(&[mail_to("e@example.com")]).await.unwrap();
+    let t = now();
+    let claimed = s
+        .claim_mail(t, t + chrono::Duration::seconds(60), 10)
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), 1);
+    let id = claimed[0].id;
+    s.mail_failed(id, 1, Some(t), "451 try again later")
+        .await
+        .unwrap();
+    let error = db.text("SELECT last_error FROM mail_outbox").await.unwrap();
+    assert_eq!(error, "451 try again later");
+    let again = s
+        .claim_mail(now(), now() + chrono::Duration::seconds(60), 10)
+        .await
+        .unwrap();
+    assert_eq!(again.len(), 1);
+    s.mail_sent(id, now()).await.unwrap();
+    assert_eq!(
+        db.text("SELECT status FROM mail_outbox").await.as_deref(),
+        Some("sent")
+    );
+    let error: Option<String> = db
+        .text("SELECT COALESCE(last_error, 'NULL') FROM mail_outbox")
+        .await;
+    assert_eq!(
+        error.as_deref(),
+        Some("NULL"),
+        "the old error is cleared once sent"
+    );
+}
+
+async fn a_claimed_mail_is_taken_over_only_once_its_lease_has_ended(b: Backend) {
+    let db = TestDb::new(b).await;
+    // Two nodes: two stores on one database.
+    let first = store(&db).await;
+    let second = store(&db).await;
+    first
+        .enqueue_mail(&[mail_to("a@example.com"), mail_to("b@example.com")])
+        .await
+        .unwrap();
+    let t = now();
+    let lease = chrono::Duration::seconds(60);
+    let claimed = first.claim_mail(t, t + lease, 10).await.unwrap();
+    assert_eq!(claimed.len(), 2);
+    // The first node "crashes": it never reports an outcome. While its lease runs, no one else
+    // gets the mail.
+    for at in [
+        t,
+        t + chrono::Duration::seconds(1),
+        t + lease - chrono::Duration::milliseconds(1),
+    ] {
+        assert!(
+            second
+                .claim_mail(at, at + lease, 10)
+                .await
+                .unwrap()
+                .is_empty(),
+            "claimed by another node at {at} while the lease runs"
+        );
+    }
+    // Once it has ended, the other node takes both over, exactly once.
+    let at = t + lease;
+    let taken = second.claim_mail(at, at + lease, 10).await.unwrap();
+    let mut ids: Vec<_> = taken.iter().map(|m| m.id).collect();
+    let mut before: Vec<_> = claimed.iter().map(|m| m.id).collect();
+    ids.sort();
+    before.sort();
+    assert_eq!(ids, before, "the same messages are taken over");
+    assert!(first
+        .claim_mail(at, at + lease, 10)
+        .await
+        .unwrap()
+        .is_empty());
+    for m in &taken {
+        second.mail_sent(m.id, at).await.unwrap();
+    }
+    let later = at + lease + lease;
+    assert!(
+        first
+            .claim_mail(later, later + lease, 10)
+            .await
+            .unwrap()
+            .is_empty(),
+        "a sent message is never claimed again"
+    );
+}
+
 crate::on_every_backend!(
     duplicates_are_reported_as_the_conflict_they_are,
     users_are_found_by_normalized_email_or_username,
@@ -367,4 +584,8 @@ crate::on_every_backend!(
     a_revoked_session_no_longer_authenticates_or_rotates,
     an_expired_session_no_longer_authenticates,
     exactly_one_primary_signing_key_is_stored,
+    an_expired_session_cannot_rotate,
+    an_emailed_token_is_consumed_only_unexpired_and_for_its_own_purpose,
+    a_delivered_mail_keeps_no_earlier_error,
+    a_claimed_mail_is_taken_over_only_once_its_lease_has_ended,
 );
