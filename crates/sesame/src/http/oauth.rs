@@ -4,7 +4,7 @@
 //! client libraries talk to. It deliberately does not use the problem+json envelope: OAuth
 //! clients parse `error`, not `code`.
 
-use super::extract::{read_body, Client};
+use super::extract::{first_bad_pair, read_body, Client};
 use super::problem::ApiError;
 use super::AppState;
 use axum::extract::{Request, State};
@@ -205,6 +205,12 @@ async fn grant(
             "the body is unreadable or larger than 64 KiB",
         )
     })?;
+    if let Some(field) = first_bad_pair(&body) {
+        return Err(OAuthError::bad(
+            "invalid_request",
+            format!("`{field}` contains NUL or another control character"),
+        ));
+    }
     let form: TokenForm = serde_urlencoded::from_bytes(&body)
         .map_err(|e| OAuthError::bad("invalid_request", format!("malformed parameters: {e}")))?;
     let required = |v: Option<String>, name: &str| {

@@ -17,4 +17,5 @@ mod refresh;
 mod session_cache;
 mod smtp;
 mod store_contract;
+mod text_rule;
 mod tokens;
