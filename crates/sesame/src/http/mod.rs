@@ -9,6 +9,7 @@
 
 pub mod account;
 pub mod admin;
+pub(crate) mod api_doc;
 pub mod auth;
 pub mod client_ip;
 pub mod cookies;
@@ -113,7 +114,7 @@ impl utoipa::Modify for SecuritySchemes {
 /// The API routes with their OpenAPI document. Every route is registered through `routes!`, so
 /// the document cannot miss one.
 fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
-    OpenApiRouter::with_openapi(ApiDoc::openapi())
+    let (router, doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(auth::register))
         .routes(routes!(auth::login))
         .routes(routes!(oauth::token))
@@ -146,7 +147,10 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(meta::jwks))
         .routes(routes!(meta::live))
         .routes(routes!(meta::ready))
-        .split_for_parts()
+        .split_for_parts();
+    let mut doc = doc;
+    api_doc::complete(&mut doc);
+    (router, doc)
 }
 
 /// The OpenAPI document, as served at `/openapi.json` and printed by `sesame openapi`.
