@@ -10,7 +10,7 @@
 # Schemathesis is installed from PyPI into a venv (SCHEMATHESIS_VENV) when missing, at the
 # pinned version below.
 #
-# Budget: SCHEMATHESIS_MAX_EXAMPLES cases per operation and phase (default 100), one worker (two
+# Budget: SCHEMATHESIS_MAX_EXAMPLES cases per operation and phase (default 200), one worker (two
 # workers race in schemathesis's lazy imports on Python 3.11 and a run with a fixed seed is
 # reproducible only with one). No time budget:
 # schemathesis's --max-time makes its fuzzing and stateful phases repeat until the time is spent. Extra arguments go to
@@ -21,7 +21,7 @@ cd "$(dirname "$0")/.."
 
 SCHEMATHESIS_VERSION=4.32.5
 venv="${SCHEMATHESIS_VENV:-target/schemathesis-venv}"
-max_examples="${SCHEMATHESIS_MAX_EXAMPLES:-100}"
+max_examples="${SCHEMATHESIS_MAX_EXAMPLES:-200}"
 pg_url="${SESAME_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
 
 if ! "$venv/bin/schemathesis" --version 2>/dev/null | grep -q "version $SCHEMATHESIS_VERSION\$"; then

@@ -111,15 +111,15 @@ pub struct ResetForm {
 /// Parses a form body. A field with NUL or another control character gets a 400 page saying so
 /// (the same text rule as the API's, see `extract::first_bad_pair`); anything that is not the
 /// expected form is an invalid link.
-fn form<T: serde::de::DeserializeOwned>(body: &Bytes) -> Result<T, Response> {
+fn form<T: serde::de::DeserializeOwned>(body: &Bytes) -> Result<T, Box<Response>> {
     if first_bad_pair(body).is_some() {
-        return Err(page(
+        return Err(Box::new(page(
             StatusCode::BAD_REQUEST,
             "Invalid characters",
             "<p class=\"error\">The form contained control characters, which are not allowed. Go back and try again.</p>",
-        ));
+        )));
     }
-    serde_urlencoded::from_bytes(body).map_err(|_| invalid_link())
+    serde_urlencoded::from_bytes(body).map_err(|_| Box::new(invalid_link()))
 }
 
 fn confirm_form(action: &str, token: &str, intro: &str, button: &str) -> String {
@@ -162,7 +162,7 @@ pub async fn verify_email_submit(
 ) -> Response {
     let f = match form::<TokenForm>(&body) {
         Ok(f) => f,
-        Err(resp) => return resp,
+        Err(resp) => return *resp,
     };
     match state.auth.verify_email(&f.token, &client).await {
         Ok(()) => page(
@@ -199,7 +199,7 @@ pub async fn confirm_email_submit(
 ) -> Response {
     let f = match form::<TokenForm>(&body) {
         Ok(f) => f,
-        Err(resp) => return resp,
+        Err(resp) => return *resp,
     };
     match state.auth.confirm_email_change(&f.token, &client).await {
         Ok(()) => page(
@@ -247,7 +247,7 @@ pub async fn reset_password_submit(
 ) -> Response {
     let f = match form::<ResetForm>(&body) {
         Ok(f) => f,
-        Err(resp) => return resp,
+        Err(resp) => return *resp,
     };
     if f.new_password != f.confirm_password {
         return page(
