@@ -48,6 +48,28 @@ macro_rules! id_type {
     };
 }
 
+/// The stable field-error code for text carrying a character no input may contain.
+pub const INVALID_CHARACTERS: &str = "invalid_characters";
+
+/// True for a character no text input may contain, whatever the field: NUL and the other
+/// control characters (C0, DEL, C1), except tab, line feed and carriage return.
+///
+/// One rule for every backend: PostgreSQL cannot store NUL in `text` (it fails the whole
+/// statement) while SQLite stores it, and the other controls have no business in names, filters,
+/// descriptions, tokens or passwords (they hide text in logs and on screens). The HTTP extractors
+/// apply it to every string of every body and query string before anything is parsed further, so
+/// no handler can forget it; the newtypes here have stricter rules of their own.
+#[must_use]
+pub fn is_disallowed_char(c: char) -> bool {
+    c.is_control() && !matches!(c, '\t' | '\n' | '\r')
+}
+
+/// True when `s` holds a character [`is_disallowed_char`] refuses.
+#[must_use]
+pub fn has_disallowed_chars(s: &str) -> bool {
+    s.chars().any(is_disallowed_char)
+}
+
 id_type!(
     /// Identifies a user account.
     UserId
@@ -487,5 +509,26 @@ mod tests {
         assert!(RoleName::parse("billing:read").is_ok());
         assert!(RoleName::parse("Admin").is_err());
         assert!(RoleName::parse("").is_err());
+    }
+
+    #[test]
+    fn nul_and_control_characters_are_disallowed_but_tab_and_newlines_are_not() {
+        for c in ['\0', '\u{1}', '\u{1b}', '\u{7f}', '\u{85}', '\u{9f}'] {
+            assert!(is_disallowed_char(c), "{:?}", c);
+        }
+        for c in [
+            '\t',
+            '\n',
+            '\r',
+            ' ',
+            'a',
+            '\u{a0}',
+            '\u{200b}',
+            '\u{1F600}',
+        ] {
+            assert!(!is_disallowed_char(c), "{:?}", c);
+        }
+        assert!(has_disallowed_chars("a\u{0}b"));
+        assert!(!has_disallowed_chars("line one\nline two"));
     }
 }

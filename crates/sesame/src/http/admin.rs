@@ -5,10 +5,10 @@
 
 use super::auth::collect;
 use super::dto::{AuditEventResponse, SessionResponse, UserResponse};
-use super::extract::{AdminUser, ApiJson, Client};
+use super::extract::{AdminUser, ApiJson, ApiQuery, Client};
 use super::problem::{ApiError, ApiResult, ProblemBody};
 use super::AppState;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -64,11 +64,36 @@ fn roles(raw: &[String], errs: &mut Vec<FieldError>) -> Vec<RoleName> {
         .collect()
 }
 
+/// Page sizes of the listing endpoints, as documented (`minimum`/`maximum` of `limit`).
+const PAGE_MIN: u32 = 1;
+const PAGE_MAX: u32 = 200;
+const PAGE_DEFAULT: u32 = 50;
+
+/// The page size asked for, or the default; outside 1–200 a `limit` field error (the document
+/// promises that range, so a value outside it is refused rather than silently clamped).
+fn page_limit(raw: Option<u64>, errs: &mut Vec<FieldError>) -> u32 {
+    match raw {
+        None => PAGE_DEFAULT,
+        Some(n) => match u32::try_from(n) {
+            Ok(n) if (PAGE_MIN..=PAGE_MAX).contains(&n) => n,
+            _ => {
+                errs.push(FieldError::new(
+                    "limit",
+                    "out_of_range",
+                    "limit is a page size from 1 to 200",
+                ));
+                PAGE_DEFAULT
+            }
+        },
+    }
+}
+
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ListUsersParams {
     /// Page size, 1 to 200 (default 50).
-    pub limit: Option<u32>,
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 200)]
+    pub limit: Option<u64>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
     /// Case-insensitive prefix of the email or the username.
@@ -108,10 +133,10 @@ pub struct UserListResponse {
 pub async fn list_users(
     State(state): State<AppState>,
     AdminUser(_admin): AdminUser,
-    query: Result<Query<ListUsersParams>, axum::extract::rejection::QueryRejection>,
+    ApiQuery(p): ApiQuery<ListUsersParams>,
 ) -> ApiResult<Json<UserListResponse>> {
-    let Query(p) = query.map_err(|e| ApiError::InvalidQuery(e.body_text()))?;
     let mut errs = Vec::new();
+    let limit = page_limit(p.limit, &mut errs);
     let role = p
         .role
         .as_deref()
@@ -139,12 +164,7 @@ pub async fn list_users(
     };
     let page = state
         .auth
-        .list_users(
-            filter,
-            after,
-            p.limit.unwrap_or(50),
-            p.include_total.unwrap_or(false),
-        )
+        .list_users(filter, after, limit, p.include_total.unwrap_or(false))
         .await?;
     Ok(Json(UserListResponse {
         users: page.users.into_iter().map(UserResponse::from).collect(),
@@ -204,6 +224,7 @@ pub struct CreateUserRequest {
         (status = 403, description = "`forbidden`", body = ProblemBody, content_type = "application/problem+json"),
         (status = 409, description = "`email_taken` or `username_taken`", body = ProblemBody, content_type = "application/problem+json"),
         (status = 422, description = "`validation_failed` (password policy, unknown role, missing password without set-password invite)", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 503, description = "`overloaded`: password hashing is saturated; see Retry-After", body = ProblemBody, content_type = "application/problem+json"),
     ))]
 pub async fn create_user(
     State(state): State<AppState>,
@@ -537,7 +558,8 @@ pub async fn delete_role(
 #[into_params(parameter_in = Query)]
 pub struct AuditParams {
     /// Page size, 1 to 200 (default 50).
-    pub limit: Option<u32>,
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 200)]
+    pub limit: Option<u64>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
     /// Events about this user.
@@ -569,9 +591,13 @@ pub struct AuditListResponse {
 pub async fn audit_events(
     State(state): State<AppState>,
     AdminUser(_admin): AdminUser,
-    query: Result<Query<AuditParams>, axum::extract::rejection::QueryRejection>,
+    ApiQuery(p): ApiQuery<AuditParams>,
 ) -> ApiResult<Json<AuditListResponse>> {
-    let Query(p) = query.map_err(|e| ApiError::InvalidQuery(e.body_text()))?;
+    let mut errs = Vec::new();
+    let limit = page_limit(p.limit, &mut errs);
+    if !errs.is_empty() {
+        return Err(AuthError::Validation(errs).into());
+    }
     let before = p.cursor.as_deref().map(decode_cursor).transpose()?;
     let (events, next) = state
         .auth
@@ -581,7 +607,7 @@ pub async fn audit_events(
             from: p.from,
             to: p.to,
             before,
-            limit: p.limit.unwrap_or(50),
+            limit,
         })
         .await?;
     Ok(Json(AuditListResponse {

@@ -34,6 +34,7 @@ pub(crate) fn collect<T>(errors: &mut Vec<FieldError>, r: Result<T, FieldError>)
         (status = 415, description = "Not JSON", body = ProblemBody, content_type = "application/problem+json"),
         (status = 422, description = "`validation_failed` (with `errors`) or `invalid_body`", body = ProblemBody, content_type = "application/problem+json"),
         (status = 503, description = "`overloaded`: hashing saturated; see Retry-After", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 429, description = "`rate_limited`: a rate limit; see Retry-After", body = ProblemBody, content_type = "application/problem+json"),
     ))]
 pub async fn register(
     State(state): State<AppState>,
@@ -79,10 +80,11 @@ pub async fn register(
         (status = 200, description = "Logged in", body = TokenResponse),
         (status = 400, description = "Malformed JSON", body = ProblemBody, content_type = "application/problem+json"),
         (status = 401, description = "`invalid_credentials`", body = ProblemBody, content_type = "application/problem+json"),
-        (status = 403, description = "`account_disabled` (only after a correct password)", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 403, description = "`account_disabled` or `email_not_verified` (only after a correct password)", body = ProblemBody, content_type = "application/problem+json"),
         (status = 422, description = "`validation_failed`: neither or both of email and username", body = ProblemBody, content_type = "application/problem+json"),
         (status = 429, description = "`rate_limited`: a rate limit, or sign-in paused after repeated failures; see Retry-After", body = ProblemBody, content_type = "application/problem+json"),
         (status = 503, description = "`overloaded`", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 429, description = "`rate_limited`: a rate limit or the sign-in pause after repeated failures; see Retry-After", body = ProblemBody, content_type = "application/problem+json"),
     ))]
 pub async fn login(
     State(state): State<AppState>,

@@ -76,8 +76,9 @@ pub struct LoginRequest {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RefreshRequest {
-    /// Required unless cookie mode is on and the `sesame_refresh` cookie is sent.
+    /// Required, except in cookie mode, where the `sesame_refresh` cookie may carry it instead.
     #[serde(default)]
+    #[schema(value_type = String, required = true)]
     pub refresh_token: Option<String>,
 }
 

@@ -1,7 +1,13 @@
-//! Extractors: how a request becomes domain input. JSON bodies ([`ApiJson`]) with precise
-//! 4xx errors instead of axum's plain-text rejections, the authenticated caller
-//! ([`CurrentUser`]: a handler that takes one is protected), and the caller's network identity
-//! ([`Client`]).
+//! Extractors: how a request becomes domain input. JSON bodies ([`ApiJson`]) and query strings
+//! ([`ApiQuery`]) with precise 4xx errors instead of axum's plain-text rejections, the
+//! authenticated caller ([`CurrentUser`]: a handler that takes one is protected), and the
+//! caller's network identity ([`Client`]).
+//!
+//! Every string of a body or query string passes one text rule here before a handler sees it:
+//! NUL and other control characters are refused (422 `validation_failed`, field code
+//! `invalid_characters`; see [`sesame_domain::model::is_disallowed_char`]), so no input path can
+//! carry them to the store and both backends answer alike. Headers that get stored (the user
+//! agent) are cleaned instead of refused.
 //!
 //! They parse and authenticate; they never decide business rules.
 
@@ -13,7 +19,7 @@ use axum::http::header::{AUTHORIZATION, CONTENT_TYPE, USER_AGENT};
 use axum::http::request::Parts;
 use axum::http::HeaderMap;
 use serde::de::DeserializeOwned;
-use sesame_domain::model::ClientInfo;
+use sesame_domain::model::{has_disallowed_chars, ClientInfo};
 use sesame_domain::service::Principal;
 use std::net::SocketAddr;
 
@@ -55,6 +61,91 @@ pub(crate) fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiErro
     })
 }
 
+/// Longest field path echoed back in an `invalid_characters` error.
+const MAX_FIELD_PATH: usize = 128;
+
+/// True when the raw JSON could decode to a disallowed character: a `\u` escape (how C0
+/// controls must be written), DEL, or a C1 control (UTF-8 `C2 80`–`C2 9F`). Raw C0 bytes inside a
+/// string are already a syntax error. Most bodies have none of these, and skip the second parse.
+fn may_hold_controls(bytes: &[u8]) -> bool {
+    bytes
+        .windows(2)
+        .any(|w| w == b"\\u" || (w[0] == 0xC2 && (0x80..=0x9F).contains(&w[1])))
+        || bytes.contains(&0x7F)
+}
+
+/// The path of the first string (value or key) in `v` holding a disallowed character:
+/// `email`, `roles.1`; a bad key is reported by its parent's path (`body` at the top).
+fn first_bad_string(v: &serde_json::Value, path: &mut Vec<String>) -> Option<String> {
+    let here = |path: &[String]| {
+        if path.is_empty() {
+            "body".to_owned()
+        } else {
+            truncate(&path.join("."), MAX_FIELD_PATH).to_owned()
+        }
+    };
+    match v {
+        serde_json::Value::String(s) => has_disallowed_chars(s).then(|| here(path)),
+        serde_json::Value::Array(items) => items.iter().enumerate().find_map(|(i, item)| {
+            path.push(i.to_string());
+            let found = first_bad_string(item, path);
+            path.pop();
+            found
+        }),
+        serde_json::Value::Object(map) => map.iter().find_map(|(k, item)| {
+            if has_disallowed_chars(k) {
+                return Some(here(path));
+            }
+            path.push(k.clone());
+            let found = first_bad_string(item, path);
+            path.pop();
+            found
+        }),
+        serde_json::Value::Null | serde_json::Value::Bool(_) | serde_json::Value::Number(_) => None,
+    }
+}
+
+/// Applies the text rule to a JSON body: 400 when it is not JSON at all, 422
+/// `invalid_characters` naming the first string that breaks the rule.
+pub(crate) fn check_json_text(bytes: &[u8]) -> Result<(), ApiError> {
+    if !may_hold_controls(bytes) {
+        return Ok(());
+    }
+    let value: serde_json::Value = parse_json(bytes)?;
+    match first_bad_string(&value, &mut Vec::new()) {
+        Some(field) => Err(ApiError::InvalidCharacters(field)),
+        None => Ok(()),
+    }
+}
+
+/// Every request body of the API is a JSON object. serde's derive would also fill a struct from
+/// an array of its fields in order (`[null, null]` as an empty profile change), which no client
+/// means and the document does not allow: anything but an object is 422 `invalid_body` (or 400
+/// when it is not JSON at all).
+pub(crate) fn check_json_object(bytes: &[u8]) -> Result<(), ApiError> {
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{') {
+        return Ok(());
+    }
+    parse_json::<serde::de::IgnoredAny>(bytes)?;
+    Err(ApiError::InvalidBody("expected a JSON object".into()))
+}
+
+/// The name of the first `name=value` pair of a form or query string (percent-decoded) that
+/// breaks the text rule; a pair whose name itself breaks it is reported as `query`.
+pub(crate) fn first_bad_pair(encoded: &[u8]) -> Option<String> {
+    // Decoding into pairs of strings cannot fail (invalid UTF-8 decodes lossily).
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(encoded).unwrap_or_default();
+    pairs.into_iter().find_map(|(k, v)| {
+        if has_disallowed_chars(&k) {
+            Some("query".to_owned())
+        } else if has_disallowed_chars(&v) {
+            Some(truncate(&k, MAX_FIELD_PATH).to_owned())
+        } else {
+            None
+        }
+    })
+}
+
 impl<T: DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
     type Rejection = ApiError;
 
@@ -63,7 +154,32 @@ impl<T: DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
             return Err(ApiError::UnsupportedMediaType("application/json"));
         }
         let bytes = read_body(req, state).await?;
+        check_json_object(&bytes)?;
+        check_json_text(&bytes)?;
         parse_json(&bytes).map(ApiJson)
+    }
+}
+
+/// A query string, deserialized with errors mapped into the problem envelope: a value with a
+/// disallowed character 422 (`invalid_characters`), one that does not parse 400
+/// (`invalid_query`).
+#[derive(Debug)]
+pub struct ApiQuery<T>(pub T);
+
+impl<T: DeserializeOwned> FromRequestParts<AppState> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        _state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let raw = parts.uri.query().unwrap_or_default();
+        if let Some(field) = first_bad_pair(raw.as_bytes()) {
+            return Err(ApiError::InvalidCharacters(field));
+        }
+        axum::extract::Query::<T>::try_from_uri(&parts.uri)
+            .map(|axum::extract::Query(q)| Self(q))
+            .map_err(|e| ApiError::InvalidQuery(e.body_text()))
     }
 }
 
@@ -128,8 +244,8 @@ impl FromRequestParts<AppState> for AdminUser {
 }
 
 /// Where the request came from: the client IP (the socket peer, or behind trusted proxies the
-/// address their forwarding headers name; see [`super::client_ip`]), the `User-Agent` (cut to
-/// 512 bytes) and the request id.
+/// address their forwarding headers name; see [`super::client_ip`]), the `User-Agent` (cleaned
+/// by [`clean_user_agent`]) and the request id.
 #[derive(Debug, Clone)]
 pub struct Client(pub ClientInfo);
 
@@ -150,8 +266,7 @@ impl FromRequestParts<AppState> for Client {
         let user_agent = parts
             .headers
             .get(USER_AGENT)
-            .and_then(|v| v.to_str().ok())
-            .map(|s| truncate(s, 512).to_owned());
+            .and_then(|v| clean_user_agent(v.as_bytes()));
         let request_id = parts
             .extensions
             .get::<super::RequestId>()
@@ -162,6 +277,20 @@ impl FromRequestParts<AppState> for Client {
             request_id,
         }))
     }
+}
+
+/// The user agent as stored with sessions and audit events: decoded as UTF-8 (an invalid
+/// sequence becomes U+FFFD), every control character (tab included, the header allows it)
+/// replaced by a space, trimmed, cut to 512 bytes on a character boundary; `None` when nothing
+/// is left. A client's odd header is sanitised, never a reason to refuse its request.
+pub(crate) fn clean_user_agent(raw: &[u8]) -> Option<String> {
+    let text = String::from_utf8_lossy(raw);
+    let cleaned: String = text
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    let cut = truncate(cleaned.trim(), 512).trim_end();
+    (!cut.is_empty()).then(|| cut.to_owned())
 }
 
 fn truncate(s: &str, max: usize) -> &str {
@@ -231,6 +360,78 @@ mod tests {
             Err(ApiError::InvalidBody(_))
         ));
         assert!(parse_json::<T>(br#"{"a":1}"#).is_ok());
+    }
+
+    #[test]
+    fn json_text_rule_finds_controls_in_values_keys_and_arrays() {
+        assert!(check_json_text(br#"{"email":"a@example.com"}"#).is_ok());
+        assert!(check_json_text(br#"{"d":"tab\tand\nline"}"#).is_ok());
+        assert!(check_json_text(br#"{"d":"\u00e9"}"#).is_ok());
+        for (body, field) in [
+            (&br#"{"email":"a\u0000b"}"#[..], "email"),
+            (br#"{"roles":["x","y\u001b"]}"#, "roles.1"),
+            (br#"{"a":{"b":"\u007f"}}"#, "a.b"),
+            ("{\"d\":\"\u{85}\"}".as_bytes(), "d"),
+            (b"{\"d\":\"\x7f\"}", "d"),
+            (br#"{"\u0000":"x"}"#, "body"),
+            (br#""\u0000""#, "body"),
+        ] {
+            match check_json_text(body) {
+                Err(ApiError::InvalidCharacters(f)) => assert_eq!(f, field),
+                other => panic!("{}: {other:?}", String::from_utf8_lossy(body)),
+            }
+        }
+        assert!(matches!(
+            check_json_text(br#"{"a":"\u0000"#),
+            Err(ApiError::MalformedJson(_))
+        ));
+    }
+
+    #[test]
+    fn only_a_json_object_is_a_body() {
+        assert!(check_json_object(b" {}").is_ok());
+        assert!(matches!(
+            check_json_object(b"[null, null]"),
+            Err(ApiError::InvalidBody(_))
+        ));
+        assert!(matches!(
+            check_json_object(b"\"x\""),
+            Err(ApiError::InvalidBody(_))
+        ));
+        assert!(matches!(
+            check_json_object(b"nope"),
+            Err(ApiError::MalformedJson(_))
+        ));
+        assert!(matches!(
+            check_json_object(b""),
+            Err(ApiError::MalformedJson(_))
+        ));
+    }
+
+    #[test]
+    fn query_text_rule_decodes_before_checking() {
+        assert_eq!(first_bad_pair(b"q=al%09ice&limit=5"), None);
+        assert_eq!(first_bad_pair(b"limit=5&q=a%00b").as_deref(), Some("q"));
+        assert_eq!(first_bad_pair(b"event=%C2%85").as_deref(), Some("event"));
+        assert_eq!(first_bad_pair(b"a%01=b").as_deref(), Some("query"));
+    }
+
+    #[test]
+    fn user_agents_are_cleaned_not_refused() {
+        assert_eq!(clean_user_agent(b"curl/8.0").as_deref(), Some("curl/8.0"));
+        assert_eq!(
+            clean_user_agent(b"a\tb\x7fc").as_deref(),
+            Some("a b c"),
+            "controls become spaces"
+        );
+        assert_eq!(
+            clean_user_agent("caf\u{e9}/1".as_bytes()).as_deref(),
+            Some("caf\u{e9}/1"),
+            "UTF-8 is kept"
+        );
+        assert_eq!(clean_user_agent(b"x\xff").as_deref(), Some("x\u{fffd}"));
+        assert_eq!(clean_user_agent(b" \t ").as_deref(), None);
+        assert!(clean_user_agent("é".repeat(400).as_bytes()).is_some_and(|s| s.len() <= 512));
     }
 
     #[test]

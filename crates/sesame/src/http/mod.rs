@@ -9,6 +9,7 @@
 
 pub mod account;
 pub mod admin;
+pub(crate) mod api_doc;
 pub mod auth;
 pub mod client_bounds;
 pub mod client_ip;
@@ -163,19 +164,27 @@ fn probes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .split_for_parts()
 }
 
+/// The whole document: the API's and the probes' parts, completed by `api_doc`.
+fn document(
+    mut api: utoipa::openapi::OpenApi,
+    probes: utoipa::openapi::OpenApi,
+) -> utoipa::openapi::OpenApi {
+    api.merge(probes);
+    api_doc::complete(&mut api);
+    api
+}
+
 /// The OpenAPI document, as served at `/openapi.json` and printed by `sesame openapi`.
 #[must_use]
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    let (_, mut doc) = api();
-    doc.merge(probes().1);
-    doc
+    document(api().1, probes().1)
 }
 
 /// The whole application: API routes, pages, docs, fallbacks and middleware.
 pub fn app(state: AppState) -> Router {
-    let (api, mut doc) = api();
+    let (api, api_doc) = api();
     let (probes, probes_doc) = probes();
-    doc.merge(probes_doc);
+    let doc = document(api_doc, probes_doc);
     let pages = Router::new()
         .route(
             "/verify-email",

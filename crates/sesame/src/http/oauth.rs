@@ -11,7 +11,7 @@
 //! as the extension parameter `device_token` (clients ignore unknown parameters, §5.1) or, in
 //! cookie mode, in the `__Host-sesame_device` cookie.
 
-use super::extract::{read_body, Client};
+use super::extract::{first_bad_pair, read_body, Client};
 use super::problem::ApiError;
 use super::{cookies, AppState};
 use axum::extract::{Request, State};
@@ -248,6 +248,12 @@ async fn grant(
             "the body is unreadable or larger than 64 KiB",
         )
     })?;
+    if let Some(field) = first_bad_pair(&body) {
+        return Err(OAuthError::bad(
+            "invalid_request",
+            format!("`{field}` contains NUL or another control character"),
+        ));
+    }
     let form: TokenForm = serde_urlencoded::from_bytes(&body)
         .map_err(|e| OAuthError::bad("invalid_request", format!("malformed parameters: {e}")))?;
     let required = |v: Option<String>, name: &str| {

@@ -6,7 +6,7 @@
 //! forms posting back to this origin), `Referrer-Policy: no-referrer` so the token in the URL
 //! never leaks, framing denied, nothing cached.
 
-use super::extract::Client;
+use super::extract::{first_bad_pair, Client};
 use super::AppState;
 use crate::mail::templates::escape_html;
 use axum::body::Bytes;
@@ -19,6 +19,7 @@ use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use serde::Deserialize;
+use sesame_domain::model::has_disallowed_chars;
 use sesame_domain::password::Password;
 use sesame_domain::AuthError;
 use sha2::{Digest, Sha256};
@@ -107,9 +108,18 @@ pub struct ResetForm {
     confirm_password: String,
 }
 
-/// Parses a form body; `None` for anything that is not one.
-fn form<T: serde::de::DeserializeOwned>(body: &Bytes) -> Option<T> {
-    serde_urlencoded::from_bytes(body).ok()
+/// Parses a form body. A field with NUL or another control character gets a 400 page saying so
+/// (the same text rule as the API's, see `extract::first_bad_pair`); anything that is not the
+/// expected form is an invalid link.
+fn form<T: serde::de::DeserializeOwned>(body: &Bytes) -> Result<T, Box<Response>> {
+    if first_bad_pair(body).is_some() {
+        return Err(Box::new(page(
+            StatusCode::BAD_REQUEST,
+            "Invalid characters",
+            "<p class=\"error\">The form contained control characters, which are not allowed. Go back and try again.</p>",
+        )));
+    }
+    serde_urlencoded::from_bytes(body).map_err(|_| Box::new(invalid_link()))
 }
 
 fn confirm_form(action: &str, token: &str, intro: &str, button: &str) -> String {
@@ -124,7 +134,7 @@ fn confirm_form(action: &str, token: &str, intro: &str, button: &str) -> String 
 fn query_token(q: Result<Query<TokenQuery>, QueryRejection>) -> Option<String> {
     q.ok()
         .and_then(|Query(q)| q.token)
-        .filter(|t| !t.trim().is_empty())
+        .filter(|t| !t.trim().is_empty() && !has_disallowed_chars(t))
 }
 
 /// GET /verify-email?token=… — a button that confirms the address.
@@ -150,8 +160,9 @@ pub async fn verify_email_submit(
     Client(client): Client,
     body: Bytes,
 ) -> Response {
-    let Some(f) = form::<TokenForm>(&body) else {
-        return invalid_link();
+    let f = match form::<TokenForm>(&body) {
+        Ok(f) => f,
+        Err(resp) => return *resp,
     };
     match state.auth.verify_email(&f.token, &client).await {
         Ok(()) => page(
@@ -186,8 +197,9 @@ pub async fn confirm_email_submit(
     Client(client): Client,
     body: Bytes,
 ) -> Response {
-    let Some(f) = form::<TokenForm>(&body) else {
-        return invalid_link();
+    let f = match form::<TokenForm>(&body) {
+        Ok(f) => f,
+        Err(resp) => return *resp,
     };
     match state.auth.confirm_email_change(&f.token, &client).await {
         Ok(()) => page(
@@ -233,8 +245,9 @@ pub async fn reset_password_submit(
     Client(client): Client,
     body: Bytes,
 ) -> Response {
-    let Some(f) = form::<ResetForm>(&body) else {
-        return invalid_link();
+    let f = match form::<ResetForm>(&body) {
+        Ok(f) => f,
+        Err(resp) => return *resp,
     };
     if f.new_password != f.confirm_password {
         return page(

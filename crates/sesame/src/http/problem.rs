@@ -27,6 +27,10 @@ pub enum ApiError {
     /// A query string that does not parse (wrong types, bad dates).
     #[error("invalid query: {0}")]
     InvalidQuery(String),
+    /// A string in the body or the query string holds NUL or another control character
+    /// (`sesame_domain::model::is_disallowed_char`); the field is named by its path.
+    #[error("invalid characters in {0}")]
+    InvalidCharacters(String),
     #[error("unsupported media type")]
     UnsupportedMediaType(&'static str),
     #[error("payload too large")]
@@ -279,6 +283,20 @@ impl IntoResponse for ApiError {
                 "Invalid query string",
                 format!("The query string does not parse: {why}"),
             ),
+            Self::InvalidCharacters(field) => {
+                let message = "NUL and other control characters (except tab and line breaks) are not allowed";
+                errors = Some(vec![FieldProblem {
+                    field: field.clone(),
+                    code: sesame_domain::model::INVALID_CHARACTERS.to_owned(),
+                    message: message.to_owned(),
+                }]);
+                (
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "validation_failed",
+                    "Validation failed",
+                    format!("{field}: {message}"),
+                )
+            }
             Self::UnsupportedMediaType(expected) => (
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "unsupported_media_type",

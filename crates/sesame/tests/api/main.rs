@@ -28,4 +28,5 @@ mod session_cache;
 mod slow_clients;
 mod smtp;
 mod store_contract;
+mod text_rule;
 mod tokens;

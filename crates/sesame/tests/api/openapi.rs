@@ -100,6 +100,21 @@ async fn openapi_json_lists_exactly_the_api_operations() {
     assert_eq!(unique.len(), ids.len(), "duplicate operationId in {ids:?}");
 }
 
+/// A response as written, or the shared one under `components.responses` it refers to.
+fn resolve(doc: &Value, resp: &Value) -> Value {
+    match resp["$ref"].as_str() {
+        Some(r) => {
+            let name = r
+                .strip_prefix("#/components/responses/")
+                .unwrap_or_else(|| panic!("a response $ref outside components.responses: {r}"));
+            let shared = doc["components"]["responses"][name].clone();
+            assert!(shared.is_object(), "dangling response $ref {r}");
+            shared
+        }
+        None => resp.clone(),
+    }
+}
+
 /// The schema names (the last segment of each `$ref`) of a response's contents.
 fn response_schemas(resp: &Value) -> Vec<(String, String)> {
     resp["content"]
@@ -134,6 +149,7 @@ async fn every_operation_documents_responses_and_4xx_answers_use_the_error_schem
             "{method} {path} documents no success"
         );
         for (status, resp) in responses {
+            let resp = resolve(&doc, resp);
             assert!(
                 resp["description"].is_string(),
                 "{method} {path} {status} has no description"
@@ -141,7 +157,7 @@ async fn every_operation_documents_responses_and_4xx_answers_use_the_error_schem
             if !status.starts_with('4') {
                 continue;
             }
-            let found = response_schemas(resp);
+            let found = response_schemas(&resp);
             for (_, schema) in &found {
                 assert!(schemas.contains_key(schema), "dangling $ref {schema}");
             }
@@ -327,4 +343,164 @@ async fn the_cli_prints_the_same_document_as_the_server() {
         |d: &Value| -> Vec<String> { d["paths"].as_object().unwrap().keys().cloned().collect() };
     assert_eq!(keys(&printed), keys(&served));
     assert_eq!(printed, served);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_json_body_or_query_operation_documents_the_extractor_answers() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let doc = document(&app).await;
+    let (mut with_body, mut with_query) = (0, 0);
+    for (method, path, op) in operations(&doc) {
+        let statuses: BTreeSet<&str> = op["responses"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        if op["requestBody"]["content"]
+            .get("application/json")
+            .is_some()
+        {
+            with_body += 1;
+            for s in ["400", "413", "415", "422"] {
+                assert!(
+                    statuses.contains(s),
+                    "{method} {path} lacks {s}: {statuses:?}"
+                );
+            }
+        }
+        let has_query = op["parameters"]
+            .as_array()
+            .is_some_and(|ps| ps.iter().any(|p| p["in"] == "query"));
+        if has_query {
+            with_query += 1;
+            for s in ["400", "422"] {
+                assert!(
+                    statuses.contains(s),
+                    "{method} {path} lacks {s}: {statuses:?}"
+                );
+            }
+        }
+    }
+    assert!(
+        with_body >= 15,
+        "only {with_body} operations with a JSON body"
+    );
+    assert_eq!(with_query, 2, "the admin listings take query parameters");
+    // The limited endpoints document their 429.
+    for path in [
+        "/api/v1/auth/login",
+        "/api/v1/auth/register",
+        "/api/v1/auth/password/forgot",
+        "/api/v1/auth/verify-email/resend",
+        "/api/v1/users/me/email",
+    ] {
+        assert!(
+            doc["paths"][path]["post"]["responses"].get("429").is_some(),
+            "{path} lacks 429"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_login_schema_requires_exactly_one_of_email_and_username() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let doc = document(&app).await;
+    let login = &doc["components"]["schemas"]["LoginRequest"];
+    let branches = login["oneOf"].as_array().expect("LoginRequest is a oneOf");
+    let required: BTreeSet<String> = branches
+        .iter()
+        .map(|b| {
+            assert_eq!(b["additionalProperties"], false, "{b}");
+            let mut r: Vec<String> = serde_json::from_value(b["required"].clone()).unwrap();
+            r.sort();
+            r.join("+")
+        })
+        .collect();
+    let expected: BTreeSet<String> = ["email+password", "password+username"]
+        .into_iter()
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(required, expected, "{login}");
+    // And the server agrees: neither, or both, is refused.
+    for body in [
+        serde_json::json!({"password": "x"}),
+        serde_json::json!({"email": "a@example.com", "username": "a", "password": "x"}),
+    ] {
+        let r = app.post_json("/api/v1/auth/login", &body).await;
+        assert_eq!(r.status(), 422, "{body}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_refresh_schema_requires_the_refresh_token() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let doc = document(&app).await;
+    let refresh = &doc["components"]["schemas"]["RefreshRequest"];
+    assert_eq!(
+        refresh["required"],
+        serde_json::json!(["refresh_token"]),
+        "{refresh}"
+    );
+    assert_eq!(
+        refresh["properties"]["refresh_token"]["type"], "string",
+        "{refresh}"
+    );
+    let r = app
+        .post_json("/api/v1/auth/refresh", &serde_json::json!({}))
+        .await;
+    assert_eq!(r.status(), 422);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_page_limits_are_documented_as_1_to_200() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let doc = document(&app).await;
+    for path in ["/api/v1/admin/users", "/api/v1/admin/audit-events"] {
+        let limit = doc["paths"][path]["get"]["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == "limit")
+            .unwrap_or_else(|| panic!("{path} has no limit"))
+            .clone();
+        assert_eq!(limit["schema"]["minimum"], 1, "{path}: {limit}");
+        assert_eq!(limit["schema"]["maximum"], 200, "{path}: {limit}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn request_strings_document_the_control_character_rule() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let doc = document(&app).await;
+    let schemas = &doc["components"]["schemas"];
+    let pattern = &schemas["RegisterRequest"]["properties"]["email"]["pattern"];
+    let pattern = pattern
+        .as_str()
+        .expect("RegisterRequest.email has a pattern");
+    assert!(pattern.contains("\\u0000"), "{pattern}");
+    for (schema, field) in [
+        ("CreateRoleRequest", "description"),
+        ("RefreshRequest", "refresh_token"),
+        ("UpdateMeRequest", "display_name"),
+    ] {
+        assert_eq!(
+            schemas[schema]["properties"][field]["pattern"], pattern,
+            "{schema}.{field}"
+        );
+    }
+    for branch in schemas["LoginRequest"]["oneOf"].as_array().unwrap() {
+        assert_eq!(
+            branch["properties"]["password"]["pattern"], pattern,
+            "{branch}"
+        );
+    }
+    let q = doc["paths"]["/api/v1/admin/users"]["get"]["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "q")
+        .unwrap()
+        .clone();
+    assert_eq!(q["schema"]["pattern"], pattern, "{q}");
 }
