@@ -71,10 +71,35 @@ const QUERY: [(&str, &str, &str); 2] = [
     ),
 ];
 
+/// What any operation behind the load bounds can answer, whatever its input (the probes are
+/// outside those bounds).
+const EVERY: [(&str, &str, &str); 3] = [
+    (
+        "RequestTimeout",
+        "408",
+        "`request_timeout`: the body did not arrive within `SESAME_BODY_READ_TIMEOUT`, or the \
+         handling took longer than `SESAME_REQUEST_TIMEOUT` (the outcome of a change is then \
+         unknown)",
+    ),
+    (
+        "TooManyConcurrentRequests",
+        "429",
+        "`too_many_concurrent_requests` (with `Retry-After`): this client's share of concurrent \
+         requests is in use",
+    ),
+    (
+        "Unavailable",
+        "503",
+        "`server_busy` (the in-flight bound is reached) or `database_unavailable` (the database \
+         is stopped, unreachable or too slow; the outcome of a change is then unknown), with \
+         `Retry-After`",
+    ),
+];
+
 /// Adds the shared responses and the hand-written schemas to the generated document.
 pub(crate) fn complete(doc: &mut OpenApi) {
     let components = doc.components.get_or_insert_with(Default::default);
-    for (name, _, description) in JSON_BODY.iter().chain(QUERY.iter()) {
+    for (name, _, description) in JSON_BODY.iter().chain(QUERY.iter()).chain(EVERY.iter()) {
         components.responses.insert(
             (*name).to_owned(),
             RefOr::T(
@@ -98,7 +123,8 @@ pub(crate) fn complete(doc: &mut OpenApi) {
         .insert("TokenForm".into(), RefOr::T(token_form()));
 
     let mut request_schemas = BTreeSet::new();
-    for item in doc.paths.paths.values_mut() {
+    for (path, item) in &mut doc.paths.paths {
+        let bounded = !path.starts_with("/health/");
         for op in [
             &mut item.get,
             &mut item.put,
@@ -109,6 +135,9 @@ pub(crate) fn complete(doc: &mut OpenApi) {
         .into_iter()
         .flatten()
         {
+            if bounded {
+                add_shared(op, &EVERY);
+            }
             if takes_json(op) {
                 add_shared(op, &JSON_BODY);
             }
