@@ -9,6 +9,7 @@ mod accounts;
 mod admin;
 mod cli;
 mod core_flow;
+mod crash;
 mod email;
 mod hardening;
 mod input;
