@@ -36,8 +36,11 @@ const WORKERS: usize = 12;
 const LOAD_MS: std::ops::RangeInclusive<u64> = 300..=1500;
 /// Verification runs on this many tasks at once.
 const VERIFIERS: usize = 6;
-/// An account opens no new session while it has this many live ones.
+/// An account opens no new session while it has this many live ones, and the ledger keeps no
+/// more of them across a restart.
 const MAX_LIVE_CHAINS: usize = 4;
+/// Accounts a worker keeps driving across restarts; older ones retire once verified.
+const MAX_ACCOUNTS: usize = 25;
 
 on_every_backend!(acknowledged_writes_survive_kill_9_under_load);
 
@@ -204,6 +207,7 @@ struct Tally {
     verified_old_passwords_refused: AtomicUsize,
     verified_live_chains: AtomicUsize,
     verified_ended_chains: AtomicUsize,
+    retired_accounts: AtomicUsize,
     failures: Mutex<Vec<String>>,
 }
 
@@ -584,6 +588,11 @@ async fn verify(mut slot: Slot, http: Http, tally: Arc<Tally>) -> Slot {
     for account in &mut slot.accounts {
         verify_account(account, &http, tally).await;
     }
+    // Accounts beyond the bound have just been checked after their last load write; retiring
+    // the oldest keeps a long campaign's cycles the same length.
+    let excess = slot.accounts.len().saturating_sub(MAX_ACCOUNTS);
+    slot.accounts.drain(..excess);
+    tally.retired_accounts.fetch_add(excess, Relaxed);
     slot
 }
 
@@ -661,6 +670,9 @@ async fn verify_account(account: &mut Account, http: &Http, tally: &Tally) {
         }
     }
     kept.extend(opened);
+    // Sessions beyond the bound have just been checked; the ledger forgets the oldest.
+    let excess = kept.len().saturating_sub(MAX_LIVE_CHAINS);
+    kept.drain(..excess);
     account.chains = kept;
 }
 
@@ -831,6 +843,10 @@ async fn acknowledged_writes_survive_kill_9_under_load(b: Backend) {
         t.verified_old_passwords_refused.load(Relaxed),
         t.verified_live_chains.load(Relaxed),
         t.verified_ended_chains.load(Relaxed)
+    );
+    eprintln!(
+        "  accounts retired after their last check: {}",
+        t.retired_accounts.load(Relaxed)
     );
     eprintln!("  users without their user.registered audit row (allowed): {without_audit}");
 
