@@ -863,6 +863,12 @@ async fn acknowledged_writes_survive_kill_9_under_load(b: Backend) {
             .join("\n")
     );
     assert_eq!(report.len(), cycles);
+    // The audit row of an acknowledged registration is appended before the answer; only a
+    // registration whose answer was lost may lack it.
+    assert!(
+        without_audit <= t.lost_registrations_applied.load(Relaxed),
+        "an acknowledged registration has no user.registered audit row"
+    );
     assert!(
         report.iter().map(|c| c.in_flight_at_kill).sum::<usize>() > 0,
         "no kill landed while requests were in flight"
