@@ -279,7 +279,7 @@ pub async fn start(db: TestDb, app: Application) -> TestApp {
 /// not wait for email verification (the email tests turn it back on), and mail goes to the log.
 /// Abuse protection (rate limits, lockout) is relaxed the same way; the tests of those rules
 /// set their own values.
-const TEST_SERVE_DEFAULTS: &[(&str, &str)] = &[
+pub const TEST_SERVE_DEFAULTS: &[(&str, &str)] = &[
     ("--require-verified-email", "false"),
     ("--lockout-threshold", "1000"),
     ("--rate-login-ip", "1000000/1s"),

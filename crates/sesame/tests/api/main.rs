@@ -10,6 +10,7 @@ mod admin;
 mod audit_trail;
 mod cli;
 mod core_flow;
+mod crash;
 mod defaults;
 mod email;
 mod expiry;
