@@ -176,6 +176,15 @@ impl AuthService {
         } else {
             self.policy
         };
+        let mut role_list = new.roles.clone();
+        role_list.sort();
+        let mut created = AuditEvent::new(
+            AuditKind::AdminUserCreated,
+            None,
+            client,
+            serde_json::json!({"roles": crate::token::role_names(&role_list), "invite": new.invite.map(|i| format!("{i:?}"))}),
+        );
+        created.actor_id = Some(actor.user.id);
         let user = create_account(
             self.store.as_ref(),
             &self.hasher,
@@ -184,6 +193,7 @@ impl AuthService {
             new.roles,
             new.email_verified,
             send_verification,
+            Some(created),
         )
         .await?;
         if new.invite == Some(Invite::SetPassword) {
@@ -206,14 +216,6 @@ impl AuthService {
             self.store.issue_email_token(&record, true, &[mail]).await?;
         }
         self.mail_enqueued();
-        self.admin_audit(
-            AuditKind::AdminUserCreated,
-            actor,
-            Some(user.id),
-            client,
-            serde_json::json!({"roles": crate::token::role_names(&user.roles), "invite": new.invite.map(|i| format!("{i:?}"))}),
-        )
-        .await;
         Ok(user)
     }
 
@@ -435,20 +437,17 @@ impl AuthService {
             vec![RoleName::admin()],
             true,
             None,
+            Some(AuditEvent::new(
+                AuditKind::AdminUserCreated,
+                None,
+                &ClientInfo::default(),
+                serde_json::json!({"bootstrap": true}),
+            )),
         )
         .await
         {
             Ok(user) => {
                 tracing::info!(user_id = %user.id, "bootstrap admin created");
-                let event = AuditEvent::new(
-                    AuditKind::AdminUserCreated,
-                    Some(user.id),
-                    &ClientInfo::default(),
-                    serde_json::json!({"bootstrap": true}),
-                );
-                if let Err(e) = self.store.record_audit(&event).await {
-                    tracing::error!(error = %e, "audit event could not be recorded");
-                }
                 Ok(true)
             }
             Err(AuthError::EmailTaken) => Ok(false),

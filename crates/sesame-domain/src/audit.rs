@@ -3,7 +3,11 @@
 //! Events are appended, never changed (the tables refuse updates and deletes). They carry the
 //! time, the subject user (if any), the acting user when it is someone else (an admin), the
 //! client IP, user agent and request id, and a small JSON detail — never a password, token, hash
-//! or secret. Recording is best effort: a failed write is logged and does not fail the action.
+//! or secret. An account-changing write (registration, admin creation, password change, password
+//! reset, email verification, email change) carries its event into the store, which writes it in
+//! the change's own transaction: the row exists exactly when the change does, and a failed audit
+//! write fails the change. Every other event is appended after its change by
+//! `AuthService::audit` and is best effort: a failed write is logged and does not fail the action.
 
 use crate::clock::Timestamp;
 use crate::model::{ClientInfo, UserId};

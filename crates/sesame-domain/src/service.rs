@@ -280,6 +280,9 @@ impl std::fmt::Debug for AuthService {
 /// # Errors
 /// [`AuthError::EmailTaken`] / [`AuthError::UsernameTaken`] on duplicates;
 /// [`AuthError::Overloaded`] when hashing is saturated.
+///
+/// `audit` is written in the account's own transaction, its subject set to the new account: an
+/// account never exists without its trail entry (a failed audit write fails the creation).
 #[allow(clippy::too_many_arguments)] // each is a distinct input of the one way accounts are made
 pub async fn create_account(
     store: &dyn Store,
@@ -289,6 +292,7 @@ pub async fn create_account(
     roles: Vec<RoleName>,
     email_verified: bool,
     send_verification: Option<&EmailSettings>,
+    audit: Option<AuditEvent>,
 ) -> Result<User, AuthError> {
     check_policy(
         hasher,
@@ -301,6 +305,10 @@ pub async fn create_account(
     .await?;
     let password_hash = hasher.hash(&reg.password).await?;
     let id = UserId::new();
+    let audit = audit.map(|mut e| {
+        e.user_id = Some(id);
+        e
+    });
     let verification =
         send_verification.map(|settings| verification_mail(settings, id, &reg.email));
     let new = NewUser {
@@ -318,6 +326,7 @@ pub async fn create_account(
             &new,
             verification.as_ref().map(|v| &v.0),
             verification.as_ref().map(|v| &v.1),
+            audit.as_ref(),
         )
         .await?;
     tracing::info!(user_id = %user.id, "user created");
@@ -427,7 +436,9 @@ impl AuthService {
         self
     }
 
-    /// Appends to the audit trail; a failed write is logged, never fatal.
+    /// Appends to the audit trail after the change committed; a failed write is logged, never
+    /// fatal. Writes that take an audit event into the store (registration, password change,
+    /// emailed-token consumption) record it in their own transaction instead.
     pub(crate) async fn audit(
         &self,
         kind: AuditKind,
@@ -462,14 +473,25 @@ impl AuthService {
         reg: Registration,
         client: &ClientInfo,
     ) -> Result<User, AuthError> {
-        let user = self.create_user(reg, Vec::new(), false).await?;
-        self.audit(
+        let event = AuditEvent::new(
             AuditKind::UserRegistered,
-            Some(user.id),
+            None,
             client,
             serde_json::json!({}),
+        );
+        let send_verification = Some(&self.email);
+        let user = create_account(
+            self.store.as_ref(),
+            &self.hasher,
+            self.policy,
+            reg,
+            Vec::new(),
+            false,
+            send_verification,
+            Some(event),
         )
-        .await;
+        .await?;
+        self.mail_enqueued();
         Ok(user)
     }
 
@@ -493,6 +515,7 @@ impl AuthService {
             roles,
             email_verified,
             send_verification,
+            None,
         )
         .await?;
         self.mail_enqueued();
@@ -1005,10 +1028,11 @@ impl AuthService {
         state: &EmailTokenState,
         effect: &TokenEffect,
         mails: &[OutboundMail],
+        audit: &AuditEvent,
     ) -> Result<(), AuthError> {
         let consumed = self
             .store
-            .consume_email_token(hash, state.user.id, now(), effect, mails)
+            .consume_email_token(hash, state.user.id, now(), effect, mails, Some(audit))
             .await?;
         if !consumed {
             return Err(AuthError::InvalidEmailToken);
@@ -1026,15 +1050,14 @@ impl AuthService {
     #[tracing::instrument(skip_all)]
     pub async fn verify_email(&self, token: &str, client: &ClientInfo) -> Result<(), AuthError> {
         let (hash, state) = self.live_token(token, TokenPurpose::VerifyEmail).await?;
-        self.consume(&hash, &state, &TokenEffect::VerifyEmail, &[])
-            .await?;
-        self.audit(
+        let event = AuditEvent::new(
             AuditKind::EmailVerified,
             Some(state.user.id),
             client,
             serde_json::json!({}),
-        )
-        .await;
+        );
+        self.consume(&hash, &state, &TokenEffect::VerifyEmail, &[], &event)
+            .await?;
         tracing::info!(user_id = %state.user.id, "email verified");
         Ok(())
     }
@@ -1154,21 +1177,21 @@ impl AuthService {
             MailKind::PasswordChanged,
             &[("email", state.user.email.as_str())],
         );
+        let event = AuditEvent::new(
+            AuditKind::PasswordResetCompleted,
+            Some(state.user.id),
+            client,
+            serde_json::json!({}),
+        );
         self.consume(
             &hash,
             &state,
             &TokenEffect::ResetPassword { password_hash },
             &[notice],
+            &event,
         )
         .await?;
         tracing::info!(user_id = %state.user.id, "password reset completed; all sessions ended");
-        self.audit(
-            AuditKind::PasswordResetCompleted,
-            Some(state.user.id),
-            client,
-            serde_json::json!({}),
-        )
-        .await;
         Ok(())
     }
 
@@ -1221,17 +1244,16 @@ impl AuthService {
                     now: t,
                 },
                 &notice,
+                &AuditEvent::new(
+                    AuditKind::PasswordChanged,
+                    Some(who.user.id),
+                    client,
+                    serde_json::json!({}),
+                ),
             )
             .await?;
         self.mail_enqueued();
         tracing::info!("password changed; other sessions ended");
-        self.audit(
-            AuditKind::PasswordChanged,
-            Some(who.user.id),
-            client,
-            serde_json::json!({}),
-        )
-        .await;
         self.pair(who.user.clone(), who.session_id(), refresh, t)
     }
 
@@ -1337,16 +1359,21 @@ impl AuthService {
             .new_email
             .clone()
             .ok_or(AuthError::InvalidEmailToken)?;
-        self.consume(&hash, &state, &TokenEffect::ChangeEmail { new_email }, &[])
-            .await?;
-        tracing::info!(user_id = %state.user.id, "email change confirmed");
-        self.audit(
+        let event = AuditEvent::new(
             AuditKind::EmailChangeConfirmed,
             Some(state.user.id),
             client,
-            serde_json::json!({"old_email": state.user.email.as_str(), "new_email": state.new_email.as_ref().map(Email::as_str)}),
+            serde_json::json!({"old_email": state.user.email.as_str(), "new_email": new_email.as_str()}),
+        );
+        self.consume(
+            &hash,
+            &state,
+            &TokenEffect::ChangeEmail { new_email },
+            &[],
+            &event,
         )
-        .await;
+        .await?;
+        tracing::info!(user_id = %state.user.id, "email change confirmed");
         Ok(())
     }
 

@@ -137,15 +137,19 @@ pub struct RefreshTokenState {
 
 #[async_trait]
 pub trait UserStore: Send + Sync {
-    /// Inserts a user and its roles in one transaction.
+    /// Inserts a user and its roles, the verification token, its mail and the `audit` event
+    /// (`user.registered`, `admin.user_created`) in one transaction: an account never exists
+    /// without its trail entry, and a refused insert leaves no entry.
     ///
     /// # Errors
-    /// [`StoreError::Conflict`] naming the email or username rule on a duplicate.
+    /// [`StoreError::Conflict`] naming the email or username rule on a duplicate. A failed audit
+    /// write fails the insert (the trail is part of the record).
     async fn insert_user(
         &self,
         user: &NewUser,
         token: Option<&NewEmailToken>,
         mail: Option<&OutboundMail>,
+        audit: Option<&AuditEvent>,
     ) -> Result<User, StoreError>;
 
     /// Deletes the account and everything tied to it (sessions, tokens, pending mail), at once.
@@ -153,11 +157,16 @@ pub trait UserStore: Send + Sync {
     async fn delete_user(&self, id: UserId) -> Result<bool, StoreError>;
 
     /// Changes the password, ends every other session, invalidates outstanding reset tokens,
-    /// re-keys the kept session and enqueues `mail`, in one transaction.
+    /// re-keys the kept session, enqueues `mail` and appends `audit` (`password.changed`), in one
+    /// transaction: the change never exists without its trail entry.
+    ///
+    /// # Errors
+    /// On a storage failure, the audit write included (nothing is changed then).
     async fn change_password(
         &self,
         change: &PasswordChange,
         mail: &OutboundMail,
+        audit: &AuditEvent,
     ) -> Result<(), StoreError>;
 
     async fn user_by_id(&self, id: UserId) -> Result<Option<User>, StoreError>;
@@ -266,13 +275,15 @@ pub trait EmailTokenStore: Send + Sync {
     ) -> Result<Option<Timestamp>, StoreError>;
 
     /// Consumes the token if it is unused, unexpired at `now` and of `effect`'s purpose (one
-    /// conditional update), and in the same transaction applies `effect` and enqueues `mails`.
-    /// Returns `false`, changing nothing, when the token was already used, expired or is of
-    /// another purpose.
+    /// conditional update), and in the same transaction applies `effect`, enqueues `mails` and
+    /// appends `audit` (`email.verified`, `password_reset.completed`, `email_change.confirmed`).
+    /// Returns `false`, changing nothing and recording nothing, when the token was already used,
+    /// expired or is of another purpose.
     ///
     /// # Errors
     /// [`StoreError::Conflict`] when an email change collides with another account (nothing is
-    /// changed and the token stays unused).
+    /// changed, nothing recorded and the token stays unused). A failed audit write fails the
+    /// whole consumption.
     async fn consume_email_token(
         &self,
         hash: &TokenHash,
@@ -280,6 +291,7 @@ pub trait EmailTokenStore: Send + Sync {
         now: Timestamp,
         effect: &TokenEffect,
         mails: &[OutboundMail],
+        audit: Option<&AuditEvent>,
     ) -> Result<bool, StoreError>;
 }
 

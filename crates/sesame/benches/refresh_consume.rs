@@ -42,6 +42,7 @@ impl Chain {
                 },
                 None,
                 None,
+                None,
             )
             .await
             .expect("insert a user");

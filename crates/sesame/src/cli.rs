@@ -289,6 +289,7 @@ async fn users(common: &CommonConfig, action: UsersAction) -> Result<(), CliErro
         roles,
         true,
         None,
+        None,
     )
     .await?;
     println!(

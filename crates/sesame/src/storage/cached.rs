@@ -135,8 +135,9 @@ impl UserStore for CachedStore {
         user: &NewUser,
         token: Option<&NewEmailToken>,
         mail: Option<&OutboundMail>,
+        audit: Option<&AuditEvent>,
     ) -> Result<User, StoreError> {
-        self.inner.insert_user(user, token, mail).await
+        self.inner.insert_user(user, token, mail, audit).await
     }
 
     async fn delete_user(&self, id: UserId) -> Result<bool, StoreError> {
@@ -148,9 +149,10 @@ impl UserStore for CachedStore {
         &self,
         change: &PasswordChange,
         mail: &OutboundMail,
+        audit: &AuditEvent,
     ) -> Result<(), StoreError> {
         let _invalidate = self.pending(Invalidation::User(change.user_id));
-        self.inner.change_password(change, mail).await
+        self.inner.change_password(change, mail, audit).await
     }
 
     async fn user_by_id(&self, id: UserId) -> Result<Option<User>, StoreError> {
@@ -296,10 +298,11 @@ impl EmailTokenStore for CachedStore {
         now: Timestamp,
         effect: &TokenEffect,
         mails: &[OutboundMail],
+        audit: Option<&AuditEvent>,
     ) -> Result<bool, StoreError> {
         let _invalidate = self.pending(Invalidation::User(user));
         self.inner
-            .consume_email_token(hash, user, now, effect, mails)
+            .consume_email_token(hash, user, now, effect, mails, audit)
             .await
     }
 }

@@ -148,6 +148,7 @@ impl UserStore for PgStore {
         u: &NewUser,
         token: Option<&NewEmailToken>,
         mail: Option<&OutboundMail>,
+        audit: Option<&AuditEvent>,
     ) -> Result<User, StoreError> {
         let mut tx = self.writer.begin().await.map_err(store_err)?;
         sqlx::query(
@@ -181,6 +182,9 @@ impl UserStore for PgStore {
             insert_email_token(&mut tx, t).await?;
         }
         insert_mails(&mut tx, mail.into_iter()).await?;
+        if let Some(e) = audit {
+            insert_audit(&mut tx, e).await?;
+        }
         tx.commit().await.map_err(store_err)?;
         let mut roles = u.roles.clone();
         roles.sort();
@@ -216,6 +220,7 @@ impl UserStore for PgStore {
         &self,
         c: &PasswordChange,
         mail: &OutboundMail,
+        audit: &AuditEvent,
     ) -> Result<(), StoreError> {
         let mut tx = self.writer.begin().await.map_err(store_err)?;
         sqlx::query("UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3")
@@ -254,6 +259,7 @@ impl UserStore for PgStore {
             .await
             .map_err(store_err)?;
         insert_mails(&mut tx, std::iter::once(mail)).await?;
+        insert_audit(&mut tx, audit).await?;
         tx.commit().await.map_err(store_err)
     }
 
@@ -611,6 +617,27 @@ async fn insert_mails<'a>(
     Ok(())
 }
 
+/// Appends one audit event, on `conn` (inside the caller's transaction when it has one).
+async fn insert_audit(conn: &mut PgConnection, e: &AuditEvent) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO audit_events (id, occurred_at, event, user_id, actor_id, ip, user_agent, request_id, detail) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    )
+    .bind(e.id)
+    .bind(e.at)
+    .bind(e.kind.as_str())
+    .bind(e.user_id.map(|u| u.as_uuid()))
+    .bind(e.actor_id.map(|u| u.as_uuid()))
+    .bind(&e.ip)
+    .bind(&e.user_agent)
+    .bind(&e.request_id)
+    .bind(e.detail.to_string())
+    .execute(conn)
+    .await
+    .map_err(store_err)?;
+    Ok(())
+}
+
 /// Makes every unused token of `purpose` of `user` unusable.
 async fn invalidate_tokens(
     conn: &mut PgConnection,
@@ -707,6 +734,7 @@ impl EmailTokenStore for PgStore {
         now: Timestamp,
         effect: &TokenEffect,
         mails: &[OutboundMail],
+        audit: Option<&AuditEvent>,
     ) -> Result<bool, StoreError> {
         let mut tx = self.writer.begin().await.map_err(store_err)?;
         let consumed = sqlx::query(
@@ -775,6 +803,9 @@ impl EmailTokenStore for PgStore {
             }
         }
         insert_mails(&mut tx, mails.iter()).await?;
+        if let Some(e) = audit {
+            insert_audit(&mut tx, e).await?;
+        }
         tx.commit().await.map_err(store_err)?;
         Ok(true)
     }
@@ -867,23 +898,8 @@ impl MailStore for PgStore {
 #[async_trait]
 impl AuditStore for PgStore {
     async fn record_audit(&self, e: &AuditEvent) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO audit_events (id, occurred_at, event, user_id, actor_id, ip, user_agent, request_id, detail) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-        )
-        .bind(e.id)
-        .bind(e.at)
-        .bind(e.kind.as_str())
-        .bind(e.user_id.map(|u| u.as_uuid()))
-        .bind(e.actor_id.map(|u| u.as_uuid()))
-        .bind(&e.ip)
-        .bind(&e.user_agent)
-        .bind(&e.request_id)
-        .bind(e.detail.to_string())
-        .execute(&self.writer)
-        .await
-        .map_err(store_err)?;
-        Ok(())
+        let mut conn = self.writer.acquire().await.map_err(store_err)?;
+        insert_audit(&mut conn, e).await
     }
 
     async fn user_audit(&self, user: UserId, limit: u32) -> Result<Vec<AuditRecord>, StoreError> {

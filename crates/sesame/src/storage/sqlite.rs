@@ -176,6 +176,7 @@ impl UserStore for SqliteStore {
         u: &NewUser,
         token: Option<&NewEmailToken>,
         mail: Option<&OutboundMail>,
+        audit: Option<&AuditEvent>,
     ) -> Result<User, StoreError> {
         let mut tx = self.writer.begin().await.map_err(store_err)?;
         sqlx::query(
@@ -209,6 +210,9 @@ impl UserStore for SqliteStore {
             insert_email_token(&mut tx, t).await?;
         }
         insert_mails(&mut tx, mail.into_iter()).await?;
+        if let Some(e) = audit {
+            insert_audit(&mut tx, e).await?;
+        }
         tx.commit().await.map_err(store_err)?;
         let mut roles = u.roles.clone();
         roles.sort();
@@ -244,6 +248,7 @@ impl UserStore for SqliteStore {
         &self,
         c: &PasswordChange,
         mail: &OutboundMail,
+        audit: &AuditEvent,
     ) -> Result<(), StoreError> {
         let mut tx = self.writer.begin().await.map_err(store_err)?;
         sqlx::query("UPDATE users SET password_hash = ?, updated_at = ? WHERE id = ?")
@@ -282,6 +287,7 @@ impl UserStore for SqliteStore {
             .await
             .map_err(store_err)?;
         insert_mails(&mut tx, std::iter::once(mail)).await?;
+        insert_audit(&mut tx, audit).await?;
         tx.commit().await.map_err(store_err)
     }
 
@@ -639,6 +645,27 @@ async fn insert_mails<'a>(
     Ok(())
 }
 
+/// Appends one audit event, on `conn` (inside the caller's transaction when it has one).
+async fn insert_audit(conn: &mut SqliteConnection, e: &AuditEvent) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO audit_events (id, occurred_at, event, user_id, actor_id, ip, user_agent, request_id, detail) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(e.id)
+    .bind(ms(e.at))
+    .bind(e.kind.as_str())
+    .bind(e.user_id.map(|u| u.as_uuid()))
+    .bind(e.actor_id.map(|u| u.as_uuid()))
+    .bind(&e.ip)
+    .bind(&e.user_agent)
+    .bind(&e.request_id)
+    .bind(e.detail.to_string())
+    .execute(conn)
+    .await
+    .map_err(store_err)?;
+    Ok(())
+}
+
 /// Makes every unused token of `purpose` of `user` unusable.
 async fn invalidate_tokens(
     conn: &mut SqliteConnection,
@@ -735,6 +762,7 @@ impl EmailTokenStore for SqliteStore {
         now: Timestamp,
         effect: &TokenEffect,
         mails: &[OutboundMail],
+        audit: Option<&AuditEvent>,
     ) -> Result<bool, StoreError> {
         let mut tx = self.writer.begin().await.map_err(store_err)?;
         let consumed = sqlx::query(
@@ -801,6 +829,9 @@ impl EmailTokenStore for SqliteStore {
             }
         }
         insert_mails(&mut tx, mails.iter()).await?;
+        if let Some(e) = audit {
+            insert_audit(&mut tx, e).await?;
+        }
         tx.commit().await.map_err(store_err)?;
         Ok(true)
     }
@@ -893,23 +924,8 @@ impl MailStore for SqliteStore {
 #[async_trait]
 impl AuditStore for SqliteStore {
     async fn record_audit(&self, e: &AuditEvent) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO audit_events (id, occurred_at, event, user_id, actor_id, ip, user_agent, request_id, detail) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(e.id)
-        .bind(ms(e.at))
-        .bind(e.kind.as_str())
-        .bind(e.user_id.map(|u| u.as_uuid()))
-        .bind(e.actor_id.map(|u| u.as_uuid()))
-        .bind(&e.ip)
-        .bind(&e.user_agent)
-        .bind(&e.request_id)
-        .bind(e.detail.to_string())
-        .execute(&self.writer)
-        .await
-        .map_err(store_err)?;
-        Ok(())
+        let mut conn = self.writer.acquire().await.map_err(store_err)?;
+        insert_audit(&mut conn, e).await
     }
 
     async fn user_audit(&self, user: UserId, limit: u32) -> Result<Vec<AuditRecord>, StoreError> {

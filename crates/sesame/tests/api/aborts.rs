@@ -747,7 +747,7 @@ async fn store_calls_cancelled_mid_transaction_never_poison_the_pool() {
         now: now(),
     };
     store
-        .insert_user(&user("taken@example.com"), None, None)
+        .insert_user(&user("taken@example.com"), None, None, None)
         .await
         .unwrap();
 
@@ -755,7 +755,7 @@ async fn store_calls_cancelled_mid_transaction_never_poison_the_pool() {
     for round in 0..40 {
         let cut = Duration::from_millis(rand::thread_rng().gen_range(0..25));
         let new = user(&format!("cut-{round}@example.com"));
-        let _ = tokio::time::timeout(cut, store.insert_user(&new, None, None)).await;
+        let _ = tokio::time::timeout(cut, store.insert_user(&new, None, None, None)).await;
         let event = AuditEvent {
             id: uuid::Uuid::now_v7(),
             at: now(),
@@ -771,7 +771,7 @@ async fn store_calls_cancelled_mid_transaction_never_poison_the_pool() {
         recorded += 1;
         // A rolled-back transaction on a poisoned connection would take the event with it.
         assert!(store
-            .insert_user(&user("taken@example.com"), None, None)
+            .insert_user(&user("taken@example.com"), None, None, None)
             .await
             .is_err());
     }

@@ -5,18 +5,23 @@
 //! authenticating, one primary signing key wins; an expired session cannot rotate and an
 //! emailed token is consumed only unexpired and for its own purpose (the store refuses them
 //! itself, whatever the service checked); outbox claims hold a lease that only its end lets
-//! another worker take over, and a delivered message keeps no earlier error.
+//! another worker take over, and a delivered message keeps no earlier error. An account-changing
+//! write (`insert_user`, `change_password`, `consume_email_token`) records its audit event in
+//! its own transaction: the row exists exactly when the change does.
 
 use crate::helpers::{Backend, TestDb};
 use futures::future::join_all;
 use sesame::storage::Database;
+use sesame_domain::audit::{AuditEvent, AuditKind};
 use sesame_domain::clock::now;
 use sesame_domain::error::Conflict;
 use sesame_domain::mail::{MailKind, OutboundMail};
 use sesame_domain::model::{
-    Email, LoginName, NewUser, ProfilePatch, Session, SessionId, UserId, Username,
+    ClientInfo, Email, LoginName, NewUser, ProfilePatch, Session, SessionId, UserId, Username,
 };
-use sesame_domain::store::{NewEmailToken, NewSession, Store, TokenEffect, TokenPurpose};
+use sesame_domain::store::{
+    NewEmailToken, NewSession, PasswordChange, Store, TokenEffect, TokenPurpose,
+};
 use sesame_domain::token::{random_secret, RefreshToken, StoredKey};
 use sesame_domain::StoreError;
 use std::sync::Arc;
@@ -69,16 +74,16 @@ async fn open_session(s: &dyn Store, user: UserId) -> (SessionId, RefreshToken, 
 async fn duplicates_are_reported_as_the_conflict_they_are(b: Backend) {
     let db = TestDb::new(b).await;
     let s = store(&db).await;
-    s.insert_user(&new_user("a@example.com", Some("alpha")), None, None)
+    s.insert_user(&new_user("a@example.com", Some("alpha")), None, None, None)
         .await
         .unwrap();
     let e = s
-        .insert_user(&new_user("A@EXAMPLE.COM", None), None, None)
+        .insert_user(&new_user("A@EXAMPLE.COM", None), None, None, None)
         .await
         .unwrap_err();
     assert!(matches!(e, StoreError::Conflict(Conflict::Email)), "{e:?}");
     let e = s
-        .insert_user(&new_user("b@example.com", Some("ALPHA")), None, None)
+        .insert_user(&new_user("b@example.com", Some("ALPHA")), None, None, None)
         .await
         .unwrap_err();
     assert!(
@@ -86,10 +91,10 @@ async fn duplicates_are_reported_as_the_conflict_they_are(b: Backend) {
         "{e:?}"
     );
     // Several accounts without a username do not collide.
-    s.insert_user(&new_user("c@example.com", None), None, None)
+    s.insert_user(&new_user("c@example.com", None), None, None, None)
         .await
         .unwrap();
-    s.insert_user(&new_user("d@example.com", None), None, None)
+    s.insert_user(&new_user("d@example.com", None), None, None, None)
         .await
         .unwrap();
 }
@@ -100,6 +105,7 @@ async fn users_are_found_by_normalized_email_or_username(b: Backend) {
     let u = s
         .insert_user(
             &new_user("Mixed@Example.com", Some("MixedCase")),
+            None,
             None,
             None,
         )
@@ -134,7 +140,7 @@ async fn a_profile_patch_changes_only_what_it_names(b: Backend) {
     let db = TestDb::new(b).await;
     let s = store(&db).await;
     let u = s
-        .insert_user(&new_user("p@example.com", Some("before")), None, None)
+        .insert_user(&new_user("p@example.com", Some("before")), None, None, None)
         .await
         .unwrap();
     let patch = ProfilePatch {
@@ -171,7 +177,7 @@ async fn a_refresh_token_is_consumed_exactly_once_under_concurrency(b: Backend) 
     let db = TestDb::new(b).await;
     let s = store(&db).await;
     let u = s
-        .insert_user(&new_user("r@example.com", None), None, None)
+        .insert_user(&new_user("r@example.com", None), None, None, None)
         .await
         .unwrap();
     let (sid, token, secret) = open_session(s.as_ref(), u.id).await;
@@ -203,7 +209,7 @@ async fn concurrent_rotations_of_many_sessions_each_learn_their_own_outcome(b: B
     let db = TestDb::new(b).await;
     let s = store(&db).await;
     let u = s
-        .insert_user(&new_user("many@example.com", None), None, None)
+        .insert_user(&new_user("many@example.com", None), None, None, None)
         .await
         .unwrap();
     let mut sessions = Vec::new();
@@ -250,7 +256,7 @@ async fn a_failing_rotation_neither_fails_nor_half_applies_its_neighbours(b: Bac
     let db = TestDb::new(b).await;
     let s = store(&db).await;
     let u = s
-        .insert_user(&new_user("bad@example.com", None), None, None)
+        .insert_user(&new_user("bad@example.com", None), None, None, None)
         .await
         .unwrap();
     let (good_sid, good, good_secret) = open_session(s.as_ref(), u.id).await;
@@ -283,7 +289,7 @@ async fn a_revoked_session_no_longer_authenticates_or_rotates(b: Backend) {
     let db = TestDb::new(b).await;
     let s = store(&db).await;
     let u = s
-        .insert_user(&new_user("s@example.com", None), None, None)
+        .insert_user(&new_user("s@example.com", None), None, None, None)
         .await
         .unwrap();
     let (sid, token, secret) = open_session(s.as_ref(), u.id).await;
@@ -333,7 +339,7 @@ async fn an_expired_session_no_longer_authenticates(b: Backend) {
     let db = TestDb::new(b).await;
     let s = store(&db).await;
     let u = s
-        .insert_user(&new_user("e@example.com", None), None, None)
+        .insert_user(&new_user("e@example.com", None), None, None, None)
         .await
         .unwrap();
     let (sid, _, _) = open_session(s.as_ref(), u.id).await;
@@ -365,7 +371,7 @@ async fn an_expired_session_cannot_rotate(b: Backend) {
     let db = TestDb::new(b).await;
     let s = store(&db).await;
     let u = s
-        .insert_user(&new_user("x@example.com", None), None, None)
+        .insert_user(&new_user("x@example.com", None), None, None, None)
         .await
         .unwrap();
     let (sid, token, secret) = open_session(s.as_ref(), u.id).await;
@@ -424,7 +430,7 @@ async fn an_emailed_token_is_consumed_only_unexpired_and_for_its_own_purpose(b: 
     let db = TestDb::new(b).await;
     let s = store(&db).await;
     let u = s
-        .insert_user(&new_user("m@example.com", None), None, None)
+        .insert_user(&new_user("m@example.com", None), None, None, None)
         .await
         .unwrap();
     let effects = [
@@ -445,7 +451,7 @@ async fn an_emailed_token_is_consumed_only_unexpired_and_for_its_own_purpose(b: 
         s.issue_email_token(&record, false, &[]).await.unwrap();
         for effect in effects.iter().filter(|e| e.purpose() != purpose) {
             assert!(
-                !s.consume_email_token(&token.hash(), u.id, now(), effect, &[])
+                !s.consume_email_token(&token.hash(), u.id, now(), effect, &[], None)
                     .await
                     .unwrap(),
                 "a {purpose:?} token does not consume as {effect:?}"
@@ -454,7 +460,7 @@ async fn an_emailed_token_is_consumed_only_unexpired_and_for_its_own_purpose(b: 
         let own = effects.iter().find(|e| e.purpose() == purpose).unwrap();
         let past_expiry = record.expires_at + chrono::Duration::seconds(1);
         assert!(
-            !s.consume_email_token(&token.hash(), u.id, past_expiry, own, &[])
+            !s.consume_email_token(&token.hash(), u.id, past_expiry, own, &[], None)
                 .await
                 .unwrap(),
             "a {purpose:?} token is not consumed after its expiry"
@@ -462,7 +468,7 @@ async fn an_emailed_token_is_consumed_only_unexpired_and_for_its_own_purpose(b: 
         let state = s.email_token_state(&token.hash()).await.unwrap().unwrap();
         assert!(state.used_at.is_none(), "the refusals left it unused");
         assert!(
-            s.consume_email_token(&token.hash(), u.id, now(), own, &[])
+            s.consume_email_token(&token.hash(), u.id, now(), own, &[], None)
                 .await
                 .unwrap(),
             "a live {purpose:?} token is consumed for its own purpose"
@@ -574,8 +580,216 @@ async fn a_claimed_mail_is_taken_over_only_once_its_lease_has_ended(b: Backend) 
     );
 }
 
+fn event(kind: AuditKind, user: Option<UserId>) -> AuditEvent {
+    AuditEvent::new(kind, user, &ClientInfo::default(), serde_json::json!({}))
+}
+
+/// The stored event names of `user`'s audit trail, oldest first.
+async fn trail(s: &dyn Store, user: UserId) -> Vec<String> {
+    let mut kinds: Vec<String> = s
+        .user_audit(user, 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.kind)
+        .collect();
+    kinds.reverse();
+    kinds
+}
+
+async fn a_registration_is_recorded_with_the_account_and_a_refused_one_leaves_no_record(
+    b: Backend,
+) {
+    let db = TestDb::new(b).await;
+    let s = store(&db).await;
+    let first = new_user("audit@example.com", Some("audited"));
+    let u = s
+        .insert_user(
+            &first,
+            None,
+            None,
+            Some(&event(AuditKind::UserRegistered, Some(first.id))),
+        )
+        .await
+        .unwrap();
+    assert_eq!(trail(s.as_ref(), u.id).await, ["user.registered"]);
+    for dup in [
+        new_user("AUDIT@example.com", None),
+        new_user("other@example.com", Some("AUDITED")),
+    ] {
+        let e = s
+            .insert_user(
+                &dup,
+                None,
+                None,
+                Some(&event(AuditKind::UserRegistered, Some(dup.id))),
+            )
+            .await
+            .unwrap_err();
+        assert!(matches!(e, StoreError::Conflict(_)), "{e:?}");
+        assert!(
+            trail(s.as_ref(), dup.id).await.is_empty(),
+            "a refused registration leaves no user.registered row"
+        );
+    }
+    // A failing audit write (here: an event id already taken) fails the insert: no account
+    // without its trail entry.
+    let mut reused = event(AuditKind::UserRegistered, None);
+    reused.id = s.user_audit(u.id, 1).await.unwrap()[0].id;
+    let orphan = new_user("orphan@example.com", None);
+    reused.user_id = Some(orphan.id);
+    assert!(s
+        .insert_user(&orphan, None, None, Some(&reused))
+        .await
+        .is_err());
+    assert!(s.user_by_id(orphan.id).await.unwrap().is_none());
+    assert!(s
+        .user_for_login(&LoginName::parse("orphan@example.com").unwrap())
+        .await
+        .unwrap()
+        .is_none());
+}
+
+async fn a_password_change_is_recorded_with_the_change_and_a_failed_one_leaves_no_record(
+    b: Backend,
+) {
+    let db = TestDb::new(b).await;
+    let s = store(&db).await;
+    let u = s
+        .insert_user(&new_user("pw@example.com", None), None, None, None)
+        .await
+        .unwrap();
+    let (sid, _, _) = open_session(s.as_ref(), u.id).await;
+    let change = |hash: &str| PasswordChange {
+        user_id: u.id,
+        password_hash: hash.into(),
+        keep_session: sid,
+        new_refresh_hash: RefreshToken::generate().hash(),
+        now: now(),
+    };
+    let hash_of = |s: Arc<dyn Store>| async move {
+        s.user_for_login(&LoginName::parse("pw@example.com").unwrap())
+            .await
+            .unwrap()
+            .unwrap()
+            .password_hash
+    };
+    let mail = OutboundMail::new(
+        Some(u.id),
+        "pw@example.com",
+        MailKind::PasswordChanged,
+        &[("email", "pw@example.com")],
+    );
+    let changed = event(AuditKind::PasswordChanged, Some(u.id));
+    s.change_password(&change("$argon2id$first"), &mail, &changed)
+        .await
+        .unwrap();
+    assert_eq!(trail(s.as_ref(), u.id).await, ["password.changed"]);
+    assert_eq!(hash_of(s.clone()).await, "$argon2id$first");
+
+    // A change that fails (its notice's id is taken) records nothing.
+    let e = s
+        .change_password(
+            &change("$argon2id$second"),
+            &mail,
+            &event(AuditKind::PasswordChanged, Some(u.id)),
+        )
+        .await;
+    assert!(e.is_err());
+    assert_eq!(trail(s.as_ref(), u.id).await, ["password.changed"]);
+    assert_eq!(hash_of(s.clone()).await, "$argon2id$first");
+
+    // A failing audit write (its id is taken) fails the change: no change without its record.
+    let fresh_mail = OutboundMail::new(
+        Some(u.id),
+        "pw@example.com",
+        MailKind::PasswordChanged,
+        &[("email", "pw@example.com")],
+    );
+    let e = s
+        .change_password(&change("$argon2id$third"), &fresh_mail, &changed)
+        .await;
+    assert!(e.is_err());
+    assert_eq!(trail(s.as_ref(), u.id).await, ["password.changed"]);
+    assert_eq!(hash_of(s.clone()).await, "$argon2id$first");
+}
+
+async fn a_consumed_emailed_token_is_recorded_with_its_effect_and_a_refused_one_leaves_no_record(
+    b: Backend,
+) {
+    let db = TestDb::new(b).await;
+    let s = store(&db).await;
+    let u = s
+        .insert_user(&new_user("tok@example.com", None), None, None, None)
+        .await
+        .unwrap();
+    let other = s
+        .insert_user(&new_user("new@example.com", None), None, None, None)
+        .await
+        .unwrap();
+    // Refused: another purpose, then expired; nothing recorded.
+    let (token, record) = email_token_record(u.id, TokenPurpose::VerifyEmail);
+    s.issue_email_token(&record, false, &[]).await.unwrap();
+    let verified = event(AuditKind::EmailVerified, Some(u.id));
+    let reset = TokenEffect::ResetPassword {
+        password_hash: "$argon2id$reset".into(),
+    };
+    assert!(!s
+        .consume_email_token(&token.hash(), u.id, now(), &reset, &[], Some(&verified))
+        .await
+        .unwrap());
+    let late = record.expires_at + chrono::Duration::seconds(1);
+    assert!(!s
+        .consume_email_token(
+            &token.hash(),
+            u.id,
+            late,
+            &TokenEffect::VerifyEmail,
+            &[],
+            Some(&verified)
+        )
+        .await
+        .unwrap());
+    assert!(trail(s.as_ref(), u.id).await.is_empty());
+    // Consumed: the row comes with the effect.
+    assert!(s
+        .consume_email_token(
+            &token.hash(),
+            u.id,
+            now(),
+            &TokenEffect::VerifyEmail,
+            &[],
+            Some(&verified)
+        )
+        .await
+        .unwrap());
+    assert_eq!(trail(s.as_ref(), u.id).await, ["email.verified"]);
+    // An email change that collides with another account fails: no email_change.confirmed row.
+    let (token, record) = email_token_record(u.id, TokenPurpose::ChangeEmail);
+    s.issue_email_token(&record, false, &[]).await.unwrap();
+    let e = s
+        .consume_email_token(
+            &token.hash(),
+            u.id,
+            now(),
+            &TokenEffect::ChangeEmail {
+                new_email: Email::parse("new@example.com").unwrap(),
+            },
+            &[],
+            Some(&event(AuditKind::EmailChangeConfirmed, Some(u.id))),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(e, StoreError::Conflict(Conflict::Email)), "{e:?}");
+    assert_eq!(trail(s.as_ref(), u.id).await, ["email.verified"]);
+    assert!(trail(s.as_ref(), other.id).await.is_empty());
+}
+
 crate::on_every_backend!(
     duplicates_are_reported_as_the_conflict_they_are,
+    a_registration_is_recorded_with_the_account_and_a_refused_one_leaves_no_record,
+    a_password_change_is_recorded_with_the_change_and_a_failed_one_leaves_no_record,
+    a_consumed_emailed_token_is_recorded_with_its_effect_and_a_refused_one_leaves_no_record,
     users_are_found_by_normalized_email_or_username,
     a_profile_patch_changes_only_what_it_names,
     a_refresh_token_is_consumed_exactly_once_under_concurrency,
