@@ -881,3 +881,60 @@ async fn acknowledged_writes_survive_kill_9_under_load(b: Backend) {
         );
     }
 }
+
+/// A graceful shutdown (SIGTERM) waits for work whose client has already gone: the registration
+/// blocked behind a table lock, abandoned by its client, still commits before the process exits
+/// (`Application::run` waits for the request tasks of `http/detach.rs`). Without that wait the
+/// process ended as soon as its connections were closed and the registration was rolled back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_graceful_shutdown_finishes_work_whose_client_has_gone() {
+    use sqlx::Connection as _;
+    use tokio::io::AsyncWriteExt as _;
+    let db = TestDb::new(Backend::Postgres).await;
+    let dir = TempDir::new();
+    let (mut server, _) = Server::start(&db.url, dir.0.join("sesame.log")).await;
+    let mut locker = sqlx::PgConnection::connect(&db.url).await.unwrap();
+    let mut lock = locker.begin().await.unwrap();
+    sqlx::query("LOCK TABLE users IN ACCESS EXCLUSIVE MODE")
+        .execute(&mut *lock)
+        .await
+        .unwrap();
+
+    let addr = server.base.trim_start_matches("http://").to_owned();
+    let body = json!({"email": "late@example.com", "password": PASSWORD}).to_string();
+    let mut stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let req = format!(
+        "POST /api/v1/auth/register HTTP/1.1\r\nhost: sesame.test\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(req.as_bytes()).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    drop(stream);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    let pid = server.child.id().expect("the server runs").to_string();
+    let sent = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    lock.commit().await.unwrap();
+    let status = tokio::time::timeout(Duration::from_secs(20), server.child.wait())
+        .await
+        .expect("the server exits within its grace period")
+        .unwrap();
+    assert!(
+        status.success(),
+        "clean exit: {status}\n{}",
+        tail(&server.log)
+    );
+    let found = db
+        .text("SELECT email FROM users WHERE email_normalized = 'late@example.com'")
+        .await;
+    assert_eq!(
+        found.as_deref(),
+        Some("late@example.com"),
+        "the registration committed"
+    );
+}
