@@ -113,8 +113,8 @@ rep=[
 ('Dialect::Sqlite','Dialect::Postgres'),
 ('sqlx::query::Query<\'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<\'q>>','sqlx::query::Query<\'q, sqlx::Postgres, sqlx::postgres::PgArguments>'),
 ('sqlx::QueryBuilder<sqlx::Sqlite>','sqlx::QueryBuilder<sqlx::Postgres>'),
-('''let mut tx = self.writer.begin().await.map_err(store_err)?;
-        if !admin_guard(''','''let mut tx = self.writer.begin().await.map_err(store_err)?;
+('''let mut tx = pool::begin(&self.writer).await.map_err(store_err)?;
+        if !admin_guard(''','''let mut tx = pool::begin(&self.writer).await.map_err(store_err)?;
         sqlx::query("SELECT pg_advisory_xact_lock(7446121000)").execute(&mut *tx).await.map_err(store_err)?;
         if !admin_guard('''),
 ]

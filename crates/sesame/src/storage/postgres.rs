@@ -150,7 +150,7 @@ impl UserStore for PgStore {
         mail: Option<&OutboundMail>,
         audit: Option<&AuditEvent>,
     ) -> Result<User, StoreError> {
-        let mut tx = self.writer.begin().await.map_err(store_err)?;
+        let mut tx = pool::begin(&self.writer).await.map_err(store_err)?;
         sqlx::query(
             "INSERT INTO users (id, email, email_normalized, username, username_normalized, display_name, \
              password_hash, email_verified, is_active, created_at, updated_at) \
@@ -222,7 +222,7 @@ impl UserStore for PgStore {
         mail: &OutboundMail,
         audit: &AuditEvent,
     ) -> Result<(), StoreError> {
-        let mut tx = self.writer.begin().await.map_err(store_err)?;
+        let mut tx = pool::begin(&self.writer).await.map_err(store_err)?;
         sqlx::query("UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3")
             .bind(&c.password_hash)
             .bind(c.now)
@@ -665,7 +665,7 @@ impl EmailTokenStore for PgStore {
         supersede: bool,
         mails: &[OutboundMail],
     ) -> Result<(), StoreError> {
-        let mut tx = self.writer.begin().await.map_err(store_err)?;
+        let mut tx = pool::begin(&self.writer).await.map_err(store_err)?;
         if supersede {
             invalidate_tokens(&mut tx, token.user_id, token.purpose, token.created_at).await?;
         }
@@ -675,7 +675,7 @@ impl EmailTokenStore for PgStore {
     }
 
     async fn enqueue_mail(&self, mails: &[OutboundMail]) -> Result<(), StoreError> {
-        let mut tx = self.writer.begin().await.map_err(store_err)?;
+        let mut tx = pool::begin(&self.writer).await.map_err(store_err)?;
         insert_mails(&mut tx, mails.iter()).await?;
         tx.commit().await.map_err(store_err)
     }
@@ -736,7 +736,7 @@ impl EmailTokenStore for PgStore {
         mails: &[OutboundMail],
         audit: Option<&AuditEvent>,
     ) -> Result<bool, StoreError> {
-        let mut tx = self.writer.begin().await.map_err(store_err)?;
+        let mut tx = pool::begin(&self.writer).await.map_err(store_err)?;
         let consumed = sqlx::query(
             "UPDATE email_tokens SET used_at = $1 \
              WHERE token_hash = $2 AND user_id = $3 AND purpose = $4 AND used_at IS NULL AND expires_at > $5",
@@ -1074,7 +1074,7 @@ impl AdminStore for PgStore {
         change: &AdminUserChange,
         now: Timestamp,
     ) -> Result<AdminOutcome<User>, StoreError> {
-        let mut tx = self.writer.begin().await.map_err(store_err)?;
+        let mut tx = pool::begin(&self.writer).await.map_err(store_err)?;
         sqlx::query("SELECT pg_advisory_xact_lock(7446121000)")
             .execute(&mut *tx)
             .await
@@ -1165,7 +1165,7 @@ impl AdminStore for PgStore {
     }
 
     async fn admin_delete_user(&self, id: UserId) -> Result<AdminOutcome<()>, StoreError> {
-        let mut tx = self.writer.begin().await.map_err(store_err)?;
+        let mut tx = pool::begin(&self.writer).await.map_err(store_err)?;
         sqlx::query("SELECT pg_advisory_xact_lock(7446121000)")
             .execute(&mut *tx)
             .await
@@ -1257,7 +1257,7 @@ impl AdminStore for PgStore {
     }
 
     async fn bulk_insert_users(&self, users: &[NewUser]) -> Result<(), StoreError> {
-        let mut tx = self.writer.begin().await.map_err(store_err)?;
+        let mut tx = pool::begin(&self.writer).await.map_err(store_err)?;
         for chunk in users.chunks(500) {
             let mut qb: sqlx::QueryBuilder<sqlx::Postgres> = sqlx::QueryBuilder::new(
                 "INSERT INTO users (id, email, email_normalized, username, username_normalized, display_name, \

@@ -178,7 +178,7 @@ impl UserStore for SqliteStore {
         mail: Option<&OutboundMail>,
         audit: Option<&AuditEvent>,
     ) -> Result<User, StoreError> {
-        let mut tx = self.writer.begin().await.map_err(store_err)?;
+        let mut tx = pool::begin(&self.writer).await.map_err(store_err)?;
         sqlx::query(
             "INSERT INTO users (id, email, email_normalized, username, username_normalized, display_name, \
              password_hash, email_verified, is_active, created_at, updated_at) \
@@ -250,7 +250,7 @@ impl UserStore for SqliteStore {
         mail: &OutboundMail,
         audit: &AuditEvent,
     ) -> Result<(), StoreError> {
-        let mut tx = self.writer.begin().await.map_err(store_err)?;
+        let mut tx = pool::begin(&self.writer).await.map_err(store_err)?;
         sqlx::query("UPDATE users SET password_hash = ?, updated_at = ? WHERE id = ?")
             .bind(&c.password_hash)
             .bind(ms(c.now))
@@ -693,7 +693,7 @@ impl EmailTokenStore for SqliteStore {
         supersede: bool,
         mails: &[OutboundMail],
     ) -> Result<(), StoreError> {
-        let mut tx = self.writer.begin().await.map_err(store_err)?;
+        let mut tx = pool::begin(&self.writer).await.map_err(store_err)?;
         if supersede {
             invalidate_tokens(&mut tx, token.user_id, token.purpose, token.created_at).await?;
         }
@@ -703,7 +703,7 @@ impl EmailTokenStore for SqliteStore {
     }
 
     async fn enqueue_mail(&self, mails: &[OutboundMail]) -> Result<(), StoreError> {
-        let mut tx = self.writer.begin().await.map_err(store_err)?;
+        let mut tx = pool::begin(&self.writer).await.map_err(store_err)?;
         insert_mails(&mut tx, mails.iter()).await?;
         tx.commit().await.map_err(store_err)
     }
@@ -764,7 +764,7 @@ impl EmailTokenStore for SqliteStore {
         mails: &[OutboundMail],
         audit: Option<&AuditEvent>,
     ) -> Result<bool, StoreError> {
-        let mut tx = self.writer.begin().await.map_err(store_err)?;
+        let mut tx = pool::begin(&self.writer).await.map_err(store_err)?;
         let consumed = sqlx::query(
             "UPDATE email_tokens SET used_at = ? \
              WHERE token_hash = ? AND user_id = ? AND purpose = ? AND used_at IS NULL AND expires_at > ?",
@@ -1099,7 +1099,7 @@ impl AdminStore for SqliteStore {
         change: &AdminUserChange,
         now: Timestamp,
     ) -> Result<AdminOutcome<User>, StoreError> {
-        let mut tx = self.writer.begin().await.map_err(store_err)?;
+        let mut tx = pool::begin(&self.writer).await.map_err(store_err)?;
         if !admin_guard(&mut tx, id, now).await? {
             return Ok(AdminOutcome::NotFound);
         }
@@ -1186,7 +1186,7 @@ impl AdminStore for SqliteStore {
     }
 
     async fn admin_delete_user(&self, id: UserId) -> Result<AdminOutcome<()>, StoreError> {
-        let mut tx = self.writer.begin().await.map_err(store_err)?;
+        let mut tx = pool::begin(&self.writer).await.map_err(store_err)?;
         if !admin_guard(&mut tx, id, sesame_domain::clock::now()).await? {
             return Ok(AdminOutcome::NotFound);
         }
@@ -1274,7 +1274,7 @@ impl AdminStore for SqliteStore {
     }
 
     async fn bulk_insert_users(&self, users: &[NewUser]) -> Result<(), StoreError> {
-        let mut tx = self.writer.begin().await.map_err(store_err)?;
+        let mut tx = pool::begin(&self.writer).await.map_err(store_err)?;
         for chunk in users.chunks(500) {
             let mut qb: sqlx::QueryBuilder<sqlx::Sqlite> = sqlx::QueryBuilder::new(
                 "INSERT INTO users (id, email, email_normalized, username, username_normalized, display_name, \
