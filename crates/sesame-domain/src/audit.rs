@@ -7,7 +7,7 @@
 //! reset, email verification, email change) carries its event into the store, which writes it in
 //! the change's own transaction: the row exists exactly when the change does, and a failed audit
 //! write fails the change. Every other event is appended after its change by
-//! `AuthService::audit` and is best effort: a failed write is logged and does not fail the action.
+//! `Core::audit` and is best effort: a failed write is logged and does not fail the action.
 
 use crate::clock::Timestamp;
 use crate::model::{ClientInfo, UserId};

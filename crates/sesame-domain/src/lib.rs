@@ -1,7 +1,8 @@
 //! Sesame's domain layer: what an account, a password, a session and a token *are*, and the
 //! rules that govern them.
 //!
-//! This crate owns the account lifecycle logic ([`service::AuthService`]), the parse-don't-validate
+//! This crate owns the account lifecycle logic (the services in [`service`], split by caller:
+//! [`service::SignIn`], [`service::Account`], [`service::Admin`]), the parse-don't-validate
 //! newtypes every other layer trusts ([`model`]), password hashing ([`password`]), the rules a new
 //! password must meet ([`policy`]), token signing and refresh-token rotation ([`token`]), and the
 //! storage contract ([`store`]), and known-device tokens ([`device`]).
@@ -10,7 +11,6 @@
 //! into calls here and implements the storage traits per backend. The compiler enforces that split,
 //! because neither framework is a dependency of this crate.
 
-pub mod admin;
 pub mod audit;
 pub mod clock;
 pub mod device;

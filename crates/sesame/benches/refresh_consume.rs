@@ -1,7 +1,7 @@
 //! Micro-benchmark of the refresh-token consume path against a real SQLite store (a temporary
 //! file, migrated): `rotate_refresh_token` alone (the one conditional update plus the successor's
 //! insert and the session slide, in one transaction), and the state lookup followed by the
-//! rotation, which is what `AuthService::refresh` asks of the store per request.
+//! rotation, which is what `SignIn::refresh` asks of the store per request.
 //! `cargo bench -p sesame --bench refresh_consume`.
 //!
 //! Each iteration consumes the current token of one long chain, as a client refreshing would.

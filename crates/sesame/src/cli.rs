@@ -1,13 +1,13 @@
 //! The command line: `serve`, `migrate up|down|status`, `users create`, `openapi`. Each
-//! subcommand parses its flags (and `SESAME_*` variables) and calls into library code.
+//! subcommand parses its flags (and `SESAME_*` variables) and calls into library code; `users
+//! create` runs the admin service as the local operator ([`startup::operator`]).
 
 use crate::config::{CommonConfig, ServeConfig};
 use crate::startup::{self, Application, StartupError};
 use clap::{Parser, Subcommand};
 use sesame_domain::model::{DisplayName, Email, RoleName, Username};
 use sesame_domain::password::Password;
-use sesame_domain::policy::PasswordPolicy;
-use sesame_domain::service::{create_account, Registration};
+use sesame_domain::service::Registration;
 use std::io::BufRead;
 use std::process::ExitCode;
 
@@ -272,26 +272,14 @@ async fn users(common: &CommonConfig, action: UsersAction) -> Result<(), CliErro
             .map_err(bad)?,
         password: Password::parse(password).map_err(bad)?,
     };
-    let db = startup::connect(common).await?;
-    db.migrate_up().await.map_err(StartupError::from)?;
-    let store = db.into_store();
-    let hasher = startup::hasher(common, 1, 1).await?;
+    // The shell user holds the database and the configuration: the local operator.
+    let operator = startup::operator(common).await?;
     let roles = if admin {
         vec![RoleName::admin()]
     } else {
         Vec::new()
     };
-    let user = create_account(
-        store.as_ref(),
-        &hasher,
-        PasswordPolicy::default(),
-        reg,
-        roles,
-        true,
-        None,
-        None,
-    )
-    .await?;
+    let user = operator.create_verified_user(reg, roles).await?;
     println!(
         "created user {} <{}>{}",
         user.id,

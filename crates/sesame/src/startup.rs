@@ -1,15 +1,18 @@
 //! Turning configuration into a running application: connect the database, migrate, load or
-//! create the signing key, build the hasher and the service. Shared by `sesame serve`, the CLI
-//! and the tests, so all three start the server the same way.
+//! create the signing key, build the hasher and the services. Shared by `sesame serve`, the CLI
+//! and the tests, so all three start the server the same way; the CLI's operator commands get
+//! the same services from [`operator`].
 
 use crate::config::{CommonConfig, JwtAlg, ServeConfig};
 use crate::http::{self, AppState};
 use crate::storage::{ConnectError, Database};
-use sesame_domain::clock::now;
+use sesame_domain::clock::{now, Clock, SystemClock};
 use sesame_domain::mail::{MailTransport, OutboxSettings, OutboxWorker};
 use sesame_domain::password::{HashParams, PasswordHasher};
 use sesame_domain::policy::PasswordPolicy;
-use sesame_domain::service::{AuthService, EmailSettings, LockoutSettings, SessionSettings};
+use sesame_domain::service::{
+    AdminGate, Core, EmailSettings, LockoutSettings, Services, SessionSettings,
+};
 use sesame_domain::store::Store;
 use sesame_domain::token::{StoredKey, TokenIssuer, TokenSettings};
 use std::sync::Arc;
@@ -136,13 +139,14 @@ fn transport(cfg: &ServeConfig) -> Result<Arc<dyn MailTransport>, StartupError> 
 }
 
 /// Builds the application state and the outbox worker: database (migrated unless turned off),
-/// keys, hasher, mail transport, service.
+/// keys, hasher, mail transport, services, all reading time from `clock`.
 ///
 /// # Errors
 /// A [`StartupError`] saying what failed and what to fix.
 pub async fn build_state(
     common: &CommonConfig,
     cfg: &ServeConfig,
+    clock: Arc<dyn Clock>,
 ) -> Result<(AppState, OutboxWorker), StartupError> {
     let db = connect(common).await?;
     if cfg.auto_migrate {
@@ -171,14 +175,11 @@ pub async fn build_state(
             batch: 20,
         },
     );
-    let auth = AuthService::new(
+    let core = Core::new(
         store,
         hasher,
-        tokens,
-        SessionSettings {
-            refresh_ttl: cfg.refresh_token_ttl,
-            reuse_grace: cfg.refresh_reuse_grace,
-        },
+        PasswordPolicy::new(cfg.abuse.password_min_score)
+            .map_err(|e| crate::config::ConfigError(format!("SESAME_PASSWORD_MIN_SCORE: {e}")))?,
         EmailSettings {
             link_base: m.app_url.clone().unwrap_or_else(|| cfg.public_url.clone()),
             verify_ttl: m.verify_token_ttl,
@@ -187,21 +188,29 @@ pub async fn build_state(
             require_verified: m.require_verified_email,
             resend_interval: m.verify_resend_interval,
         },
+        signal,
+        clock,
+    );
+    let services = Services::new(
+        core,
+        tokens,
+        SessionSettings {
+            refresh_ttl: cfg.refresh_token_ttl,
+            reuse_grace: cfg.refresh_reuse_grace,
+        },
         LockoutSettings {
             threshold: cfg.lockout_threshold,
             base: cfg.lockout_base,
             max: cfg.lockout_max,
             device_ttl: cfg.device_token_ttl,
         },
-        PasswordPolicy::new(cfg.abuse.password_min_score)
-            .map_err(|e| crate::config::ConfigError(format!("SESAME_PASSWORD_MIN_SCORE: {e}")))?,
-        signal,
     );
-    let auth = Arc::new(auth);
-    bootstrap_admin(&auth, cfg).await?;
+    bootstrap_admin(&services.admin, cfg).await?;
     Ok((
         AppState {
-            auth,
+            sign_in: services.sign_in,
+            account: services.account,
+            admin: services.admin,
             http: Arc::new(http::security::HttpSettings {
                 cors_origins: cfg.http.cors_origins.clone(),
                 hsts: cfg.public_url.starts_with("https://"),
@@ -229,8 +238,38 @@ pub async fn build_state(
     ))
 }
 
+/// The admin capability of the local operator, for the CLI's `users` commands: the same
+/// services the server runs, over the configured database (migrated first), with the default
+/// password policy. They send no mail (the operator vouches for the addresses it creates), so
+/// the email settings carry no link base and no lifetimes.
+///
+/// # Errors
+/// A [`StartupError`] when the database or the hasher cannot be set up.
+pub async fn operator(
+    common: &CommonConfig,
+) -> Result<sesame_domain::service::Admin, StartupError> {
+    let db = connect(common).await?;
+    db.migrate_up().await?;
+    let core = Core::new(
+        db.into_store(),
+        hasher(common, 1, 1).await?,
+        PasswordPolicy::default(),
+        EmailSettings {
+            link_base: String::new(),
+            verify_ttl: std::time::Duration::ZERO,
+            reset_ttl: std::time::Duration::ZERO,
+            change_ttl: std::time::Duration::ZERO,
+            require_verified: false,
+            resend_interval: std::time::Duration::ZERO,
+        },
+        Arc::new(tokio::sync::Notify::new()),
+        Arc::new(SystemClock),
+    );
+    Ok(AdminGate::new(Arc::new(core)).local_operator())
+}
+
 /// Creates the configured first admin when no active admin exists.
-async fn bootstrap_admin(auth: &AuthService, cfg: &ServeConfig) -> Result<(), StartupError> {
+async fn bootstrap_admin(admins: &AdminGate, cfg: &ServeConfig) -> Result<(), StartupError> {
     use crate::config::ConfigError;
     let Some(email) = &cfg.bootstrap_admin_email else {
         return Ok(());
@@ -257,7 +296,10 @@ async fn bootstrap_admin(auth: &AuthService, cfg: &ServeConfig) -> Result<(), St
     };
     let password = sesame_domain::password::Password::parse(&password)
         .map_err(|e| ConfigError(format!("SESAME_BOOTSTRAP_ADMIN_PASSWORD: {e}")))?;
-    auth.bootstrap_admin(email, password)
+    // Startup acts as the local operator: it holds the database and the configuration.
+    admins
+        .local_operator()
+        .bootstrap_admin(email, password)
         .await
         .map_err(|e| ConfigError(bootstrap_failure(&e)))?;
     Ok(())
@@ -349,8 +391,22 @@ impl Application {
     /// # Errors
     /// A [`StartupError`] saying what failed and what to fix.
     pub async fn build(common: &CommonConfig, cfg: &mut ServeConfig) -> Result<Self, StartupError> {
+        Self::build_with_clock(common, cfg, Arc::new(SystemClock)).await
+    }
+
+    /// As [`Application::build`], with every time-based rule reading `clock`: the tests' hook
+    /// for moving time (a `ManualClock`) instead of sleeping. Not a setting: a deployment always
+    /// runs on the system clock.
+    ///
+    /// # Errors
+    /// A [`StartupError`] saying what failed and what to fix.
+    pub async fn build_with_clock(
+        common: &CommonConfig,
+        cfg: &mut ServeConfig,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, StartupError> {
         cfg.validate()?;
-        let (state, worker) = build_state(common, cfg).await?;
+        let (state, worker) = build_state(common, cfg, clock).await?;
         let listener = tokio::net::TcpListener::bind(cfg.listen)
             .await
             .map_err(|source| StartupError::Bind {

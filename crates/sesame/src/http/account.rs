@@ -57,7 +57,7 @@ pub async fn verify_email(
     Client(client): Client,
     ApiJson(req): ApiJson<EmailTokenRequest>,
 ) -> ApiResult<StatusCode> {
-    state.auth.verify_email(&req.token, &client).await?;
+    state.account.verify_email(&req.token, &client).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -76,9 +76,9 @@ pub async fn resend_verification(
 ) -> ApiResult<Response> {
     let email = Email::parse(&req.email)?;
     state.limits.resend(client.ip.as_deref(), &email).await?;
-    let auth = state.auth.clone();
+    let account = state.account.clone();
     in_background("verification resend", async move {
-        auth.resend_verification(&email).await
+        account.resend_verification(&email).await
     });
     Ok(accepted())
 }
@@ -98,9 +98,9 @@ pub async fn forgot_password(
 ) -> ApiResult<Response> {
     let email = Email::parse(&req.email)?;
     state.limits.forgot(client.ip.as_deref(), &email).await?;
-    let auth = state.auth.clone();
+    let account = state.account.clone();
     in_background("password reset request", async move {
-        auth.forgot_password(&email, &client).await
+        account.forgot_password(&email, &client).await
     });
     Ok(accepted())
 }
@@ -121,7 +121,7 @@ pub async fn reset_password(
 ) -> ApiResult<StatusCode> {
     let password = Password::parse_field(&req.new_password, "new_password")?;
     state
-        .auth
+        .account
         .reset_password(&req.token, &password, &client)
         .await?;
     Ok(StatusCode::NO_CONTENT)
@@ -140,7 +140,10 @@ pub async fn confirm_email_change(
     Client(client): Client,
     ApiJson(req): ApiJson<EmailTokenRequest>,
 ) -> ApiResult<StatusCode> {
-    state.auth.confirm_email_change(&req.token, &client).await?;
+    state
+        .account
+        .confirm_email_change(&req.token, &client)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -164,7 +167,7 @@ pub async fn change_password(
     let current = Password::for_login(&req.current_password);
     let new_password = Password::parse_field(&req.new_password, "new_password")?;
     let pair = state
-        .auth
+        .account
         .change_password(&who, &current, &new_password, &client)
         .await?;
     Ok(super::auth::token_response(&state, pair))
@@ -203,7 +206,7 @@ pub async fn change_email(
         .email_change(client.ip.as_deref(), who.user.id)
         .await?;
     state
-        .auth
+        .account
         .request_email_change(
             &who,
             new_email,
@@ -225,8 +228,8 @@ pub async fn list_sessions(
     State(state): State<AppState>,
     CurrentUser(who): CurrentUser,
 ) -> ApiResult<Json<Vec<SessionResponse>>> {
-    let current = who.session_id();
-    let sessions = state.auth.sessions(&who).await?;
+    let current = Some(who.session_id());
+    let sessions = state.account.sessions(&who).await?;
     Ok(Json(
         sessions
             .into_iter()
@@ -252,7 +255,7 @@ pub async fn end_session(
 ) -> ApiResult<StatusCode> {
     let id = Uuid::parse_str(&id).map_err(|_| AuthError::NotFound)?;
     state
-        .auth
+        .account
         .end_session(&who, SessionId::from_uuid(id), &client)
         .await?;
     Ok(StatusCode::NO_CONTENT)
@@ -276,7 +279,7 @@ pub async fn delete_me(
     ApiJson(req): ApiJson<DeleteAccountRequest>,
 ) -> ApiResult<StatusCode> {
     state
-        .auth
+        .account
         .delete_account(&who, &Password::for_login(&req.password), &client)
         .await?;
     Ok(StatusCode::NO_CONTENT)
@@ -293,8 +296,8 @@ pub async fn export(
     State(state): State<AppState>,
     CurrentUser(who): CurrentUser,
 ) -> ApiResult<Response> {
-    let current = who.session_id();
-    let e = state.auth.export(&who).await?;
+    let current = Some(who.session_id());
+    let e = state.account.export(&who).await?;
     let body = ExportResponse {
         exported_at: sesame_domain::clock::now(),
         user: UserResponse::from(e.user),

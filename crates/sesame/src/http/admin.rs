@@ -1,23 +1,22 @@
 //! The admin API under `/api/v1/admin`: users (list, read, create, change, delete, unlock,
 //! sessions), roles, and the audit trail. Every handler takes [`AdminUser`], so every route
 //! answers 401 without a token and 403 without the `admin` role; the rules themselves live in
-//! the domain (`sesame_domain::admin`).
+//! the domain (`sesame_domain::service::admin`).
 
 use super::auth::collect;
 use super::dto::{AuditEventResponse, SessionResponse, UserResponse};
 use super::extract::{AdminUser, ApiJson, ApiQuery, Client};
 use super::problem::{ApiError, ApiResult, ProblemBody};
-use super::AppState;
-use axum::extract::{Path, State};
+use axum::extract::Path;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use base64::Engine as _;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use sesame_domain::admin::{Invite, NewAccount};
 use sesame_domain::model::{DisplayName, Email, ProfilePatch, RoleName, UserId, Username};
 use sesame_domain::password::Password;
+use sesame_domain::service::admin::{Invite, NewAccount};
 use sesame_domain::store::{AdminUserChange, AuditQuery, UserFilter};
 use sesame_domain::{AuthError, FieldError};
 use utoipa::{IntoParams, ToSchema};
@@ -131,8 +130,7 @@ pub struct UserListResponse {
         (status = 422, description = "`validation_failed`: bad cursor or role", body = ProblemBody, content_type = "application/problem+json"),
     ))]
 pub async fn list_users(
-    State(state): State<AppState>,
-    AdminUser(_admin): AdminUser,
+    AdminUser(admin): AdminUser,
     ApiQuery(p): ApiQuery<ListUsersParams>,
 ) -> ApiResult<Json<UserListResponse>> {
     let mut errs = Vec::new();
@@ -162,8 +160,7 @@ pub async fn list_users(
         created_after: p.created_after,
         created_before: p.created_before,
     };
-    let page = state
-        .auth
+    let page = admin
         .list_users(filter, after, limit, p.include_total.unwrap_or(false))
         .await?;
     Ok(Json(UserListResponse {
@@ -184,11 +181,10 @@ pub async fn list_users(
         (status = 404, description = "`not_found`", body = ProblemBody, content_type = "application/problem+json"),
     ))]
 pub async fn get_user(
-    State(state): State<AppState>,
-    AdminUser(_admin): AdminUser,
+    AdminUser(admin): AdminUser,
     Path(id): Path<String>,
 ) -> ApiResult<Json<UserResponse>> {
-    Ok(Json(state.auth.get_user(user_id(&id)?).await?.into()))
+    Ok(Json(admin.get_user(user_id(&id)?).await?.into()))
 }
 
 /// What to email a created user.
@@ -227,7 +223,6 @@ pub struct CreateUserRequest {
         (status = 503, description = "`overloaded`: password hashing is saturated; see Retry-After", body = ProblemBody, content_type = "application/problem+json"),
     ))]
 pub async fn create_user(
-    State(state): State<AppState>,
     AdminUser(admin): AdminUser,
     Client(client): Client,
     ApiJson(req): ApiJson<CreateUserRequest>,
@@ -261,10 +256,8 @@ pub async fn create_user(
     let (Some(email), true) = (email, errs.is_empty()) else {
         return Err(AuthError::Validation(errs).into());
     };
-    let user = state
-        .auth
-        .admin_create_user(
-            &admin,
+    let user = admin
+        .create_user(
             &client,
             NewAccount {
                 email,
@@ -310,7 +303,6 @@ pub struct PatchUserRequest {
         (status = 422, description = "`validation_failed` (unknown role, bad value)", body = ProblemBody, content_type = "application/problem+json"),
     ))]
 pub async fn patch_user(
-    State(state): State<AppState>,
     AdminUser(admin): AdminUser,
     Client(client): Client,
     Path(id): Path<String>,
@@ -334,10 +326,7 @@ pub async fn patch_user(
     if !errs.is_empty() {
         return Err(AuthError::Validation(errs).into());
     }
-    let user = state
-        .auth
-        .admin_update_user(&admin, &client, id, change)
-        .await?;
+    let user = admin.update_user(&client, id, change).await?;
     Ok(Json(user.into()))
 }
 
@@ -353,15 +342,11 @@ pub async fn patch_user(
         (status = 409, description = "`last_admin`", body = ProblemBody, content_type = "application/problem+json"),
     ))]
 pub async fn delete_user(
-    State(state): State<AppState>,
     AdminUser(admin): AdminUser,
     Client(client): Client,
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
-    state
-        .auth
-        .admin_delete_user(&admin, &client, user_id(&id)?)
-        .await?;
+    admin.delete_user(&client, user_id(&id)?).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -376,15 +361,11 @@ pub async fn delete_user(
         (status = 404, description = "`not_found`", body = ProblemBody, content_type = "application/problem+json"),
     ))]
 pub async fn unlock_user(
-    State(state): State<AppState>,
     AdminUser(admin): AdminUser,
     Client(client): Client,
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
-    state
-        .auth
-        .admin_unlock(&admin, &client, user_id(&id)?)
-        .await?;
+    admin.unlock(&client, user_id(&id)?).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -404,15 +385,11 @@ pub struct RevokedResponse {
         (status = 404, description = "`not_found`", body = ProblemBody, content_type = "application/problem+json"),
     ))]
 pub async fn revoke_sessions(
-    State(state): State<AppState>,
     AdminUser(admin): AdminUser,
     Client(client): Client,
     Path(id): Path<String>,
 ) -> ApiResult<Json<RevokedResponse>> {
-    let n = state
-        .auth
-        .admin_revoke_sessions(&admin, &client, user_id(&id)?)
-        .await?;
+    let n = admin.revoke_sessions(&client, user_id(&id)?).await?;
     Ok(Json(RevokedResponse { sessions_ended: n }))
 }
 
@@ -427,12 +404,11 @@ pub async fn revoke_sessions(
         (status = 404, description = "`not_found`", body = ProblemBody, content_type = "application/problem+json"),
     ))]
 pub async fn user_sessions(
-    State(state): State<AppState>,
     AdminUser(admin): AdminUser,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Vec<SessionResponse>>> {
-    let sessions = state.auth.admin_user_sessions(user_id(&id)?).await?;
-    let current = admin.session_id();
+    let sessions = admin.user_sessions(user_id(&id)?).await?;
+    let current = admin.caller_session();
     Ok(Json(
         sessions
             .into_iter()
@@ -471,13 +447,9 @@ impl From<sesame_domain::store::RoleInfo> for RoleResponse {
         (status = 401, description = "`missing_token` or `invalid_token`", body = ProblemBody, content_type = "application/problem+json"),
         (status = 403, description = "`forbidden`", body = ProblemBody, content_type = "application/problem+json"),
     ))]
-pub async fn list_roles(
-    State(state): State<AppState>,
-    AdminUser(_admin): AdminUser,
-) -> ApiResult<Json<Vec<RoleResponse>>> {
+pub async fn list_roles(AdminUser(admin): AdminUser) -> ApiResult<Json<Vec<RoleResponse>>> {
     Ok(Json(
-        state
-            .auth
+        admin
             .roles()
             .await?
             .into_iter()
@@ -508,7 +480,6 @@ pub struct CreateRoleRequest {
         (status = 422, description = "`validation_failed`", body = ProblemBody, content_type = "application/problem+json"),
     ))]
 pub async fn create_role(
-    State(state): State<AppState>,
     AdminUser(admin): AdminUser,
     Client(client): Client,
     ApiJson(req): ApiJson<CreateRoleRequest>,
@@ -525,9 +496,8 @@ pub async fn create_role(
         )
         .into());
     }
-    let role = state
-        .auth
-        .create_role(&admin, &client, name, req.description.trim())
+    let role = admin
+        .create_role(&client, name, req.description.trim())
         .await?;
     Ok((StatusCode::CREATED, Json(RoleResponse::from(role))).into_response())
 }
@@ -544,13 +514,12 @@ pub async fn create_role(
         (status = 409, description = "`built_in_role`", body = ProblemBody, content_type = "application/problem+json"),
     ))]
 pub async fn delete_role(
-    State(state): State<AppState>,
     AdminUser(admin): AdminUser,
     Client(client): Client,
     Path(name): Path<String>,
 ) -> ApiResult<StatusCode> {
     let name = RoleName::parse(&name).map_err(|_| ApiError::Auth(AuthError::NotFound))?;
-    state.auth.delete_role(&admin, &client, name).await?;
+    admin.delete_role(&client, name).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -589,8 +558,7 @@ pub struct AuditListResponse {
         (status = 403, description = "`forbidden`", body = ProblemBody, content_type = "application/problem+json"),
     ))]
 pub async fn audit_events(
-    State(state): State<AppState>,
-    AdminUser(_admin): AdminUser,
+    AdminUser(admin): AdminUser,
     ApiQuery(p): ApiQuery<AuditParams>,
 ) -> ApiResult<Json<AuditListResponse>> {
     let mut errs = Vec::new();
@@ -599,8 +567,7 @@ pub async fn audit_events(
         return Err(AuthError::Validation(errs).into());
     }
     let before = p.cursor.as_deref().map(decode_cursor).transpose()?;
-    let (events, next) = state
-        .auth
+    let (events, next) = admin
         .audit_events(AuditQuery {
             user: p.user_id.map(UserId::from_uuid),
             event: p.event,

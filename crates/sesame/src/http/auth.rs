@@ -57,7 +57,7 @@ pub async fn register(
         return Err(AuthError::Validation(errs).into());
     };
     let user = state
-        .auth
+        .sign_in
         .register(
             Registration {
                 email,
@@ -108,13 +108,13 @@ pub async fn login(
         .device_token
         .as_deref()
         .or_else(|| cookies::cookie(&headers, cookies::DEVICE_COOKIE));
-    let attempt = state.auth.begin_login(name, device_token).await?;
+    let attempt = state.sign_in.begin_login(name, device_token).await?;
     state
         .limits
         .login(client.ip.as_deref(), name, attempt.known_device())
         .await?;
     let pair = state
-        .auth
+        .sign_in
         .login(attempt, &Password::for_login(&req.password), client)
         .await?;
     Ok(token_response(&state, pair))
@@ -171,7 +171,7 @@ pub async fn refresh(
             ))
         }
     };
-    let pair = state.auth.refresh(&token, &client).await?;
+    let pair = state.sign_in.refresh(&token, &client).await?;
     Ok(token_response(&state, pair))
 }
 
@@ -187,7 +187,7 @@ pub async fn logout(
     CurrentUser(who): CurrentUser,
     Client(client): Client,
 ) -> ApiResult<Response> {
-    state.auth.logout(&who, &client).await?;
+    state.sign_in.logout(&who, &client).await?;
     let mut resp = StatusCode::NO_CONTENT.into_response();
     if state.http.cookie_mode {
         cookies::clear_session_cookies(&mut resp);
@@ -207,7 +207,7 @@ pub async fn logout_all(
     CurrentUser(who): CurrentUser,
     Client(client): Client,
 ) -> ApiResult<StatusCode> {
-    state.auth.logout_all(&who, &client).await?;
+    state.sign_in.logout_all(&who, &client).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -217,7 +217,11 @@ pub struct SessionResponse {
 
 impl SessionResponse {
     #[must_use]
-    pub fn new(s: sesame_domain::model::Session, current: sesame_domain::model::SessionId) -> Self {
+    /// `current`: the caller's own session, marked in the list (an admin's list may not hold it).
+    pub fn new(
+        s: sesame_domain::model::Session,
+        current: Option<sesame_domain::model::SessionId>,
+    ) -> Self {
         Self {
             id: s.id.as_uuid(),
             created_at: s.created_at,
@@ -226,7 +230,7 @@ impl SessionResponse {
             revoked_at: s.revoked_at,
             ip: s.ip,
             user_agent: s.user_agent,
-            current: s.id == current,
+            current: Some(s.id) == current,
         }
     }
 }

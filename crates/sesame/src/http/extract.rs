@@ -20,7 +20,7 @@ use axum::http::request::Parts;
 use axum::http::HeaderMap;
 use serde::de::DeserializeOwned;
 use sesame_domain::model::{has_disallowed_chars, ClientInfo};
-use sesame_domain::service::Principal;
+use sesame_domain::service::{Admin, Principal};
 use std::net::SocketAddr;
 
 /// A JSON request body, deserialized with errors mapped into the problem envelope:
@@ -206,7 +206,7 @@ impl FromRequestParts<AppState> for CurrentUser {
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
         let token = bearer_token(&parts.headers).ok_or(ApiError::MissingToken)?;
-        let principal = state.auth.authenticate(token).await.map_err(|e| {
+        let principal = state.sign_in.authenticate(token).await.map_err(|e| {
             if let sesame_domain::AuthError::InvalidToken(reason) = &e {
                 tracing::info!(reason, "access token rejected");
             }
@@ -217,11 +217,13 @@ impl FromRequestParts<AppState> for CurrentUser {
     }
 }
 
-/// An authenticated caller holding the `admin` role *now*: the role is read from the database
-/// with the session on every request (not from the token), so a demoted admin loses admin
-/// powers at once. Only this extractor hands out admin powers.
-#[derive(Debug, Clone)]
-pub struct AdminUser(pub Principal);
+/// An authenticated caller holding the `admin` role *now*, as the capability to run admin
+/// operations: the role is read from the database with the session on every request (not from
+/// the token), so a demoted admin loses admin powers at once. The capability comes only from
+/// [`sesame_domain::service::AdminGate::authorize`], so this is the one extractor that hands out
+/// admin powers.
+#[derive(Debug)]
+pub struct AdminUser(pub Admin);
 
 impl FromRequestParts<AppState> for AdminUser {
     type Rejection = ApiError;
@@ -231,14 +233,12 @@ impl FromRequestParts<AppState> for AdminUser {
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
         let CurrentUser(principal) = CurrentUser::from_request_parts(parts, state).await?;
-        if principal
-            .user
-            .has_role(sesame_domain::model::RoleName::ADMIN)
-        {
-            Ok(Self(principal))
-        } else {
-            tracing::info!("admin route refused: caller is not an admin");
-            Err(ApiError::Auth(sesame_domain::AuthError::Forbidden))
+        match state.admin.authorize(&principal) {
+            Ok(admin) => Ok(Self(admin)),
+            Err(e) => {
+                tracing::info!("admin route refused: caller is not an admin");
+                Err(ApiError::Auth(e))
+            }
         }
     }
 }

@@ -17,7 +17,7 @@ use sesame_domain::AuthError;
 #[utoipa::path(get, path = "/.well-known/jwks.json", tag = "meta",
     responses((status = 200, description = "JWK Set", body = Object)))]
 pub async fn jwks(State(state): State<AppState>) -> Response {
-    let mut resp = Json(state.auth.tokens().jwks()).into_response();
+    let mut resp = Json(state.sign_in.tokens().jwks()).into_response();
     resp.headers_mut().insert(
         CACHE_CONTROL,
         HeaderValue::from_static("public, max-age=300"),
@@ -43,7 +43,7 @@ pub const READY_DEADLINE: std::time::Duration = std::time::Duration::from_millis
         (status = 503, description = "The database does not answer in time", body = HealthResponse),
     ))]
 pub async fn ready(State(state): State<AppState>) -> (StatusCode, Json<HealthResponse>) {
-    let ping = tokio::time::timeout(READY_DEADLINE, state.auth.store().ping()).await;
+    let ping = tokio::time::timeout(READY_DEADLINE, state.sign_in.store().ping()).await;
     match ping.unwrap_or_else(|_| {
         Err(sesame_domain::StoreError::unavailable(
             std::io::Error::other("no answer within the readiness deadline"),

@@ -4,8 +4,9 @@
 //!
 //! Handlers live one module per area ([`auth`], [`oauth`], [`users`], [`account`], [`pages`],
 //! [`meta`]); each parses
-//! input into domain values, calls one [`AuthService`] function and shapes the answer. No SQL
-//! here, and no business rules.
+//! input into domain values, calls one function of a domain service ([`SignIn`], [`Account`], or
+//! the [`sesame_domain::service::Admin`] capability the admin extractor hands out) and shapes the
+//! answer. No SQL here, and no business rules.
 
 pub mod account;
 pub mod admin;
@@ -34,7 +35,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use problem::{ApiError, Problem};
-use sesame_domain::service::AuthService;
+use sesame_domain::service::{Account, AdminGate, SignIn};
 use std::sync::Arc;
 use std::time::Instant;
 use tower_http::catch_panic::CatchPanicLayer;
@@ -50,7 +51,10 @@ use utoipa_swagger_ui::SwaggerUi;
 /// What every handler can reach.
 #[derive(Clone, Debug)]
 pub struct AppState {
-    pub auth: Arc<AuthService>,
+    pub sign_in: Arc<SignIn>,
+    pub account: Arc<Account>,
+    /// Hands out admin capabilities; only the `AdminUser` extractor asks it.
+    pub admin: Arc<AdminGate>,
     pub http: Arc<security::HttpSettings>,
     /// One permit per request in flight (see `security::load_bounds`).
     pub in_flight: Arc<tokio::sync::Semaphore>,

@@ -273,14 +273,14 @@ async fn grant(
                 .device_token
                 .as_deref()
                 .or_else(|| cookies::cookie(&headers, cookies::DEVICE_COOKIE));
-            let attempt = state.auth.begin_login(&username, device_token).await?;
+            let attempt = state.sign_in.begin_login(&username, device_token).await?;
             state
                 .limits
                 .login(client.ip.as_deref(), &username, attempt.known_device())
                 .await
                 .map_err(oauth_error)?;
             Ok(state
-                .auth
+                .sign_in
                 .login(attempt, &Password::for_login(&password), client)
                 .await?)
         }
@@ -306,7 +306,7 @@ async fn grant(
                     ))
                 }
             };
-            Ok(state.auth.refresh(&token, &client).await?)
+            Ok(state.sign_in.refresh(&token, &client).await?)
         }
         Some(other) => Err(OAuthError::bad(
             "unsupported_grant_type",

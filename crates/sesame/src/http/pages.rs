@@ -164,7 +164,7 @@ pub async fn verify_email_submit(
         Ok(f) => f,
         Err(resp) => return *resp,
     };
-    match state.auth.verify_email(&f.token, &client).await {
+    match state.account.verify_email(&f.token, &client).await {
         Ok(()) => page(
             StatusCode::OK,
             "Email address confirmed",
@@ -201,7 +201,7 @@ pub async fn confirm_email_submit(
         Ok(f) => f,
         Err(resp) => return *resp,
     };
-    match state.auth.confirm_email_change(&f.token, &client).await {
+    match state.account.confirm_email_change(&f.token, &client).await {
         Ok(()) => page(
             StatusCode::OK,
             "Email address changed",
@@ -266,7 +266,7 @@ pub async fn reset_password_submit(
             )
         }
     };
-    match state.auth.reset_password(&f.token, &password, &client).await {
+    match state.account.reset_password(&f.token, &password, &client).await {
         Ok(()) => page(StatusCode::OK, "Password changed", "<p class=\"ok\">Your password is changed and every session was signed out. You can sign in with the new password.</p>"),
         Err(e) => failure(&e),
     }

@@ -48,6 +48,6 @@ pub async fn patch_me(
     if !errs.is_empty() {
         return Err(AuthError::Validation(errs).into());
     }
-    let user = state.auth.update_profile(&who, patch).await?;
+    let user = state.account.update_profile(&who, patch).await?;
     Ok(Json(user.into()))
 }

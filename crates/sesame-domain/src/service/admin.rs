@@ -1,24 +1,31 @@
-//! Operator powers: the user list, user changes, unlocks, session revocation, roles, the audit
-//! trail, and bootstrapping the first admin. Every change is recorded in the audit trail with
-//! the acting admin's id.
+//! [`Admin`]: operator powers over other users: the user list, user changes, unlocks, session
+//! revocation, roles, the audit trail, and bootstrapping the first admin. Every change is
+//! recorded in the audit trail with the acting admin's id.
 //!
-//! Who may call these is decided before they run (the HTTP layer's admin extractor checks the
-//! `admin` role against the database on every request); these functions enforce the rules that
-//! hold whoever calls: the last active admin stays, built-in roles stay, roles must exist.
+//! Holding an [`Admin`] *is* the permission: its fields are private and only two constructors
+//! exist. [`AdminGate::authorize`] checks that a signed-in [`Principal`] holds the `admin` role
+//! (read from the database with the session on every request, not from the token, so a demoted
+//! admin loses the powers at once); [`AdminGate::local_operator`] is for whoever already holds
+//! the database and the configuration (the CLI, startup's bootstrap). A caller that has neither
+//! cannot reach these operations, whatever it holds of the other services.
+//!
+//! These functions enforce the rules that hold whoever calls: the last active admin stays,
+//! built-in roles stay, roles must exist. They refuse to act as a user on their own account
+//! (that is [`super::Account`]).
 
 use crate::audit::{AuditEvent, AuditKind, AuditRecord};
-use crate::clock::now;
 use crate::error::AuthError;
-use crate::mail::{MailKind, OutboundMail};
-use crate::model::{ClientInfo, DisplayName, Email, RoleName, Session, User, UserId, Username};
+use crate::model::{
+    ClientInfo, DisplayName, Email, RoleName, Session, SessionId, User, UserId, Username,
+};
 use crate::password::Password;
-use crate::service::{
-    create_account, email_token, human, link, AuthService, LockoutKey, Principal, Registration,
-};
-use crate::store::{
-    AdminOutcome, AdminUserChange, AuditQuery, RoleInfo, TokenPurpose, UserFilter, UserQuery,
-};
+use crate::store::{AdminOutcome, AdminUserChange, AuditQuery, RoleInfo, UserFilter, UserQuery};
+use std::sync::Arc;
 use uuid::Uuid;
+
+use super::core::Core;
+use super::lockout::LockoutKey;
+use super::{Principal, Registration};
 
 /// Largest page of the admin lists.
 pub const MAX_PAGE: u32 = 200;
@@ -66,27 +73,84 @@ fn outcome<T>(o: AdminOutcome<T>) -> Result<T, AuthError> {
     }
 }
 
-impl AuthService {
+/// Hands out [`Admin`] capabilities: to an authorized admin, or to the local operator.
+#[derive(Debug)]
+pub struct AdminGate {
+    core: Arc<Core>,
+}
+
+/// The capability to run admin operations, acting as [`Admin::caller`] (or as the local
+/// operator). Only [`AdminGate`] makes one.
+#[derive(Debug)]
+pub struct Admin {
+    core: Arc<Core>,
+    actor: Option<Principal>,
+}
+
+impl AdminGate {
+    #[must_use]
+    pub fn new(core: Arc<Core>) -> Self {
+        Self { core }
+    }
+
+    /// The admin capability for `who`, if `who` holds the `admin` role now.
+    ///
+    /// # Errors
+    /// [`AuthError::Forbidden`] when `who` is not an admin.
+    pub fn authorize(&self, who: &Principal) -> Result<Admin, AuthError> {
+        if who.user.has_role(RoleName::ADMIN) {
+            Ok(Admin {
+                core: Arc::clone(&self.core),
+                actor: Some(who.clone()),
+            })
+        } else {
+            Err(AuthError::Forbidden)
+        }
+    }
+
+    /// The admin capability of the local operator: whoever runs Sesame with its database and
+    /// configuration in hand (the `sesame users` commands, the bootstrap admin at startup).
+    /// That party can change the database directly anyway, so no role check applies; audit
+    /// entries it causes carry no actor. Nothing reachable from a request may call this.
+    #[must_use]
+    pub fn local_operator(&self) -> Admin {
+        Admin {
+            core: Arc::clone(&self.core),
+            actor: None,
+        }
+    }
+}
+
+impl Admin {
+    /// The signed-in admin this capability acts for; `None` for the local operator.
+    #[must_use]
+    pub fn caller(&self) -> Option<&Principal> {
+        self.actor.as_ref()
+    }
+
+    /// The caller's session, to mark it in session lists.
+    #[must_use]
+    pub fn caller_session(&self) -> Option<SessionId> {
+        self.actor.as_ref().map(Principal::session_id)
+    }
+
     async fn admin_audit(
         &self,
         kind: AuditKind,
-        actor: &Principal,
         subject: Option<UserId>,
         client: &ClientInfo,
         detail: serde_json::Value,
     ) {
         let mut event = AuditEvent::new(kind, subject, client, detail);
-        event.actor_id = Some(actor.user.id);
-        if let Err(e) = self.store.record_audit(&event).await {
-            tracing::error!(error = %e, event = kind.as_str(), "audit event could not be recorded");
-        }
+        event.actor_id = self.actor.as_ref().map(|a| a.user.id);
+        self.core.record(event).await;
     }
 
     async fn ensure_roles_exist(&self, roles: &[RoleName]) -> Result<(), AuthError> {
         if roles.is_empty() {
             return Ok(());
         }
-        let known = self.store.list_roles().await?;
+        let known = self.core.store.list_roles().await?;
         if roles.iter().all(|r| known.iter().any(|k| &k.name == r)) {
             Ok(())
         } else {
@@ -110,8 +174,9 @@ impl AuthService {
         include_total: bool,
     ) -> Result<UserPage, AuthError> {
         let limit = limit.clamp(1, MAX_PAGE);
-        let t = now();
+        let t = self.core.now();
         let mut users = self
+            .core
             .store
             .list_users(&UserQuery {
                 filter: filter.clone(),
@@ -127,7 +192,7 @@ impl AuthService {
             None
         };
         let total = if include_total {
-            Some(self.store.count_users(&filter, t).await?)
+            Some(self.core.store.count_users(&filter, t).await?)
         } else {
             None
         };
@@ -141,16 +206,19 @@ impl AuthService {
     /// # Errors
     /// [`AuthError::NotFound`].
     pub async fn get_user(&self, id: UserId) -> Result<User, AuthError> {
-        self.store.user_by_id(id).await?.ok_or(AuthError::NotFound)
+        self.core
+            .store
+            .user_by_id(id)
+            .await?
+            .ok_or(AuthError::NotFound)
     }
 
     /// Creates a user, optionally emailing a verification or set-password link.
     ///
     /// # Errors
     /// Validation (policy, unknown role), [`AuthError::EmailTaken`], [`AuthError::UsernameTaken`].
-    pub async fn admin_create_user(
+    pub async fn create_user(
         &self,
-        actor: &Principal,
         client: &ClientInfo,
         new: NewAccount,
     ) -> Result<User, AuthError> {
@@ -162,8 +230,7 @@ impl AuthService {
                 (Password::for_login(secret.reveal()), true)
             }
         };
-        let send_verification = (new.invite == Some(Invite::Verification) && !new.email_verified)
-            .then_some(&self.email);
+        let send_verification = new.invite == Some(Invite::Verification) && !new.email_verified;
         let reg = Registration {
             email: new.email,
             username: new.username,
@@ -174,7 +241,7 @@ impl AuthService {
         let policy = if random_password {
             crate::policy::PasswordPolicy::new(0).unwrap_or_default()
         } else {
-            self.policy
+            self.core.policy
         };
         let mut role_list = new.roles.clone();
         role_list.sort();
@@ -184,38 +251,26 @@ impl AuthService {
             client,
             serde_json::json!({"roles": crate::token::role_names(&role_list), "invite": new.invite.map(|i| format!("{i:?}"))}),
         );
-        created.actor_id = Some(actor.user.id);
-        let user = create_account(
-            self.store.as_ref(),
-            &self.hasher,
-            policy,
-            reg,
-            new.roles,
-            new.email_verified,
-            send_verification,
-            Some(created),
-        )
-        .await?;
+        created.actor_id = self.actor.as_ref().map(|a| a.user.id);
+        let user = self
+            .core
+            .create_account(
+                policy,
+                reg,
+                new.roles,
+                new.email_verified,
+                send_verification,
+                Some(created),
+            )
+            .await?;
         if new.invite == Some(Invite::SetPassword) {
-            let (token, record) = email_token(
-                user.id,
-                TokenPurpose::ResetPassword,
-                None,
-                self.email.reset_ttl,
-            );
-            let mail = OutboundMail::new(
-                Some(user.id),
-                user.email.as_str(),
-                MailKind::PasswordReset,
-                &[
-                    ("link", &link(&self.email, "reset-password", &token)),
-                    ("email", user.email.as_str()),
-                    ("expires_in", &human(self.email.reset_ttl)),
-                ],
-            );
-            self.store.issue_email_token(&record, true, &[mail]).await?;
+            let (record, mail) = self.core.reset_mail(&user);
+            self.core
+                .store
+                .issue_email_token(&record, true, &[mail])
+                .await?;
         }
-        self.mail_enqueued();
+        self.core.mail_enqueued();
         Ok(user)
     }
 
@@ -223,9 +278,8 @@ impl AuthService {
     ///
     /// # Errors
     /// [`AuthError::NotFound`], [`AuthError::LastAdmin`], unknown role, [`AuthError::UsernameTaken`].
-    pub async fn admin_update_user(
+    pub async fn update_user(
         &self,
-        actor: &Principal,
         client: &ClientInfo,
         id: UserId,
         change: AdminUserChange,
@@ -233,7 +287,12 @@ impl AuthService {
         if let Some(roles) = &change.roles {
             self.ensure_roles_exist(roles).await?;
         }
-        let user = outcome(self.store.admin_update_user(id, &change, now()).await?)?;
+        let user = outcome(
+            self.core
+                .store
+                .admin_update_user(id, &change, self.core.now())
+                .await?,
+        )?;
         let detail = serde_json::json!({
             "is_active": change.is_active,
             "email_verified": change.email_verified,
@@ -241,23 +300,17 @@ impl AuthService {
             "display_name_changed": change.profile.display_name.is_some(),
             "username_changed": change.profile.username.is_some(),
         });
-        self.admin_audit(AuditKind::AdminUserUpdated, actor, Some(id), client, detail)
+        self.admin_audit(AuditKind::AdminUserUpdated, Some(id), client, detail)
             .await;
         Ok(user)
     }
 
     /// # Errors
     /// [`AuthError::NotFound`], [`AuthError::LastAdmin`].
-    pub async fn admin_delete_user(
-        &self,
-        actor: &Principal,
-        client: &ClientInfo,
-        id: UserId,
-    ) -> Result<(), AuthError> {
-        outcome(self.store.admin_delete_user(id).await?)?;
+    pub async fn delete_user(&self, client: &ClientInfo, id: UserId) -> Result<(), AuthError> {
+        outcome(self.core.store.admin_delete_user(id).await?)?;
         self.admin_audit(
             AuditKind::AdminUserDeleted,
-            actor,
             Some(id),
             client,
             serde_json::json!({}),
@@ -271,19 +324,13 @@ impl AuthService {
     ///
     /// # Errors
     /// [`AuthError::NotFound`].
-    pub async fn admin_unlock(
-        &self,
-        actor: &Principal,
-        client: &ClientInfo,
-        id: UserId,
-    ) -> Result<(), AuthError> {
+    pub async fn unlock(&self, client: &ClientInfo, id: UserId) -> Result<(), AuthError> {
         self.get_user(id).await?;
         for key in [LockoutKey::Account(id), LockoutKey::Reauth(id)] {
-            self.store.clear_login_failures(&key.stored()).await?;
+            self.core.store.clear_login_failures(&key.stored()).await?;
         }
         self.admin_audit(
             AuditKind::AdminUserUnlocked,
-            actor,
             Some(id),
             client,
             serde_json::json!({}),
@@ -296,17 +343,15 @@ impl AuthService {
     ///
     /// # Errors
     /// [`AuthError::NotFound`].
-    pub async fn admin_revoke_sessions(
-        &self,
-        actor: &Principal,
-        client: &ClientInfo,
-        id: UserId,
-    ) -> Result<u64, AuthError> {
+    pub async fn revoke_sessions(&self, client: &ClientInfo, id: UserId) -> Result<u64, AuthError> {
         self.get_user(id).await?;
-        let n = self.store.revoke_user_sessions(id, now()).await?;
+        let n = self
+            .core
+            .store
+            .revoke_user_sessions(id, self.core.now())
+            .await?;
         self.admin_audit(
             AuditKind::AdminSessionsRevoked,
-            actor,
             Some(id),
             client,
             serde_json::json!({"sessions_ended": n}),
@@ -319,38 +364,46 @@ impl AuthService {
     ///
     /// # Errors
     /// [`AuthError::NotFound`].
-    pub async fn admin_user_sessions(&self, id: UserId) -> Result<Vec<Session>, AuthError> {
+    pub async fn user_sessions(&self, id: UserId) -> Result<Vec<Session>, AuthError> {
         self.get_user(id).await?;
-        Ok(self.store.user_sessions(id, Some(now())).await?)
+        Ok(self
+            .core
+            .store
+            .user_sessions(id, Some(self.core.now()))
+            .await?)
     }
 
     /// # Errors
     /// Only on storage failure.
     pub async fn roles(&self) -> Result<Vec<RoleInfo>, AuthError> {
-        Ok(self.store.list_roles().await?)
+        Ok(self.core.store.list_roles().await?)
     }
 
     /// # Errors
     /// [`AuthError::RoleExists`].
     pub async fn create_role(
         &self,
-        actor: &Principal,
         client: &ClientInfo,
         name: RoleName,
         description: &str,
     ) -> Result<RoleInfo, AuthError> {
-        if !self.store.create_role(&name, description, now()).await? {
+        if !self
+            .core
+            .store
+            .create_role(&name, description, self.core.now())
+            .await?
+        {
             return Err(AuthError::RoleExists);
         }
         self.admin_audit(
             AuditKind::AdminRoleCreated,
-            actor,
             None,
             client,
             serde_json::json!({"role": name.as_str()}),
         )
         .await;
-        self.store
+        self.core
+            .store
             .list_roles()
             .await?
             .into_iter()
@@ -362,13 +415,8 @@ impl AuthService {
     ///
     /// # Errors
     /// [`AuthError::BuiltInRole`] for `admin`; [`AuthError::NotFound`].
-    pub async fn delete_role(
-        &self,
-        actor: &Principal,
-        client: &ClientInfo,
-        name: RoleName,
-    ) -> Result<(), AuthError> {
-        let roles = self.store.list_roles().await?;
+    pub async fn delete_role(&self, client: &ClientInfo, name: RoleName) -> Result<(), AuthError> {
+        let roles = self.core.store.list_roles().await?;
         let role = roles
             .iter()
             .find(|r| r.name == name)
@@ -376,12 +424,11 @@ impl AuthService {
         if role.built_in {
             return Err(AuthError::BuiltInRole);
         }
-        if !self.store.delete_role(&name).await? {
+        if !self.core.store.delete_role(&name).await? {
             return Err(AuthError::NotFound);
         }
         self.admin_audit(
             AuditKind::AdminRoleDeleted,
-            actor,
             None,
             client,
             serde_json::json!({"role": name.as_str()}),
@@ -400,7 +447,7 @@ impl AuthService {
     ) -> Result<(Vec<AuditRecord>, Option<Uuid>), AuthError> {
         let limit = q.limit.clamp(1, MAX_PAGE);
         q.limit = limit + 1;
-        let mut events = self.store.query_audit(&q).await?;
+        let mut events = self.core.store.query_audit(&q).await?;
         let next = if events.len() > limit as usize {
             events.truncate(limit as usize);
             events.last().map(|e| e.id)
@@ -420,7 +467,7 @@ impl AuthService {
         email: Email,
         password: Password,
     ) -> Result<bool, AuthError> {
-        if self.store.count_active_admins().await? > 0 {
+        if self.core.store.count_active_admins().await? > 0 {
             return Ok(false);
         }
         let reg = Registration {
@@ -429,23 +476,24 @@ impl AuthService {
             display_name: None,
             password,
         };
-        match create_account(
-            self.store.as_ref(),
-            &self.hasher,
-            self.policy,
-            reg,
-            vec![RoleName::admin()],
-            true,
+        let event = AuditEvent::new(
+            AuditKind::AdminUserCreated,
             None,
-            Some(AuditEvent::new(
-                AuditKind::AdminUserCreated,
-                None,
-                &ClientInfo::default(),
-                serde_json::json!({"bootstrap": true}),
-            )),
-        )
-        .await
-        {
+            &ClientInfo::default(),
+            serde_json::json!({"bootstrap": true}),
+        );
+        let core = &self.core;
+        let created = core
+            .create_account(
+                core.policy,
+                reg,
+                vec![RoleName::admin()],
+                true,
+                false,
+                Some(event),
+            )
+            .await;
+        match created {
             Ok(user) => {
                 tracing::info!(user_id = %user.id, "bootstrap admin created");
                 Ok(true)
@@ -453,5 +501,25 @@ impl AuthService {
             Err(AuthError::EmailTaken) => Ok(false),
             Err(e) => Err(e),
         }
+    }
+
+    /// Creates a user whose address the operator vouches for (marked verified, no email sent),
+    /// with `roles`: the `sesame users create` command. Unlike [`Admin::create_user`] it writes
+    /// no audit entry, as operator tools never have.
+    ///
+    /// # Errors
+    /// As [`super::SignIn::register`].
+    #[tracing::instrument(skip_all)]
+    pub async fn create_verified_user(
+        &self,
+        reg: Registration,
+        roles: Vec<RoleName>,
+    ) -> Result<User, AuthError> {
+        let core = &self.core;
+        let user = core
+            .create_account(core.policy, reg, roles, true, false, None)
+            .await?;
+        core.mail_enqueued();
+        Ok(user)
     }
 }

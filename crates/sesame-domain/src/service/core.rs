@@ -1,0 +1,291 @@
+//! What every service shares: the store, the password hasher, the password policy, the email
+//! settings, the clock and the outbox's wake-up signal, and the helpers built only from them
+//! (creating an account, the audit write, emailed tokens, the current-password check).
+//!
+//! [`Core`] has no operation of its own a caller could reach: it is handed to [`super::SignIn`],
+//! [`super::Account`] and [`super::AdminGate`], which decide who may do what. It holds no token
+//! issuer and no lockout settings (those belong to the services that sign in and re-check
+//! passwords), so the CLI can build it from the database and configuration alone.
+
+use crate::audit::{AuditEvent, AuditKind};
+use crate::clock::{Clock, Timestamp};
+use crate::error::AuthError;
+use crate::mail::{MailKind, OutboundMail};
+use crate::model::{ClientInfo, Email, LoginName, NewUser, RoleName, User, UserId, Username};
+use crate::password::{Password, PasswordHasher};
+use crate::policy::PasswordPolicy;
+use crate::store::{NewEmailToken, Store, TokenPurpose};
+use crate::token::RefreshToken;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Notify;
+
+use super::Registration;
+
+/// How the email flows behave.
+#[derive(Debug, Clone)]
+pub struct EmailSettings {
+    /// Base URL of the pages links point to: `SESAME_APP_URL`, or `SESAME_PUBLIC_URL`.
+    pub link_base: String,
+    pub verify_ttl: Duration,
+    pub reset_ttl: Duration,
+    pub change_ttl: Duration,
+    /// Refuse login until the email is verified.
+    pub require_verified: bool,
+    /// At most one verification email per address in this interval.
+    pub resend_interval: Duration,
+}
+
+/// The parts every service is built from (see the module header).
+pub struct Core {
+    pub(crate) store: Arc<dyn Store>,
+    pub(crate) hasher: Arc<PasswordHasher>,
+    pub(crate) policy: PasswordPolicy,
+    pub(crate) email: EmailSettings,
+    /// Wakes the outbox worker when mail is enqueued.
+    pub(crate) mail_signal: Arc<Notify>,
+    /// "Now" for every time-based rule of the services.
+    pub(crate) clock: Arc<dyn Clock>,
+}
+
+impl std::fmt::Debug for Core {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Core")
+            .field("backend", &self.store.backend())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Core {
+    #[must_use]
+    pub fn new(
+        store: Arc<dyn Store>,
+        hasher: Arc<PasswordHasher>,
+        policy: PasswordPolicy,
+        email: EmailSettings,
+        mail_signal: Arc<Notify>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Self {
+            store,
+            hasher,
+            policy,
+            email,
+            mail_signal,
+            clock,
+        }
+    }
+
+    /// The current time, as the injected clock tells it.
+    pub(crate) fn now(&self) -> Timestamp {
+        self.clock.now()
+    }
+
+    pub(crate) fn mail_enqueued(&self) {
+        self.mail_signal.notify_one();
+    }
+
+    /// Appends to the audit trail after the change committed; a failed write is logged, never
+    /// fatal. Writes that take an audit event into the store (registration, password change,
+    /// emailed-token consumption) record it in their own transaction instead.
+    pub(crate) async fn audit(
+        &self,
+        kind: AuditKind,
+        user: Option<UserId>,
+        client: &ClientInfo,
+        detail: serde_json::Value,
+    ) {
+        self.record(AuditEvent::new(kind, user, client, detail))
+            .await;
+    }
+
+    /// Appends a prepared event, like [`Core::audit`].
+    pub(crate) async fn record(&self, event: AuditEvent) {
+        if let Err(e) = self.store.record_audit(&event).await {
+            tracing::error!(error = %e, event = event.kind.as_str(), "audit event could not be recorded");
+        }
+    }
+
+    /// Hashes the password and stores a new account: the one way accounts come to exist.
+    ///
+    /// `audit` is written in the account's own transaction, its subject set to the new account:
+    /// an account never exists without its trail entry (a failed audit write fails the creation).
+    ///
+    /// # Errors
+    /// [`AuthError::EmailTaken`] / [`AuthError::UsernameTaken`] on duplicates;
+    /// [`AuthError::Overloaded`] when hashing is saturated.
+    pub(crate) async fn create_account(
+        &self,
+        policy: PasswordPolicy,
+        reg: Registration,
+        roles: Vec<RoleName>,
+        email_verified: bool,
+        send_verification: bool,
+        audit: Option<AuditEvent>,
+    ) -> Result<User, AuthError> {
+        self.check_policy(
+            policy,
+            &reg.password,
+            &reg.email,
+            reg.username.as_ref(),
+            "password",
+        )
+        .await?;
+        let password_hash = self.hasher.hash(&reg.password).await?;
+        let id = UserId::new();
+        let audit = audit.map(|mut e| {
+            e.user_id = Some(id);
+            e
+        });
+        let verification = send_verification.then(|| self.verification_mail(id, &reg.email));
+        let new = NewUser {
+            id,
+            email: reg.email,
+            username: reg.username,
+            display_name: reg.display_name,
+            password_hash,
+            email_verified,
+            roles,
+            now: self.now(),
+        };
+        let user = self
+            .store
+            .insert_user(
+                &new,
+                verification.as_ref().map(|v| &v.0),
+                verification.as_ref().map(|v| &v.1),
+                audit.as_ref(),
+            )
+            .await?;
+        tracing::info!(user_id = %user.id, "user created");
+        Ok(user)
+    }
+
+    /// Applies the password policy off the async runtime (the strength estimate costs up to tens
+    /// of milliseconds of CPU on long inputs).
+    pub(crate) async fn check_policy(
+        &self,
+        policy: PasswordPolicy,
+        password: &Password,
+        email: &Email,
+        username: Option<&Username>,
+        field: &'static str,
+    ) -> Result<(), AuthError> {
+        let (password, email, username) = (password.clone(), email.clone(), username.cloned());
+        self.hasher
+            .offload(move || policy.check(&password, &email, username.as_ref(), field))
+            .await?
+            .map_err(|e| AuthError::Validation(vec![e]))
+    }
+
+    /// A fresh emailed token of `purpose` for `user`, valid for `ttl` from now.
+    pub(crate) fn email_token(
+        &self,
+        user: UserId,
+        purpose: TokenPurpose,
+        new_email: Option<Email>,
+        ttl: Duration,
+    ) -> (RefreshToken, NewEmailToken) {
+        let token = RefreshToken::generate();
+        let t = self.now();
+        let record = NewEmailToken {
+            hash: token.hash(),
+            user_id: user,
+            purpose,
+            new_email,
+            created_at: t,
+            expires_at: t + chrono_dur(ttl),
+        };
+        (token, record)
+    }
+
+    pub(crate) fn link(&self, page: &str, token: &RefreshToken) -> String {
+        format!("{}/{page}?token={}", self.email.link_base, token.reveal())
+    }
+
+    pub(crate) fn verification_mail(
+        &self,
+        user: UserId,
+        email: &Email,
+    ) -> (NewEmailToken, OutboundMail) {
+        let ttl = self.email.verify_ttl;
+        let (token, record) = self.email_token(user, TokenPurpose::VerifyEmail, None, ttl);
+        let mail = OutboundMail::new(
+            Some(user),
+            email.as_str(),
+            MailKind::VerifyEmail,
+            &[
+                ("link", &self.link("verify-email", &token)),
+                ("email", email.as_str()),
+                ("expires_in", &human(ttl)),
+            ],
+        );
+        (record, mail)
+    }
+
+    /// A password-reset link for `user` (a "forgot password" answer, or an admin's invitation to
+    /// choose a password).
+    pub(crate) fn reset_mail(&self, user: &User) -> (NewEmailToken, OutboundMail) {
+        let ttl = self.email.reset_ttl;
+        let (token, record) = self.email_token(user.id, TokenPurpose::ResetPassword, None, ttl);
+        let mail = OutboundMail::new(
+            Some(user.id),
+            user.email.as_str(),
+            MailKind::PasswordReset,
+            &[
+                ("link", &self.link("reset-password", &token)),
+                ("email", user.email.as_str()),
+                ("expires_in", &human(ttl)),
+            ],
+        );
+        (record, mail)
+    }
+
+    /// Checks `password` against the user's stored hash (a mismatch costs the same as a match).
+    pub(crate) async fn password_matches(
+        &self,
+        user: &User,
+        password: &Password,
+    ) -> Result<bool, AuthError> {
+        let stored = self
+            .store
+            .user_for_login(&LoginName::Email(user.email.clone()))
+            .await?
+            .filter(|found| found.user.id == user.id)
+            .map(|found| found.password_hash);
+        Ok(self.hasher.verify(password, stored).await?.matches)
+    }
+}
+
+/// "24 hours", "1 hour", "30 minutes": for the text of emails.
+pub(crate) fn human(d: Duration) -> String {
+    let s = d.as_secs();
+    let (n, unit) = if s.is_multiple_of(86_400) && s >= 86_400 * 2 {
+        (s / 86_400, "day")
+    } else if s.is_multiple_of(3600) && s >= 3600 {
+        (s / 3600, "hour")
+    } else if s >= 60 {
+        (s / 60, "minute")
+    } else {
+        (s, "second")
+    };
+    format!("{n} {unit}{}", if n == 1 { "" } else { "s" })
+}
+
+pub(crate) fn chrono_dur(d: Duration) -> chrono::Duration {
+    chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_naturally_in_emails() {
+        assert_eq!(human(Duration::from_secs(86_400)), "24 hours");
+        assert_eq!(human(Duration::from_secs(3600)), "1 hour");
+        assert_eq!(human(Duration::from_secs(172_800)), "2 days");
+        assert_eq!(human(Duration::from_secs(1800)), "30 minutes");
+        assert_eq!(human(Duration::from_secs(5)), "5 seconds");
+    }
+}

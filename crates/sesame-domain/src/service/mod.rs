@@ -1,0 +1,98 @@
+//! The account services, split by who may call them:
+//!
+//! - [`SignIn`] (`sign_in.rs`): anyone: register, sign in, refresh, authenticate, log out.
+//! - [`Account`] (`account.rs`): the owner of an account, signed in or holding an emailed
+//!   token: profile, email verification, password reset and change, email change, sessions,
+//!   deletion, export.
+//! - [`Admin`] (`admin.rs`): operator powers over other users, reachable only through the
+//!   capability [`AdminGate`] hands out after a role check (or to the local operator).
+//! - [`Core`] (`core.rs`): the parts they share; [`lockout`]: the progressive pause rules.
+//!
+//! The services take parsed domain values and return domain values; turning them into HTTP (or
+//! CLI output) is the caller's job. They read time only from the clock in [`Core`], so tests
+//! move time instead of sleeping. This module owns no storage and no transport.
+
+pub mod account;
+pub mod admin;
+pub mod core;
+pub mod lockout;
+pub mod sign_in;
+
+pub use self::core::{Core, EmailSettings};
+pub use account::{Account, AccountExport};
+pub use admin::{Admin, AdminGate};
+pub use lockout::{lockout_key, paused_until, LockoutKey, LockoutSettings};
+pub use sign_in::{LoginAttempt, SessionSettings, SignIn};
+
+use crate::model::{DisplayName, Email, SessionId, User, Username};
+use crate::password::Password;
+use crate::token::{AccessClaims, RefreshToken, TokenIssuer};
+use std::sync::Arc;
+
+/// A new account's fields, already parsed.
+#[derive(Debug, Clone)]
+pub struct Registration {
+    pub email: Email,
+    pub username: Option<Username>,
+    pub display_name: Option<DisplayName>,
+    pub password: Password,
+}
+
+/// What a successful login or refresh hands back.
+#[derive(Debug, Clone)]
+pub struct TokenPair {
+    pub access_token: String,
+    pub expires_in: u64,
+    pub refresh_token: RefreshToken,
+    pub session_id: SessionId,
+    pub user: User,
+    /// After a password sign-in: the (renewed) known-device token for the client to keep and
+    /// present at its next sign-in. `None` for refreshes and password changes.
+    pub device_token: Option<String>,
+}
+
+/// The caller of an authenticated request: the verified claims and the live user behind them.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    pub user: User,
+    pub claims: AccessClaims,
+}
+
+impl Principal {
+    #[must_use]
+    pub fn session_id(&self) -> SessionId {
+        self.claims.session_id()
+    }
+}
+
+/// The three services over one [`Core`], as the server and the tests build them.
+#[derive(Debug, Clone)]
+pub struct Services {
+    pub sign_in: Arc<SignIn>,
+    pub account: Arc<Account>,
+    pub admin: Arc<AdminGate>,
+}
+
+impl Services {
+    /// Builds every service over `core`, sharing `tokens`.
+    #[must_use]
+    pub fn new(
+        core: Core,
+        tokens: TokenIssuer,
+        sessions: SessionSettings,
+        lockout: LockoutSettings,
+    ) -> Self {
+        let core = Arc::new(core);
+        let tokens = Arc::new(tokens);
+        Self {
+            sign_in: Arc::new(SignIn::new(
+                Arc::clone(&core),
+                Arc::clone(&tokens),
+                sessions,
+                lockout.clone(),
+            )),
+            account: Arc::new(Account::new(Arc::clone(&core), tokens, lockout)),
+            admin: Arc::new(AdminGate::new(core)),
+        }
+    }
+}

@@ -1,0 +1,516 @@
+//! [`SignIn`]: what an anonymous caller or a bearer of tokens may do to get in and out:
+//! register, sign in (with progressive pauses), exchange refresh tokens (rotation, grace window,
+//! theft detection), authenticate an access token against its live session, and log out.
+//!
+//! It refuses everything else: no profile or password changes (that is [`super::Account`]), no
+//! operation on another user (that is [`super::Admin`]), and no decision about HTTP, cookies or
+//! rate limits (the HTTP layer's).
+
+use crate::audit::{AuditEvent, AuditKind};
+use crate::clock::Timestamp;
+use crate::device::{DeviceId, DeviceTokens};
+use crate::error::AuthError;
+use crate::keyed_lock::KeyedLock;
+use crate::model::{ClientInfo, LoginName, Session, SessionId, User, UserId, UserWithHash};
+use crate::password::Password;
+use crate::store::{NewSession, Store};
+use crate::token::{random_secret, RefreshToken, TokenIssuer};
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::core::{chrono_dur, Core};
+use super::lockout::{count_failure, paused_until, retry_secs, LockoutKey, LockoutSettings};
+use super::{Principal, Registration, TokenPair};
+
+/// Lifetimes that shape sessions.
+#[derive(Debug, Clone)]
+pub struct SessionSettings {
+    /// How long a session lives without being refreshed; every refresh slides it forward.
+    pub refresh_ttl: Duration,
+    /// How long after a refresh token was rotated it may still be presented (concurrent tabs)
+    /// and receive the same successor. Later presentation is treated as theft.
+    pub reuse_grace: Duration,
+}
+
+/// A sign-in attempt before its password is checked: who it is for, and whether it comes from a
+/// device that account knows. Built by [`SignIn::begin_login`], so the HTTP layer can pick
+/// the rate-limit bucket (a known device is not limited by the account's shared bucket) without
+/// the account being looked up twice.
+pub struct LoginAttempt {
+    raw_name: String,
+    name: Option<LoginName>,
+    found: Option<UserWithHash>,
+    device: Option<DeviceId>,
+}
+
+/// Never prints the password hash it carries.
+impl std::fmt::Debug for LoginAttempt {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoginAttempt")
+            .field("user", &self.found.as_ref().map(|u| u.user.id))
+            .field("known_device", &self.device)
+            .finish_non_exhaustive()
+    }
+}
+
+impl LoginAttempt {
+    /// The known device this attempt comes from: only when it presented a valid device token
+    /// for the very account it signs into.
+    #[must_use]
+    pub fn known_device(&self) -> Option<DeviceId> {
+        self.device
+    }
+
+    fn key(&self) -> LockoutKey {
+        match (&self.found, self.device, &self.name) {
+            (Some(_), Some(d), _) => LockoutKey::Device(d),
+            (Some(f), _, _) => LockoutKey::Account(f.user.id),
+            (None, _, Some(LoginName::Email(e))) => LockoutKey::Name(e.normalized().to_owned()),
+            (None, _, Some(LoginName::Username(u))) => LockoutKey::Name(u.normalized().to_owned()),
+            (None, _, None) => LockoutKey::Name(
+                self.raw_name
+                    .to_lowercase()
+                    .chars()
+                    .take(320)
+                    .collect::<String>(),
+            ),
+        }
+    }
+}
+
+/// Sign-in and sessions (see the module header).
+pub struct SignIn {
+    core: Arc<Core>,
+    tokens: Arc<TokenIssuer>,
+    sessions: SessionSettings,
+    lockout: LockoutSettings,
+    devices: DeviceTokens,
+    /// Login attempts on one lockout key take turns (see [`KeyedLock`]).
+    login_turns: KeyedLock,
+}
+
+impl std::fmt::Debug for SignIn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SignIn")
+            .field("core", &self.core)
+            .field("tokens", &self.tokens)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The token pair handed out for `user`'s session `sid` at `t`.
+pub(crate) fn pair(
+    tokens: &TokenIssuer,
+    user: User,
+    sid: SessionId,
+    refresh: RefreshToken,
+    t: Timestamp,
+) -> Result<TokenPair, AuthError> {
+    Ok(TokenPair {
+        access_token: tokens.issue(&user, sid, t)?,
+        expires_in: tokens.access_ttl().as_secs(),
+        refresh_token: refresh,
+        session_id: sid,
+        user,
+        device_token: None,
+    })
+}
+
+impl SignIn {
+    #[must_use]
+    pub fn new(
+        core: Arc<Core>,
+        tokens: Arc<TokenIssuer>,
+        sessions: SessionSettings,
+        lockout: LockoutSettings,
+    ) -> Self {
+        let devices = DeviceTokens::new(
+            tokens.derived_key(crate::device::KEY_PURPOSE),
+            lockout.device_ttl,
+        );
+        Self {
+            core,
+            tokens,
+            sessions,
+            lockout,
+            devices,
+            login_turns: KeyedLock::new(),
+        }
+    }
+
+    #[must_use]
+    pub fn tokens(&self) -> &TokenIssuer {
+        &self.tokens
+    }
+
+    /// The store, for the readiness probe.
+    #[must_use]
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.core.store
+    }
+
+    /// Self-service registration: never grants roles, never marks the email verified.
+    ///
+    /// # Errors
+    /// [`AuthError::EmailTaken`] / [`AuthError::UsernameTaken`] on duplicates (decided by the
+    /// store's unique indexes, so concurrent registrations cannot both win).
+    #[tracing::instrument(skip_all)]
+    pub async fn register(
+        &self,
+        reg: Registration,
+        client: &ClientInfo,
+    ) -> Result<User, AuthError> {
+        let event = AuditEvent::new(
+            AuditKind::UserRegistered,
+            None,
+            client,
+            serde_json::json!({}),
+        );
+        let core = &self.core;
+        let user = core
+            .create_account(core.policy, reg, Vec::new(), false, true, Some(event))
+            .await?;
+        core.mail_enqueued();
+        Ok(user)
+    }
+
+    /// Looks up who a sign-in is for and whether `device_token` is a valid known-device token
+    /// for that very account. Costs one indexed lookup and no hash, whether or not the account
+    /// exists; a missing, invalid, expired or foreign device token is treated alike (no token).
+    ///
+    /// # Errors
+    /// Only on storage failure.
+    pub async fn begin_login(
+        &self,
+        raw_name: &str,
+        device_token: Option<&str>,
+    ) -> Result<LoginAttempt, AuthError> {
+        let raw_name = raw_name.trim();
+        let name = LoginName::parse(raw_name).ok();
+        let found = match &name {
+            Some(n) => self.core.store.user_for_login(n).await?,
+            None => None,
+        };
+        let device = device_token
+            .and_then(|raw| self.devices.verify(raw, self.core.now()))
+            .filter(|known| found.as_ref().is_some_and(|f| f.user.id == known.user))
+            .map(|known| known.device);
+        Ok(LoginAttempt {
+            raw_name: raw_name.to_owned(),
+            name,
+            found,
+            device,
+        })
+    }
+
+    /// Checks a password and opens a session. Unknown accounts cost the same hash as known ones
+    /// and fail with the same error as a wrong password. A deactivated account is refused only
+    /// after its password checked out, so the refusal tells a stranger nothing.
+    ///
+    /// Repeated failures pause sign-in (see [`LockoutSettings`]) for the attempt's
+    /// [`LockoutKey`]: the device's own key when the attempt comes from a device the account
+    /// knows, else the account's shared key (or the name's, for names without an account). While
+    /// paused, the answer is [`AuthError::TooManyAttempts`] whatever the password and whether or
+    /// not the account exists. A success clears only the key it was judged by: a known device
+    /// signing in does not lift the pause strangers caused on the shared key. Attempts on one
+    /// key take turns within a node, so concurrent wrong guesses cannot all be checked before
+    /// the first failure is counted.
+    ///
+    /// # Errors
+    /// [`AuthError::InvalidCredentials`], [`AuthError::AccountDisabled`],
+    /// [`AuthError::EmailNotVerified`], [`AuthError::TooManyAttempts`],
+    /// [`AuthError::Overloaded`] when hashing is saturated.
+    #[tracing::instrument(skip_all, fields(known_device = attempt.device.is_some()))]
+    pub async fn login(
+        &self,
+        attempt: LoginAttempt,
+        password: &Password,
+        client: ClientInfo,
+    ) -> Result<TokenPair, AuthError> {
+        let core = &self.core;
+        let lock = attempt.key();
+        let key = lock.stored();
+        let LoginAttempt {
+            name,
+            found,
+            device,
+            ..
+        } = attempt;
+        let user_id = found.as_ref().map(|f| f.user.id);
+        // Attempts on one key are checked in turn, so each sees the failures and the pause the
+        // previous one recorded: a burst of concurrent guesses gets no more checks than the
+        // threshold allows one at a time.
+        let _turn = self.login_turns.lock(&key).await;
+        let t = core.now();
+        let throttle = core.store.login_throttle(&key).await?;
+        if let Some(until) = paused_until(throttle, t) {
+            tracing::info!(
+                scope = lock.scope(),
+                "login refused: sign-in paused after repeated failures"
+            );
+            core.audit(
+                AuditKind::LoginFailed,
+                user_id,
+                &client,
+                serde_json::json!({"reason": "locked", "scope": lock.scope()}),
+            )
+            .await;
+            return Err(AuthError::TooManyAttempts {
+                retry_after_secs: retry_secs(until, t),
+            });
+        }
+        let stored_hash = found.as_ref().map(|f| f.password_hash.clone());
+        let verified = core.hasher.verify(password, stored_hash).await?;
+        let Some(found) = found.filter(|_| verified.matches) else {
+            tracing::info!("login failed: invalid credentials");
+            count_failure(core, &self.lockout, &lock, user_id, &client).await;
+            let detail = match user_id {
+                Some(_) => serde_json::json!({"reason": "invalid_credentials"}),
+                // Only a well-formed name is recorded: text that is neither an email address nor a
+                // username (say, a password typed into the wrong field) never reaches the trail.
+                None => match &name {
+                    Some(LoginName::Email(e)) => {
+                        serde_json::json!({"reason": "invalid_credentials", "login": e.normalized()})
+                    }
+                    Some(LoginName::Username(u)) => {
+                        serde_json::json!({"reason": "invalid_credentials", "login": u.normalized()})
+                    }
+                    None => serde_json::json!({"reason": "invalid_credentials"}),
+                },
+            };
+            core.audit(AuditKind::LoginFailed, user_id, &client, detail)
+                .await;
+            return Err(AuthError::InvalidCredentials);
+        };
+        let user = found.user;
+        if !user.is_active {
+            tracing::info!(user_id = %user.id, "login refused: account deactivated");
+            core.audit(
+                AuditKind::LoginFailed,
+                user_id,
+                &client,
+                serde_json::json!({"reason": "account_disabled"}),
+            )
+            .await;
+            return Err(AuthError::AccountDisabled);
+        }
+        if core.email.require_verified && !user.email_verified {
+            tracing::info!(user_id = %user.id, "login refused: email not verified");
+            core.audit(
+                AuditKind::LoginFailed,
+                user_id,
+                &client,
+                serde_json::json!({"reason": "email_not_verified"}),
+            )
+            .await;
+            return Err(AuthError::EmailNotVerified);
+        }
+        if throttle.is_some_and(|s| s.failures > 0) {
+            core.store.clear_login_failures(&key).await?;
+        }
+        if verified.needs_rehash {
+            self.upgrade_hash(user.id, password).await;
+        }
+        // The device keeps its id (and so its counter) across sign-ins; the token is renewed.
+        let device = device.unwrap_or_else(DeviceId::generate);
+        let device_token = self.devices.issue(user.id, device, core.now());
+        // The session and its `login_succeeded` audit event are written together.
+        let mut pair = self.open_session(user, client).await?;
+        pair.device_token = Some(device_token);
+        Ok(pair)
+    }
+
+    async fn upgrade_hash(&self, id: UserId, password: &Password) {
+        let core = &self.core;
+        let result = match core.hasher.hash(password).await {
+            Ok(h) => core
+                .store
+                .set_password_hash(id, &h, core.now())
+                .await
+                .map_err(AuthError::from),
+            Err(e) => Err(e),
+        };
+        match result {
+            Ok(()) => {
+                tracing::info!(user_id = %id, "password hash upgraded to current argon2id parameters")
+            }
+            // The login itself succeeded; the upgrade is retried at the next login.
+            Err(e) => tracing::warn!(user_id = %id, error = %e, "password hash upgrade failed"),
+        }
+    }
+
+    async fn open_session(
+        &self,
+        mut user: User,
+        client: ClientInfo,
+    ) -> Result<TokenPair, AuthError> {
+        let t = self.core.now();
+        let refresh = RefreshToken::generate();
+        let sid = SessionId::new();
+        let audit = AuditEvent::new(
+            AuditKind::LoginSucceeded,
+            Some(user.id),
+            &client,
+            serde_json::json!({"session_id": sid}),
+        );
+        let session = Session {
+            id: sid,
+            user_id: user.id,
+            created_at: t,
+            last_used_at: t,
+            expires_at: t + chrono_dur(self.sessions.refresh_ttl),
+            revoked_at: None,
+            ip: client.ip,
+            user_agent: client.user_agent,
+        };
+        self.core
+            .store
+            .create_session(&NewSession {
+                session,
+                refresh_secret: random_secret(),
+                first_refresh_hash: refresh.hash(),
+                audit: Some(audit),
+            })
+            .await?;
+        user.last_login_at = Some(t);
+        tracing::info!(user_id = %user.id, session_id = %sid, "session opened");
+        pair(&self.tokens, user, sid, refresh, t)
+    }
+
+    /// Exchanges a refresh token for a new access token and its successor refresh token.
+    ///
+    /// A token already exchanged less than the grace window ago (two tabs refreshing at once)
+    /// yields the *same* successor again, so exactly one family member stays live. Presenting it
+    /// after the window is treated as theft: the whole session is revoked.
+    ///
+    /// # Errors
+    /// [`AuthError::InvalidRefreshToken`] for anything but a live, current token.
+    #[tracing::instrument(skip_all)]
+    pub async fn refresh(
+        &self,
+        presented: &str,
+        client: &ClientInfo,
+    ) -> Result<TokenPair, AuthError> {
+        let store = &self.core.store;
+        let token = RefreshToken::parse(presented).ok_or(AuthError::InvalidRefreshToken)?;
+        let hash = token.hash();
+        let t = self.core.now();
+        for _ in 0..2 {
+            let Some(state) = store.refresh_token_state(&hash).await? else {
+                return Err(AuthError::InvalidRefreshToken);
+            };
+            let session = &state.session;
+            if session.revoked_at.is_some() || session.expires_at <= t || !state.user.is_active {
+                return Err(AuthError::InvalidRefreshToken);
+            }
+            let successor = token.successor(&state.refresh_secret);
+            match state.used_at {
+                None => {
+                    let expires = t + chrono_dur(self.sessions.refresh_ttl);
+                    let rotated = store
+                        .rotate_refresh_token(&hash, &successor.hash(), session.id, t, expires)
+                        .await?;
+                    if rotated {
+                        return pair(&self.tokens, state.user, session.id, successor, t);
+                    }
+                    // Lost a race with a concurrent refresh of the same token: look again, the
+                    // token is now used and the grace rule decides.
+                }
+                Some(used_at) if t - used_at <= chrono_dur(self.sessions.reuse_grace) => {
+                    // Hand back the family's live member: if the successor was itself rotated
+                    // meanwhile (a fast tab refreshed twice), follow the chain to its end.
+                    let mut live = successor;
+                    for _ in 0..8 {
+                        match store.refresh_token_state(&live.hash()).await? {
+                            Some(next) if next.used_at.is_some() => {
+                                live = live.successor(&state.refresh_secret);
+                            }
+                            _ => break,
+                        }
+                    }
+                    tracing::info!(session_id = %session.id, "refresh token reused inside the grace window; the live successor returned");
+                    return pair(&self.tokens, state.user, session.id, live, t);
+                }
+                Some(_) => {
+                    store.revoke_session(session.id, t).await?;
+                    self.core
+                        .audit(
+                            AuditKind::RefreshTokenReuseDetected,
+                            Some(state.user.id),
+                            client,
+                            serde_json::json!({"session_id": session.id}),
+                        )
+                        .await;
+                    tracing::warn!(
+                        user_id = %state.user.id,
+                        session_id = %session.id,
+                        event = "refresh_token_reuse_detected",
+                        "a rotated refresh token was presented again after the grace window; session revoked"
+                    );
+                    return Err(AuthError::InvalidRefreshToken);
+                }
+            }
+        }
+        Err(AuthError::InvalidRefreshToken)
+    }
+
+    /// Verifies an access token and checks, with one indexed lookup, that its session is still
+    /// live and its user still active. This is what makes logout take effect at once.
+    ///
+    /// # Errors
+    /// [`AuthError::InvalidToken`] with the reason.
+    pub async fn authenticate(&self, bearer: &str) -> Result<Principal, AuthError> {
+        let claims = self.tokens.verify(bearer)?;
+        let user = self
+            .core
+            .store
+            .active_session_user(claims.session_id(), claims.user_id(), self.core.now())
+            .await?
+            .ok_or(AuthError::InvalidToken("session_ended"))?
+            .user;
+        Ok(Principal { user, claims })
+    }
+
+    /// Ends the caller's current session.
+    ///
+    /// # Errors
+    /// [`AuthError::Internal`] on a storage failure.
+    #[tracing::instrument(skip_all, fields(user_id = %who.user.id))]
+    pub async fn logout(&self, who: &Principal, client: &ClientInfo) -> Result<(), AuthError> {
+        let core = &self.core;
+        core.store
+            .revoke_session(who.session_id(), core.now())
+            .await?;
+        core.audit(
+            AuditKind::Logout,
+            Some(who.user.id),
+            client,
+            serde_json::json!({"session_id": who.session_id()}),
+        )
+        .await;
+        tracing::info!(session_id = %who.session_id(), "session ended by logout");
+        Ok(())
+    }
+
+    /// Ends every session of the caller.
+    ///
+    /// # Errors
+    /// [`AuthError::Internal`] on a storage failure.
+    #[tracing::instrument(skip_all, fields(user_id = %who.user.id))]
+    pub async fn logout_all(&self, who: &Principal, client: &ClientInfo) -> Result<u64, AuthError> {
+        let core = &self.core;
+        let n = core
+            .store
+            .revoke_user_sessions(who.user.id, core.now())
+            .await?;
+        core.audit(
+            AuditKind::LogoutAll,
+            Some(who.user.id),
+            client,
+            serde_json::json!({"sessions_ended": n}),
+        )
+        .await;
+        tracing::info!(sessions = n, "all sessions ended by logout-all");
+        Ok(n)
+    }
+}
