@@ -1,6 +1,11 @@
 //! The one source of "now" for the domain, and [`Clock`]: time as an input for the rules that
-//! depend on it (login pauses, known-device token lifetimes), so tests move time instead of
-//! sleeping.
+//! depend on it (login pauses and their doubling, known-device token lifetimes, access-token
+//! expiry, session and refresh-token expiry, the refresh grace window, emailed-token expiry, the
+//! resend interval, mail retry times), so tests move time instead of sleeping.
+//!
+//! Three clocks: [`SystemClock`] (production), [`ManualClock`] (stands still; unit tests) and
+//! [`ShiftedClock`] (the system clock plus a shift a test moves forward; a whole running server,
+//! whose records stamped by [`now`] must stay in the clock's past). This module decides no rule.
 //!
 //! Timestamps are truncated to whole milliseconds so that every storage backend (SQLite keeps
 //! integer milliseconds, PostgreSQL keeps microseconds) round-trips them to the same value.
@@ -54,6 +59,32 @@ impl Clock for ManualClock {
     }
 }
 
+/// The system clock plus a shift that only grows: time runs as usual, and a test jumps over a
+/// wait with [`ShiftedClock::advance`]. For a running server, where a frozen clock would stop
+/// work that waits on time (the outbox delivers what is due by now), and where records stamped
+/// with [`now`] (audit entries, queued mail) must never lie in the clock's future.
+#[derive(Debug, Default)]
+pub struct ShiftedClock(parking_lot::Mutex<chrono::Duration>);
+
+impl ShiftedClock {
+    #[must_use]
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Moves the clock forward by `by`.
+    pub fn advance(&self, by: std::time::Duration) {
+        let mut shift = self.0.lock();
+        *shift += chrono::Duration::from_std(by).unwrap_or(chrono::Duration::MAX);
+    }
+}
+
+impl Clock for ShiftedClock {
+    fn now(&self) -> Timestamp {
+        (Utc::now() + *self.0.lock()).trunc_subsecs(3)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -65,6 +96,16 @@ mod tests {
         assert_eq!(c.now(), t0);
         c.advance(std::time::Duration::from_secs(90));
         assert_eq!((c.now() - t0).num_seconds(), 90);
+    }
+
+    #[test]
+    fn a_shifted_clock_runs_ahead_of_the_system_clock_by_what_it_was_advanced() {
+        let c = ShiftedClock::new();
+        let before = now();
+        assert!(c.now() >= before);
+        c.advance(std::time::Duration::from_secs(3600));
+        let ahead = c.now() - now();
+        assert!(ahead > chrono::Duration::minutes(59) && ahead <= chrono::Duration::hours(1));
     }
 
     #[test]

@@ -8,7 +8,7 @@
 //! failures dead with the reason. Rendering (templates, MIME) and the wire protocol (SMTP) belong
 //! to the transport, in the `sesame` crate; this module knows neither.
 
-use crate::clock::{now, Timestamp};
+use crate::clock::{now, Clock, SystemClock, Timestamp};
 use crate::model::UserId;
 use crate::store::Store;
 use async_trait::async_trait;
@@ -160,6 +160,8 @@ pub struct OutboxWorker {
     transport: Arc<dyn MailTransport>,
     signal: Arc<Notify>,
     settings: OutboxSettings,
+    /// "Now" for what is due, leases and retry times.
+    clock: Arc<dyn Clock>,
 }
 
 impl OutboxWorker {
@@ -175,7 +177,15 @@ impl OutboxWorker {
             transport,
             signal,
             settings,
+            clock: Arc::new(SystemClock),
         }
+    }
+
+    /// The same worker reading time from `clock` (tests move it instead of sleeping).
+    #[must_use]
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
     }
 
     /// Delivers until `shutdown` resolves: at once when signalled, else every poll interval.
@@ -205,7 +215,7 @@ impl OutboxWorker {
     /// # Errors
     /// The store's error if the batch cannot be claimed.
     pub async fn deliver_due(&self) -> Result<usize, crate::StoreError> {
-        let t = now();
+        let t = self.clock.now();
         let lease_until =
             t + chrono::Duration::from_std(self.settings.lease).unwrap_or(chrono::Duration::MAX);
         let batch = self
@@ -222,7 +232,7 @@ impl OutboxWorker {
     async fn deliver(&self, mail: QueuedMail) {
         let kind = mail.kind.as_str();
         let result = self.transport.send(&mail).await;
-        let t = now();
+        let t = self.clock.now();
         let attempts = mail.attempts + 1;
         let outcome = match result {
             Ok(()) => {

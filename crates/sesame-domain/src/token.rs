@@ -6,7 +6,8 @@
 //! here (header, claims, signature); HS256 tokens are signed by `jsonwebtoken`.
 //! Verification pins the algorithm to the configured one, requires a known `kid`, checks `iss`,
 //! `aud` and `exp` (with a small leeway), and so rejects `alg: none`, algorithm confusion and
-//! refresh tokens presented as access tokens.
+//! refresh tokens presented as access tokens. `exp` is judged against the issuer's [`Clock`]
+//! (the system clock unless [`TokenIssuer::with_clock`] gave another), never `jsonwebtoken`'s.
 //!
 //! Successful verifications are remembered in a bounded in-memory cache keyed by the token's
 //! SHA-256, so a token pays for its signature check once rather than on every request. Apart from
@@ -21,7 +22,7 @@
 //! of the same token inside the grace window get the *same* successor without the plaintext ever
 //! being stored. This module does not decide what a reused token means; the service does.
 
-use crate::clock::Timestamp;
+use crate::clock::{Clock, SystemClock, Timestamp};
 use crate::error::AuthError;
 use crate::model::{RoleName, SessionId, User, UserId};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
@@ -240,6 +241,8 @@ pub struct TokenIssuer {
     /// SHA-256 of the signing secret (the Ed25519 seed or the HS256 key): the root from which
     /// [`TokenIssuer::derived_key`] derives keys for other purposes. Never leaves this module.
     derive_root: [u8; 32],
+    /// "Now" for the `exp` check.
+    clock: Arc<dyn Clock>,
 }
 
 impl fmt::Debug for TokenIssuer {
@@ -345,7 +348,9 @@ impl TokenIssuer {
         validation.set_audience(&[&settings.audience]);
         validation.set_required_spec_claims(&["exp", "iat", "iss", "aud", "sub"]);
         validation.leeway = settings.leeway.as_secs();
-        validation.validate_exp = true;
+        // `exp` is checked here, against this issuer's clock (see `verify`); its presence is
+        // still required above.
+        validation.validate_exp = false;
         Self {
             algorithm,
             signing_kid,
@@ -355,7 +360,16 @@ impl TokenIssuer {
             validation,
             verified: VerifiedCache::new(VERIFIED_CACHE_CAPACITY),
             derive_root,
+            clock: Arc::new(SystemClock),
         }
+    }
+
+    /// The same issuer judging `exp` by `clock` (tests move it instead of sleeping). Tokens are
+    /// stamped with the time their caller passes to [`TokenIssuer::issue`].
+    #[must_use]
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
     }
 
     /// A 256-bit key for `purpose`, derived from the signing secret with HMAC-SHA256 (so it is
@@ -429,11 +443,14 @@ impl TokenIssuer {
     /// the token is invalid.
     pub fn verify(&self, token: &str) -> Result<AccessClaims, AuthError> {
         let key: [u8; 32] = Sha256::digest(token.as_bytes()).into();
-        let now = jsonwebtoken::get_current_timestamp();
+        let now = u64::try_from(self.clock.now().timestamp()).unwrap_or(0);
         if let Some(cached) = self.cached(&key, now) {
             return cached;
         }
         let claims = self.verify_uncached(token)?;
+        if is_expired(claims.exp, now, self.validation.leeway) {
+            return Err(AuthError::InvalidToken("expired"));
+        }
         self.verified
             .insert(key, Arc::new(claims.clone()), now, self.validation.leeway);
         Ok(claims)
@@ -450,7 +467,7 @@ impl TokenIssuer {
         })
     }
 
-    /// The full verification, signature included.
+    /// The full verification, signature included, except `exp` (the caller's, by the clock).
     fn verify_uncached(&self, token: &str) -> Result<AccessClaims, AuthError> {
         let header =
             jsonwebtoken::decode_header(token).map_err(|_| AuthError::InvalidToken("malformed"))?;
@@ -714,6 +731,45 @@ mod tests {
         let tok = iss.issue(&user(), SessionId::new(), long_ago).unwrap();
         assert!(matches!(
             iss.verify(&tok),
+            Err(AuthError::InvalidToken("expired"))
+        ));
+    }
+
+    #[test]
+    fn an_access_token_expires_when_the_clock_passes_exp_and_the_leeway() {
+        use crate::clock::ManualClock;
+        let clock = Arc::new(ManualClock::new(now()));
+        let iss = ed().with_clock(clock.clone()); // 900 s lifetime, 5 s leeway
+        let cached = iss.issue(&user(), SessionId::new(), clock.now()).unwrap();
+        let fresh = iss.issue(&user(), SessionId::new(), clock.now()).unwrap();
+        let exp = iss.verify(&cached).unwrap().exp;
+        // Whole seconds: from the issue instant to the last second the leeway still covers.
+        let to_last_good = exp + 5 - clock.now().timestamp();
+        clock.advance(Duration::from_secs(u64::try_from(to_last_good).unwrap()));
+        assert!(iss.verify(&cached).is_ok(), "exp + leeway is still good");
+        clock.advance(Duration::from_secs(1));
+        for (tok, what) in [
+            (&cached, "from the cache"),
+            (&fresh, "never verified before"),
+        ] {
+            assert!(
+                matches!(iss.verify(tok), Err(AuthError::InvalidToken("expired"))),
+                "one second later it has expired ({what})"
+            );
+        }
+    }
+
+    #[test]
+    fn a_token_stamped_in_the_clocks_future_is_not_expired_by_the_system_clock() {
+        use crate::clock::ManualClock;
+        let later = now() + chrono::Duration::hours(2);
+        let iss = ed().with_clock(Arc::new(ManualClock::new(later)));
+        let tok = iss.issue(&user(), SessionId::new(), later).unwrap();
+        assert!(iss.verify(&tok).is_ok());
+        let long_ago = later - chrono::Duration::hours(1);
+        let old = iss.issue(&user(), SessionId::new(), long_ago).unwrap();
+        assert!(matches!(
+            iss.verify(&old),
             Err(AuthError::InvalidToken("expired"))
         ));
     }

@@ -155,7 +155,9 @@ pub async fn build_state(
     let (store, session_cache) = db
         .into_server_store(common.database_url.expose(), cfg.session_cache_ttl)
         .await;
-    let tokens = token_issuer(store.as_ref(), cfg).await?;
+    let tokens = token_issuer(store.as_ref(), cfg)
+        .await?
+        .with_clock(Arc::clone(&clock));
     let hasher = hasher(common, cfg.hash_workers(), cfg.hash_queue).await?;
     let m = &cfg.mail;
     let signal = Arc::new(tokio::sync::Notify::new());
@@ -174,7 +176,8 @@ pub async fn build_state(
                 .max(std::time::Duration::from_secs(30)),
             batch: 20,
         },
-    );
+    )
+    .with_clock(Arc::clone(&clock));
     let core = Core::new(
         store,
         hasher,

@@ -237,6 +237,20 @@ mod tests {
     }
 
     #[test]
+    fn the_pause_doubles_with_each_failure_past_the_threshold_up_to_the_maximum() {
+        let s = LockoutSettings {
+            threshold: 3,
+            base: Duration::from_secs(1),
+            max: Duration::from_secs(5),
+            device_ttl: Duration::from_secs(60),
+        };
+        let secs = |n| s.delay(n).as_secs();
+        assert_eq!((secs(1), secs(2)), (0, 0), "below the threshold: no pause");
+        assert_eq!((secs(3), secs(4), secs(5)), (1, 2, 4));
+        assert_eq!((secs(6), secs(7), secs(u32::MAX)), (5, 5, 5), "capped");
+    }
+
+    #[test]
     fn a_pause_holds_until_its_end_and_not_a_millisecond_longer() {
         let clock = ManualClock::new(now());
         let until = clock.now() + chrono::Duration::seconds(60);

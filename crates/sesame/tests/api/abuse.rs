@@ -689,8 +689,8 @@ async fn after_the_pause_the_right_password_signs_in_and_the_count_starts_over(b
     })
     .await;
 
-    // Waiting as long as Retry-After says is enough.
-    tokio::time::sleep(Duration::from_secs(secs)).await;
+    // Waiting as long as Retry-After says is enough (on the server's clock).
+    app.clock.advance(Duration::from_secs(secs));
     assert_eq!(app.login("alice@example.com", PASSWORD).await.status(), 200);
     assert_eq!(
         stored_failures(&app, "user:%").await,
@@ -726,7 +726,7 @@ async fn each_failure_after_a_pause_doubles_the_pause_up_to_the_maximum(b: Backe
     assert_eq!(first, 1);
 
     // A failure right after the pause ends pauses again, twice as long.
-    tokio::time::sleep(Duration::from_secs(first)).await;
+    app.clock.advance(Duration::from_secs(first));
     let r = app.login("alice@example.com", WRONG).await;
     assert_problem(r, 401, "invalid_credentials").await;
     assert_eq!(stored_pause_ms(&app, b, "user:%").await, 2000);
@@ -737,7 +737,7 @@ async fn each_failure_after_a_pause_doubles_the_pause_up_to_the_maximum(b: Backe
     );
 
     // The next doubling (4 s) is capped at the maximum (2 s).
-    tokio::time::sleep(Duration::from_secs(second)).await;
+    app.clock.advance(Duration::from_secs(second));
     let r = app.login("alice@example.com", WRONG).await;
     assert_problem(r, 401, "invalid_credentials").await;
     assert_eq!(stored_pause_ms(&app, b, "user:%").await, 2000);

@@ -241,8 +241,8 @@ async fn an_expired_verification_link_is_refused(b: Backend) {
     let (app, sink) = app_with_sink(b, &["--verify-token-ttl", "1s"]).await;
     app.create_user("alice@example.com").await;
     let token = sink.wait_for_messages(1).await[0].token();
-    // Expiry needs real time to pass.
-    tokio::time::sleep(Duration::from_millis(1200)).await;
+    // The server's clock passes the link's lifetime.
+    app.clock.advance(Duration::from_millis(1200));
     let r = verify(&app, &token).await;
     assert_problem(r, 400, "invalid_email_token").await;
     let t = app.tokens("alice@example.com").await;
@@ -304,6 +304,28 @@ async fn resending_is_throttled_per_address(b: Backend) {
         204,
         "the first link still works"
     );
+}
+
+async fn a_verification_resend_is_sent_once_the_interval_has_passed(b: Backend) {
+    let (app, sink) = app_with_sink(b, &["--verify-resend-interval", "1h"]).await;
+    app.create_user("alice@example.com").await;
+    sink.wait_for_mail_to("alice@example.com", 1).await;
+
+    // 59 minutes on: still inside the interval, nothing is sent (a later reset request marks the
+    // point by which the resend was handled).
+    app.clock.advance(Duration::from_secs(59 * 60));
+    assert_eq!(resend(&app, "alice@example.com").await.status(), 202);
+    assert_eq!(forgot(&app, "alice@example.com").await.status(), 202);
+    let marker = sink.wait_for_mail_to("alice@example.com", 2).await;
+    assert_eq!(marker.subject, "Reset your password");
+    assert_eq!(outbox_count(&app, "kind = 'verify_email'").await, 1);
+
+    // An hour on: a new link is sent, and it works.
+    app.clock.advance(Duration::from_secs(60));
+    assert_eq!(resend(&app, "alice@example.com").await.status(), 202);
+    let again = sink.wait_for_mail_to("alice@example.com", 3).await;
+    assert_eq!(again.subject, "Confirm your email address");
+    assert_eq!(verify(&app, &again.token()).await.status(), 204);
 }
 
 // --- password reset ----------------------------------------------------------------------------
@@ -1009,6 +1031,7 @@ async fn emailed_links_point_to_the_app_url_when_one_is_set(b: Backend) {
 }
 
 crate::on_every_backend!(
+    a_verification_resend_is_sent_once_the_interval_has_passed,
     registration_mails_a_link_that_verifies_the_address_once,
     an_expired_verification_link_is_refused,
     resend_answers_alike_for_known_and_unknown_addresses,

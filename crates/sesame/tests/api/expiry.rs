@@ -3,14 +3,16 @@
 //! at their expiry; an emailed token works only for the flow it was issued for; the refresh
 //! grace window's boundary with a non-zero grace.
 //!
-//! Time is driven through the stored data, not by sleeping: a test moves a stored instant
-//! (`expires_at`, `used_at`) into the past, which is what the passing of time does to it. The
-//! same rules are checked at the store level in `store_contract.rs`, so removing either the
-//! service's check or the store's condition fails a test.
+//! Time is never slept through. The first tests move a stored instant (`expires_at`, `used_at`)
+//! into the past, which is what the passing of time does to it; the same rules are checked at the
+//! store level in `store_contract.rs`, so removing either the service's check or the store's
+//! condition fails a test. The last ones move the server's clock instead (`TestApp::clock`),
+//! so the lifetimes the service computes from its settings are what is checked.
 
 use crate::helpers::{assert_problem, spawn_app_with, Backend, TestApp, PASSWORD};
 use crate::smtp::{smtp_url, SmtpSink};
 use serde_json::{json, Value};
+use std::time::Duration;
 
 const NEW_PASSWORD: &str = "an entirely new passphrase";
 
@@ -52,6 +54,18 @@ async fn assert_refresh_refused(app: &TestApp, rt: &str, what: &str) {
     let r = app.refresh(rt).await;
     assert_eq!(r.status(), 401, "{what}");
     assert_problem(r, 401, "invalid_refresh_token").await;
+}
+
+/// Presents the rotated `rt0` again inside the grace window: the same successor `rt1` comes back,
+/// with an access token that works.
+async fn reused_inside_the_window(app: &TestApp, rt0: &str, rt1: &str) {
+    let again = refreshed(app, rt0).await;
+    assert_eq!(
+        s(&again, "refresh_token"),
+        rt1,
+        "the same successor inside the window"
+    );
+    assert_eq!(app.me(&s(&again, "access_token")).await.status(), 200);
 }
 
 async fn a_refresh_token_of_an_expired_session_is_refused(b: Backend) {
@@ -106,13 +120,7 @@ async fn with_a_non_zero_grace_reuse_inside_the_window_is_tolerated_and_after_it
 
     // 25 s after the rotation (5 s inside a 30 s window): the same successor, nothing revoked.
     age_used_tokens(&app, b, 25).await;
-    let again = refreshed(&app, &rt0).await;
-    assert_eq!(
-        s(&again, "refresh_token"),
-        rt1,
-        "the same successor inside the window"
-    );
-    assert_eq!(app.me(&s(&again, "access_token")).await.status(), 200);
+    reused_inside_the_window(&app, &rt0, &rt1).await;
 
     // 35 s after (5 s past the window): theft; the session ends with the successor in it.
     age_used_tokens(&app, b, 10).await;
@@ -254,7 +262,83 @@ async fn an_emailed_token_works_only_for_the_flow_it_was_issued_for(b: Backend) 
     );
 }
 
+// --- the same rules on the server's clock ---------------------------------------------------------
+
+const MINUTE: Duration = Duration::from_secs(60);
+
+async fn a_session_lives_for_the_refresh_lifetime_after_its_last_refresh(b: Backend) {
+    let app = spawn_app_with(b, &[], &["--refresh-token-ttl", "1h"]).await;
+    let t = app.user_with_tokens("alice@example.com").await;
+    app.clock.advance(59 * MINUTE);
+    let first = refreshed(&app, &s(&t, "refresh_token")).await;
+    // 118 minutes after sign-in: alive, because the refresh slid the expiry.
+    app.clock.advance(59 * MINUTE);
+    let second = refreshed(&app, &s(&first, "refresh_token")).await;
+    app.clock.advance(60 * MINUTE + Duration::from_secs(1));
+    assert_refresh_refused(
+        &app,
+        &s(&second, "refresh_token"),
+        "an hour and a second after its last refresh",
+    )
+    .await;
+}
+
+async fn the_grace_window_closes_when_the_clock_passes_it(b: Backend) {
+    let app = spawn_app_with(b, &[], &["--refresh-reuse-grace", "30s"]).await;
+    let t = app.user_with_tokens("alice@example.com").await;
+    let rt0 = s(&t, "refresh_token");
+    let first = refreshed(&app, &rt0).await;
+    let rt1 = s(&first, "refresh_token");
+
+    app.clock.advance(Duration::from_secs(25));
+    reused_inside_the_window(&app, &rt0, &rt1).await;
+
+    app.clock.advance(Duration::from_secs(10));
+    assert_refresh_refused(&app, &rt0, "reuse 35 s after the rotation").await;
+    assert_refresh_refused(&app, &rt1, "the successor after theft").await;
+}
+
+async fn reset_and_email_change_links_stop_at_their_lifetime(b: Backend) {
+    let (app, sink) = app_with_sink(
+        b,
+        &[
+            "--reset-token-ttl",
+            "10m",
+            "--email-change-token-ttl",
+            "20m",
+        ],
+    )
+    .await;
+    let t = app.user_with_tokens("alice@example.com").await;
+    sink.wait_for_mail_to("alice@example.com", 1).await;
+    let reset_tok = reset_token(&app, &sink, "alice@example.com", 2).await;
+    let change_tok = change_token(&app, &sink, &s(&t, "access_token"), "alice@new.example").await;
+
+    app.clock.advance(10 * MINUTE + Duration::from_secs(1));
+    assert_problem(reset(&app, &reset_tok).await, 400, "invalid_email_token").await;
+    assert_eq!(app.login("alice@example.com", PASSWORD).await.status(), 200);
+
+    app.clock.advance(10 * MINUTE);
+    assert_problem(confirm(&app, &change_tok).await, 400, "invalid_email_token").await;
+    let r = app.login("alice@new.example", PASSWORD).await;
+    assert_problem(r, 401, "invalid_credentials").await;
+    assert_eq!(app.login("alice@example.com", PASSWORD).await.status(), 200);
+}
+
+async fn an_email_change_link_still_works_just_before_its_lifetime_ends(b: Backend) {
+    let (app, sink) = app_with_sink(b, &["--email-change-token-ttl", "20m"]).await;
+    let t = app.user_with_tokens("alice@example.com").await;
+    let change_tok = change_token(&app, &sink, &s(&t, "access_token"), "alice@new.example").await;
+    app.clock.advance(20 * MINUTE - Duration::from_secs(5));
+    assert_eq!(confirm(&app, &change_tok).await.status(), 204);
+    assert_eq!(app.login("alice@new.example", PASSWORD).await.status(), 200);
+}
+
 crate::on_every_backend!(
+    a_session_lives_for_the_refresh_lifetime_after_its_last_refresh,
+    the_grace_window_closes_when_the_clock_passes_it,
+    reset_and_email_change_links_stop_at_their_lifetime,
+    an_email_change_link_still_works_just_before_its_lifetime_ends,
     a_refresh_token_of_an_expired_session_is_refused,
     a_token_rotated_inside_the_grace_window_gets_nothing_once_the_session_expired,
     an_access_token_of_an_expired_session_is_refused,

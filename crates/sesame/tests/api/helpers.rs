@@ -7,8 +7,10 @@ use reqwest::header::CONTENT_TYPE;
 use serde_json::{json, Value};
 use sesame::cli::{Cli, Command};
 use sesame::startup::Application;
+use sesame_domain::clock::ShiftedClock;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 use tokio::sync::oneshot;
 
 pub const PASSWORD: &str = "correct horse battery staple";
@@ -211,6 +213,9 @@ pub struct TestApp {
     pub addr: SocketAddr,
     pub client: reqwest::Client,
     pub db: TestDb,
+    /// The server's clock: the system clock until a test moves it forward with `advance`,
+    /// instead of sleeping through a time-based rule.
+    pub clock: Arc<ShiftedClock>,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<()>>,
 }
@@ -251,12 +256,19 @@ pub async fn spawn_app_with_production_defaults(backend: Backend, serve: &[&str]
 
 /// Builds (binds, does not yet serve) a server on `db` with the test defaults, so a test can
 /// swap a part of its state (say, a misbehaving rate limiter) before [`start`].
-pub async fn build_app(db: &TestDb, global: &[&str], serve: &[&str]) -> Application {
+pub async fn build_app(db: &TestDb, global: &[&str], serve: &[&str]) -> TestBuild {
     build(&db.url, global, serve, true).await
 }
 
+/// A server built on a clock the test holds, not yet serving.
+pub struct TestBuild {
+    pub app: Application,
+    pub clock: Arc<ShiftedClock>,
+}
+
 /// Serves an application built by [`build_app`].
-pub async fn start(db: TestDb, app: Application) -> TestApp {
+pub async fn start(db: TestDb, built: TestBuild) -> TestApp {
+    let TestBuild { app, clock } = built;
     let addr = app.local_addr().unwrap();
     let (tx, rx) = oneshot::channel::<()>();
     let server = tokio::spawn(async move {
@@ -270,6 +282,7 @@ pub async fn start(db: TestDb, app: Application) -> TestApp {
         addr,
         client: reqwest::Client::builder().build().unwrap(),
         db,
+        clock,
         shutdown: Some(tx),
         server: Some(server),
     }
@@ -293,7 +306,7 @@ pub const TEST_SERVE_DEFAULTS: &[(&str, &str)] = &[
     ("--rate-email-change-user", "1000000/1s"),
 ];
 
-async fn build(url: &str, global: &[&str], serve: &[&str], test_defaults: bool) -> Application {
+async fn build(url: &str, global: &[&str], serve: &[&str], test_defaults: bool) -> TestBuild {
     let mut args = vec!["sesame", "--database-url", url, "--log-level", "warn"];
     if !global.iter().any(|a| a.starts_with("--argon2")) {
         args.extend_from_slice(FAST_HASH);
@@ -317,9 +330,11 @@ async fn build(url: &str, global: &[&str], serve: &[&str], test_defaults: bool) 
     let Command::Serve(mut cfg) = cli.command else {
         unreachable!()
     };
-    Application::build(&cli.common, &mut cfg)
+    let clock = Arc::new(ShiftedClock::new());
+    let app = Application::build_with_clock(&cli.common, &mut cfg, clock.clone())
         .await
-        .expect("server starts")
+        .expect("server starts");
+    TestBuild { app, clock }
 }
 
 impl TestApp {

@@ -30,8 +30,8 @@ fn assert_says_nothing_of_the_cause(body: &serde_json::Value, words: &[&str]) {
 async fn a_panicking_handler_answers_a_500_problem_and_the_server_keeps_serving(b: Backend) {
     let db = TestDb::new(b).await;
     let mut built = build_app(&db, &[], &[]).await;
-    let rules = built.state.limits.rules;
-    built.state.limits = Arc::new(RateLimits {
+    let rules = built.app.state.limits.rules;
+    built.app.state.limits = Arc::new(RateLimits {
         limiter: Arc::new(Panicking),
         rules,
     });
