@@ -11,7 +11,7 @@ use sesame_domain::mail::{MailTransport, OutboxSettings, OutboxWorker};
 use sesame_domain::password::{HashParams, PasswordHasher};
 use sesame_domain::policy::PasswordPolicy;
 use sesame_domain::service::{
-    AdminGate, Core, EmailSettings, LockoutSettings, Services, SessionSettings,
+    Admin, Core, EmailSettings, LockoutSettings, Services, SessionSettings,
 };
 use sesame_domain::store::Store;
 use sesame_domain::token::{StoredKey, TokenIssuer, TokenSettings};
@@ -178,7 +178,7 @@ pub async fn build_state(
         },
     )
     .with_clock(Arc::clone(&clock));
-    let core = Core::new(
+    let core = Arc::new(Core::new(
         store,
         hasher,
         PasswordPolicy::new(cfg.abuse.password_min_score)
@@ -193,7 +193,9 @@ pub async fn build_state(
         },
         signal,
         clock,
-    );
+    ));
+    // Startup acts as the local operator: it holds the database and the configuration.
+    bootstrap_admin(Admin::local_operator(Arc::clone(&core)), cfg).await?;
     let services = Services::new(
         core,
         tokens,
@@ -208,7 +210,6 @@ pub async fn build_state(
             device_ttl: cfg.device_token_ttl,
         },
     );
-    bootstrap_admin(&services.admin, cfg).await?;
     Ok((
         AppState {
             sign_in: services.sign_in,
@@ -248,9 +249,7 @@ pub async fn build_state(
 ///
 /// # Errors
 /// A [`StartupError`] when the database or the hasher cannot be set up.
-pub async fn operator(
-    common: &CommonConfig,
-) -> Result<sesame_domain::service::Admin, StartupError> {
+pub async fn operator(common: &CommonConfig) -> Result<Admin, StartupError> {
     let db = connect(common).await?;
     db.migrate_up().await?;
     let core = Core::new(
@@ -268,11 +267,11 @@ pub async fn operator(
         Arc::new(tokio::sync::Notify::new()),
         Arc::new(SystemClock),
     );
-    Ok(AdminGate::new(Arc::new(core)).local_operator())
+    Ok(Admin::local_operator(Arc::new(core)))
 }
 
 /// Creates the configured first admin when no active admin exists.
-async fn bootstrap_admin(admins: &AdminGate, cfg: &ServeConfig) -> Result<(), StartupError> {
+async fn bootstrap_admin(operator: Admin, cfg: &ServeConfig) -> Result<(), StartupError> {
     use crate::config::ConfigError;
     let Some(email) = &cfg.bootstrap_admin_email else {
         return Ok(());
@@ -299,9 +298,7 @@ async fn bootstrap_admin(admins: &AdminGate, cfg: &ServeConfig) -> Result<(), St
     };
     let password = sesame_domain::password::Password::parse(&password)
         .map_err(|e| ConfigError(format!("SESAME_BOOTSTRAP_ADMIN_PASSWORD: {e}")))?;
-    // Startup acts as the local operator: it holds the database and the configuration.
-    admins
-        .local_operator()
+    operator
         .bootstrap_admin(email, password)
         .await
         .map_err(|e| ConfigError(bootstrap_failure(&e)))?;

@@ -5,9 +5,11 @@
 //! Holding an [`Admin`] *is* the permission: its fields are private and only two constructors
 //! exist. [`AdminGate::authorize`] checks that a signed-in [`Principal`] holds the `admin` role
 //! (read from the database with the session on every request, not from the token, so a demoted
-//! admin loses the powers at once); [`AdminGate::local_operator`] is for whoever already holds
-//! the database and the configuration (the CLI, startup's bootstrap). A caller that has neither
-//! cannot reach these operations, whatever it holds of the other services.
+//! admin loses the powers at once); [`Admin::local_operator`] is for whoever already holds the
+//! database and the configuration (the CLI, startup's bootstrap) and needs the [`Core`] itself,
+//! which the services keep private once built. A caller that has neither cannot reach these
+//! operations, whatever it holds of the other services (a request handler holds the gate and the
+//! other services, never a `Core`).
 //!
 //! These functions enforce the rules that hold whoever calls: the last active admin stays,
 //! built-in roles stay, roles must exist. They refuse to act as a user on their own account
@@ -73,7 +75,7 @@ fn outcome<T>(o: AdminOutcome<T>) -> Result<T, AuthError> {
     }
 }
 
-/// Hands out [`Admin`] capabilities: to an authorized admin, or to the local operator.
+/// Hands out [`Admin`] capabilities to signed-in admins: what request handlers hold.
 #[derive(Debug)]
 pub struct AdminGate {
     core: Arc<Core>,
@@ -107,21 +109,18 @@ impl AdminGate {
             Err(AuthError::Forbidden)
         }
     }
-
-    /// The admin capability of the local operator: whoever runs Sesame with its database and
-    /// configuration in hand (the `sesame users` commands, the bootstrap admin at startup).
-    /// That party can change the database directly anyway, so no role check applies; audit
-    /// entries it causes carry no actor. Nothing reachable from a request may call this.
-    #[must_use]
-    pub fn local_operator(&self) -> Admin {
-        Admin {
-            core: Arc::clone(&self.core),
-            actor: None,
-        }
-    }
 }
 
 impl Admin {
+    /// The admin capability of the local operator: whoever runs Sesame with its database and
+    /// configuration in hand, and so holds the `Core` before the services take it (the `sesame
+    /// users` commands, the bootstrap admin at startup). That party can change the database
+    /// directly anyway, so no role check applies; audit entries it causes carry no actor.
+    #[must_use]
+    pub fn local_operator(core: Arc<Core>) -> Self {
+        Self { core, actor: None }
+    }
+
     /// The signed-in admin this capability acts for; `None` for the local operator.
     #[must_use]
     pub fn caller(&self) -> Option<&Principal> {

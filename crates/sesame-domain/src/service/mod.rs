@@ -77,12 +77,11 @@ impl Services {
     /// Builds every service over `core`, sharing `tokens`.
     #[must_use]
     pub fn new(
-        core: Core,
+        core: Arc<Core>,
         tokens: TokenIssuer,
         sessions: SessionSettings,
         lockout: LockoutSettings,
     ) -> Self {
-        let core = Arc::new(core);
         let tokens = Arc::new(tokens);
         Self {
             sign_in: Arc::new(SignIn::new(
