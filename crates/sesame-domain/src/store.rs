@@ -189,7 +189,9 @@ pub trait StoreDecorator: Send + Sync {
 
 /// Declares role traits whose every method carries its classification (see
 /// [`StoreDecorator`]), and implements each trait for every decorator from the same
-/// declaration. A method without a classification, or with an unknown one, does not compile.
+/// declaration. A method without a classification, or with an unknown one, does not compile
+/// (rustc: "no rules expected keyword `fn`", or "no rules expected" the unknown word in
+/// `forward!`).
 macro_rules! store_traits {
     (
         $(#[$attr:meta])*
