@@ -5,6 +5,13 @@
 //! conditional update; a session and its first token are written together) but no content
 //! rules: every value they receive was already parsed by the domain. Lookups return
 //! `Result<Option<T>, StoreError>` so that an outage never looks like "not found".
+//!
+//! Each method is declared once, in a `store_traits!` block, with what it does to the answer of
+//! the per-request session check ([`SessionStore::active_session_user`]); from that one
+//! declaration come the trait and its implementation for every [`StoreDecorator`] (a store in
+//! front of another, such as the server's session cache), so a decorator writes only what it
+//! changes and a new method does not compile until it is classified. This module knows nothing
+//! of caches: the classification says what a write changes, not what anyone does about it.
 
 use crate::audit::{AuditEvent, AuditRecord};
 use crate::clock::Timestamp;
@@ -135,206 +142,354 @@ pub struct RefreshTokenState {
     pub user: User,
 }
 
-#[async_trait]
-pub trait UserStore: Send + Sync {
-    /// Inserts a user and its roles, the verification token, its mail and the `audit` event
-    /// (`user.registered`, `admin.user_created`) in one transaction: an account never exists
-    /// without its trail entry, and a refused insert leaves no entry.
-    ///
-    /// # Errors
-    /// [`StoreError::Conflict`] naming the email or username rule on a duplicate. A failed audit
-    /// write fails the insert (the trail is part of the record).
-    async fn insert_user(
-        &self,
-        user: &NewUser,
-        token: Option<&NewEmailToken>,
-        mail: Option<&OutboundMail>,
-        audit: Option<&AuditEvent>,
-    ) -> Result<User, StoreError>;
-
-    /// Deletes the account and everything tied to it (sessions, tokens, pending mail), at once.
-    /// Returns whether it existed.
-    async fn delete_user(&self, id: UserId) -> Result<bool, StoreError>;
-
-    /// Changes the password, ends every other session, invalidates outstanding reset tokens,
-    /// re-keys the kept session, enqueues `mail` and appends `audit` (`password.changed`), in one
-    /// transaction: the change never exists without its trail entry.
-    ///
-    /// # Errors
-    /// On a storage failure, the audit write included (nothing is changed then).
-    async fn change_password(
-        &self,
-        change: &PasswordChange,
-        mail: &OutboundMail,
-        audit: &AuditEvent,
-    ) -> Result<(), StoreError>;
-
-    async fn user_by_id(&self, id: UserId) -> Result<Option<User>, StoreError>;
-
-    /// The user with this email or username (case-insensitively) and its password hash.
-    async fn user_for_login(&self, name: &LoginName) -> Result<Option<UserWithHash>, StoreError>;
-
-    /// Applies a profile change; `None` if the user does not exist.
-    ///
-    /// # Errors
-    /// [`StoreError::Conflict`] when the new username is taken.
-    async fn update_profile(
-        &self,
-        id: UserId,
-        patch: &ProfilePatch,
-        now: Timestamp,
-    ) -> Result<Option<User>, StoreError>;
-
-    async fn set_password_hash(
-        &self,
-        id: UserId,
-        hash: &str,
-        now: Timestamp,
-    ) -> Result<(), StoreError>;
+/// Whose session checks ([`SessionStore::active_session_user`]) a write may change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// Every session of this user (the user's record, roles or sessions changed).
+    User(UserId),
+    /// This one session.
+    Session(SessionId),
+    /// Every session of every user (for instance: a role was deleted).
+    All,
 }
 
+/// A store placed in front of another one, which it consults through [`inner`](Self::inner).
+/// Implementing this trait implements [`Store`]: every method is forwarded to the inner store as
+/// its `store_traits!` declaration says:
+///
+/// - `pass` — reads, and writes that change nothing a session check returns: forwarded as is.
+/// - `changes(scope)` — may change what the checks of `scope` return: [`changing`]`(scope)` is
+///   called before the write and the value it returns is dropped once the write has returned,
+///   or when the caller abandons it (when it may have committed).
+/// - `touches(scope)` — changes only what no authorization depends on (the last login time):
+///   [`touched`]`(scope)` is called after the write returned.
+/// - `decorated` — answered by the decorator itself: a method of this trait, with the same name.
+///
+/// [`changing`]: Self::changing
+/// [`touched`]: Self::touched
 #[async_trait]
-pub trait SessionStore: Send + Sync {
-    /// Writes the session, its first refresh token, and the user's `last_login_at`, atomically.
-    async fn create_session(&self, new: &NewSession) -> Result<(), StoreError>;
+pub trait StoreDecorator: Send + Sync {
+    /// The store this one stands in front of.
+    fn inner(&self) -> &dyn Store;
 
-    /// The hot path of every authenticated request: the owner of `session` if the session is
-    /// neither revoked nor expired at `now`, belongs to `user`, and the user is active.
+    /// Called before a `changes` write; the result is dropped when the write ends.
+    fn changing(&self, scope: Scope) -> impl Send + '_;
+
+    /// Called after a `touches` write returned, whether or not it succeeded.
+    fn touched(&self, scope: Scope);
+
+    /// See [`SessionStore::active_session_user`].
     async fn active_session_user(
         &self,
         session: SessionId,
         user: UserId,
         now: Timestamp,
     ) -> Result<Option<LiveSession>, StoreError>;
-
-    async fn refresh_token_state(
-        &self,
-        hash: &TokenHash,
-    ) -> Result<Option<RefreshTokenState>, StoreError>;
-
-    /// Atomically marks `old` used and stores `new` in the same session, sliding the session's
-    /// expiry to `expires_at`. Returns `false`, changing nothing, if `old` was already used or the
-    /// session is revoked or expired at `now`: one conditional update decides, so a race cannot
-    /// mint two successors, and an expired session cannot be revived even if a caller forgot to
-    /// check its expiry.
-    async fn rotate_refresh_token(
-        &self,
-        old: &TokenHash,
-        new: &TokenHash,
-        session: SessionId,
-        now: Timestamp,
-        expires_at: Timestamp,
-    ) -> Result<bool, StoreError>;
-
-    /// Ends one session. Returns whether it was active.
-    async fn revoke_session(&self, session: SessionId, now: Timestamp) -> Result<bool, StoreError>;
-
-    /// Ends every active session of a user. Returns how many were ended.
-    async fn revoke_user_sessions(&self, user: UserId, now: Timestamp) -> Result<u64, StoreError>;
-
-    /// Every session of the user, newest first; with `active_at`, only those live at that time.
-    async fn user_sessions(
-        &self,
-        user: UserId,
-        active_at: Option<Timestamp>,
-    ) -> Result<Vec<Session>, StoreError>;
-
-    /// Ends `session` only if it belongs to `user`. Returns whether it was active.
-    async fn revoke_session_of(
-        &self,
-        user: UserId,
-        session: SessionId,
-        now: Timestamp,
-    ) -> Result<bool, StoreError>;
 }
 
-#[async_trait]
-pub trait EmailTokenStore: Send + Sync {
-    /// Stores a token and enqueues its mail in one transaction; with `supersede`, the user's other
-    /// unused tokens of the same purpose stop working.
-    async fn issue_email_token(
-        &self,
-        token: &NewEmailToken,
-        supersede: bool,
-        mails: &[OutboundMail],
-    ) -> Result<(), StoreError>;
+/// Declares role traits whose every method carries its classification (see
+/// [`StoreDecorator`]), and implements each trait for every decorator from the same
+/// declaration. A method without a classification, or with an unknown one, does not compile
+/// (rustc: "no rules expected keyword `fn`", or "no rules expected" the unknown word in
+/// `forward!`).
+macro_rules! store_traits {
+    (
+        $(#[$attr:meta])*
+        pub trait $name:ident {
+            $(
+                $(#[$method_attr:meta])*
+                $kind:ident $(($($scope:tt)*))?
+                async fn $method:ident(&self $(, $arg:ident: $ty:ty)* $(,)?) -> $ret:ty;
+            )*
+        }
+    ) => {
+        $(#[$attr])*
+        #[async_trait]
+        pub trait $name: Send + Sync {
+            $(
+                $(#[$method_attr])*
+                async fn $method(&self $(, $arg: $ty)*) -> $ret;
+            )*
+        }
 
-    /// Enqueues mail that comes with no token.
-    async fn enqueue_mail(&self, mails: &[OutboundMail]) -> Result<(), StoreError>;
-
-    async fn email_token_state(
-        &self,
-        hash: &TokenHash,
-    ) -> Result<Option<EmailTokenState>, StoreError>;
-
-    /// When the user's newest token of this purpose was issued (for throttling resends).
-    async fn latest_email_token_at(
-        &self,
-        user: UserId,
-        purpose: TokenPurpose,
-    ) -> Result<Option<Timestamp>, StoreError>;
-
-    /// Consumes the token if it is unused, unexpired at `now` and of `effect`'s purpose (one
-    /// conditional update), and in the same transaction applies `effect`, enqueues `mails` and
-    /// appends `audit` (`email.verified`, `password_reset.completed`, `email_change.confirmed`).
-    /// Returns `false`, changing nothing and recording nothing, when the token was already used,
-    /// expired or is of another purpose.
-    ///
-    /// # Errors
-    /// [`StoreError::Conflict`] when an email change collides with another account (nothing is
-    /// changed, nothing recorded and the token stays unused). A failed audit write fails the
-    /// whole consumption.
-    async fn consume_email_token(
-        &self,
-        hash: &TokenHash,
-        user: UserId,
-        now: Timestamp,
-        effect: &TokenEffect,
-        mails: &[OutboundMail],
-        audit: Option<&AuditEvent>,
-    ) -> Result<bool, StoreError>;
+        #[async_trait]
+        impl<D: StoreDecorator> $name for D {
+            $(
+                async fn $method(&self $(, $arg: $ty)*) -> $ret {
+                    forward!(self, $kind $(($($scope)*))?, $method($($arg),*))
+                }
+            )*
+        }
+    };
 }
 
-#[async_trait]
-pub trait MailStore: Send + Sync {
-    /// Claims up to `limit` pending messages due at `now`, leasing them until `lease_until`.
-    async fn claim_mail(
-        &self,
-        now: Timestamp,
-        lease_until: Timestamp,
-        limit: u32,
-    ) -> Result<Vec<QueuedMail>, StoreError>;
-
-    /// Marks a message delivered, wipes its parameters (they may hold a token link) and clears
-    /// the error of any earlier failed attempt.
-    async fn mail_sent(&self, id: Uuid, now: Timestamp) -> Result<(), StoreError>;
-
-    /// Records a failed attempt: retry at `retry_at`, or, with `None`, dead for good.
-    async fn mail_failed(
-        &self,
-        id: Uuid,
-        attempts: u32,
-        retry_at: Option<Timestamp>,
-        error: &str,
-    ) -> Result<(), StoreError>;
+/// One forwarded method body of [`store_traits!`], by classification.
+macro_rules! forward {
+    ($this:ident, pass, $method:ident($($arg:ident),*)) => {
+        $this.inner().$method($($arg),*).await
+    };
+    ($this:ident, changes($($scope:tt)*), $method:ident($($arg:ident),*)) => {{
+        let _changing = $this.changing(Scope::$($scope)*);
+        $this.inner().$method($($arg),*).await
+    }};
+    ($this:ident, touches($($scope:tt)*), $method:ident($($arg:ident),*)) => {{
+        let done = $this.inner().$method($($arg),*).await;
+        $this.touched(Scope::$($scope)*);
+        done
+    }};
+    ($this:ident, decorated, $method:ident($($arg:ident),*)) => {
+        StoreDecorator::$method($this, $($arg),*).await
+    };
 }
 
-#[async_trait]
-pub trait KeyStore: Send + Sync {
-    async fn signing_keys(&self) -> Result<Vec<StoredKey>, StoreError>;
+store_traits! {
+    pub trait UserStore {
+        /// Inserts a user and its roles, the verification token, its mail and the `audit` event
+        /// (`user.registered`, `admin.user_created`) in one transaction: an account never exists
+        /// without its trail entry, and a refused insert leaves no entry.
+        ///
+        /// # Errors
+        /// [`StoreError::Conflict`] naming the email or username rule on a duplicate. A failed
+        /// audit write fails the insert (the trail is part of the record).
+        pass
+        async fn insert_user(
+            &self,
+            user: &NewUser,
+            token: Option<&NewEmailToken>,
+            mail: Option<&OutboundMail>,
+            audit: Option<&AuditEvent>,
+        ) -> Result<User, StoreError>;
 
-    /// Stores `key` as the primary signing key unless one exists already (several nodes may
-    /// start at once; exactly one insert wins). Returns whether this key was stored.
-    async fn insert_primary_signing_key(&self, key: &StoredKey) -> Result<bool, StoreError>;
+        /// Deletes the account and everything tied to it (sessions, tokens, pending mail), at once.
+        /// Returns whether it existed.
+        changes(User(id))
+        async fn delete_user(&self, id: UserId) -> Result<bool, StoreError>;
+
+        /// Changes the password, ends every other session, invalidates outstanding reset tokens,
+        /// re-keys the kept session, enqueues `mail` and appends `audit` (`password.changed`), in
+        /// one transaction: the change never exists without its trail entry.
+        ///
+        /// # Errors
+        /// On a storage failure, the audit write included (nothing is changed then).
+        changes(User(change.user_id))
+        async fn change_password(
+            &self,
+            change: &PasswordChange,
+            mail: &OutboundMail,
+            audit: &AuditEvent,
+        ) -> Result<(), StoreError>;
+
+        pass
+        async fn user_by_id(&self, id: UserId) -> Result<Option<User>, StoreError>;
+
+        /// The user with this email or username (case-insensitively) and its password hash.
+        pass
+        async fn user_for_login(
+            &self,
+            name: &LoginName,
+        ) -> Result<Option<UserWithHash>, StoreError>;
+
+        /// Applies a profile change; `None` if the user does not exist.
+        ///
+        /// # Errors
+        /// [`StoreError::Conflict`] when the new username is taken.
+        changes(User(id))
+        async fn update_profile(
+            &self,
+            id: UserId,
+            patch: &ProfilePatch,
+            now: Timestamp,
+        ) -> Result<Option<User>, StoreError>;
+
+        pass
+        async fn set_password_hash(
+            &self,
+            id: UserId,
+            hash: &str,
+            now: Timestamp,
+        ) -> Result<(), StoreError>;
+    }
 }
 
-#[async_trait]
-pub trait AuditStore: Send + Sync {
-    /// Appends one event.
-    async fn record_audit(&self, event: &AuditEvent) -> Result<(), StoreError>;
+store_traits! {
+    pub trait SessionStore {
+        /// Writes the session, its first refresh token, and the user's `last_login_at`, atomically.
+        touches(User(new.session.user_id))
+        async fn create_session(&self, new: &NewSession) -> Result<(), StoreError>;
 
-    /// The user's events (as subject), newest first, at most `limit`.
-    async fn user_audit(&self, user: UserId, limit: u32) -> Result<Vec<AuditRecord>, StoreError>;
+        /// The hot path of every authenticated request: the owner of `session` if the session is
+        /// neither revoked nor expired at `now`, belongs to `user`, and the user is active.
+        decorated
+        async fn active_session_user(
+            &self,
+            session: SessionId,
+            user: UserId,
+            now: Timestamp,
+        ) -> Result<Option<LiveSession>, StoreError>;
+
+        pass
+        async fn refresh_token_state(
+            &self,
+            hash: &TokenHash,
+        ) -> Result<Option<RefreshTokenState>, StoreError>;
+
+        /// Atomically marks `old` used and stores `new` in the same session, sliding the session's
+        /// expiry to `expires_at`. Returns `false`, changing nothing, if `old` was already used or
+        /// the session is revoked or expired at `now`: one conditional update decides, so a race
+        /// cannot mint two successors, and an expired session cannot be revived even if a caller
+        /// forgot to check its expiry.
+        pass
+        async fn rotate_refresh_token(
+            &self,
+            old: &TokenHash,
+            new: &TokenHash,
+            session: SessionId,
+            now: Timestamp,
+            expires_at: Timestamp,
+        ) -> Result<bool, StoreError>;
+
+        /// Ends one session. Returns whether it was active.
+        changes(Session(session))
+        async fn revoke_session(
+            &self,
+            session: SessionId,
+            now: Timestamp,
+        ) -> Result<bool, StoreError>;
+
+        /// Ends every active session of a user. Returns how many were ended.
+        changes(User(user))
+        async fn revoke_user_sessions(
+            &self,
+            user: UserId,
+            now: Timestamp,
+        ) -> Result<u64, StoreError>;
+
+        /// Every session of the user, newest first; with `active_at`, only those live at that time.
+        pass
+        async fn user_sessions(
+            &self,
+            user: UserId,
+            active_at: Option<Timestamp>,
+        ) -> Result<Vec<Session>, StoreError>;
+
+        /// Ends `session` only if it belongs to `user`. Returns whether it was active.
+        changes(Session(session))
+        async fn revoke_session_of(
+            &self,
+            user: UserId,
+            session: SessionId,
+            now: Timestamp,
+        ) -> Result<bool, StoreError>;
+    }
+}
+
+store_traits! {
+    pub trait EmailTokenStore {
+        /// Stores a token and enqueues its mail in one transaction; with `supersede`, the user's
+        /// other unused tokens of the same purpose stop working.
+        pass
+        async fn issue_email_token(
+            &self,
+            token: &NewEmailToken,
+            supersede: bool,
+            mails: &[OutboundMail],
+        ) -> Result<(), StoreError>;
+
+        /// Enqueues mail that comes with no token.
+        pass
+        async fn enqueue_mail(&self, mails: &[OutboundMail]) -> Result<(), StoreError>;
+
+        pass
+        async fn email_token_state(
+            &self,
+            hash: &TokenHash,
+        ) -> Result<Option<EmailTokenState>, StoreError>;
+
+        /// When the user's newest token of this purpose was issued (for throttling resends).
+        pass
+        async fn latest_email_token_at(
+            &self,
+            user: UserId,
+            purpose: TokenPurpose,
+        ) -> Result<Option<Timestamp>, StoreError>;
+
+        /// Consumes the token if it is unused, unexpired at `now` and of `effect`'s purpose (one
+        /// conditional update), and in the same transaction applies `effect`, enqueues `mails` and
+        /// appends `audit` (`email.verified`, `password_reset.completed`,
+        /// `email_change.confirmed`). Returns `false`, changing nothing and recording nothing, when
+        /// the token was already used, expired or is of another purpose.
+        ///
+        /// # Errors
+        /// [`StoreError::Conflict`] when an email change collides with another account (nothing is
+        /// changed, nothing recorded and the token stays unused). A failed audit write fails the
+        /// whole consumption.
+        changes(User(user))
+        async fn consume_email_token(
+            &self,
+            hash: &TokenHash,
+            user: UserId,
+            now: Timestamp,
+            effect: &TokenEffect,
+            mails: &[OutboundMail],
+            audit: Option<&AuditEvent>,
+        ) -> Result<bool, StoreError>;
+    }
+}
+
+store_traits! {
+    pub trait MailStore {
+        /// Claims up to `limit` pending messages due at `now`, leasing them until `lease_until`.
+        pass
+        async fn claim_mail(
+            &self,
+            now: Timestamp,
+            lease_until: Timestamp,
+            limit: u32,
+        ) -> Result<Vec<QueuedMail>, StoreError>;
+
+        /// Marks a message delivered, wipes its parameters (they may hold a token link) and clears
+        /// the error of any earlier failed attempt.
+        pass
+        async fn mail_sent(&self, id: Uuid, now: Timestamp) -> Result<(), StoreError>;
+
+        /// Records a failed attempt: retry at `retry_at`, or, with `None`, dead for good.
+        pass
+        async fn mail_failed(
+            &self,
+            id: Uuid,
+            attempts: u32,
+            retry_at: Option<Timestamp>,
+            error: &str,
+        ) -> Result<(), StoreError>;
+    }
+}
+
+store_traits! {
+    pub trait KeyStore {
+        pass
+        async fn signing_keys(&self) -> Result<Vec<StoredKey>, StoreError>;
+
+        /// Stores `key` as the primary signing key unless one exists already (several nodes may
+        /// start at once; exactly one insert wins). Returns whether this key was stored.
+        pass
+        async fn insert_primary_signing_key(&self, key: &StoredKey) -> Result<bool, StoreError>;
+    }
+}
+
+store_traits! {
+    pub trait AuditStore {
+        /// Appends one event.
+        pass
+        async fn record_audit(&self, event: &AuditEvent) -> Result<(), StoreError>;
+
+        /// The user's events (as subject), newest first, at most `limit`.
+        pass
+        async fn user_audit(
+            &self,
+            user: UserId,
+            limit: u32,
+        ) -> Result<Vec<AuditRecord>, StoreError>;
+    }
 }
 
 /// The failed-login streak of one key.
@@ -344,24 +499,30 @@ pub struct LoginThrottle {
     pub locked_until: Option<Timestamp>,
 }
 
-/// Failed-login counters, keyed by account (`user:<id>`) or, when no account matches, by the
-/// login name (`name:<normalized>`), so that unknown and existing accounts behave alike. They
-/// live in the database: shared by every node, kept across restarts.
-#[async_trait]
-pub trait LoginThrottleStore: Send + Sync {
-    async fn login_throttle(&self, key: &str) -> Result<Option<LoginThrottle>, StoreError>;
+store_traits! {
+    /// Failed-login counters, keyed by account (`user:<id>`) or, when no account matches, by the
+    /// login name (`name:<normalized>`), so that unknown and existing accounts behave alike. They
+    /// live in the database: shared by every node, kept across restarts.
+    pub trait LoginThrottleStore {
+        pass
+        async fn login_throttle(&self, key: &str) -> Result<Option<LoginThrottle>, StoreError>;
 
-    /// Counts one failure and returns the count of the current streak.
-    async fn record_login_failure(&self, key: &str, now: Timestamp) -> Result<u32, StoreError>;
+        /// Counts one failure and returns the count of the current streak.
+        pass
+        async fn record_login_failure(&self, key: &str, now: Timestamp) -> Result<u32, StoreError>;
 
-    async fn lock_login(&self, key: &str, until: Timestamp) -> Result<(), StoreError>;
+        pass
+        async fn lock_login(&self, key: &str, until: Timestamp) -> Result<(), StoreError>;
 
-    /// Ends the streak (a successful login, or an admin's unlock).
-    async fn clear_login_failures(&self, key: &str) -> Result<(), StoreError>;
+        /// Ends the streak (a successful login, or an admin's unlock).
+        pass
+        async fn clear_login_failures(&self, key: &str) -> Result<(), StoreError>;
 
-    /// Forgets counters idle since before `before` and not locked, so attacker-chosen names cannot
-    /// grow the table without bound.
-    async fn prune_login_failures(&self, before: Timestamp) -> Result<u64, StoreError>;
+        /// Forgets counters idle since before `before` and not locked, so attacker-chosen names
+        /// cannot grow the table without bound.
+        pass
+        async fn prune_login_failures(&self, before: Timestamp) -> Result<u64, StoreError>;
+    }
 }
 
 /// Filters of the admin user list; every field narrows the result.
@@ -431,48 +592,59 @@ pub struct AuditQuery {
     pub limit: u32,
 }
 
-/// Operator-level reads and writes for the admin API and the CLI.
-#[async_trait]
-pub trait AdminStore: Send + Sync {
-    async fn list_users(&self, q: &UserQuery) -> Result<Vec<User>, StoreError>;
+store_traits! {
+    /// Operator-level reads and writes for the admin API and the CLI.
+    pub trait AdminStore {
+        pass
+        async fn list_users(&self, q: &UserQuery) -> Result<Vec<User>, StoreError>;
 
-    async fn count_users(&self, filter: &UserFilter, now: Timestamp) -> Result<u64, StoreError>;
+        pass
+        async fn count_users(&self, filter: &UserFilter, now: Timestamp) -> Result<u64, StoreError>;
 
-    /// Applies `change` atomically; refuses (changing nothing) when it would leave no active
-    /// admin. Deactivation ends every session of the user in the same transaction.
-    ///
-    /// # Errors
-    /// [`StoreError::Conflict`] when the new username is taken.
-    async fn admin_update_user(
-        &self,
-        id: UserId,
-        change: &AdminUserChange,
-        now: Timestamp,
-    ) -> Result<AdminOutcome<User>, StoreError>;
+        /// Applies `change` atomically; refuses (changing nothing) when it would leave no active
+        /// admin. Deactivation ends every session of the user in the same transaction.
+        ///
+        /// # Errors
+        /// [`StoreError::Conflict`] when the new username is taken.
+        changes(User(id))
+        async fn admin_update_user(
+            &self,
+            id: UserId,
+            change: &AdminUserChange,
+            now: Timestamp,
+        ) -> Result<AdminOutcome<User>, StoreError>;
 
-    /// Deletes the user unless it is the last active admin.
-    async fn admin_delete_user(&self, id: UserId) -> Result<AdminOutcome<()>, StoreError>;
+        /// Deletes the user unless it is the last active admin.
+        changes(User(id))
+        async fn admin_delete_user(&self, id: UserId) -> Result<AdminOutcome<()>, StoreError>;
 
-    /// Active users holding the `admin` role.
-    async fn count_active_admins(&self) -> Result<u64, StoreError>;
+        /// Active users holding the `admin` role.
+        pass
+        async fn count_active_admins(&self) -> Result<u64, StoreError>;
 
-    async fn list_roles(&self) -> Result<Vec<RoleInfo>, StoreError>;
+        pass
+        async fn list_roles(&self) -> Result<Vec<RoleInfo>, StoreError>;
 
-    /// Returns `false` when the role exists already.
-    async fn create_role(
-        &self,
-        name: &RoleName,
-        description: &str,
-        now: Timestamp,
-    ) -> Result<bool, StoreError>;
+        /// Returns `false` when the role exists already.
+        pass
+        async fn create_role(
+            &self,
+            name: &RoleName,
+            description: &str,
+            now: Timestamp,
+        ) -> Result<bool, StoreError>;
 
-    /// Deletes a role and its grants; returns whether it existed.
-    async fn delete_role(&self, name: &RoleName) -> Result<bool, StoreError>;
+        /// Deletes a role and its grants; returns whether it existed.
+        changes(All)
+        async fn delete_role(&self, name: &RoleName) -> Result<bool, StoreError>;
 
-    async fn query_audit(&self, q: &AuditQuery) -> Result<Vec<AuditRecord>, StoreError>;
+        pass
+        async fn query_audit(&self, q: &AuditQuery) -> Result<Vec<AuditRecord>, StoreError>;
 
-    /// Inserts many users at once (seeding); no roles, no mail.
-    async fn bulk_insert_users(&self, users: &[NewUser]) -> Result<(), StoreError>;
+        /// Inserts many users at once (seeding); no roles, no mail.
+        pass
+        async fn bulk_insert_users(&self, users: &[NewUser]) -> Result<(), StoreError>;
+    }
 }
 
 /// Everything the service needs from a backend.
@@ -492,4 +664,15 @@ pub trait Store:
 
     /// The backend's name for logs and metrics: `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;
+}
+
+#[async_trait]
+impl<D: StoreDecorator> Store for D {
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.inner().ping().await
+    }
+
+    fn backend(&self) -> &'static str {
+        self.inner().backend()
+    }
 }

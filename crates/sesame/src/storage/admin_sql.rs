@@ -1,17 +1,13 @@
-//! The admin queries whose shape depends on the filters given, built once for both backends:
-//! the SQL is the same but for placeholders (`?` / `$n`), byte-order comparisons, and how a
-//! lockout key becomes a user id. Each backend binds the collected [`Arg`]s in order.
+//! The admin queries whose shape depends on the filters given. Like `sql_store.rs`, which
+//! includes it, this file is compiled once per backend: the SQL is the same but for byte-order
+//! comparisons and how a lockout key becomes a user id, which come from the backend's
+//! `Dialect` (`dialect.rs`). The caller binds the collected [`Arg`]s in order.
 
+use super::Dialect;
 use sesame_domain::clock::Timestamp;
 use sesame_domain::model::RoleName;
 use sesame_domain::store::{AuditQuery, UserFilter, UserQuery};
 use uuid::Uuid;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Dialect {
-    Sqlite,
-    Postgres,
-}
 
 /// A value to bind, in placeholder order.
 #[derive(Debug, Clone)]
@@ -27,33 +23,20 @@ pub enum Arg {
 pub struct Built {
     pub sql: String,
     pub args: Vec<Arg>,
-    dialect: Dialect,
 }
 
 impl Built {
-    fn new(dialect: Dialect, head: &str) -> Self {
+    fn new(head: &str) -> Self {
         Self {
             sql: head.to_owned(),
             args: Vec::new(),
-            dialect,
         }
     }
 
     /// Adds a value and returns its placeholder.
     fn arg(&mut self, a: Arg) -> String {
         self.args.push(a);
-        match self.dialect {
-            Dialect::Sqlite => "?".to_owned(),
-            Dialect::Postgres => format!("${}", self.args.len()),
-        }
-    }
-}
-
-/// Byte-order comparison of a text column (PostgreSQL compares by collation otherwise).
-fn bytes(d: Dialect, col: &str) -> String {
-    match d {
-        Dialect::Sqlite => col.to_owned(),
-        Dialect::Postgres => format!("{col} COLLATE \"C\""),
+        format!("${}", self.args.len())
     }
 }
 
@@ -68,13 +51,12 @@ fn filters(b: &mut Built, f: &UserFilter, now: Timestamp) -> Vec<String> {
         f.role.is_none(),
         "the role filter is the join of select_from"
     );
-    let d = b.dialect;
     let mut conds = Vec::new();
     if let Some(p) = &f.prefix {
         let (lo1, hi1) = (b.arg(Arg::Text(p.clone())), b.arg(Arg::Text(prefix_end(p))));
         let (lo2, hi2) = (b.arg(Arg::Text(p.clone())), b.arg(Arg::Text(prefix_end(p))));
-        let email = bytes(d, "u.email_normalized");
-        let name = bytes(d, "u.username_normalized");
+        let email = Dialect::text_bytes("u.email_normalized");
+        let name = Dialect::text_bytes("u.username_normalized");
         conds.push(format!(
             "(({email} >= {lo1} AND {email} < {hi1}) OR ({name} >= {lo2} AND {name} < {hi2}))"
         ));
@@ -87,10 +69,7 @@ fn filters(b: &mut Built, f: &UserFilter, now: Timestamp) -> Vec<String> {
     }
     if let Some(locked) = f.locked {
         let t = b.arg(Arg::Time(now));
-        let id_of_key = match d {
-            Dialect::Sqlite => "unhex(substr(lt.throttle_key, 6))",
-            Dialect::Postgres => "CAST(substr(lt.throttle_key, 6) AS uuid)",
-        };
+        let id_of_key = Dialect::USER_OF_LOCKOUT_KEY;
         let not = if locked { "" } else { "NOT " };
         conds.push(format!(
             "u.id {not}IN (SELECT {id_of_key} FROM login_throttle lt \
@@ -132,8 +111,8 @@ fn select_from(b: &mut Built, what: &str, role: Option<&RoleName>) -> &'static s
 
 /// A page of users, id order, after the cursor.
 #[must_use]
-pub fn list_users(d: Dialect, q: &UserQuery, user_cols: &str) -> Built {
-    let mut b = Built::new(d, "");
+pub fn list_users(q: &UserQuery, user_cols: &str) -> Built {
+    let mut b = Built::new("");
     let mut filter = q.filter.clone();
     let key = select_from(&mut b, user_cols, filter.role.take().as_ref());
     let mut conds = filters(&mut b, &filter, q.now);
@@ -151,8 +130,8 @@ pub fn list_users(d: Dialect, q: &UserQuery, user_cols: &str) -> Built {
 
 /// How many users match the filter.
 #[must_use]
-pub fn count_users(d: Dialect, f: &UserFilter, now: Timestamp) -> Built {
-    let mut b = Built::new(d, "");
+pub fn count_users(f: &UserFilter, now: Timestamp) -> Built {
+    let mut b = Built::new("");
     let mut filter = f.clone();
     select_from(&mut b, "COUNT(*)", filter.role.take().as_ref());
     let conds = filters(&mut b, &filter, now);
@@ -165,9 +144,8 @@ pub fn count_users(d: Dialect, f: &UserFilter, now: Timestamp) -> Built {
 
 /// A page of the audit trail, newest first, before the cursor.
 #[must_use]
-pub fn audit(d: Dialect, q: &AuditQuery) -> Built {
+pub fn audit(q: &AuditQuery) -> Built {
     let mut b = Built::new(
-        d,
         "SELECT id, occurred_at, event, user_id, actor_id, ip, user_agent, request_id, detail FROM audit_events",
     );
     let mut conds = Vec::new();
@@ -200,7 +178,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn placeholders_follow_the_dialect_and_the_argument_order() {
+    fn placeholders_are_numbered_in_argument_order_with_the_dialects_byte_order() {
         let q = UserQuery {
             filter: UserFilter {
                 prefix: Some("al".into()),
@@ -211,16 +189,17 @@ mod tests {
             limit: 51,
             now: sesame_domain::clock::now(),
         };
-        let pg = list_users(Dialect::Postgres, &q, "u.id");
+        let built = list_users(&q, "u.id");
         assert!(
-            pg.sql.contains("$5") && pg.sql.contains("LIMIT $6"),
+            built.sql.contains("$5") && built.sql.contains("LIMIT $6"),
             "{}",
-            pg.sql
+            built.sql
         );
-        assert!(pg.sql.contains("COLLATE \"C\""));
-        let lite = list_users(Dialect::Sqlite, &q, "u.id");
-        assert_eq!(lite.sql.matches('?').count(), 6);
-        assert_eq!(lite.args.len(), 6);
+        assert!(!built.sql.contains("$7"), "{}", built.sql);
+        assert_eq!(built.args.len(), 6);
+        assert!(built
+            .sql
+            .contains(&Dialect::text_bytes("u.email_normalized")));
     }
 
     #[test]

@@ -7,8 +7,8 @@
 //! answers the per-request session check from memory (see [`session_cache`]) and, on
 //! PostgreSQL, keeps the nodes' caches in step through [`pg_notify`].
 
-pub mod admin_sql;
 pub mod cached;
+mod dialect;
 pub mod pg_notify;
 pub mod pool;
 pub mod postgres;
