@@ -15,6 +15,7 @@
 
 use crate::audit::{AuditEvent, AuditRecord};
 use crate::clock::Timestamp;
+use crate::device::DeviceId;
 use crate::error::StoreError;
 use crate::mail::{OutboundMail, QueuedMail};
 use crate::model::{
@@ -24,6 +25,49 @@ use crate::model::{
 use crate::token::{StoredKey, TokenHash};
 use async_trait::async_trait;
 use uuid::Uuid;
+
+/// The failure streak an attempt is counted under: one row of `login_throttle` per key.
+///
+/// The store keeps the key as text ([`LockoutKey::stored`]) and, for the shared key of an
+/// account, the account's id in a column of its own ([`LockoutKey::account`]), which is what
+/// the admin API's `locked` filter reads: no reader parses the text back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LockoutKey {
+    /// Sign-ins to an existing account from devices it does not know: one streak shared by every
+    /// such attempt from any address, so brute force spread over many addresses stays throttled.
+    Account(UserId),
+    /// Sign-ins with a name that has no account (the normalized name), so unknown names pause
+    /// exactly like real ones.
+    Name(String),
+    /// Sign-ins from one device the account knows (a valid device token for that account).
+    Device(DeviceId),
+    /// Re-entries of a signed-in user's current password (change password, change email,
+    /// delete account): a stolen access token must not allow unlimited guessing.
+    Reauth(UserId),
+}
+
+impl LockoutKey {
+    /// The stored key: `user:<hex id>`, `name:<name>`, `device:<hex id>`, `reauth:<hex id>`.
+    #[must_use]
+    pub fn stored(&self) -> String {
+        match self {
+            Self::Account(u) => format!("user:{}", u.as_uuid().simple()),
+            Self::Name(n) => format!("name:{n}"),
+            Self::Device(d) => format!("device:{}", d.hex()),
+            Self::Reauth(u) => format!("reauth:{}", u.as_uuid().simple()),
+        }
+    }
+
+    /// The account whose shared sign-in streak this is: only [`LockoutKey::Account`]. A paused
+    /// key with an account is what "the account is locked" means to an operator.
+    #[must_use]
+    pub fn account(&self) -> Option<UserId> {
+        match self {
+            Self::Account(u) => Some(*u),
+            Self::Name(_) | Self::Device(_) | Self::Reauth(_) => None,
+        }
+    }
+}
 
 /// What an emailed token is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -505,18 +549,18 @@ store_traits! {
     /// live in the database: shared by every node, kept across restarts.
     pub trait LoginThrottleStore {
         pass
-        async fn login_throttle(&self, key: &str) -> Result<Option<LoginThrottle>, StoreError>;
+        async fn login_throttle(&self, key: &LockoutKey) -> Result<Option<LoginThrottle>, StoreError>;
 
         /// Counts one failure and returns the count of the current streak.
         pass
-        async fn record_login_failure(&self, key: &str, now: Timestamp) -> Result<u32, StoreError>;
+        async fn record_login_failure(&self, key: &LockoutKey, now: Timestamp) -> Result<u32, StoreError>;
 
         pass
-        async fn lock_login(&self, key: &str, until: Timestamp) -> Result<(), StoreError>;
+        async fn lock_login(&self, key: &LockoutKey, until: Timestamp) -> Result<(), StoreError>;
 
         /// Ends the streak (a successful login, or an admin's unlock).
         pass
-        async fn clear_login_failures(&self, key: &str) -> Result<(), StoreError>;
+        async fn clear_login_failures(&self, key: &LockoutKey) -> Result<(), StoreError>;
 
         /// Forgets counters idle since before `before` and not locked, so attacker-chosen names
         /// cannot grow the table without bound.

@@ -26,8 +26,8 @@ use std::sync::Arc;
 use uuid::Uuid;
 
 use super::core::Core;
-use super::lockout::LockoutKey;
 use super::{Principal, Registration};
+use crate::store::LockoutKey;
 
 /// Largest page of the admin lists.
 pub const MAX_PAGE: u32 = 200;
@@ -326,7 +326,7 @@ impl Admin {
     pub async fn unlock(&self, client: &ClientInfo, id: UserId) -> Result<(), AuthError> {
         self.get_user(id).await?;
         for key in [LockoutKey::Account(id), LockoutKey::Reauth(id)] {
-            self.core.store.clear_login_failures(&key.stored()).await?;
+            self.core.store.clear_login_failures(&key).await?;
         }
         self.admin_audit(
             AuditKind::AdminUserUnlocked,

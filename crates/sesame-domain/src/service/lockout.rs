@@ -7,11 +7,10 @@
 //! reading the pause; it never locks an account permanently and never touches the rate limiter.
 
 use crate::clock::Timestamp;
-use crate::device::DeviceId;
 use crate::error::AuthError;
 use crate::mail::{MailKind, OutboundMail};
 use crate::model::{ClientInfo, UserId};
-use crate::store::LoginThrottle;
+use crate::store::{LockoutKey, LoginThrottle};
 use crate::{audit::AuditKind, model::User, password::Password};
 use std::time::Duration;
 
@@ -44,35 +43,7 @@ impl LockoutSettings {
     }
 }
 
-/// The failure counter that judges an attempt. One streak per key, in `login_throttle`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum LockoutKey {
-    /// Sign-ins to an existing account from devices it does not know: one streak shared by every
-    /// such attempt from any address, so brute force spread over many addresses stays throttled.
-    Account(UserId),
-    /// Sign-ins with a name that has no account (the normalized name), so unknown names pause
-    /// exactly like real ones.
-    Name(String),
-    /// Sign-ins from one device the account knows (a valid device token for that account).
-    Device(DeviceId),
-    /// Re-entries of a signed-in user's current password (change password, change email,
-    /// delete account): a stolen access token must not allow unlimited guessing.
-    Reauth(UserId),
-}
-
 impl LockoutKey {
-    /// The stored key: `user:<hex id>`, `name:<name>`, `device:<hex id>`, `reauth:<hex id>`.
-    /// The `user:` form is what the admin API's `locked` filter reads.
-    #[must_use]
-    pub fn stored(&self) -> String {
-        match self {
-            Self::Account(u) => format!("user:{}", u.as_uuid().simple()),
-            Self::Name(n) => format!("name:{n}"),
-            Self::Device(d) => format!("device:{}", d.hex()),
-            Self::Reauth(u) => format!("reauth:{}", u.as_uuid().simple()),
-        }
-    }
-
     /// The owner is emailed when this key pauses: only the shared account key, whose pause the
     /// owner will meet on a new device; a device's or a re-entry's pause concerns one client.
     fn notifies_owner(&self) -> bool {
@@ -86,13 +57,6 @@ impl LockoutKey {
             Self::Reauth(_) => "reauth",
         }
     }
-}
-
-/// The login-throttle key of an existing account (the storage layer can build the same key from
-/// a user id: `user:` and the id's 32 lower-case hex digits).
-#[must_use]
-pub fn lockout_key(user: UserId) -> String {
-    LockoutKey::Account(user).stored()
 }
 
 /// The end of the pause `throttle` is in at `t`, if it is in one.
@@ -118,10 +82,8 @@ pub(crate) async fn count_failure(
     user: Option<UserId>,
     client: &ClientInfo,
 ) {
-    let key = lock.stored();
-    let key = key.as_str();
     let t = core.now();
-    let failures = match core.store.record_login_failure(key, t).await {
+    let failures = match core.store.record_login_failure(lock, t).await {
         Ok(n) => n,
         Err(e) => {
             tracing::error!(error = %e, "failed login could not be counted");
@@ -138,7 +100,7 @@ pub(crate) async fn count_failure(
     if delay.is_zero() {
         return;
     }
-    if let Err(e) = core.store.lock_login(key, t + chrono_dur(delay)).await {
+    if let Err(e) = core.store.lock_login(lock, t + chrono_dur(delay)).await {
         tracing::error!(error = %e, "sign-in pause could not be stored");
         return;
     }
@@ -190,8 +152,7 @@ pub(crate) async fn reauthenticate(
     client: &ClientInfo,
 ) -> Result<(), AuthError> {
     let lock = LockoutKey::Reauth(user.id);
-    let key = lock.stored();
-    let throttle = core.store.login_throttle(&key).await?;
+    let throttle = core.store.login_throttle(&lock).await?;
     let t = core.now();
     if let Some(until) = paused_until(throttle, t) {
         tracing::info!("current-password check refused: paused after repeated failures");
@@ -205,7 +166,7 @@ pub(crate) async fn reauthenticate(
         return Err(AuthError::field(field, "incorrect", wrong));
     }
     if throttle.is_some_and(|s| s.failures > 0) {
-        core.store.clear_login_failures(&key).await?;
+        core.store.clear_login_failures(&lock).await?;
     }
     Ok(())
 }
@@ -214,6 +175,7 @@ pub(crate) async fn reauthenticate(
 mod tests {
     use super::*;
     use crate::clock::{now, Clock, ManualClock};
+    use crate::device::DeviceId;
 
     #[test]
     fn each_lockout_scope_has_its_own_stored_key() {
@@ -221,7 +183,6 @@ mod tests {
         let hex = user.as_uuid().simple().to_string();
         let device = DeviceId::generate();
         assert_eq!(LockoutKey::Account(user).stored(), format!("user:{hex}"));
-        assert_eq!(lockout_key(user), format!("user:{hex}"));
         assert_eq!(LockoutKey::Reauth(user).stored(), format!("reauth:{hex}"));
         assert_eq!(
             LockoutKey::Device(device).stored(),
@@ -231,6 +192,9 @@ mod tests {
             LockoutKey::Name("ghost@example.com".into()).stored(),
             "name:ghost@example.com"
         );
+        assert_eq!(LockoutKey::Account(user).account(), Some(user));
+        assert_eq!(LockoutKey::Reauth(user).account(), None);
+        assert_eq!(LockoutKey::Device(device).account(), None);
         assert!(LockoutKey::Account(user).notifies_owner());
         assert!(!LockoutKey::Device(device).notifies_owner());
         assert!(!LockoutKey::Reauth(user).notifies_owner());

@@ -19,9 +19,10 @@ pub mod lockout;
 pub mod sign_in;
 
 pub use self::core::{Core, EmailSettings};
+pub use crate::store::LockoutKey;
 pub use account::{Account, AccountExport};
 pub use admin::{Admin, AdminGate};
-pub use lockout::{lockout_key, paused_until, LockoutKey, LockoutSettings};
+pub use lockout::{paused_until, LockoutSettings};
 pub use sign_in::{LoginAttempt, SessionSettings, SignIn};
 
 use crate::model::{DisplayName, Email, SessionId, User, Username};

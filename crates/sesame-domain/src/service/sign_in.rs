@@ -19,8 +19,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::core::{chrono_dur, Core};
-use super::lockout::{count_failure, paused_until, retry_secs, LockoutKey, LockoutSettings};
+use super::lockout::{count_failure, paused_until, retry_secs, LockoutSettings};
 use super::{Principal, Registration, TokenPair};
+use crate::store::LockoutKey;
 
 /// Lifetimes that shape sessions.
 #[derive(Debug, Clone)]
@@ -242,7 +243,7 @@ impl SignIn {
         // threshold allows one at a time.
         let _turn = self.login_turns.lock(&key).await;
         let t = core.now();
-        let throttle = core.store.login_throttle(&key).await?;
+        let throttle = core.store.login_throttle(&lock).await?;
         if let Some(until) = paused_until(throttle, t) {
             tracing::info!(
                 scope = lock.scope(),
@@ -306,7 +307,7 @@ impl SignIn {
             return Err(AuthError::EmailNotVerified);
         }
         if throttle.is_some_and(|s| s.failures > 0) {
-            core.store.clear_login_failures(&key).await?;
+            core.store.clear_login_failures(&lock).await?;
         }
         if verified.needs_rehash {
             self.upgrade_hash(user.id, password).await;

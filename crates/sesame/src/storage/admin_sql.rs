@@ -1,7 +1,6 @@
 //! The admin queries whose shape depends on the filters given. Like `sql_store.rs`, which
 //! includes it, this file is compiled once per backend: the SQL is the same but for byte-order
-//! comparisons and how a lockout key becomes a user id, which come from the backend's
-//! `Dialect` (`dialect.rs`). The caller binds the collected [`Arg`]s in order.
+//! comparisons, which come from the backend's `Dialect` (`dialect.rs`). The caller binds the collected [`Arg`]s in order.
 
 use super::Dialect;
 use sesame_domain::clock::Timestamp;
@@ -69,11 +68,11 @@ fn filters(b: &mut Built, f: &UserFilter, now: Timestamp) -> Vec<String> {
     }
     if let Some(locked) = f.locked {
         let t = b.arg(Arg::Time(now));
-        let id_of_key = Dialect::USER_OF_LOCKOUT_KEY;
         let not = if locked { "" } else { "NOT " };
+        // `account_id` is set for the account's shared key only (`LockoutKey::account`).
         conds.push(format!(
-            "u.id {not}IN (SELECT {id_of_key} FROM login_throttle lt \
-             WHERE lt.throttle_key LIKE 'user:%' AND lt.locked_until > {t})"
+            "u.id {not}IN (SELECT lt.account_id FROM login_throttle lt \
+             WHERE lt.account_id IS NOT NULL AND lt.locked_until > {t})"
         ));
     }
     if let Some(t) = f.created_after {

@@ -367,9 +367,6 @@ impl Sqlite {
     pub(super) fn text_bytes(col: &str) -> String {
         col.to_owned()
     }
-
-    /// The user id inside a `user:<id>` lockout key of the row `lt` (ids are BLOBs here).
-    pub(super) const USER_OF_LOCKOUT_KEY: &'static str = "unhex(substr(lt.throttle_key, 6))";
 }
 
 impl Postgres {
@@ -377,6 +374,4 @@ impl Postgres {
     pub(super) fn text_bytes(col: &str) -> String {
         format!("{col} COLLATE \"C\"")
     }
-
-    pub(super) const USER_OF_LOCKOUT_KEY: &'static str = "CAST(substr(lt.throttle_key, 6) AS uuid)";
 }

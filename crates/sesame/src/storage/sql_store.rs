@@ -34,9 +34,9 @@ use sesame_domain::model::{
 };
 use sesame_domain::store::{
     AdminOutcome, AdminStore, AdminUserChange, AuditQuery, AuditStore, EmailTokenState,
-    EmailTokenStore, KeyStore, LiveSession, LoginThrottle, LoginThrottleStore, MailStore,
-    NewEmailToken, NewSession, PasswordChange, RefreshTokenState, RoleInfo, SessionStore, Store,
-    TokenEffect, TokenPurpose, UserFilter, UserQuery, UserStore,
+    EmailTokenStore, KeyStore, LiveSession, LockoutKey, LoginThrottle, LoginThrottleStore,
+    MailStore, NewEmailToken, NewSession, PasswordChange, RefreshTokenState, RoleInfo,
+    SessionStore, Store, TokenEffect, TokenPurpose, UserFilter, UserQuery, UserStore,
 };
 use sesame_domain::token::{StoredKey, TokenHash};
 use sesame_domain::StoreError;
@@ -848,11 +848,11 @@ impl AuditStore for Backend {
 
 #[async_trait]
 impl LoginThrottleStore for Backend {
-    async fn login_throttle(&self, key: &str) -> Result<Option<LoginThrottle>, StoreError> {
+    async fn login_throttle(&self, key: &LockoutKey) -> Result<Option<LoginThrottle>, StoreError> {
         let row = sqlx::query(
             "SELECT failures, locked_until FROM login_throttle WHERE throttle_key = $1",
         )
-        .bind(key)
+        .bind(key.stored())
         .fetch_optional(&self.pool)
         .await
         .map_err(store_err)?;
@@ -866,13 +866,19 @@ impl LoginThrottleStore for Backend {
         .map_err(store_err)
     }
 
-    async fn record_login_failure(&self, key: &str, now: Timestamp) -> Result<u32, StoreError> {
+    async fn record_login_failure(
+        &self,
+        key: &LockoutKey,
+        now: Timestamp,
+    ) -> Result<u32, StoreError> {
         let failures: i64 = sqlx::query_scalar(
-            "INSERT INTO login_throttle (throttle_key, failures, last_failure_at) VALUES ($1, 1, $2) \
+            "INSERT INTO login_throttle (throttle_key, account_id, failures, last_failure_at) \
+             VALUES ($1, $2, 1, $3) \
              ON CONFLICT (throttle_key) DO UPDATE SET failures = login_throttle.failures + 1, \
              last_failure_at = excluded.last_failure_at RETURNING failures",
         )
-        .bind(key)
+        .bind(key.stored())
+        .bind(key.account().map(|u| u.as_uuid()))
         .bind(Dialect::time(now))
         .fetch_one(&self.writer)
         .await
@@ -880,19 +886,19 @@ impl LoginThrottleStore for Backend {
         Ok(u32::try_from(failures).unwrap_or(u32::MAX))
     }
 
-    async fn lock_login(&self, key: &str, until: Timestamp) -> Result<(), StoreError> {
+    async fn lock_login(&self, key: &LockoutKey, until: Timestamp) -> Result<(), StoreError> {
         sqlx::query("UPDATE login_throttle SET locked_until = $1 WHERE throttle_key = $2")
             .bind(Dialect::time(until))
-            .bind(key)
+            .bind(key.stored())
             .execute(&self.writer)
             .await
             .map_err(store_err)?;
         Ok(())
     }
 
-    async fn clear_login_failures(&self, key: &str) -> Result<(), StoreError> {
+    async fn clear_login_failures(&self, key: &LockoutKey) -> Result<(), StoreError> {
         sqlx::query("DELETE FROM login_throttle WHERE throttle_key = $1")
-            .bind(key)
+            .bind(key.stored())
             .execute(&self.writer)
             .await
             .map_err(store_err)?;

@@ -20,7 +20,8 @@ use sesame_domain::model::{
     ClientInfo, Email, LoginName, NewUser, ProfilePatch, Session, SessionId, UserId, Username,
 };
 use sesame_domain::store::{
-    NewEmailToken, NewSession, PasswordChange, Store, TokenEffect, TokenPurpose,
+    LockoutKey, NewEmailToken, NewSession, PasswordChange, Store, TokenEffect, TokenPurpose,
+    UserFilter, UserQuery,
 };
 use sesame_domain::token::{random_secret, RefreshToken, StoredKey};
 use sesame_domain::StoreError;
@@ -785,7 +786,99 @@ async fn a_consumed_emailed_token_is_recorded_with_its_effect_and_a_refused_one_
     assert!(trail(s.as_ref(), other.id).await.is_empty());
 }
 
+/// The admin list's `locked` filter at `at`: the ids it returns, in order.
+async fn locked_ids(s: &dyn Store, locked: bool, at: chrono::DateTime<chrono::Utc>) -> Vec<UserId> {
+    let q = UserQuery {
+        filter: UserFilter {
+            locked: Some(locked),
+            ..UserFilter::default()
+        },
+        after: None,
+        limit: 10,
+        now: at,
+    };
+    s.list_users(&q)
+        .await
+        .unwrap()
+        .iter()
+        .map(|u| u.id)
+        .collect()
+}
+
+async fn only_a_paused_account_key_lists_its_account_as_locked(b: Backend) {
+    let db = TestDb::new(b).await;
+    let s = store(&db).await;
+    let (a, r, c) = (
+        new_user("a@example.com", None),
+        new_user("r@example.com", None),
+        new_user("c@example.com", None),
+    );
+    for u in [&a, &r, &c] {
+        s.insert_user(u, None, None, None).await.unwrap();
+    }
+    let t = now();
+    let until = t + chrono::Duration::minutes(5);
+    // Paused: the account's shared key, a re-entry key and a name key.
+    for key in [
+        LockoutKey::Account(a.id),
+        LockoutKey::Reauth(r.id),
+        LockoutKey::Name("c@example.com".into()),
+    ] {
+        s.record_login_failure(&key, t).await.unwrap();
+        s.lock_login(&key, until).await.unwrap();
+    }
+    // Counted but not paused.
+    s.record_login_failure(&LockoutKey::Account(c.id), t)
+        .await
+        .unwrap();
+
+    assert_eq!(locked_ids(s.as_ref(), true, t).await, vec![a.id]);
+    assert_eq!(locked_ids(s.as_ref(), false, t).await, vec![r.id, c.id]);
+    assert!(
+        locked_ids(s.as_ref(), true, until).await.is_empty(),
+        "a pause that has ended is not a lock"
+    );
+    s.clear_login_failures(&LockoutKey::Account(a.id))
+        .await
+        .unwrap();
+    assert!(locked_ids(s.as_ref(), true, t).await.is_empty());
+}
+
+async fn a_pause_stored_before_the_account_column_existed_still_lists_its_account(b: Backend) {
+    let db = TestDb::new(b).await;
+    let s = store(&db).await;
+    let a = new_user("a@example.com", None);
+    s.insert_user(&a, None, None, None).await.unwrap();
+    s.insert_user(&new_user("b@example.com", None), None, None, None)
+        .await
+        .unwrap();
+    let migrations = Database::connect(&db.url, 1).await.unwrap();
+    // Back to the schema before `login_throttle.account_id`, with a paused account key written
+    // the way that version wrote it.
+    migrations.migrate_down(Some(4)).await.unwrap();
+    let t = now();
+    let hex = a.id.as_uuid().simple();
+    let (at, until) = match b {
+        Backend::Sqlite => (
+            t.timestamp_millis().to_string(),
+            (t + chrono::Duration::hours(1))
+                .timestamp_millis()
+                .to_string(),
+        ),
+        Backend::Postgres => ("now()".to_owned(), "now() + interval '1 hour'".to_owned()),
+    };
+    db.exec(&format!(
+        "INSERT INTO login_throttle (throttle_key, failures, last_failure_at, locked_until) \
+         VALUES ('user:{hex}', 5, {at}, {until})"
+    ))
+    .await;
+    migrations.migrate_up().await.unwrap();
+    assert_eq!(locked_ids(s.as_ref(), true, t).await, vec![a.id]);
+}
+
 crate::on_every_backend!(
+    only_a_paused_account_key_lists_its_account_as_locked,
+    a_pause_stored_before_the_account_column_existed_still_lists_its_account,
     duplicates_are_reported_as_the_conflict_they_are,
     a_registration_is_recorded_with_the_account_and_a_refused_one_leaves_no_record,
     a_password_change_is_recorded_with_the_change_and_a_failed_one_leaves_no_record,
