@@ -63,7 +63,7 @@ pub struct AppState {
     /// Request counters and histograms served at `/metrics`.
     pub metrics: Arc<crate::metrics::Metrics>,
     /// When set, `/metrics` requires `Authorization: Bearer <token>`.
-    pub metrics_token: Option<crate::config::Secret>,
+    pub metrics_token: Option<crate::secret::Secret>,
     pub max_body_bytes: usize,
     pub limits: Arc<ratelimit::RateLimits>,
     pub trusted_proxies: Arc<client_ip::TrustedProxies>,

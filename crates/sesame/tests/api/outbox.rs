@@ -8,9 +8,8 @@
 use crate::helpers::{Backend, TestDb};
 use async_trait::async_trait;
 use sesame::storage::Database;
-use sesame_domain::mail::{
-    DeliveryError, MailKind, MailTransport, OutboundMail, OutboxSettings, OutboxWorker, QueuedMail,
-};
+use sesame_domain::mail::{DeliveryError, MailKind, MailTransport, OutboundMail, QueuedMail};
+use sesame_domain::outbox::{OutboxSettings, OutboxWorker};
 use sesame_domain::store::Store;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
