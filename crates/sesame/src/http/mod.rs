@@ -189,20 +189,7 @@ pub fn app(state: AppState) -> Router {
     let (api, api_doc) = api();
     let (probes, probes_doc) = probes();
     let doc = document(api_doc, probes_doc);
-    let pages = Router::new()
-        .route(
-            "/verify-email",
-            get(pages::verify_email_page).post(pages::verify_email_submit),
-        )
-        .route(
-            "/reset-password",
-            get(pages::reset_password_page).post(pages::reset_password_submit),
-        )
-        .route(
-            "/confirm-email",
-            get(pages::confirm_email_page).post(pages::confirm_email_submit),
-        );
-    api.merge(pages)
+    api.merge(pages::routes())
         .merge(SwaggerUi::new("/docs").url("/openapi.json", doc))
         .route("/metrics", get(meta::metrics))
         .fallback(|| async { ApiError::NotFound })
