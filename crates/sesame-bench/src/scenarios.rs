@@ -7,6 +7,7 @@
 //! targets ask for are made between phases of the same run. A phase with no successful request,
 //! or a failed correctness check, is a harness failure; a missed speed target never is.
 
+use crate::hashing::PASSWORD;
 use crate::load::{self, Flow, Outcome, Plan, Req};
 use crate::report::{Check, Report, Row, Verdict};
 use crate::server::{self, Server, Spec};
@@ -18,9 +19,6 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-
-/// Every seeded user's password: it passes Sesame's policy (zxcvbn score ≥ 3, not a common one).
-pub const PASSWORD: &str = "plum-Vortex-harbor-1729!";
 
 /// What to run and how hard.
 #[derive(Debug, Clone)]

@@ -130,7 +130,7 @@ impl AuditEvent {
             kind,
             user_id,
             actor_id: None,
-            ip: client.ip.clone(),
+            ip: client.ip_text(),
             user_agent: client.user_agent.clone(),
             request_id: client.request_id.clone(),
             detail,

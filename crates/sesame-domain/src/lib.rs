@@ -4,8 +4,10 @@
 //! This crate owns the account lifecycle logic (the services in [`service`], split by caller:
 //! [`service::SignIn`], [`service::Account`], [`service::Admin`]), the parse-don't-validate
 //! newtypes every other layer trusts ([`model`]), password hashing ([`password`]), the rules a new
-//! password must meet ([`policy`]), token signing and refresh-token rotation ([`token`]), and the
-//! storage contract ([`store`]), and known-device tokens ([`device`]).
+//! password must meet ([`policy`]), token signing and refresh-token rotation ([`token`]), the
+//! storage contract ([`store`]), known-device tokens ([`device`]), the messages it emails
+//! ([`mail`]), the pages their links open ([`page`]) and the worker that delivers them from the
+//! outbox ([`outbox`]).
 //!
 //! It deliberately knows nothing of HTTP (axum) or SQL (sqlx): the `sesame` crate adapts requests
 //! into calls here and implements the storage traits per backend. The compiler enforces that split,
@@ -18,6 +20,8 @@ pub mod error;
 pub mod keyed_lock;
 pub mod mail;
 pub mod model;
+pub mod outbox;
+pub mod page;
 pub mod password;
 pub mod policy;
 pub mod service;

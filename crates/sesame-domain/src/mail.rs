@@ -1,98 +1,193 @@
-//! Outgoing email as the domain sees it: what kind of message, to whom, with which parameters
-//! (links, names), and the transactional outbox that delivers it.
+//! Outgoing email as the domain sees it: which message, to whom, with which fields (links,
+//! addresses, durations), and the [`MailTransport`] seam that delivers it.
 //!
-//! A message is written to the outbox in the same transaction as the change that causes it, so a
-//! crash can never keep the change and lose the mail. The [`OutboxWorker`] claims due messages
-//! (with a lease, so several nodes never send one twice in normal operation), hands them to a
-//! [`MailTransport`], retries transient failures with exponential backoff, and marks permanent
-//! failures dead with the reason. Rendering (templates, MIME) and the wire protocol (SMTP) belong
-//! to the transport, in the `sesame` crate; this module knows neither.
+//! Every message kind is a struct whose fields are exactly the `{{placeholders}}` its templates
+//! may name ([`VerifyEmail`], [`PasswordReset`], …), gathered in [`Message`]. Building a message
+//! without one of its fields does not compile, and a template naming a field its message lacks
+//! is refused when the templates are loaded. In the outbox a message is stored as its kind's name
+//! plus a flat JSON object of its fields (`{"email":…,"expires_in":…,"link":…}`), the shape
+//! string-pair parameters had, so mail queued before this type existed still decodes.
+//!
+//! This module knows neither rendering (templates, MIME) nor the wire protocol (SMTP): both
+//! belong to the transport, in the `sesame` crate. Delivery pacing and retries are
+//! [`crate::outbox`]'s.
 
-use crate::clock::{now, Clock, SystemClock, Timestamp};
+use crate::clock::{now, Timestamp};
 use crate::model::UserId;
-use crate::store::Store;
 use async_trait::async_trait;
-use std::collections::BTreeMap;
-use std::sync::Arc;
-use std::time::Duration;
-use tokio::sync::Notify;
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-/// The messages Sesame sends.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MailKind {
-    /// "Confirm your address": `link` to verify.
-    VerifyEmail,
-    /// "Reset your password": `link` to the reset form.
-    PasswordReset,
+/// Declares the message kinds once: each becomes a [`MailKind`] variant with its stable name, a
+/// struct of its fields and a [`Message`] variant, so the kind list, the field names, the outbox
+/// encoding and the template check can never disagree. Fields are listed in alphabetical order,
+/// which keeps the stored JSON byte for byte what the earlier string map wrote.
+macro_rules! messages {
+    ($(
+        $(#[doc = $doc:literal])*
+        $kind:ident = $name:literal {
+            $( $(#[doc = $fdoc:literal])* $field:ident ),+ $(,)?
+        }
+    )+) => {
+        /// The messages Sesame sends.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum MailKind {
+            $( $(#[doc = $doc])* $kind, )+
+        }
+
+        impl MailKind {
+            pub const ALL: &'static [Self] = &[$(Self::$kind),+];
+
+            /// The stable name used in the outbox and as the template file stem.
+            #[must_use]
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $( Self::$kind => $name, )+
+                }
+            }
+
+            /// The fields a message of this kind carries: the only names its templates may use.
+            #[must_use]
+            pub fn fields(self) -> &'static [&'static str] {
+                match self {
+                    $( Self::$kind => &[$(stringify!($field)),+], )+
+                }
+            }
+        }
+
+        $(
+            $(#[doc = $doc])*
+            #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+            pub struct $kind {
+                $( $(#[doc = $fdoc])* pub $field: String, )+
+            }
+
+            impl From<$kind> for Message {
+                fn from(m: $kind) -> Self {
+                    Self::$kind(m)
+                }
+            }
+        )+
+
+        /// One message of any kind. Serialized, it is the flat object of its fields (the kind is
+        /// stored beside it, and [`Message::decode`] needs it back).
+        #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+        #[serde(untagged)]
+        pub enum Message {
+            $( $kind($kind), )+
+        }
+
+        impl Message {
+            #[must_use]
+            pub fn kind(&self) -> MailKind {
+                match self {
+                    $( Self::$kind(_) => MailKind::$kind, )+
+                }
+            }
+
+            /// The value of the field `name`, or `None` when this kind has no such field.
+            #[must_use]
+            pub fn field(&self, name: &str) -> Option<&str> {
+                match self {
+                    $( Self::$kind(m) => match name {
+                        $( stringify!($field) => Some(m.$field.as_str()), )+
+                        _ => None,
+                    }, )+
+                }
+            }
+
+            /// Rebuilds a stored message from its kind and its JSON fields. Unknown keys are
+            /// ignored; a missing field is an error naming it.
+            ///
+            /// # Errors
+            /// The JSON error when `params` is not an object with every field of `kind`.
+            pub fn decode(kind: MailKind, params: &str) -> Result<Self, serde_json::Error> {
+                Ok(match kind {
+                    $( MailKind::$kind => Self::$kind(serde_json::from_str(params)?), )+
+                })
+            }
+        }
+    };
+}
+
+messages! {
+    /// "Confirm your address", with a link to verify it.
+    VerifyEmail = "verify_email" {
+        /// The address to confirm.
+        email,
+        /// How long the link works, in words ("24 hours").
+        expires_in,
+        /// The verification page, token included.
+        link,
+    }
+    /// "Reset your password", with a link to the reset form.
+    PasswordReset = "password_reset" {
+        email,
+        expires_in,
+        link,
+    }
     /// Notice that the password was changed or reset.
-    PasswordChanged,
-    /// To the *new* address: `link` to confirm an email change.
-    EmailChangeConfirm,
+    PasswordChanged = "password_changed" {
+        email,
+    }
+    /// To the *new* address: a link to confirm an email change.
+    EmailChangeConfirm = "email_change_confirm" {
+        expires_in,
+        link,
+        /// The address the account moves to (the recipient).
+        new_email,
+    }
     /// To the *old* address: notice that a change to `new_email` was requested.
-    EmailChangeNotice,
+    EmailChangeNotice = "email_change_notice" {
+        /// The account's current address (the recipient).
+        email,
+        new_email,
+    }
     /// To a new address that already belongs to an account: nothing was changed.
-    EmailChangeTaken,
+    EmailChangeTaken = "email_change_taken" {
+        /// The address that is taken (the recipient).
+        email,
+    }
     /// Sign-in was paused after repeated failed attempts.
-    AccountLocked,
+    AccountLocked = "account_locked" {
+        email,
+        /// How long sign-in stays paused, in words.
+        locked_for,
+    }
 }
 
 impl MailKind {
-    pub const ALL: [Self; 7] = [
-        Self::VerifyEmail,
-        Self::PasswordReset,
-        Self::PasswordChanged,
-        Self::EmailChangeConfirm,
-        Self::EmailChangeNotice,
-        Self::EmailChangeTaken,
-        Self::AccountLocked,
-    ];
-
-    /// The stable name used in the outbox and as the template file stem.
-    #[must_use]
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::VerifyEmail => "verify_email",
-            Self::PasswordReset => "password_reset",
-            Self::PasswordChanged => "password_changed",
-            Self::EmailChangeConfirm => "email_change_confirm",
-            Self::EmailChangeNotice => "email_change_notice",
-            Self::EmailChangeTaken => "email_change_taken",
-            Self::AccountLocked => "account_locked",
-        }
-    }
-
     #[must_use]
     pub fn parse(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|k| k.as_str() == s)
+        Self::ALL.iter().copied().find(|k| k.as_str() == s)
     }
 }
 
-/// A message to enqueue.
+/// A message to enqueue. Build it with [`OutboundMail::new`], which keeps `kind` and `params` in
+/// agreement.
 #[derive(Debug, Clone)]
 pub struct OutboundMail {
     pub id: Uuid,
     /// The account it concerns; its pending mail is deleted with the account.
     pub user_id: Option<UserId>,
     pub to: String,
+    /// `params.kind()`, the outbox's `kind` column.
     pub kind: MailKind,
-    /// Template parameters (`link`, `email`, `new_email`, …). Wiped once the mail is sent.
-    pub params: BTreeMap<String, String>,
+    /// The message's fields, the outbox's JSON `params`. Wiped once the mail is sent.
+    pub params: Message,
     pub created_at: Timestamp,
 }
 
 impl OutboundMail {
     #[must_use]
-    pub fn new(user_id: Option<UserId>, to: &str, kind: MailKind, params: &[(&str, &str)]) -> Self {
+    pub fn new(user_id: Option<UserId>, to: &str, message: impl Into<Message>) -> Self {
+        let params = message.into();
         Self {
             id: Uuid::now_v7(),
             user_id,
             to: to.to_owned(),
-            kind,
-            params: params
-                .iter()
-                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-                .collect(),
+            kind: params.kind(),
+            params,
             created_at: now(),
         }
     }
@@ -104,7 +199,8 @@ pub struct QueuedMail {
     pub id: Uuid,
     pub to: String,
     pub kind: MailKind,
-    pub params: BTreeMap<String, String>,
+    /// Decoded with [`Message::decode`] for `kind`, so the two agree.
+    pub params: Message,
     /// Delivery attempts before this one.
     pub attempts: u32,
 }
@@ -115,7 +211,7 @@ pub enum DeliveryError {
     /// Connection refused, timeout, 4xx reply: retry later.
     #[error("transient delivery failure: {0}")]
     Transient(String),
-    /// 5xx reply, invalid address: retrying cannot help.
+    /// 5xx reply, invalid address, a template that cannot be filled: retrying cannot help.
     #[error("permanent delivery failure: {0}")]
     Permanent(String),
 }
@@ -128,165 +224,75 @@ pub trait MailTransport: Send + Sync {
     async fn send(&self, mail: &QueuedMail) -> Result<(), DeliveryError>;
 }
 
-/// How the outbox worker paces itself.
-#[derive(Debug, Clone)]
-pub struct OutboxSettings {
-    /// How often to look for due mail when nothing signals new mail.
-    pub poll_interval: Duration,
-    /// First retry delay; doubles per attempt up to `max_backoff`.
-    pub base_backoff: Duration,
-    pub max_backoff: Duration,
-    /// After this many failed attempts a message is marked dead.
-    pub max_attempts: u32,
-    /// How long a claim holds a message before another worker may take it.
-    pub lease: Duration,
-    pub batch: u32,
-}
-
-impl OutboxSettings {
-    /// The delay before retry number `attempts` (1-based): base × 2^(attempts-1), capped.
-    #[must_use]
-    pub fn backoff(&self, attempts: u32) -> Duration {
-        let factor = 2u32.saturating_pow(attempts.saturating_sub(1).min(30));
-        self.base_backoff
-            .saturating_mul(factor)
-            .min(self.max_backoff)
-    }
-}
-
-/// Delivers the outbox. One per node; claims make several nodes safe.
-pub struct OutboxWorker {
-    store: Arc<dyn Store>,
-    transport: Arc<dyn MailTransport>,
-    signal: Arc<Notify>,
-    settings: OutboxSettings,
-    /// "Now" for what is due, leases and retry times.
-    clock: Arc<dyn Clock>,
-}
-
-impl OutboxWorker {
-    #[must_use]
-    pub fn new(
-        store: Arc<dyn Store>,
-        transport: Arc<dyn MailTransport>,
-        signal: Arc<Notify>,
-        settings: OutboxSettings,
-    ) -> Self {
-        Self {
-            store,
-            transport,
-            signal,
-            settings,
-            clock: Arc::new(SystemClock),
-        }
-    }
-
-    /// The same worker reading time from `clock` (tests move it instead of sleeping).
-    #[must_use]
-    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
-        self.clock = clock;
-        self
-    }
-
-    /// Delivers until `shutdown` resolves: at once when signalled, else every poll interval.
-    pub async fn run(self, shutdown: impl std::future::Future<Output = ()>) {
-        tokio::pin!(shutdown);
-        loop {
-            loop {
-                match self.deliver_due().await {
-                    Ok(n) if n >= self.settings.batch as usize => {}
-                    Ok(_) => break,
-                    Err(e) => {
-                        tracing::error!(error = %e, "outbox: cannot read due mail");
-                        break;
-                    }
-                }
-            }
-            tokio::select! {
-                () = &mut shutdown => return,
-                () = self.signal.notified() => {}
-                () = tokio::time::sleep(self.settings.poll_interval) => {}
-            }
-        }
-    }
-
-    /// Claims and attempts one batch of due mail; returns how many were attempted.
-    ///
-    /// # Errors
-    /// The store's error if the batch cannot be claimed.
-    pub async fn deliver_due(&self) -> Result<usize, crate::StoreError> {
-        let t = self.clock.now();
-        let lease_until =
-            t + chrono::Duration::from_std(self.settings.lease).unwrap_or(chrono::Duration::MAX);
-        let batch = self
-            .store
-            .claim_mail(t, lease_until, self.settings.batch)
-            .await?;
-        let n = batch.len();
-        for mail in batch {
-            self.deliver(mail).await;
-        }
-        Ok(n)
-    }
-
-    async fn deliver(&self, mail: QueuedMail) {
-        let kind = mail.kind.as_str();
-        let result = self.transport.send(&mail).await;
-        let t = self.clock.now();
-        let attempts = mail.attempts + 1;
-        let outcome = match result {
-            Ok(()) => {
-                tracing::info!(mail_id = %mail.id, kind, attempts, "mail delivered");
-                self.store.mail_sent(mail.id, t).await
-            }
-            Err(DeliveryError::Transient(why)) if attempts < self.settings.max_attempts => {
-                let delay = self.settings.backoff(attempts);
-                tracing::warn!(mail_id = %mail.id, kind, attempts, retry_in_ms = delay.as_millis() as u64, error = %why, "mail delivery failed; will retry");
-                let next = t + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::MAX);
-                self.store
-                    .mail_failed(mail.id, attempts, Some(next), &why)
-                    .await
-            }
-            Err(e) => {
-                tracing::error!(mail_id = %mail.id, kind, attempts, error = %e, "mail delivery failed for good; marked dead");
-                self.store
-                    .mail_failed(mail.id, attempts, None, &e.to_string())
-                    .await
-            }
-        };
-        if let Err(e) = outcome {
-            // The lease expires and the message is retried; a duplicate is better than a loss.
-            tracing::error!(mail_id = %mail.id, error = %e, "outbox: cannot record delivery outcome");
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn backoff_doubles_and_is_capped() {
-        let s = OutboxSettings {
-            poll_interval: Duration::from_secs(1),
-            base_backoff: Duration::from_secs(5),
-            max_backoff: Duration::from_secs(60),
-            max_attempts: 10,
-            lease: Duration::from_secs(60),
-            batch: 10,
-        };
-        assert_eq!(s.backoff(1), Duration::from_secs(5));
-        assert_eq!(s.backoff(2), Duration::from_secs(10));
-        assert_eq!(s.backoff(4), Duration::from_secs(40));
-        assert_eq!(s.backoff(5), Duration::from_secs(60));
-        assert_eq!(s.backoff(500), Duration::from_secs(60));
-    }
-
-    #[test]
     fn mail_kinds_round_trip_by_name() {
-        for k in MailKind::ALL {
+        for &k in MailKind::ALL {
             assert_eq!(MailKind::parse(k.as_str()), Some(k));
         }
         assert_eq!(MailKind::parse("nope"), None);
+    }
+
+    #[test]
+    fn a_message_is_stored_as_the_flat_sorted_object_string_pairs_made() {
+        let m = OutboundMail::new(
+            None,
+            "a@example.com",
+            VerifyEmail {
+                email: "a@example.com".into(),
+                expires_in: "24 hours".into(),
+                link: "https://s.example/verify-email?token=t".into(),
+            },
+        );
+        assert_eq!(m.kind, MailKind::VerifyEmail);
+        assert_eq!(
+            serde_json::to_string(&m.params).unwrap(),
+            r#"{"email":"a@example.com","expires_in":"24 hours","link":"https://s.example/verify-email?token=t"}"#
+        );
+    }
+
+    #[test]
+    fn a_row_queued_as_string_pairs_decodes_into_its_message() {
+        // What the outbox held before messages were typed: a sorted string map.
+        let stored = r#"{"email":"a@example.com","locked_for":"15 minutes"}"#;
+        let m = Message::decode(MailKind::AccountLocked, stored).unwrap();
+        assert_eq!(
+            m,
+            Message::AccountLocked(AccountLocked {
+                email: "a@example.com".into(),
+                locked_for: "15 minutes".into(),
+            })
+        );
+        assert_eq!(m.field("locked_for"), Some("15 minutes"));
+        assert_eq!(m.field("link"), None);
+    }
+
+    #[test]
+    fn a_stored_message_missing_a_field_does_not_decode_and_says_which() {
+        let err = Message::decode(MailKind::PasswordReset, r#"{"email":"a@example.com"}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("expires_in"), "{err}");
+    }
+
+    #[test]
+    fn every_kind_names_its_fields_and_serializes_exactly_them() {
+        for &kind in MailKind::ALL {
+            let object: serde_json::Map<String, serde_json::Value> = kind
+                .fields()
+                .iter()
+                .map(|f| ((*f).to_owned(), serde_json::Value::String(format!("<{f}>"))))
+                .collect();
+            let json = serde_json::Value::Object(object).to_string();
+            let m = Message::decode(kind, &json).unwrap();
+            assert_eq!(m.kind(), kind);
+            assert_eq!(serde_json::to_string(&m).unwrap(), json, "{kind:?}");
+            for f in kind.fields() {
+                assert_eq!(m.field(f), Some(format!("<{f}>").as_str()));
+            }
+        }
     }
 }

@@ -403,10 +403,19 @@ impl ProfilePatch {
 /// Where a request came from, recorded on the session it opens.
 #[derive(Debug, Clone, Default)]
 pub struct ClientInfo {
-    pub ip: Option<String>,
+    /// The client's address as the HTTP edge resolved it (trusted proxies considered).
+    pub ip: Option<std::net::IpAddr>,
     pub user_agent: Option<String>,
     /// The request's id, for the audit trail.
     pub request_id: Option<String>,
+}
+
+impl ClientInfo {
+    /// The address as sessions and audit events store it (`192.0.2.7`, `2001:db8::1`).
+    #[must_use]
+    pub fn ip_text(&self) -> Option<String> {
+        self.ip.map(|ip| ip.to_string())
+    }
 }
 
 /// A login session as stored: one per login, holding one refresh-token family.

@@ -1,4 +1,4 @@
-//! Tokens: signed JWT access tokens and opaque, rotating refresh tokens.
+//! Tokens: signed JWT access tokens, opaque rotating refresh tokens, and single-use emailed tokens.
 //!
 //! Access tokens are JWTs (`typ: at+jwt`, RFC 9068 style) signed with Ed25519 (`EdDSA`, default)
 //! or HS256. The key ring holds every key that may verify; the oldest active key signs. The
@@ -17,10 +17,10 @@
 //! nothing about the *session*: whether it is still live is the service's question, asked on every
 //! request, so a logout takes effect at once.
 //!
-//! Refresh tokens are 256 random bits, stored only as SHA-256 hashes. A token's successor is
-//! derived from it with HMAC-SHA256 under a per-session secret, so two concurrent refreshes
-//! of the same token inside the grace window get the *same* successor without the plaintext ever
-//! being stored. This module does not decide what a reused token means; the service does.
+//! Refresh tokens, and the [`EmailToken`]s sent in links, are 256 random bits, stored only as
+//! SHA-256 hashes. A refresh token's successor is derived from it with HMAC-SHA256 under a
+//! per-session secret, so two concurrent refreshes of the same token inside the grace window get
+//! the *same* successor without the plaintext ever being stored. This module does not decide what a reused token means; the service does.
 
 use crate::clock::{Clock, SystemClock, Timestamp};
 use crate::error::AuthError;
@@ -528,6 +528,22 @@ impl fmt::Debug for TokenHash {
     }
 }
 
+/// 256 random bits, base64url without padding: 43 characters.
+fn random_token() -> String {
+    let mut b = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut b);
+    B64.encode(b)
+}
+
+/// Whether `raw` has the shape [`random_token`] produces, so junk never reaches the store.
+fn is_random_token(raw: &str) -> bool {
+    raw.len() == 43 && B64.decode(raw).is_ok_and(|b| b.len() == 32)
+}
+
+fn hash_token(raw: &str) -> TokenHash {
+    TokenHash(Sha256::digest(raw.as_bytes()).into())
+}
+
 /// An opaque refresh token: 256 random bits, base64url. `Debug` never shows it.
 #[derive(Clone, PartialEq, Eq)]
 pub struct RefreshToken(String);
@@ -542,22 +558,19 @@ impl RefreshToken {
     /// A fresh random token.
     #[must_use]
     pub fn generate() -> Self {
-        let mut b = [0u8; 32];
-        rand::rngs::OsRng.fill_bytes(&mut b);
-        Self(B64.encode(b))
+        Self(random_token())
     }
 
     /// Accepts a presented token only if it has the shape Sesame issues (43 base64url characters),
     /// so junk never reaches the store.
     #[must_use]
     pub fn parse(raw: &str) -> Option<Self> {
-        (raw.len() == 43 && B64.decode(raw).is_ok_and(|b| b.len() == 32))
-            .then(|| Self(raw.to_owned()))
+        is_random_token(raw).then(|| Self(raw.to_owned()))
     }
 
     #[must_use]
     pub fn hash(&self) -> TokenHash {
-        TokenHash(Sha256::digest(self.0.as_bytes()).into())
+        hash_token(&self.0)
     }
 
     /// The token that replaces this one when it is used: HMAC-SHA256 under the session's secret.
@@ -573,6 +586,46 @@ impl RefreshToken {
     }
 
     /// The value to hand to the client, exactly once.
+    #[must_use]
+    pub fn reveal(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A token sent by email (verification, password reset, email change): 256 random bits,
+/// base64url, stored only as its SHA-256. It has the refresh token's shape but is its own type,
+/// so one can never be passed where the other is expected; it has no successor, since it is used
+/// once. `Debug` never shows it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct EmailToken(String);
+
+impl fmt::Debug for EmailToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("EmailToken(***)")
+    }
+}
+
+impl EmailToken {
+    /// A fresh random token.
+    #[must_use]
+    pub fn generate() -> Self {
+        Self(random_token())
+    }
+
+    /// Accepts a presented token only if it has the shape Sesame sends (43 base64url
+    /// characters), so junk never reaches the store.
+    #[must_use]
+    pub fn parse(raw: &str) -> Option<Self> {
+        is_random_token(raw).then(|| Self(raw.to_owned()))
+    }
+
+    /// The SHA-256 of the token, as the store keeps it.
+    #[must_use]
+    pub fn hash(&self) -> TokenHash {
+        hash_token(&self.0)
+    }
+
+    /// The value to put in the link, exactly once.
     #[must_use]
     pub fn reveal(&self) -> &str {
         &self.0
@@ -844,6 +897,23 @@ mod tests {
         assert_eq!(RefreshToken::parse(t.reveal()), Some(t.clone()));
         assert_eq!(RefreshToken::parse("short"), None);
         assert_ne!(RefreshToken::generate(), t);
+    }
+
+    #[test]
+    fn email_tokens_are_256_bits_parse_back_and_hash_as_before() {
+        let t = EmailToken::generate();
+        assert_eq!(t.reveal().len(), 43);
+        assert_eq!(EmailToken::parse(t.reveal()), Some(t.clone()));
+        assert_eq!(EmailToken::parse("short"), None);
+        assert_ne!(EmailToken::generate(), t);
+        // The store holds the SHA-256 of the text, as it did when emailed tokens were refresh
+        // tokens, so links sent before keep working.
+        assert_eq!(t.hash().0, key_of(t.reveal()));
+        assert_eq!(
+            t.hash(),
+            RefreshToken::parse(t.reveal()).map(|r| r.hash()).unwrap()
+        );
+        assert_eq!(format!("{t:?}"), "EmailToken(***)");
     }
 
     #[test]

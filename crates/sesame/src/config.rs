@@ -5,34 +5,11 @@
 //! Secrets ([`Secret`], [`DatabaseUrl`]) print as `***` in `Debug`, so a logged config never
 //! leaks them. This module does not open connections or start anything.
 
+use crate::secret::Secret;
 use clap::{Args, ValueEnum};
 use std::fmt;
 use std::net::SocketAddr;
 use std::time::Duration;
-
-/// A secret string: `Debug` and `Display` never show it.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    #[must_use]
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("***")
-    }
-}
-
-impl std::str::FromStr for Secret {
-    type Err = std::convert::Infallible;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Ok(Self(s.to_owned()))
-    }
-}
 
 /// A database URL whose password, if any, is hidden in `Debug`.
 #[derive(Clone, PartialEq, Eq)]
@@ -756,11 +733,5 @@ mod tests {
         assert_eq!(shown, "postgres://sesame:***@db:5432/sesame");
         let plain: DatabaseUrl = "sqlite://sesame.db".parse().unwrap();
         assert_eq!(format!("{plain:?}"), "sqlite://sesame.db");
-    }
-
-    #[test]
-    fn secrets_never_print() {
-        let s: Secret = "super-secret-value".parse().unwrap();
-        assert_eq!(format!("{s:?}"), "***");
     }
 }

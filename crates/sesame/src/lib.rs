@@ -11,6 +11,7 @@ pub mod http;
 pub mod limits;
 pub mod mail;
 pub mod metrics;
+pub mod secret;
 pub mod startup;
 pub mod storage;
 pub mod telemetry;

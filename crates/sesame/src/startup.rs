@@ -7,7 +7,8 @@ use crate::config::{CommonConfig, JwtAlg, ServeConfig};
 use crate::http::{self, AppState};
 use crate::storage::{ConnectError, Database};
 use sesame_domain::clock::{now, Clock, SystemClock};
-use sesame_domain::mail::{MailTransport, OutboxSettings, OutboxWorker};
+use sesame_domain::mail::MailTransport;
+use sesame_domain::outbox::{OutboxSettings, OutboxWorker};
 use sesame_domain::password::{HashParams, PasswordHasher};
 use sesame_domain::policy::PasswordPolicy;
 use sesame_domain::service::{

@@ -9,11 +9,14 @@
 
 use crate::audit::{AuditEvent, AuditKind, AuditRecord};
 use crate::error::AuthError;
-use crate::mail::{MailKind, OutboundMail};
+use crate::mail::{
+    EmailChangeConfirm, EmailChangeNotice, EmailChangeTaken, OutboundMail, PasswordChanged,
+};
 use crate::model::{ClientInfo, Email, LoginName, ProfilePatch, Session, SessionId, User};
+use crate::page::Page;
 use crate::password::Password;
 use crate::store::{AdminOutcome, EmailTokenState, PasswordChange, TokenEffect, TokenPurpose};
-use crate::token::{RefreshToken, TokenHash, TokenIssuer};
+use crate::token::{EmailToken, RefreshToken, TokenHash, TokenIssuer};
 use std::sync::Arc;
 
 use super::core::{chrono_dur, human, Core};
@@ -115,7 +118,7 @@ impl Account {
         raw: &str,
         purpose: TokenPurpose,
     ) -> Result<(TokenHash, EmailTokenState), AuthError> {
-        let token = RefreshToken::parse(raw.trim()).ok_or(AuthError::InvalidEmailToken)?;
+        let token = EmailToken::parse(raw.trim()).ok_or(AuthError::InvalidEmailToken)?;
         let hash = token.hash();
         let state = self
             .core
@@ -266,8 +269,9 @@ impl Account {
         let notice = OutboundMail::new(
             Some(state.user.id),
             state.user.email.as_str(),
-            MailKind::PasswordChanged,
-            &[("email", state.user.email.as_str())],
+            PasswordChanged {
+                email: state.user.email.as_str().to_owned(),
+            },
         );
         let event = AuditEvent::new(
             AuditKind::PasswordResetCompleted,
@@ -322,8 +326,9 @@ impl Account {
         let notice = OutboundMail::new(
             Some(who.user.id),
             who.user.email.as_str(),
-            MailKind::PasswordChanged,
-            &[("email", who.user.email.as_str())],
+            PasswordChanged {
+                email: who.user.email.as_str().to_owned(),
+            },
         );
         core.store
             .change_password(
@@ -381,8 +386,9 @@ impl Account {
             let mail = OutboundMail::new(
                 uid,
                 new_email.as_str(),
-                MailKind::EmailChangeTaken,
-                &[("email", new_email.as_str())],
+                EmailChangeTaken {
+                    email: new_email.as_str().to_owned(),
+                },
             );
             core.store.enqueue_mail(&[mail]).await?;
         } else {
@@ -396,21 +402,19 @@ impl Account {
             let confirm = OutboundMail::new(
                 uid,
                 new_email.as_str(),
-                MailKind::EmailChangeConfirm,
-                &[
-                    ("link", &core.link("confirm-email", &token)),
-                    ("new_email", new_email.as_str()),
-                    ("expires_in", &human(ttl)),
-                ],
+                EmailChangeConfirm {
+                    expires_in: human(ttl),
+                    link: core.link(Page::ConfirmEmail, &token),
+                    new_email: new_email.as_str().to_owned(),
+                },
             );
             let notice = OutboundMail::new(
                 uid,
                 who.user.email.as_str(),
-                MailKind::EmailChangeNotice,
-                &[
-                    ("email", who.user.email.as_str()),
-                    ("new_email", new_email.as_str()),
-                ],
+                EmailChangeNotice {
+                    email: who.user.email.as_str().to_owned(),
+                    new_email: new_email.as_str().to_owned(),
+                },
             );
             core.store
                 .issue_email_token(&record, true, &[confirm, notice])

@@ -10,12 +10,13 @@
 use crate::audit::{AuditEvent, AuditKind};
 use crate::clock::{Clock, Timestamp};
 use crate::error::AuthError;
-use crate::mail::{MailKind, OutboundMail};
+use crate::mail::{OutboundMail, PasswordReset, VerifyEmail};
 use crate::model::{ClientInfo, Email, LoginName, NewUser, RoleName, User, UserId, Username};
+use crate::page::Page;
 use crate::password::{Password, PasswordHasher};
 use crate::policy::PasswordPolicy;
 use crate::store::{NewEmailToken, Store, TokenPurpose};
-use crate::token::RefreshToken;
+use crate::token::EmailToken;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Notify;
@@ -185,8 +186,8 @@ impl Core {
         purpose: TokenPurpose,
         new_email: Option<Email>,
         ttl: Duration,
-    ) -> (RefreshToken, NewEmailToken) {
-        let token = RefreshToken::generate();
+    ) -> (EmailToken, NewEmailToken) {
+        let token = EmailToken::generate();
         let t = self.now();
         let record = NewEmailToken {
             hash: token.hash(),
@@ -199,8 +200,9 @@ impl Core {
         (token, record)
     }
 
-    pub(crate) fn link(&self, page: &str, token: &RefreshToken) -> String {
-        format!("{}/{page}?token={}", self.email.link_base, token.reveal())
+    /// The link to `page` carrying `token`, under the configured link base.
+    pub(crate) fn link(&self, page: Page, token: &EmailToken) -> String {
+        page.link(&self.email.link_base, token)
     }
 
     pub(crate) fn verification_mail(
@@ -213,12 +215,11 @@ impl Core {
         let mail = OutboundMail::new(
             Some(user),
             email.as_str(),
-            MailKind::VerifyEmail,
-            &[
-                ("link", &self.link("verify-email", &token)),
-                ("email", email.as_str()),
-                ("expires_in", &human(ttl)),
-            ],
+            VerifyEmail {
+                email: email.as_str().to_owned(),
+                expires_in: human(ttl),
+                link: self.link(Page::VerifyEmail, &token),
+            },
         );
         (record, mail)
     }
@@ -231,12 +232,11 @@ impl Core {
         let mail = OutboundMail::new(
             Some(user.id),
             user.email.as_str(),
-            MailKind::PasswordReset,
-            &[
-                ("link", &self.link("reset-password", &token)),
-                ("email", user.email.as_str()),
-                ("expires_in", &human(ttl)),
-            ],
+            PasswordReset {
+                email: user.email.as_str().to_owned(),
+                expires_in: human(ttl),
+                link: self.link(Page::ResetPassword, &token),
+            },
         );
         (record, mail)
     }

@@ -8,7 +8,7 @@
 
 use crate::clock::Timestamp;
 use crate::error::AuthError;
-use crate::mail::{MailKind, OutboundMail};
+use crate::mail::{AccountLocked, OutboundMail};
 use crate::model::{ClientInfo, UserId};
 use crate::store::{LockoutKey, LoginThrottle};
 use crate::{audit::AuditKind, model::User, password::Password};
@@ -121,8 +121,10 @@ pub(crate) async fn count_failure(
                 let mail = OutboundMail::new(
                     Some(u.id),
                     u.email.as_str(),
-                    MailKind::AccountLocked,
-                    &[("email", u.email.as_str()), ("locked_for", &human(delay))],
+                    AccountLocked {
+                        email: u.email.as_str().to_owned(),
+                        locked_for: human(delay),
+                    },
                 );
                 match core.store.enqueue_mail(&[mail]).await {
                     Ok(()) => core.mail_enqueued(),

@@ -361,7 +361,7 @@ impl SignIn {
             last_used_at: t,
             expires_at: t + chrono_dur(self.sessions.refresh_ttl),
             revoked_at: None,
-            ip: client.ip,
+            ip: client.ip_text(),
             user_agent: client.user_agent,
         };
         self.core

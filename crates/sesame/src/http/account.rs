@@ -75,7 +75,7 @@ pub async fn resend_verification(
     ApiJson(req): ApiJson<EmailRequest>,
 ) -> ApiResult<Response> {
     let email = Email::parse(&req.email)?;
-    state.limits.resend(client.ip.as_deref(), &email).await?;
+    state.limits.resend(client.ip, &email).await?;
     let account = state.account.clone();
     in_background("verification resend", async move {
         account.resend_verification(&email).await
@@ -97,7 +97,7 @@ pub async fn forgot_password(
     ApiJson(req): ApiJson<EmailRequest>,
 ) -> ApiResult<Response> {
     let email = Email::parse(&req.email)?;
-    state.limits.forgot(client.ip.as_deref(), &email).await?;
+    state.limits.forgot(client.ip, &email).await?;
     let account = state.account.clone();
     in_background("password reset request", async move {
         account.forgot_password(&email, &client).await
@@ -201,10 +201,7 @@ pub async fn change_email(
     let Some(new_email) = new_email else {
         return Err(AuthError::Validation(errs).into());
     };
-    state
-        .limits
-        .email_change(client.ip.as_deref(), who.user.id)
-        .await?;
+    state.limits.email_change(client.ip, who.user.id).await?;
     state
         .account
         .request_email_change(

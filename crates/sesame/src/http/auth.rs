@@ -41,7 +41,7 @@ pub async fn register(
     Client(client): Client,
     ApiJson(req): ApiJson<RegisterRequest>,
 ) -> ApiResult<Response> {
-    state.limits.register(client.ip.as_deref()).await?;
+    state.limits.register(client.ip).await?;
     let mut errs = Vec::new();
     let email = collect(&mut errs, Email::parse(&req.email));
     let password = collect(&mut errs, Password::parse(&req.password));
@@ -111,7 +111,7 @@ pub async fn login(
     let attempt = state.sign_in.begin_login(name, device_token).await?;
     state
         .limits
-        .login(client.ip.as_deref(), name, attempt.known_device())
+        .login(client.ip, name, attempt.known_device())
         .await?;
     let pair = state
         .sign_in

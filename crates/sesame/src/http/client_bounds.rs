@@ -22,6 +22,7 @@
 //! slow request heads with the header read timeout) nor request rates (`ratelimit.rs`).
 
 use super::client_ip::client_ip;
+use super::extract::ResolvedIp;
 use super::problem::ApiError;
 use super::AppState;
 use axum::body::Body;
@@ -195,7 +196,7 @@ async fn read_body(
 }
 
 /// The middleware described in the module header.
-pub async fn admit(State(state): State<AppState>, req: Request, next: Next) -> Response {
+pub async fn admit(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     let bounds = &state.client_bounds;
     let max_body = u64::try_from(bounds.max_body_bytes).unwrap_or(u64::MAX);
     if declared_length(req.headers()).is_some_and(|n| n > max_body) {
@@ -210,6 +211,7 @@ pub async fn admit(State(state): State<AppState>, req: Request, next: Next) -> R
     let _slot = match peer {
         Some(peer) => {
             let client = client_ip(peer, req.headers(), &state.trusted_proxies);
+            req.extensions_mut().insert(ResolvedIp(client));
             match bounds.enter(ClientKey::of(client)) {
                 Some(slot) => Some(slot),
                 None => return refuse_unread(ApiError::ClientBusy, req.into_body()),

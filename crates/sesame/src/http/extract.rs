@@ -21,7 +21,7 @@ use axum::http::HeaderMap;
 use serde::de::DeserializeOwned;
 use sesame_domain::model::{has_disallowed_chars, ClientInfo};
 use sesame_domain::service::{Admin, Principal};
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 /// A JSON request body, deserialized with errors mapped into the problem envelope:
 /// wrong content type 415, over 64 KiB 413, bad syntax or encoding 400, wrong shape 422.
@@ -243,6 +243,11 @@ impl FromRequestParts<AppState> for AdminUser {
     }
 }
 
+/// The client address resolved for a request, put in its extensions by
+/// `client_bounds::admit` (which needs it first) so that [`Client`] does not resolve it again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ResolvedIp(pub IpAddr);
+
 /// Where the request came from: the client IP (the socket peer, or behind trusted proxies the
 /// address their forwarding headers name; see [`super::client_ip`]), the `User-Agent` (cleaned
 /// by [`clean_user_agent`]) and the request id.
@@ -256,13 +261,16 @@ impl FromRequestParts<AppState> for Client {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let ip = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|ConnectInfo(addr)| {
-                super::client_ip::client_ip(addr.ip(), &parts.headers, &state.trusted_proxies)
-                    .to_string()
-            });
+        let ip = match parts.extensions.get::<ResolvedIp>() {
+            Some(ResolvedIp(ip)) => Some(*ip),
+            // A route outside `admit` (none reads `Client` today) resolves it here.
+            None => parts
+                .extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|ConnectInfo(addr)| {
+                    super::client_ip::client_ip(addr.ip(), &parts.headers, &state.trusted_proxies)
+                }),
+        };
         let user_agent = parts
             .headers
             .get(USER_AGENT)

@@ -63,7 +63,7 @@ pub struct AppState {
     /// Request counters and histograms served at `/metrics`.
     pub metrics: Arc<crate::metrics::Metrics>,
     /// When set, `/metrics` requires `Authorization: Bearer <token>`.
-    pub metrics_token: Option<crate::config::Secret>,
+    pub metrics_token: Option<crate::secret::Secret>,
     pub max_body_bytes: usize,
     pub limits: Arc<ratelimit::RateLimits>,
     pub trusted_proxies: Arc<client_ip::TrustedProxies>,
@@ -189,20 +189,7 @@ pub fn app(state: AppState) -> Router {
     let (api, api_doc) = api();
     let (probes, probes_doc) = probes();
     let doc = document(api_doc, probes_doc);
-    let pages = Router::new()
-        .route(
-            "/verify-email",
-            get(pages::verify_email_page).post(pages::verify_email_submit),
-        )
-        .route(
-            "/reset-password",
-            get(pages::reset_password_page).post(pages::reset_password_submit),
-        )
-        .route(
-            "/confirm-email",
-            get(pages::confirm_email_page).post(pages::confirm_email_submit),
-        );
-    api.merge(pages)
+    api.merge(pages::routes())
         .merge(SwaggerUi::new("/docs").url("/openapi.json", doc))
         .route("/metrics", get(meta::metrics))
         .fallback(|| async { ApiError::NotFound })

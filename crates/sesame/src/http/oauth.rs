@@ -276,7 +276,7 @@ async fn grant(
             let attempt = state.sign_in.begin_login(&username, device_token).await?;
             state
                 .limits
-                .login(client.ip.as_deref(), &username, attempt.known_device())
+                .login(client.ip, &username, attempt.known_device())
                 .await
                 .map_err(oauth_error)?;
             Ok(state

@@ -1,5 +1,6 @@
 //! Small server-rendered HTML pages at the paths emailed links point to, so every flow works with
-//! no front end: `/verify-email`, `/reset-password`, `/confirm-email`.
+//! no front end: one per [`Page`] (`/verify-email`, `/reset-password`, `/confirm-email`). The
+//! paths are the domain's, which builds the links; [`routes`] registers exactly those.
 //!
 //! Opening a link (GET) never consumes its token: the page shows a form that POSTs it. No
 //! JavaScript, no external assets; a strict CSP (only the one inline stylesheet, by hash, and
@@ -17,9 +18,12 @@ use axum::http::header::{
 };
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use axum::routing::{get, MethodRouter};
+use axum::Router;
 use base64::Engine as _;
 use serde::Deserialize;
 use sesame_domain::model::has_disallowed_chars;
+use sesame_domain::page::Page;
 use sesame_domain::password::Password;
 use sesame_domain::AuthError;
 use sha2::{Digest, Sha256};
@@ -36,6 +40,21 @@ static CSP: LazyLock<String> = LazyLock::new(|| {
         "default-src 'none'; style-src 'sha256-{hash}'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
     )
 });
+
+/// Every [`Page`] at its path. The match is exhaustive, so a page the domain links to cannot
+/// lack a route.
+pub fn routes() -> Router<AppState> {
+    fn handlers(page: Page) -> MethodRouter<AppState> {
+        match page {
+            Page::VerifyEmail => get(verify_email_page).post(verify_email_submit),
+            Page::ResetPassword => get(reset_password_page).post(reset_password_submit),
+            Page::ConfirmEmail => get(confirm_email_page).post(confirm_email_submit),
+        }
+    }
+    Page::ALL.into_iter().fold(Router::new(), |router, p| {
+        router.route(p.path(), handlers(p))
+    })
+}
 
 fn page(status: StatusCode, title: &str, body: &str) -> Response {
     let html = format!(
@@ -146,7 +165,7 @@ pub async fn verify_email_page(q: Result<Query<TokenQuery>, QueryRejection>) -> 
         StatusCode::OK,
         "Confirm your email address",
         &confirm_form(
-            "/verify-email",
+            Page::VerifyEmail.path(),
             &token,
             "Press the button to confirm your email address.",
             "Confirm my email address",
@@ -183,7 +202,7 @@ pub async fn confirm_email_page(q: Result<Query<TokenQuery>, QueryRejection>) ->
         StatusCode::OK,
         "Confirm your new email address",
         &confirm_form(
-            "/confirm-email",
+            Page::ConfirmEmail.path(),
             &token,
             "Press the button to make this your account's email address.",
             "Confirm the new address",
@@ -216,13 +235,14 @@ fn reset_form(token: &str, error: Option<&str>) -> String {
         format!("<p class=\"error\">{}</p>", escape_html(e))
     });
     format!(
-        "{error}<form method=\"post\" action=\"/reset-password\">\
+        "{error}<form method=\"post\" action=\"{action}\">\
          <input type=\"hidden\" name=\"token\" value=\"{token}\">\
          <label for=\"new_password\">New password (at least 8 characters)</label>\
          <input id=\"new_password\" name=\"new_password\" type=\"password\" autocomplete=\"new-password\" required minlength=\"8\">\
          <label for=\"confirm_password\">Repeat it</label>\
          <input id=\"confirm_password\" name=\"confirm_password\" type=\"password\" autocomplete=\"new-password\" required minlength=\"8\">\
          <button type=\"submit\">Set the new password</button></form>",
+        action = Page::ResetPassword.path(),
         token = escape_html(token)
     )
 }

@@ -47,8 +47,8 @@ impl std::fmt::Debug for RateLimits {
 
 /// The key subject for an IP: the address itself, or its /64 for IPv6.
 #[must_use]
-pub fn ip_subject(ip: Option<&str>) -> String {
-    match ip.and_then(|s| s.parse::<IpAddr>().ok()) {
+pub fn ip_subject(ip: Option<IpAddr>) -> String {
+    match ip {
         Some(IpAddr::V6(v6)) => {
             let s = v6.segments();
             format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
@@ -70,7 +70,7 @@ impl RateLimits {
     ///
     /// # Errors
     /// [`AuthError::TooManyAttempts`] when the quota is exhausted.
-    pub async fn register(&self, ip: Option<&str>) -> Result<(), ApiError> {
+    pub async fn register(&self, ip: Option<IpAddr>) -> Result<(), ApiError> {
         self.check(&[("register:ip", &ip_subject(ip), self.rules.register_ip)])
             .await
     }
@@ -82,7 +82,7 @@ impl RateLimits {
     /// [`AuthError::TooManyAttempts`] when a quota is exhausted.
     pub async fn login(
         &self,
-        ip: Option<&str>,
+        ip: Option<IpAddr>,
         name: &str,
         known_device: Option<DeviceId>,
     ) -> Result<(), ApiError> {
@@ -102,7 +102,7 @@ impl RateLimits {
     ///
     /// # Errors
     /// [`AuthError::TooManyAttempts`] when a quota is exhausted.
-    pub async fn resend(&self, ip: Option<&str>, email: &Email) -> Result<(), ApiError> {
+    pub async fn resend(&self, ip: Option<IpAddr>, email: &Email) -> Result<(), ApiError> {
         let r = &self.rules;
         self.check(&[
             ("resend:ip", &ip_subject(ip), r.resend_ip),
@@ -119,7 +119,7 @@ impl RateLimits {
     ///
     /// # Errors
     /// [`AuthError::TooManyAttempts`] when a quota is exhausted.
-    pub async fn forgot(&self, ip: Option<&str>, email: &Email) -> Result<(), ApiError> {
+    pub async fn forgot(&self, ip: Option<IpAddr>, email: &Email) -> Result<(), ApiError> {
         let r = &self.rules;
         self.check(&[
             ("forgot:ip", &ip_subject(ip), r.forgot_ip),
@@ -136,7 +136,7 @@ impl RateLimits {
     ///
     /// # Errors
     /// [`AuthError::TooManyAttempts`] when a quota is exhausted.
-    pub async fn email_change(&self, ip: Option<&str>, user: UserId) -> Result<(), ApiError> {
+    pub async fn email_change(&self, ip: Option<IpAddr>, user: UserId) -> Result<(), ApiError> {
         let r = &self.rules;
         self.check(&[
             ("email_change:ip", &ip_subject(ip), r.email_change_ip),
@@ -172,14 +172,14 @@ mod tests {
     #[test]
     fn ipv6_clients_are_keyed_by_their_64_prefix() {
         assert_eq!(
-            ip_subject(Some("2001:db8:1:2:aaaa::1")),
+            ip_subject("2001:db8:1:2:aaaa::1".parse().ok()),
             "2001:db8:1:2::/64"
         );
         assert_eq!(
-            ip_subject(Some("2001:db8:1:2:bbbb::9")),
+            ip_subject("2001:db8:1:2:bbbb::9".parse().ok()),
             "2001:db8:1:2::/64"
         );
-        assert_eq!(ip_subject(Some("192.0.2.7")), "192.0.2.7");
+        assert_eq!(ip_subject("192.0.2.7".parse().ok()), "192.0.2.7");
         assert_eq!(ip_subject(None), "unknown");
     }
 

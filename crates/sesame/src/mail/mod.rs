@@ -24,7 +24,15 @@ pub enum TransportKind {
     File,
 }
 
-/// Renders with the templates, then builds a MIME message (plain text + HTML alternative).
+/// Renders `mail`; a template that cannot be filled is a permanent failure (the mail is marked
+/// dead with the reason), never a message with a hole in it.
+fn render(templates: &Templates, mail: &QueuedMail) -> Result<Rendered, DeliveryError> {
+    templates
+        .render(mail)
+        .map_err(|e| DeliveryError::Permanent(format!("cannot render the message: {e}")))
+}
+
+/// Builds a MIME message (plain text + HTML alternative) from a rendered one.
 fn message(from: &Mailbox, mail: &QueuedMail, r: &Rendered) -> Result<Message, DeliveryError> {
     let to: Mailbox = mail
         .to
@@ -57,7 +65,7 @@ impl LogTransport {
 #[async_trait]
 impl MailTransport for LogTransport {
     async fn send(&self, mail: &QueuedMail) -> Result<(), DeliveryError> {
-        let r = self.templates.render(mail);
+        let r = render(&self.templates, mail)?;
         tracing::info!(
             mail_id = %mail.id,
             to = %mail.to,
@@ -118,7 +126,7 @@ impl SmtpTransport {
 #[async_trait]
 impl MailTransport for SmtpTransport {
     async fn send(&self, mail: &QueuedMail) -> Result<(), DeliveryError> {
-        let msg = message(&self.from, mail, &self.templates.render(mail))?;
+        let msg = message(&self.from, mail, &render(&self.templates, mail)?)?;
         self.inner.send(msg).await.map(|_| ()).map_err(|e| {
             if e.is_permanent() {
                 DeliveryError::Permanent(e.to_string())
@@ -153,7 +161,7 @@ impl FileTransport {
 #[async_trait]
 impl MailTransport for FileTransport {
     async fn send(&self, mail: &QueuedMail) -> Result<(), DeliveryError> {
-        let msg = message(&self.from, mail, &self.templates.render(mail))?;
+        let msg = message(&self.from, mail, &render(&self.templates, mail)?)?;
         self.inner
             .send(msg)
             .await

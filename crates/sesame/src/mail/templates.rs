@@ -1,9 +1,15 @@
 //! Email templates: a subject, a plain-text and an HTML body per message kind, built into the
 //! binary and overridable file by file from `SESAME_MAIL_TEMPLATES_DIR` (`<kind>.subject.txt`,
-//! `<kind>.txt`, `<kind>.html`). `{{name}}` placeholders take the message's parameters; in the
-//! HTML body they are HTML-escaped.
+//! `<kind>.txt`, `<kind>.html`). `{{name}}` placeholders take the message's fields; in the HTML
+//! body they are HTML-escaped.
+//!
+//! A template may name only fields its message has ([`MailKind::fields`]): [`Templates::load`]
+//! refuses one that names another, so a typo in an override stops the server at startup instead
+//! of sending mail with a hole in it. Rendering checks again and fails (the mail is then marked
+//! dead with the reason) rather than fill in an empty string. This module does not decide what
+//! to send or when.
 
-use sesame_domain::mail::{MailKind, QueuedMail};
+use sesame_domain::mail::{MailKind, Message, QueuedMail};
 use std::collections::HashMap;
 use std::path::Path;
 
@@ -15,6 +21,28 @@ pub struct Rendered {
     pub html: String,
 }
 
+/// A template that names a field its message does not have.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("mail template {template} names {{{{{field}}}}}, but a {kind} message has only {fields}")]
+pub struct UnknownField {
+    /// The template's file name (`verify_email.txt`).
+    pub template: String,
+    pub field: String,
+    pub kind: &'static str,
+    /// The fields it may name, for the message.
+    pub fields: String,
+}
+
+/// Why a message could not be rendered.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RenderError {
+    #[error(transparent)]
+    UnknownField(#[from] UnknownField),
+    /// Cannot happen after [`Templates::load`], which loads every kind.
+    #[error("no mail templates are loaded for {0} messages")]
+    NoTemplates(&'static str),
+}
+
 struct Set {
     subject: String,
     text: String,
@@ -22,7 +50,7 @@ struct Set {
 }
 
 pub struct Templates {
-    sets: HashMap<&'static str, Set>,
+    sets: HashMap<MailKind, Set>,
 }
 
 macro_rules! builtin {
@@ -64,53 +92,99 @@ pub fn escape_html(s: &str) -> String {
     out
 }
 
-fn fill(template: &str, params: &std::collections::BTreeMap<String, String>, html: bool) -> String {
-    let mut out = String::with_capacity(template.len() + 64);
+/// One piece of a template: literal text, or the name in a `{{name}}` placeholder.
+enum Piece<'a> {
+    Text(&'a str),
+    Field(&'a str),
+}
+
+/// Splits a template into text and placeholders. An unclosed `{{` is text.
+fn pieces(template: &str) -> Vec<Piece<'_>> {
+    let mut out = Vec::new();
     let mut rest = template;
     while let Some(start) = rest.find("{{") {
-        out.push_str(&rest[..start]);
         let after = &rest[start + 2..];
         let Some(end) = after.find("}}") else {
-            out.push_str(&rest[start..]);
-            return out;
+            break;
         };
-        let value = params.get(after[..end].trim()).map_or("", String::as_str);
-        if html {
-            out.push_str(&escape_html(value));
-        } else {
-            out.push_str(value);
-        }
+        out.push(Piece::Text(&rest[..start]));
+        out.push(Piece::Field(after[..end].trim()));
         rest = &after[end + 2..];
     }
-    out.push_str(rest);
+    out.push(Piece::Text(rest));
     out
+}
+
+/// The placeholders of `template` that a `kind` message does not have.
+fn check(kind: MailKind, name: &str, template: &str) -> Result<(), UnknownField> {
+    match pieces(template).into_iter().find_map(|p| match p {
+        Piece::Field(f) if !kind.fields().contains(&f) => Some(f),
+        _ => None,
+    }) {
+        None => Ok(()),
+        Some(field) => Err(UnknownField {
+            template: name.to_owned(),
+            field: field.to_owned(),
+            kind: kind.as_str(),
+            fields: kind.fields().join(", "),
+        }),
+    }
+}
+
+fn fill(name: &str, template: &str, message: &Message, html: bool) -> Result<String, UnknownField> {
+    let mut out = String::with_capacity(template.len() + 64);
+    for piece in pieces(template) {
+        match piece {
+            Piece::Text(t) => out.push_str(t),
+            Piece::Field(f) => {
+                let kind = message.kind();
+                let value = message.field(f).ok_or_else(|| UnknownField {
+                    template: name.to_owned(),
+                    field: f.to_owned(),
+                    kind: kind.as_str(),
+                    fields: kind.fields().join(", "),
+                })?;
+                if html {
+                    out.push_str(&escape_html(value));
+                } else {
+                    out.push_str(value);
+                }
+            }
+        }
+    }
+    Ok(out)
 }
 
 impl Templates {
     /// The built-in templates, with any file present in `dir` taking the place of its built-in.
     ///
     /// # Errors
-    /// A message naming a template file that exists but cannot be read.
+    /// A message naming a template file that exists but cannot be read, or that names a field
+    /// its message does not have.
     pub fn load(dir: Option<&Path>) -> Result<Self, String> {
         let mut sets = HashMap::new();
-        for kind in MailKind::ALL {
+        for &kind in MailKind::ALL {
             let (subject, text, html) = builtin(kind);
             let read = |suffix: &str, fallback: &str| -> Result<String, String> {
-                let Some(dir) = dir else {
-                    return Ok(fallback.to_owned());
+                let name = format!("{}.{suffix}", kind.as_str());
+                let template = match dir.map(|d| d.join(&name)) {
+                    None => fallback.to_owned(),
+                    Some(path) => match std::fs::read_to_string(&path) {
+                        Ok(s) => s,
+                        Err(e) if e.kind() == std::io::ErrorKind::NotFound => fallback.to_owned(),
+                        Err(e) => {
+                            return Err(format!(
+                                "mail template {} cannot be read: {e}",
+                                path.display()
+                            ))
+                        }
+                    },
                 };
-                let path = dir.join(format!("{}.{suffix}", kind.as_str()));
-                match std::fs::read_to_string(&path) {
-                    Ok(s) => Ok(s),
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(fallback.to_owned()),
-                    Err(e) => Err(format!(
-                        "mail template {} cannot be read: {e}",
-                        path.display()
-                    )),
-                }
+                check(kind, &name, &template).map_err(|e| e.to_string())?;
+                Ok(template)
             };
             sets.insert(
-                kind.as_str(),
+                kind,
                 Set {
                     subject: read("subject.txt", subject)?.trim().to_owned(),
                     text: read("txt", text)?,
@@ -121,54 +195,82 @@ impl Templates {
         Ok(Self { sets })
     }
 
-    #[must_use]
-    pub fn render(&self, mail: &QueuedMail) -> Rendered {
-        let Some(set) = self.sets.get(mail.kind.as_str()) else {
-            // Every kind is loaded in `load`; this is unreachable in practice.
-            return Rendered {
-                subject: String::new(),
-                text: String::new(),
-                html: String::new(),
-            };
-        };
-        let html_body = fill(&set.html, &mail.params, true);
-        Rendered {
-            subject: fill(&set.subject, &mail.params, false).replace(['\r', '\n'], " "),
-            text: fill(&set.text, &mail.params, false),
+    /// Fills the templates of the mail's kind with its fields.
+    ///
+    /// # Errors
+    /// [`RenderError::UnknownField`] when a template names a field the message does not have.
+    /// `load` refuses such templates, so this is the last line of defence, not a path in use.
+    pub fn render(&self, mail: &QueuedMail) -> Result<Rendered, RenderError> {
+        let message = &mail.params;
+        let kind = message.kind();
+        let set = self
+            .sets
+            .get(&kind)
+            .ok_or(RenderError::NoTemplates(kind.as_str()))?;
+        let name = |suffix: &str| format!("{}.{suffix}", kind.as_str());
+        let html_body = fill(&name("html"), &set.html, message, true)?;
+        Ok(Rendered {
+            subject: fill(&name("subject.txt"), &set.subject, message, false)?
+                .replace(['\r', '\n'], " "),
+            text: fill(&name("txt"), &set.text, message, false)?,
             html: format!("<!doctype html>\n<html><body>\n{html_body}</body></html>\n"),
-        }
+        })
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::BTreeMap;
+    use sesame_domain::mail::{AccountLocked, VerifyEmail};
 
-    fn mail(kind: MailKind, params: &[(&str, &str)]) -> QueuedMail {
+    fn queued(message: impl Into<Message>) -> QueuedMail {
+        let params = message.into();
         QueuedMail {
             id: uuid::Uuid::now_v7(),
             to: "a@example.com".into(),
-            kind,
-            params: params
-                .iter()
-                .map(|(k, v)| ((*k).into(), (*v).into()))
-                .collect::<BTreeMap<_, _>>(),
+            kind: params.kind(),
+            params,
             attempts: 0,
         }
+    }
+
+    /// A verification mail to `email` with `link`, expiring in 24 hours.
+    fn verification(email: &str, link: &str) -> QueuedMail {
+        queued(VerifyEmail {
+            email: email.into(),
+            expires_in: "24 hours".into(),
+            link: link.into(),
+        })
+    }
+
+    /// A message of `kind` whose every field holds a value that names it.
+    fn sample(kind: MailKind) -> Message {
+        let object: serde_json::Map<String, serde_json::Value> = kind
+            .fields()
+            .iter()
+            .map(|f| ((*f).to_owned(), format!("value-of-{f}").into()))
+            .collect();
+        Message::decode(kind, &serde_json::Value::Object(object).to_string()).unwrap()
+    }
+
+    fn override_dir(files: &[(&str, &str)]) -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("sesame-templates-{}", uuid::Uuid::now_v7()));
+        std::fs::create_dir_all(&dir).unwrap();
+        for (name, text) in files {
+            std::fs::write(dir.join(name), text).unwrap();
+        }
+        dir
     }
 
     #[test]
     fn placeholders_are_filled_and_escaped_in_html_only() {
         let t = Templates::load(None).unwrap();
-        let r = t.render(&mail(
-            MailKind::VerifyEmail,
-            &[
-                ("email", "<b>x</b>@example.com"),
-                ("link", "https://s.example/verify-email?token=abc&x=1"),
-                ("expires_in", "24 hours"),
-            ],
-        ));
+        let r = t
+            .render(&verification(
+                "<b>x</b>@example.com",
+                "https://s.example/verify-email?token=abc&x=1",
+            ))
+            .unwrap();
         assert!(r
             .text
             .contains("https://s.example/verify-email?token=abc&x=1"));
@@ -181,8 +283,8 @@ mod tests {
     #[test]
     fn every_kind_has_a_non_empty_builtin_template() {
         let t = Templates::load(None).unwrap();
-        for kind in MailKind::ALL {
-            let r = t.render(&mail(kind, &[]));
+        for &kind in MailKind::ALL {
+            let r = t.render(&queued(sample(kind))).unwrap();
             assert!(
                 !r.subject.is_empty() && !r.text.is_empty() && r.html.contains("<p>"),
                 "{kind:?}"
@@ -191,16 +293,84 @@ mod tests {
     }
 
     #[test]
+    fn every_builtin_template_renders_every_field_of_its_message() {
+        let t = Templates::load(None).unwrap();
+        for &kind in MailKind::ALL {
+            let r = t.render(&queued(sample(kind))).unwrap();
+            for field in kind.fields() {
+                let value = format!("value-of-{field}");
+                assert!(r.text.contains(&value), "{kind:?}: text lacks {field}");
+                assert!(r.html.contains(&value), "{kind:?}: html lacks {field}");
+            }
+            assert!(!r.text.contains("{{") && !r.html.contains("{{"), "{kind:?}");
+        }
+    }
+
+    #[test]
+    fn no_builtin_template_names_a_field_its_message_lacks() {
+        for &kind in MailKind::ALL {
+            let (subject, text, html) = builtin(kind);
+            for (part, template) in [("subject", subject), ("text", text), ("html", html)] {
+                assert_eq!(check(kind, part, template), Ok(()), "{kind:?} {part}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_readme_lists_the_fields_of_every_kind() {
+        let readme = include_str!("../../../../README.md");
+        for &kind in MailKind::ALL {
+            let fields: Vec<String> = kind.fields().iter().map(|f| format!("`{f}`")).collect();
+            let row = format!("| `{}` | {} |", kind.as_str(), fields.join(", "));
+            assert!(readme.contains(&row), "README.md lacks the row {row}");
+        }
+    }
+
+    #[test]
+    fn an_override_naming_a_field_the_message_lacks_is_refused_at_load() {
+        let dir = override_dir(&[("password_changed.txt", "Hi {{email}}, open {{link}}\n")]);
+        let err = Templates::load(Some(&dir)).err().unwrap();
+        assert_eq!(
+            err,
+            "mail template password_changed.txt names {{link}}, but a password_changed message has only email"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn rendering_a_template_naming_a_missing_field_fails_instead_of_leaving_it_empty() {
+        let message = Message::from(AccountLocked {
+            email: "a@example.com".into(),
+            locked_for: "15 minutes".into(),
+        });
+        let err = fill("account_locked.txt", "Open {{ link }}", &message, false).unwrap_err();
+        assert_eq!(err.field, "link");
+        assert_eq!(err.template, "account_locked.txt");
+        assert_eq!(
+            fill("x", "{{email}} for {{locked_for}}", &message, false).unwrap(),
+            "a@example.com for 15 minutes"
+        );
+    }
+
+    #[test]
+    fn an_unclosed_placeholder_is_left_as_text() {
+        let message = sample(MailKind::PasswordChanged);
+        assert_eq!(
+            fill("x", "a {{email}} b {{email", &message, false).unwrap(),
+            "a value-of-email b {{email"
+        );
+    }
+
+    #[test]
     fn a_template_file_in_the_override_folder_replaces_the_builtin() {
-        let dir = std::env::temp_dir().join(format!("sesame-templates-{}", uuid::Uuid::now_v7()));
-        std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(
-            dir.join("verify_email.subject.txt"),
-            "Welcome to Acme, {{email}}\n",
-        )
-        .unwrap();
+        let dir = override_dir(&[("verify_email.subject.txt", "Welcome to Acme, {{email}}\n")]);
         let t = Templates::load(Some(&dir)).unwrap();
-        let r = t.render(&mail(MailKind::VerifyEmail, &[("email", "a@example.com")]));
+        let r = t
+            .render(&verification(
+                "a@example.com",
+                "https://s.example/verify-email?token=t",
+            ))
+            .unwrap();
         assert_eq!(r.subject, "Welcome to Acme, a@example.com");
         assert!(
             r.text.contains("Please confirm"),
@@ -211,14 +381,14 @@ mod tests {
 
     #[test]
     fn a_subject_cannot_carry_a_header_injection() {
-        let dir = std::env::temp_dir().join(format!("sesame-templates-{}", uuid::Uuid::now_v7()));
-        std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(dir.join("verify_email.subject.txt"), "Hi {{email}}").unwrap();
+        let dir = override_dir(&[("verify_email.subject.txt", "Hi {{email}}")]);
         let t = Templates::load(Some(&dir)).unwrap();
-        let r = t.render(&mail(
-            MailKind::VerifyEmail,
-            &[("email", "a\r\nBcc: evil@example.com")],
-        ));
+        let r = t
+            .render(&verification(
+                "a\r\nBcc: evil@example.com",
+                "https://s.example/verify-email?token=t",
+            ))
+            .unwrap();
         assert!(!r.subject.contains('\n') && !r.subject.contains('\r'));
         std::fs::remove_dir_all(&dir).unwrap();
     }

@@ -299,7 +299,8 @@ pub(crate) fn decode_mail(
 ) -> Result<sesame_domain::mail::QueuedMail, String> {
     let kind = sesame_domain::mail::MailKind::parse(kind)
         .ok_or_else(|| format!("unknown mail kind `{kind}`"))?;
-    let params = serde_json::from_str(params).map_err(|e| format!("bad params: {e}"))?;
+    let params = sesame_domain::mail::Message::decode(kind, params)
+        .map_err(|e| format!("bad params for {}: {e}", kind.as_str()))?;
     Ok(sesame_domain::mail::QueuedMail {
         id,
         to,

@@ -195,6 +195,26 @@ async fn a_bootstrap_admin_password_that_breaks_the_policy_stops_the_server_nami
     );
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mail_template_naming_a_field_its_message_lacks_stops_the_server_naming_both() {
+    let dir = TempDir::new();
+    let templates = dir.path().join("templates");
+    std::fs::create_dir_all(&templates).unwrap();
+    // A password-changed notice has no link to name.
+    std::fs::write(
+        templates.join("password_changed.txt"),
+        "Your password changed. Not you? {{link}}\n",
+    )
+    .unwrap();
+    let mut cmd = sesame(dir.path());
+    cmd.env("SESAME_LISTEN", "127.0.0.1:0")
+        .env("SESAME_MAIL_TEMPLATES_DIR", &templates)
+        .arg("serve");
+    let stderr = failure(&run(cmd, None).await);
+    assert!(stderr.contains("password_changed.txt"), "{stderr}");
+    assert!(stderr.contains("{{link}}"), "{stderr}");
+}
+
 // ---------------------------------------------------------------------------------------------
 // Migrations
 // ---------------------------------------------------------------------------------------------

@@ -9,8 +9,9 @@ use crate::helpers::{Backend, TestDb};
 use async_trait::async_trait;
 use sesame::storage::Database;
 use sesame_domain::mail::{
-    DeliveryError, MailKind, MailTransport, OutboundMail, OutboxSettings, OutboxWorker, QueuedMail,
+    DeliveryError, MailTransport, OutboundMail, PasswordChanged, QueuedMail,
 };
+use sesame_domain::outbox::{OutboxSettings, OutboxWorker};
 use sesame_domain::store::Store;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -69,12 +70,7 @@ async fn two_nodes_delivering_one_outbox_send_each_message_exactly_once(b: Backe
     let mails: Vec<OutboundMail> = (0..MAILS)
         .map(|i| {
             let to = format!("user{i}@example.com");
-            OutboundMail::new(
-                None,
-                &to,
-                MailKind::PasswordChanged,
-                &[("email", to.as_str())],
-            )
+            OutboundMail::new(None, &to, PasswordChanged { email: to.clone() })
         })
         .collect();
     a.enqueue_mail(&mails).await.unwrap();

@@ -15,7 +15,7 @@ use sesame::storage::Database;
 use sesame_domain::audit::{AuditEvent, AuditKind};
 use sesame_domain::clock::now;
 use sesame_domain::error::Conflict;
-use sesame_domain::mail::{MailKind, OutboundMail};
+use sesame_domain::mail::{Message, OutboundMail, PasswordChanged, VerifyEmail};
 use sesame_domain::model::{
     ClientInfo, Email, LoginName, NewUser, ProfilePatch, Session, SessionId, UserId, Username,
 };
@@ -23,7 +23,7 @@ use sesame_domain::store::{
     LockoutKey, NewEmailToken, NewSession, PasswordChange, Store, TokenEffect, TokenPurpose,
     UserFilter, UserQuery,
 };
-use sesame_domain::token::{random_secret, RefreshToken, StoredKey};
+use sesame_domain::token::{random_secret, EmailToken, RefreshToken, StoredKey};
 use sesame_domain::StoreError;
 use std::sync::Arc;
 
@@ -412,8 +412,8 @@ async fn an_expired_session_cannot_rotate(b: Backend) {
         .unwrap());
 }
 
-fn email_token_record(user: UserId, purpose: TokenPurpose) -> (RefreshToken, NewEmailToken) {
-    let token = RefreshToken::generate();
+fn email_token_record(user: UserId, purpose: TokenPurpose) -> (EmailToken, NewEmailToken) {
+    let token = EmailToken::generate();
     let t = now();
     let record = NewEmailToken {
         hash: token.hash(),
@@ -484,8 +484,11 @@ fn mail_to(to: &str) -> OutboundMail {
     OutboundMail::new(
         None,
         to,
-        MailKind::VerifyEmail,
-        &[("link", "x"), ("email", to), ("expires_in", "1 hour")],
+        VerifyEmail {
+            link: "x".into(),
+            email: to.into(),
+            expires_in: "1 hour".into(),
+        },
     )
 }
 
@@ -522,6 +525,55 @@ async fn a_delivered_mail_keeps_no_earlier_error(b: Backend) {
         error.as_deref(),
         Some("NULL"),
         "the old error is cleared once sent"
+    );
+}
+
+async fn queued_mail_is_claimed_as_its_typed_message_and_a_row_missing_a_field_dies_naming_it(
+    b: Backend,
+) {
+    let db = TestDb::new(b).await;
+    let s = store(&db).await;
+    s.enqueue_mail(&[mail_to("e@example.com"), mail_to("f@example.com")])
+        .await
+        .unwrap();
+    // What the outbox held when parameters were string pairs: a sorted JSON map of strings.
+    db.exec(
+        r#"UPDATE mail_outbox SET params = '{"email":"e@example.com","expires_in":"1 hour","link":"x"}' WHERE recipient = 'e@example.com'"#,
+    )
+    .await;
+    db.exec(
+        r#"UPDATE mail_outbox SET params = '{"email":"f@example.com","expires_in":"1 hour"}' WHERE recipient = 'f@example.com'"#,
+    )
+    .await;
+    let t = now();
+    let claimed = s
+        .claim_mail(t, t + chrono::Duration::seconds(60), 10)
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), 1, "only the whole message is handed out");
+    assert_eq!(claimed[0].to, "e@example.com");
+    assert_eq!(
+        claimed[0].params,
+        Message::VerifyEmail(VerifyEmail {
+            email: "e@example.com".into(),
+            expires_in: "1 hour".into(),
+            link: "x".into(),
+        })
+    );
+    let dead = |column: &'static str| {
+        let db = &db;
+        async move {
+            db.text(&format!(
+                "SELECT {column} FROM mail_outbox WHERE recipient = 'f@example.com'"
+            ))
+            .await
+        }
+    };
+    assert_eq!(dead("status").await.as_deref(), Some("dead"));
+    let error = dead("last_error").await.unwrap();
+    assert!(
+        error.contains("verify_email") && error.contains("link"),
+        "{error}"
     );
 }
 
@@ -678,8 +730,9 @@ async fn a_password_change_is_recorded_with_the_change_and_a_failed_one_leaves_n
     let mail = OutboundMail::new(
         Some(u.id),
         "pw@example.com",
-        MailKind::PasswordChanged,
-        &[("email", "pw@example.com")],
+        PasswordChanged {
+            email: "pw@example.com".into(),
+        },
     );
     let changed = event(AuditKind::PasswordChanged, Some(u.id));
     s.change_password(&change("$argon2id$first"), &mail, &changed)
@@ -704,8 +757,9 @@ async fn a_password_change_is_recorded_with_the_change_and_a_failed_one_leaves_n
     let fresh_mail = OutboundMail::new(
         Some(u.id),
         "pw@example.com",
-        MailKind::PasswordChanged,
-        &[("email", "pw@example.com")],
+        PasswordChanged {
+            email: "pw@example.com".into(),
+        },
     );
     let e = s
         .change_password(&change("$argon2id$third"), &fresh_mail, &changed)
@@ -894,5 +948,6 @@ crate::on_every_backend!(
     an_expired_session_cannot_rotate,
     an_emailed_token_is_consumed_only_unexpired_and_for_its_own_purpose,
     a_delivered_mail_keeps_no_earlier_error,
+    queued_mail_is_claimed_as_its_typed_message_and_a_row_missing_a_field_dies_naming_it,
     a_claimed_mail_is_taken_over_only_once_its_lease_has_ended,
 );
