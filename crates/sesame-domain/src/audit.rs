@@ -117,16 +117,18 @@ pub struct AuditEvent {
 }
 
 impl AuditEvent {
+    /// An event that happened `at` (the caller's clock, so a test that moves time sees it).
     #[must_use]
     pub fn new(
         kind: AuditKind,
         user_id: Option<UserId>,
         client: &ClientInfo,
         detail: serde_json::Value,
+        at: Timestamp,
     ) -> Self {
         Self {
             id: Uuid::now_v7(),
-            at: crate::clock::now(),
+            at,
             kind,
             user_id,
             actor_id: None,

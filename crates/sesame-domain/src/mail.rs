@@ -12,7 +12,7 @@
 //! belong to the transport, in the `sesame` crate. Delivery pacing and retries are
 //! [`crate::outbox`]'s.
 
-use crate::clock::{now, Timestamp};
+use crate::clock::Timestamp;
 use crate::model::UserId;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
@@ -175,12 +175,20 @@ pub struct OutboundMail {
     pub kind: MailKind,
     /// The message's fields, the outbox's JSON `params`. Wiped once the mail is sent.
     pub params: Message,
+    /// When it was enqueued: the outbox's due time, so it comes from the caller's clock.
     pub created_at: Timestamp,
 }
 
 impl OutboundMail {
+    /// A message enqueued at `now` (the caller's clock: the outbox delivers it once its own clock
+    /// reaches that time).
     #[must_use]
-    pub fn new(user_id: Option<UserId>, to: &str, message: impl Into<Message>) -> Self {
+    pub fn new(
+        user_id: Option<UserId>,
+        to: &str,
+        message: impl Into<Message>,
+        now: Timestamp,
+    ) -> Self {
         let params = message.into();
         Self {
             id: Uuid::now_v7(),
@@ -188,7 +196,7 @@ impl OutboundMail {
             to: to.to_owned(),
             kind: params.kind(),
             params,
-            created_at: now(),
+            created_at: now,
         }
     }
 }
@@ -246,6 +254,7 @@ mod tests {
                 expires_in: "24 hours".into(),
                 link: "https://s.example/verify-email?token=t".into(),
             },
+            crate::clock::now(),
         );
         assert_eq!(m.kind, MailKind::VerifyEmail);
         assert_eq!(

@@ -658,9 +658,14 @@ store_traits! {
             now: Timestamp,
         ) -> Result<AdminOutcome<User>, StoreError>;
 
-        /// Deletes the user unless it is the last active admin.
+        /// Deletes the user unless it is the last active admin; `now` stamps the row the
+        /// last-admin check locks (the stamp goes with the row, or rolls back with a refusal).
         changes(User(id))
-        async fn admin_delete_user(&self, id: UserId) -> Result<AdminOutcome<()>, StoreError>;
+        async fn admin_delete_user(
+            &self,
+            id: UserId,
+            now: Timestamp,
+        ) -> Result<AdminOutcome<()>, StoreError>;
 
         /// Active users holding the `admin` role.
         pass

@@ -8,6 +8,7 @@
 //! session a fresh pair and nothing more.
 
 use crate::audit::{AuditEvent, AuditKind, AuditRecord};
+use crate::clock::Timestamp;
 use crate::error::AuthError;
 use crate::mail::{
     EmailChangeConfirm, EmailChangeNotice, EmailChangeTaken, OutboundMail, PasswordChanged,
@@ -27,6 +28,8 @@ use super::{Principal, TokenPair};
 /// Everything Sesame stores about a user, for GDPR export. No secrets, no hashes.
 #[derive(Debug, Clone)]
 pub struct AccountExport {
+    /// When it was taken, by the service's clock.
+    pub exported_at: Timestamp,
     pub user: User,
     pub sessions: Vec<Session>,
     pub security_events: Vec<AuditRecord>,
@@ -176,6 +179,7 @@ impl Account {
             Some(state.user.id),
             client,
             serde_json::json!({}),
+            self.core.now(),
         );
         self.consume(&hash, &state, &TokenEffect::VerifyEmail, &[], &event)
             .await?;
@@ -266,18 +270,21 @@ impl Account {
         )
         .await?;
         let password_hash = core.hasher.hash(new_password).await?;
+        let t = core.now();
         let notice = OutboundMail::new(
             Some(state.user.id),
             state.user.email.as_str(),
             PasswordChanged {
                 email: state.user.email.as_str().to_owned(),
             },
+            t,
         );
         let event = AuditEvent::new(
             AuditKind::PasswordResetCompleted,
             Some(state.user.id),
             client,
             serde_json::json!({}),
+            t,
         );
         self.consume(
             &hash,
@@ -329,6 +336,7 @@ impl Account {
             PasswordChanged {
                 email: who.user.email.as_str().to_owned(),
             },
+            t,
         );
         core.store
             .change_password(
@@ -345,6 +353,7 @@ impl Account {
                     Some(who.user.id),
                     client,
                     serde_json::json!({}),
+                    t,
                 ),
             )
             .await?;
@@ -389,6 +398,7 @@ impl Account {
                 EmailChangeTaken {
                     email: new_email.as_str().to_owned(),
                 },
+                core.now(),
             );
             core.store.enqueue_mail(&[mail]).await?;
         } else {
@@ -407,6 +417,7 @@ impl Account {
                     link: core.link(Page::ConfirmEmail, &token),
                     new_email: new_email.as_str().to_owned(),
                 },
+                record.created_at,
             );
             let notice = OutboundMail::new(
                 uid,
@@ -415,6 +426,7 @@ impl Account {
                     email: who.user.email.as_str().to_owned(),
                     new_email: new_email.as_str().to_owned(),
                 },
+                record.created_at,
             );
             core.store
                 .issue_email_token(&record, true, &[confirm, notice])
@@ -454,6 +466,7 @@ impl Account {
             Some(state.user.id),
             client,
             serde_json::json!({"old_email": state.user.email.as_str(), "new_email": new_email.as_str()}),
+            self.core.now(),
         );
         self.consume(
             &hash,
@@ -527,7 +540,11 @@ impl Account {
         self.reenter(who, password, PASSWORD_FIELD, client).await?;
         // The guarded delete: the last active admin cannot leave the system without an admin
         // this way either. An account already gone is simply gone.
-        match core.store.admin_delete_user(who.user.id).await? {
+        match core
+            .store
+            .admin_delete_user(who.user.id, core.now())
+            .await?
+        {
             AdminOutcome::Done(()) | AdminOutcome::NotFound => {}
             AdminOutcome::LastAdmin => return Err(AuthError::LastAdmin),
             AdminOutcome::UnknownRole => {
@@ -553,6 +570,7 @@ impl Account {
         let sessions = self.core.store.user_sessions(who.user.id, None).await?;
         let security_events = self.core.store.user_audit(who.user.id, 1000).await?;
         Ok(AccountExport {
+            exported_at: self.core.now(),
             security_events,
             user: who.user.clone(),
             sessions,

@@ -140,7 +140,7 @@ impl Admin {
         client: &ClientInfo,
         detail: serde_json::Value,
     ) {
-        let mut event = AuditEvent::new(kind, subject, client, detail);
+        let mut event = AuditEvent::new(kind, subject, client, detail, self.core.now());
         event.actor_id = self.actor.as_ref().map(|a| a.user.id);
         self.core.record(event).await;
     }
@@ -249,6 +249,7 @@ impl Admin {
             None,
             client,
             serde_json::json!({"roles": crate::token::role_names(&role_list), "invite": new.invite.map(|i| format!("{i:?}"))}),
+            self.core.now(),
         );
         created.actor_id = self.actor.as_ref().map(|a| a.user.id);
         let user = self
@@ -307,7 +308,12 @@ impl Admin {
     /// # Errors
     /// [`AuthError::NotFound`], [`AuthError::LastAdmin`].
     pub async fn delete_user(&self, client: &ClientInfo, id: UserId) -> Result<(), AuthError> {
-        outcome(self.core.store.admin_delete_user(id).await?)?;
+        outcome(
+            self.core
+                .store
+                .admin_delete_user(id, self.core.now())
+                .await?,
+        )?;
         self.admin_audit(
             AuditKind::AdminUserDeleted,
             Some(id),
@@ -480,6 +486,7 @@ impl Admin {
             None,
             &ClientInfo::default(),
             serde_json::json!({"bootstrap": true}),
+            self.core.now(),
         );
         let core = &self.core;
         let created = core

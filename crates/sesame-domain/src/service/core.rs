@@ -96,7 +96,7 @@ impl Core {
         client: &ClientInfo,
         detail: serde_json::Value,
     ) {
-        self.record(AuditEvent::new(kind, user, client, detail))
+        self.record(AuditEvent::new(kind, user, client, detail, self.now()))
             .await;
     }
 
@@ -220,6 +220,7 @@ impl Core {
                 expires_in: human(ttl),
                 link: self.link(Page::VerifyEmail, &token),
             },
+            record.created_at,
         );
         (record, mail)
     }
@@ -237,6 +238,7 @@ impl Core {
                 expires_in: human(ttl),
                 link: self.link(Page::ResetPassword, &token),
             },
+            record.created_at,
         );
         (record, mail)
     }

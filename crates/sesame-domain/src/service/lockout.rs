@@ -125,6 +125,7 @@ pub(crate) async fn count_failure(
                         email: u.email.as_str().to_owned(),
                         locked_for: human(delay),
                     },
+                    t,
                 );
                 match core.store.enqueue_mail(&[mail]).await {
                     Ok(()) => core.mail_enqueued(),

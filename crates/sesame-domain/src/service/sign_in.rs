@@ -161,13 +161,14 @@ impl SignIn {
         reg: Registration,
         client: &ClientInfo,
     ) -> Result<User, AuthError> {
+        let core = &self.core;
         let event = AuditEvent::new(
             AuditKind::UserRegistered,
             None,
             client,
             serde_json::json!({}),
+            core.now(),
         );
-        let core = &self.core;
         let user = core
             .create_account(core.policy, reg, Vec::new(), false, true, Some(event))
             .await?;
@@ -353,6 +354,7 @@ impl SignIn {
             Some(user.id),
             &client,
             serde_json::json!({"session_id": sid}),
+            t,
         );
         let session = Session {
             id: sid,

@@ -296,7 +296,7 @@ pub async fn export(
     let current = Some(who.session_id());
     let e = state.account.export(&who).await?;
     let body = ExportResponse {
-        exported_at: sesame_domain::clock::now(),
+        exported_at: e.exported_at,
         user: UserResponse::from(e.user),
         sessions: e
             .sessions

@@ -1090,10 +1090,14 @@ impl AdminStore for Backend {
         Ok(AdminOutcome::Done(user))
     }
 
-    async fn admin_delete_user(&self, id: UserId) -> Result<AdminOutcome<()>, StoreError> {
+    async fn admin_delete_user(
+        &self,
+        id: UserId,
+        now: Timestamp,
+    ) -> Result<AdminOutcome<()>, StoreError> {
         let mut tx = pool::begin(&self.writer).await.map_err(store_err)?;
         Dialect::admin_lock(&mut tx).await?;
-        if !admin_guard(&mut tx, id, sesame_domain::clock::now()).await? {
+        if !admin_guard(&mut tx, id, now).await? {
             return Ok(AdminOutcome::NotFound);
         }
         let was_admin = is_active_admin(&mut tx, id).await?;

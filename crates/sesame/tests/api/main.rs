@@ -28,6 +28,7 @@ mod refresh;
 mod session_cache;
 mod slow_clients;
 mod smtp;
+mod stamps;
 mod store_contract;
 mod text_rule;
 mod tokens;

@@ -70,7 +70,12 @@ async fn two_nodes_delivering_one_outbox_send_each_message_exactly_once(b: Backe
     let mails: Vec<OutboundMail> = (0..MAILS)
         .map(|i| {
             let to = format!("user{i}@example.com");
-            OutboundMail::new(None, &to, PasswordChanged { email: to.clone() })
+            OutboundMail::new(
+                None,
+                &to,
+                PasswordChanged { email: to.clone() },
+                sesame_domain::clock::now(),
+            )
         })
         .collect();
     a.enqueue_mail(&mails).await.unwrap();

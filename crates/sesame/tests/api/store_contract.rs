@@ -489,6 +489,7 @@ fn mail_to(to: &str) -> OutboundMail {
             email: to.into(),
             expires_in: "1 hour".into(),
         },
+        now(),
     )
 }
 
@@ -634,7 +635,13 @@ async fn a_claimed_mail_is_taken_over_only_once_its_lease_has_ended(b: Backend) 
 }
 
 fn event(kind: AuditKind, user: Option<UserId>) -> AuditEvent {
-    AuditEvent::new(kind, user, &ClientInfo::default(), serde_json::json!({}))
+    AuditEvent::new(
+        kind,
+        user,
+        &ClientInfo::default(),
+        serde_json::json!({}),
+        now(),
+    )
 }
 
 /// The stored event names of `user`'s audit trail, oldest first.
@@ -733,6 +740,7 @@ async fn a_password_change_is_recorded_with_the_change_and_a_failed_one_leaves_n
         PasswordChanged {
             email: "pw@example.com".into(),
         },
+        now(),
     );
     let changed = event(AuditKind::PasswordChanged, Some(u.id));
     s.change_password(&change("$argon2id$first"), &mail, &changed)
@@ -760,6 +768,7 @@ async fn a_password_change_is_recorded_with_the_change_and_a_failed_one_leaves_n
         PasswordChanged {
             email: "pw@example.com".into(),
         },
+        now(),
     );
     let e = s
         .change_password(&change("$argon2id$third"), &fresh_mail, &changed)
