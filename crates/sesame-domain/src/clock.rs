@@ -4,8 +4,10 @@
 //! resend interval, mail retry times), so tests move time instead of sleeping.
 //!
 //! Three clocks: [`SystemClock`] (production), [`ManualClock`] (stands still; unit tests) and
-//! [`ShiftedClock`] (the system clock plus a shift a test moves forward; a whole running server,
-//! whose records stamped by [`now`] must stay in the clock's past). This module decides no rule.
+//! [`ShiftedClock`] (the system clock plus a shift a test moves forward; a whole running server).
+//! Production code reads [`now`] only through [`SystemClock`]: every record the services stamp
+//! (audit entries, queued mail, exports) takes its time from the injected clock, and the stores
+//! are told "now" by their callers. This module decides no rule.
 //!
 //! Timestamps are truncated to whole milliseconds so that every storage backend (SQLite keeps
 //! integer milliseconds, PostgreSQL keeps microseconds) round-trips them to the same value.
@@ -61,8 +63,7 @@ impl Clock for ManualClock {
 
 /// The system clock plus a shift that only grows: time runs as usual, and a test jumps over a
 /// wait with [`ShiftedClock::advance`]. For a running server, where a frozen clock would stop
-/// work that waits on time (the outbox delivers what is due by now), and where records stamped
-/// with [`now`] (audit entries, queued mail) must never lie in the clock's future.
+/// work that waits on time (the outbox delivers what is due by now).
 #[derive(Debug, Default)]
 pub struct ShiftedClock(parking_lot::Mutex<chrono::Duration>);
 

@@ -5,6 +5,7 @@
 use crate::config::{CommonConfig, ServeConfig};
 use crate::startup::{self, Application, StartupError};
 use clap::{Parser, Subcommand};
+use sesame_domain::clock::{Clock, SystemClock};
 use sesame_domain::model::{DisplayName, Email, RoleName, Username};
 use sesame_domain::password::Password;
 use sesame_domain::service::Registration;
@@ -169,7 +170,8 @@ async fn seed(
     let mut done = 0u64;
     while done < count {
         let n = batch.min(count - done);
-        let now = sesame_domain::clock::now();
+        // An operator command: nothing injects a clock here, the records are stamped by the system's.
+        let now = SystemClock.now();
         let users: Vec<sesame_domain::model::NewUser> = (done..done + n)
             .map(|i| {
                 Ok(sesame_domain::model::NewUser {

@@ -6,7 +6,7 @@
 use crate::config::{CommonConfig, JwtAlg, ServeConfig};
 use crate::http::{self, AppState};
 use crate::storage::{ConnectError, Database};
-use sesame_domain::clock::{now, Clock, SystemClock};
+use sesame_domain::clock::{Clock, SystemClock, Timestamp};
 use sesame_domain::mail::MailTransport;
 use sesame_domain::outbox::{OutboxSettings, OutboxWorker};
 use sesame_domain::password::{HashParams, PasswordHasher};
@@ -69,7 +69,13 @@ pub async fn hasher(
         .map_err(|e| crate::config::ConfigError(format!("SESAME_ARGON2_*: {e}")).into())
 }
 
-async fn token_issuer(store: &dyn Store, cfg: &ServeConfig) -> Result<TokenIssuer, StartupError> {
+/// The configured token issuer; a first Ed25519 key is generated, stamped `now`, when the store
+/// holds none.
+async fn token_issuer(
+    store: &dyn Store,
+    cfg: &ServeConfig,
+    now: Timestamp,
+) -> Result<TokenIssuer, StartupError> {
     let settings = TokenSettings {
         issuer: cfg.public_url.clone(),
         audience: cfg.jwt_audience.clone(),
@@ -91,7 +97,7 @@ async fn token_issuer(store: &dyn Store, cfg: &ServeConfig) -> Result<TokenIssue
             let keys = if keys.iter().any(|k| k.algorithm == "EdDSA") {
                 keys
             } else {
-                let key = StoredKey::generate_ed25519(now())
+                let key = StoredKey::generate_ed25519(now)
                     .map_err(|e| StartupError::Keys(e.to_string()))?;
                 let stored = store
                     .insert_primary_signing_key(&key)
@@ -156,7 +162,7 @@ pub async fn build_state(
     let (store, session_cache) = db
         .into_server_store(common.database_url.expose(), cfg.session_cache_ttl)
         .await;
-    let tokens = token_issuer(store.as_ref(), cfg)
+    let tokens = token_issuer(store.as_ref(), cfg, clock.now())
         .await?
         .with_clock(Arc::clone(&clock));
     let hasher = hasher(common, cfg.hash_workers(), cfg.hash_queue).await?;

@@ -155,7 +155,7 @@ impl StoreDecorator for CachedStore {
         }
         let live = self.inner.active_session_user(session, user, now).await?;
         if let (Some(ticket), Some(live)) = (ticket, &live) {
-            self.cache.insert(ticket, session, live);
+            self.cache.insert(ticket, session, live, now);
         }
         Ok(live)
     }

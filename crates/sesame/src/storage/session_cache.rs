@@ -248,15 +248,14 @@ impl SessionCache {
     }
 
     /// Stores a lookup's answer unless an invalidation that concerns it ran since `ticket` was
-    /// taken.
-    pub fn insert(&self, ticket: Ticket, session: SessionId, live: &LiveSession) {
+    /// taken. `now` is the lookup's time: a full cache first drops the entries expired by then.
+    pub fn insert(&self, ticket: Ticket, session: SessionId, live: &LiveSession, now: Timestamp) {
         let mut inner = self.lock();
         if !self.is_enabled() || !inner.still_valid(ticket, session, live.user.id) {
             return;
         }
         if inner.entries.len() >= self.capacity && !inner.entries.contains_key(&session) {
             let ttl = self.ttl;
-            let now = sesame_domain::clock::now();
             let stale: Vec<SessionId> = inner
                 .entries
                 .iter()
@@ -346,7 +345,7 @@ mod tests {
         let c = cache();
         let (s, u) = (SessionId::new(), UserId::new());
         let t = c.ticket().expect("enabled");
-        c.insert(t, s, &live(u, chrono::Duration::hours(1)));
+        c.insert(t, s, &live(u, chrono::Duration::hours(1)), now());
         assert_eq!(c.get(s, u, now()).map(|l| l.user.id), Some(u));
         assert!(c.get(s, UserId::new(), now()).is_none());
         assert!(c.get(SessionId::new(), u, now()).is_none());
@@ -360,6 +359,7 @@ mod tests {
             c.ticket().expect("enabled"),
             s,
             &live(u, chrono::Duration::seconds(30)),
+            now(),
         );
         assert!(c.get(s, u, now()).is_some());
         assert!(c.get(s, u, now() + chrono::Duration::seconds(31)).is_none());
@@ -373,6 +373,7 @@ mod tests {
             c.ticket().expect("enabled"),
             s,
             &live(u, chrono::Duration::hours(1)),
+            now(),
         );
         assert!(c.get(s, u, now()).is_some());
         std::thread::sleep(Duration::from_millis(40));
@@ -390,6 +391,7 @@ mod tests {
                 c.ticket().expect("enabled"),
                 s,
                 &live(owner, chrono::Duration::hours(1)),
+                now(),
             );
         }
         c.invalidate(Invalidation::Session(a));
@@ -412,13 +414,14 @@ mod tests {
         let ticket = c.ticket().expect("enabled");
         // The database answered "live" to this lookup, then a logout committed and invalidated.
         c.invalidate(Invalidation::Session(s));
-        c.insert(ticket, s, &live(u, chrono::Duration::hours(1)));
+        c.insert(ticket, s, &live(u, chrono::Duration::hours(1)), now());
         assert!(c.get(s, u, now()).is_none());
         // A lookup that starts afterwards may cache again.
         c.insert(
             c.ticket().expect("enabled"),
             s,
             &live(u, chrono::Duration::hours(1)),
+            now(),
         );
         assert!(c.get(s, u, now()).is_some());
     }
@@ -433,13 +436,13 @@ mod tests {
             c.invalidate(Invalidation::User(UserId::new()));
             c.invalidate(Invalidation::Session(SessionId::new()));
         }
-        c.insert(ticket, s, &live(u, chrono::Duration::hours(1)));
+        c.insert(ticket, s, &live(u, chrono::Duration::hours(1)), now());
         assert!(c.get(s, u, now()).is_some());
         // But one for this session's owner, or for everything, does.
         for what in [Invalidation::User(u), Invalidation::All] {
             let (s2, t2) = (SessionId::new(), c.ticket().expect("enabled"));
             c.invalidate(what);
-            c.insert(t2, s2, &live(u, chrono::Duration::hours(1)));
+            c.insert(t2, s2, &live(u, chrono::Duration::hours(1)), now());
             assert!(c.get(s2, u, now()).is_none(), "{what:?}");
         }
     }
@@ -452,7 +455,7 @@ mod tests {
         for _ in 0..(RECENT + 1) {
             c.invalidate(Invalidation::Session(SessionId::new()));
         }
-        c.insert(ticket, s, &live(u, chrono::Duration::hours(1)));
+        c.insert(ticket, s, &live(u, chrono::Duration::hours(1)), now());
         assert!(
             c.get(s, u, now()).is_none(),
             "cannot tell whether an invalidation concerned it"
@@ -467,6 +470,7 @@ mod tests {
             c.ticket().expect("enabled"),
             s,
             &live(u, chrono::Duration::hours(1)),
+            now(),
         );
         c.set_enabled(false);
         assert!(c.ticket().is_none());
@@ -486,11 +490,42 @@ mod tests {
                 c.ticket().expect("enabled"),
                 SessionId::new(),
                 &live(u, chrono::Duration::hours(1)),
+                now(),
             );
             assert!(c.len() <= 8);
         }
         c.invalidate(Invalidation::User(u));
         assert!(c.is_empty(), "the per-user index followed every eviction");
+    }
+
+    #[test]
+    fn a_full_cache_drops_the_sessions_expired_at_the_lookups_time_and_keeps_the_rest() {
+        let c = SessionCache::new(Duration::from_secs(60), 8, true);
+        let u = UserId::new();
+        let mut keep = Vec::new();
+        for i in 0..8 {
+            let (s, expires_in) = (
+                SessionId::new(),
+                chrono::Duration::seconds(30 + 3600 * (i % 2)),
+            );
+            c.insert(c.ticket().expect("enabled"), s, &live(u, expires_in), now());
+            if i % 2 == 1 {
+                keep.push(s);
+            }
+        }
+        // Half the entries have expired by the lookup's time, though not by the system clock.
+        let later = now() + chrono::Duration::seconds(31);
+        let fresh = SessionId::new();
+        c.insert(
+            c.ticket().expect("enabled"),
+            fresh,
+            &live(u, chrono::Duration::hours(1)),
+            later,
+        );
+        assert_eq!(c.len(), 5, "the four expired entries made room");
+        for s in keep.into_iter().chain([fresh]) {
+            assert!(c.get(s, u, later).is_some());
+        }
     }
 
     #[test]
