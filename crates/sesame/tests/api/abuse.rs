@@ -6,12 +6,13 @@
 //! The harness relaxes every rate limit and the lockout unless a test passes the flag itself, so
 //! each test here names exactly the rules it exercises.
 
-use crate::helpers::{assert_problem, spawn_app_with, spawn_on, Backend, TestApp, PASSWORD};
-use crate::smtp::{free_port, smtp_url, SmtpSink};
+use crate::helpers::{
+    assert_problem, eventually, spawn_app_with, spawn_on, Backend, TestApp, PASSWORD,
+};
+use crate::smtp::{free_port, SmtpSink};
 use reqwest::header::{CACHE_CONTROL, CONTENT_TYPE, RETRY_AFTER};
 use reqwest::Response;
 use serde_json::{json, Value};
-use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -44,19 +45,6 @@ async fn assert_rate_limited(r: Response) -> (u64, Value) {
     (secs, body)
 }
 
-/// Polls `check` until it holds; panics with `what` after 10 s.
-async fn eventually<F, Fut>(what: &str, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = bool>,
-{
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !check().await {
-        assert!(Instant::now() < deadline, "timed out waiting until {what}");
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-}
-
 fn flags(list: &[String]) -> Vec<&str> {
     list.iter().map(String::as_str).collect()
 }
@@ -82,19 +70,6 @@ async fn token_grant(app: &TestApp, username: &str, password: &str) -> Response 
         .send()
         .await
         .unwrap()
-}
-
-async fn forgot(app: &TestApp, email: &str) -> Response {
-    app.post_json("/api/v1/auth/password/forgot", &json!({ "email": email }))
-        .await
-}
-
-async fn resend(app: &TestApp, email: &str) -> Response {
-    app.post_json(
-        "/api/v1/auth/verify-email/resend",
-        &json!({ "email": email }),
-    )
-    .await
 }
 
 /// The IP recorded on the session of `access_token`.
@@ -186,6 +161,22 @@ impl Drop for RedisChild {
     }
 }
 
+/// Two servers limiting through the Redis at `url` to 4 logins a minute per client IP, which
+/// they take from `X-Forwarded-For` (the test is their trusted proxy).
+async fn two_servers_sharing(b: Backend, url: &str) -> (TestApp, TestApp) {
+    let serve = [
+        "--redis-url",
+        url,
+        "--trusted-proxies",
+        "127.0.0.1",
+        "--rate-login-ip",
+        "4/1m",
+    ];
+    let a = spawn_app_with(b, &[], &serve).await;
+    let other = spawn_app_with(b, &[], &serve).await;
+    (a, other)
+}
+
 /// 3 logins through server A, then 3 through server B, all from `ip`; how many were let
 /// through to the credential check (anything but 429).
 async fn spread_logins(a: &TestApp, b: &TestApp, ip: &str) -> (usize, Vec<u16>) {
@@ -237,26 +228,28 @@ async fn password_reset_requests_are_limited_per_address(b: Backend) {
     let app = spawn_app_with(b, &[], &["--rate-forgot-email", "3/1m"]).await;
     app.create_user("alice@example.com").await;
     for _ in 0..3 {
-        assert_eq!(forgot(&app, "alice@example.com").await.status(), 202);
+        assert_eq!(app.forgot_password("alice@example.com").await.status(), 202);
     }
-    let (secs, _) = assert_rate_limited(forgot(&app, "alice@example.com").await).await;
+    let (secs, _) = assert_rate_limited(app.forgot_password("alice@example.com").await).await;
     assert!(secs <= 60, "Retry-After {secs}");
     // The same address in other letter case is the same address.
-    assert_rate_limited(forgot(&app, "Alice@Example.COM").await).await;
+    assert_rate_limited(app.forgot_password("Alice@Example.COM").await).await;
     // Another address (known or not) has its own quota, from the same IP.
-    assert_eq!(forgot(&app, "bob@example.com").await.status(), 202);
-    assert_eq!(forgot(&app, "carol@example.com").await.status(), 202);
+    assert_eq!(app.forgot_password("bob@example.com").await.status(), 202);
+    assert_eq!(app.forgot_password("carol@example.com").await.status(), 202);
 }
 
 async fn verification_resends_are_limited_per_ip(b: Backend) {
     let app = spawn_app_with(b, &[], &["--rate-resend-ip", "3/1m"]).await;
     for who in ["a", "b", "c"] {
         assert_eq!(
-            resend(&app, &format!("{who}@example.com")).await.status(),
+            app.resend_verification(&format!("{who}@example.com"))
+                .await
+                .status(),
             202
         );
     }
-    let (secs, _) = assert_rate_limited(resend(&app, "d@example.com").await).await;
+    let (secs, _) = assert_rate_limited(app.resend_verification("d@example.com").await).await;
     assert!(secs <= 60, "Retry-After {secs}");
 }
 
@@ -325,16 +318,7 @@ async fn logins_to_one_account_are_limited_whatever_the_client_ip(b: Backend) {
 
 async fn two_servers_sharing_redis_enforce_one_combined_limit(b: Backend) {
     let url = test_redis_url();
-    let serve = [
-        "--redis-url",
-        &url,
-        "--trusted-proxies",
-        "127.0.0.1",
-        "--rate-login-ip",
-        "4/1m",
-    ];
-    let a = spawn_app_with(b, &[], &serve).await;
-    let other = spawn_app_with(b, &[], &serve).await;
+    let (a, other) = two_servers_sharing(b, &url).await;
     let ip = unique_ip();
     let (allowed, statuses) = spread_logins(&a, &other, &ip).await;
     assert_eq!(
@@ -383,34 +367,20 @@ async fn with_redis_unreachable_and_fail_mode_closed_limited_endpoints_answer_42
     assert_rate_limited(app.register("alice@example.com", PASSWORD).await).await;
     assert_eq!(count(&app, "users").await, 0);
     assert_rate_limited(app.login("alice@example.com", PASSWORD).await).await;
-    assert_rate_limited(forgot(&app, "alice@example.com").await).await;
-    assert_rate_limited(resend(&app, "alice@example.com").await).await;
+    assert_rate_limited(app.forgot_password("alice@example.com").await).await;
+    assert_rate_limited(app.resend_verification("alice@example.com").await).await;
     let r = token_grant(&app, "alice@example.com", PASSWORD).await;
     assert_eq!(r.status(), 429);
     retry_after(&r);
     // Endpoints without a rate limit keep working.
-    let r = app
-        .client
-        .get(app.url("/health/ready"))
-        .send()
-        .await
-        .unwrap();
+    let r = app.get("/health/ready").await;
     assert_eq!(r.status(), 200);
 }
 
 async fn once_redis_comes_back_the_limit_is_shared_again(b: Backend) {
     let port = free_port();
     let url = format!("redis://127.0.0.1:{port}");
-    let serve = [
-        "--redis-url",
-        &url,
-        "--trusted-proxies",
-        "127.0.0.1",
-        "--rate-login-ip",
-        "4/1m",
-    ];
-    let a = spawn_app_with(b, &[], &serve).await;
-    let other = spawn_app_with(b, &[], &serve).await;
+    let (a, other) = two_servers_sharing(b, &url).await;
     // Redis down, fail-open: each server limits alone, so together they let 6 through.
     let (allowed, statuses) = spread_logins(&a, &other, &unique_ip()).await;
     assert_eq!(allowed, 6, "{statuses:?}");
@@ -867,18 +837,9 @@ async fn with_min_score_zero_weak_but_uncommon_passwords_pass_and_the_other_rule
 
 async fn a_password_reset_applies_the_policy_to_the_new_password(b: Backend) {
     let sink = SmtpSink::start().await;
-    let url = smtp_url(sink.port());
-    let serve = [
-        "--mail-transport",
-        "smtp",
-        "--smtp-url",
-        &url,
-        "--mail-poll-interval",
-        "50ms",
-    ];
-    let app = spawn_app_with(b, &[], &serve).await;
+    let app = spawn_app_with(b, &[], &sink.serve_flags()).await;
     app.create_user("alice@example.com").await;
-    assert_eq!(forgot(&app, "alice@example.com").await.status(), 202);
+    assert_eq!(app.forgot_password("alice@example.com").await.status(), 202);
     let token = sink
         .wait_for_messages(2)
         .await
@@ -968,21 +929,11 @@ type RawAudit = (
 const AUDIT_SQL: &str = "SELECT id, CAST(occurred_at AS TEXT), event, user_id, actor_id, ip, \
      user_agent, request_id, detail FROM audit_events ORDER BY occurred_at, id";
 
-async fn audit_rows(app: &TestApp, b: Backend) -> Vec<AuditRow> {
-    let raw: Vec<RawAudit> = match b {
-        Backend::Sqlite => {
-            let mut c = <sqlx::SqliteConnection as sqlx::Connection>::connect(&app.db.url)
-                .await
-                .unwrap();
-            sqlx::query_as(AUDIT_SQL).fetch_all(&mut c).await.unwrap()
-        }
-        Backend::Postgres => {
-            let mut c = <sqlx::PgConnection as sqlx::Connection>::connect(&app.db.url)
-                .await
-                .unwrap();
-            sqlx::query_as(AUDIT_SQL).fetch_all(&mut c).await.unwrap()
-        }
-    };
+async fn audit_rows(app: &TestApp) -> Vec<AuditRow> {
+    let raw: Vec<RawAudit> = crate::on_db_connection!(app.db, |c| sqlx::query_as(AUDIT_SQL)
+        .fetch_all(&mut c)
+        .await
+        .unwrap());
     raw.into_iter()
         .map(
             |(id, at, event, user_id, actor_id, ip, user_agent, request_id, detail)| AuditRow {
@@ -1000,29 +951,12 @@ async fn audit_rows(app: &TestApp, b: Backend) -> Vec<AuditRow> {
 }
 
 /// Runs one statement on a connection of our own and returns its error, if any.
-async fn try_exec(app: &TestApp, b: Backend, sql: &str) -> Result<u64, String> {
-    match b {
-        Backend::Sqlite => {
-            let mut c = <sqlx::SqliteConnection as sqlx::Connection>::connect(&app.db.url)
-                .await
-                .unwrap();
-            sqlx::query(sql)
-                .execute(&mut c)
-                .await
-                .map(|r| r.rows_affected())
-                .map_err(|e| e.to_string())
-        }
-        Backend::Postgres => {
-            let mut c = <sqlx::PgConnection as sqlx::Connection>::connect(&app.db.url)
-                .await
-                .unwrap();
-            sqlx::query(sql)
-                .execute(&mut c)
-                .await
-                .map(|r| r.rows_affected())
-                .map_err(|e| e.to_string())
-        }
-    }
+async fn try_exec(app: &TestApp, sql: &str) -> Result<u64, String> {
+    crate::on_db_connection!(app.db, |c| sqlx::query(sql)
+        .execute(&mut c)
+        .await
+        .map(|r| r.rows_affected())
+        .map_err(|e| e.to_string()))
 }
 
 fn uuid_of(v: &Value) -> uuid::Uuid {
@@ -1041,11 +975,7 @@ async fn the_audit_trail_records_security_events_without_secrets_and_cannot_be_c
         .unwrap();
     assert_eq!(r.status(), 201);
     let alice = uuid_of(&r.json::<Value>().await.unwrap()["id"]);
-    let first_hash = app
-        .db
-        .text("SELECT password_hash FROM users")
-        .await
-        .unwrap();
+    let first_hash = app.db.password_hash().await;
 
     assert_eq!(app.login("alice@example.com", WRONG).await.status(), 401);
     assert_eq!(app.login("nobody@example.com", WRONG).await.status(), 401);
@@ -1069,7 +999,7 @@ async fn the_audit_trail_records_security_events_without_secrets_and_cannot_be_c
     assert_eq!(r.status(), 200);
     let third: Value = r.json().await.unwrap();
 
-    let rows = audit_rows(&app, b).await;
+    let rows = audit_rows(&app).await;
     let of = |event: &str, user: Option<uuid::Uuid>| -> Vec<&AuditRow> {
         rows.iter()
             .filter(|r| r.event == event && r.user_id == user)
@@ -1110,11 +1040,7 @@ async fn the_audit_trail_records_security_events_without_secrets_and_cannot_be_c
     }
 
     // No password, token or hash anywhere in any row.
-    let second_hash = app
-        .db
-        .text("SELECT password_hash FROM users")
-        .await
-        .unwrap();
+    let second_hash = app.db.password_hash().await;
     assert_ne!(first_hash, second_hash);
     let mut secrets = vec![
         PASSWORD.to_owned(),
@@ -1136,17 +1062,17 @@ async fn the_audit_trail_records_security_events_without_secrets_and_cannot_be_c
     }
 
     // Append-only: updates and deletes fail, and nothing changed.
-    let update = try_exec(&app, b, "UPDATE audit_events SET ip = '192.0.2.1'").await;
+    let update = try_exec(&app, "UPDATE audit_events SET ip = '192.0.2.1'").await;
     assert!(
         update.as_ref().is_err_and(|e| e.contains("append-only")),
         "{update:?}"
     );
-    let delete = try_exec(&app, b, "DELETE FROM audit_events").await;
+    let delete = try_exec(&app, "DELETE FROM audit_events").await;
     assert!(
         delete.as_ref().is_err_and(|e| e.contains("append-only")),
         "{delete:?}"
     );
-    let after = audit_rows(&app, b).await;
+    let after = audit_rows(&app).await;
     assert_eq!(
         after.iter().map(|r| &r.text).collect::<Vec<_>>(),
         rows.iter().map(|r| &r.text).collect::<Vec<_>>()
