@@ -312,15 +312,6 @@ async fn change_password(app: &TestApp, access: &str, current: &str) -> Response
     .await
 }
 
-async fn change_email(app: &TestApp, access: &str, password: &str) -> Response {
-    app.post_json_auth(
-        "/api/v1/users/me/email",
-        access,
-        Some(&json!({"new_email": "alice@new.example", "password": password})),
-    )
-    .await
-}
-
 async fn delete_account(app: &TestApp, access: &str, password: &str) -> Response {
     app.client
         .delete(app.url("/api/v1/users/me"))
@@ -344,9 +335,18 @@ async fn wrong_current_passwords_are_paused_per_user_and_do_not_stop_sign_in(b: 
     let access = stolen["access_token"].as_str().unwrap().to_owned();
 
     // A right password before the threshold ends the streak.
-    assert_incorrect(change_email(&app, &access, WRONG).await, "password").await;
+    assert_incorrect(
+        app.change_email(&access, "alice@new.example", WRONG).await,
+        "password",
+    )
+    .await;
     assert_incorrect(delete_account(&app, &access, WRONG).await, "password").await;
-    assert_eq!(change_email(&app, &access, PASSWORD).await.status(), 202);
+    assert_eq!(
+        app.change_email(&access, "alice@new.example", PASSWORD)
+            .await
+            .status(),
+        202
+    );
     assert_eq!(stored_failures(&app, "reauth:%").await, None);
 
     // Three wrong guesses across the three endpoints are one streak of three…
@@ -355,7 +355,11 @@ async fn wrong_current_passwords_are_paused_per_user_and_do_not_stop_sign_in(b: 
         "current_password",
     )
     .await;
-    assert_incorrect(change_email(&app, &access, WRONG).await, "password").await;
+    assert_incorrect(
+        app.change_email(&access, "alice@new.example", WRONG).await,
+        "password",
+    )
+    .await;
     assert_incorrect(delete_account(&app, &access, WRONG).await, "password").await;
     // …and from then on each answers 429, whatever the password.
     assert_paused(
@@ -363,7 +367,12 @@ async fn wrong_current_passwords_are_paused_per_user_and_do_not_stop_sign_in(b: 
         "change password",
     )
     .await;
-    assert_paused(change_email(&app, &access, PASSWORD).await, "change email").await;
+    assert_paused(
+        app.change_email(&access, "alice@new.example", PASSWORD)
+            .await,
+        "change email",
+    )
+    .await;
     assert_paused(
         delete_account(&app, &access, PASSWORD).await,
         "delete account",
