@@ -8,7 +8,7 @@
 use crate::helpers::{
     assert_problem, spawn_app_with, spawn_on, Backend, TestApp, TestDb, FAST_HASH, PASSWORD,
 };
-use crate::smtp::{smtp_url, SmtpSink};
+use crate::smtp::SmtpSink;
 use base64::Engine as _;
 use futures::stream::{self, StreamExt};
 use reqwest::Method;
@@ -325,15 +325,7 @@ const METHODS: [&str; 8] = [
 /// Every `(method, path)` under `/api/v1/admin` in the published document, path parameters
 /// filled in (a random uuid, or a role name).
 async fn admin_routes(app: &TestApp) -> Vec<(Method, String)> {
-    let doc: Value = app
-        .client
-        .get(app.url("/openapi.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let doc: Value = app.get("/openapi.json").await.json().await.unwrap();
     let mut routes = Vec::new();
     for (path, item) in doc["paths"].as_object().unwrap() {
         if !path.starts_with("/api/v1/admin") {
@@ -1598,19 +1590,7 @@ async fn an_admin_creates_users_with_a_password_under_the_password_policy(b: Bac
 /// A server mailing to a running SMTP sink, with its bootstrap admin logged in.
 async fn admin_app_with_mail(b: Backend) -> (TestApp, Caller, SmtpSink) {
     let sink = SmtpSink::start().await;
-    let url = smtp_url(sink.port());
-    let (app, admin) = admin_app_with(
-        b,
-        &[
-            "--mail-transport",
-            "smtp",
-            "--smtp-url",
-            &url,
-            "--mail-poll-interval",
-            "50ms",
-        ],
-    )
-    .await;
+    let (app, admin) = admin_app_with(b, &sink.serve_flags()).await;
     (app, admin, sink)
 }
 
