@@ -12,12 +12,7 @@ const METHODS: [&str; 8] = [
 ];
 
 async fn document(app: &TestApp) -> Value {
-    let r = app
-        .client
-        .get(app.url("/openapi.json"))
-        .send()
-        .await
-        .unwrap();
+    let r = app.get("/openapi.json").await;
     assert_eq!(r.status(), 200);
     let ct = r.headers()[CONTENT_TYPE].to_str().unwrap().to_owned();
     assert!(ct.starts_with("application/json"), "content type {ct}");
@@ -255,7 +250,7 @@ async fn swagger_ui_is_served_from_vendored_assets() {
     let mut pages = Vec::new();
     for path in ["/docs/", "/docs"] {
         // reqwest follows the /docs → /docs/ redirect.
-        let r = app.client.get(app.url(path)).send().await.unwrap();
+        let r = app.get(path).await;
         assert_eq!(r.status(), 200, "{path}");
         assert_eq!(r.url().path(), "/docs/", "{path} ends on /docs/");
         let ct = r.headers()[CONTENT_TYPE].to_str().unwrap().to_owned();
@@ -286,23 +281,13 @@ async fn swagger_ui_is_served_from_vendored_assets() {
         assert_eq!(resp.status(), 200, "{url}");
         assert!(!resp.bytes().await.unwrap().is_empty(), "{url} is empty");
     }
-    let bundle = app
-        .client
-        .get(app.url("/docs/swagger-ui-bundle.js"))
-        .send()
-        .await
-        .unwrap();
+    let bundle = app.get("/docs/swagger-ui-bundle.js").await;
     assert_eq!(bundle.status(), 200);
     let ct = bundle.headers()[CONTENT_TYPE].to_str().unwrap().to_owned();
     assert!(ct.contains("javascript"), "{ct}");
     assert!(bundle.bytes().await.unwrap().len() > 100_000);
     // The UI is configured with this server's document, not a remote one.
-    let init = app
-        .client
-        .get(app.url("/docs/swagger-initializer.js"))
-        .send()
-        .await
-        .unwrap();
+    let init = app.get("/docs/swagger-initializer.js").await;
     assert_eq!(init.status(), 200);
     let init = init.text().await.unwrap();
     assert!(init.contains("\"/openapi.json\""), "{init}");
