@@ -234,12 +234,7 @@ async fn a_stopped_database_answers_503_database_unavailable_and_recovers() {
     let body: serde_json::Value = r.json().await.unwrap();
     assert_eq!(body["error"], "temporarily_unavailable", "{body}");
     let started = Instant::now();
-    let r = app
-        .client
-        .get(app.url("/health/ready"))
-        .send()
-        .await
-        .unwrap();
+    let r = app.get("/health/ready").await;
     assert_eq!(r.status(), 503);
     assert!(
         started.elapsed() < Duration::from_millis(1500),
@@ -266,12 +261,7 @@ async fn a_frozen_database_holds_neither_readiness_nor_requests_past_their_deadl
     // Readiness answers within about a second, every time.
     for _ in 0..3 {
         let started = Instant::now();
-        let r = app
-            .client
-            .get(app.url("/health/ready"))
-            .send()
-            .await
-            .unwrap();
+        let r = app.get("/health/ready").await;
         assert_eq!(r.status(), 503);
         assert!(
             started.elapsed() < Duration::from_millis(1500),
