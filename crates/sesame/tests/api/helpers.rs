@@ -157,6 +157,15 @@ impl TestDb {
             .unwrap())
     }
 
+    /// How many rows `from_where` (a table and an optional `WHERE`) has.
+    pub async fn count(&self, from_where: &str) -> usize {
+        self.text(&format!("SELECT CAST(COUNT(*) AS TEXT) FROM {from_where}"))
+            .await
+            .expect("a count")
+            .parse()
+            .expect("a count is a number")
+    }
+
     /// The stored password hash of the database's only user.
     pub async fn password_hash(&self) -> String {
         self.text("SELECT password_hash FROM users")
@@ -424,6 +433,20 @@ impl TestApp {
         r.json().await.unwrap()
     }
 
+    /// The OAuth password grant (`POST /api/v1/auth/token`, form-encoded).
+    pub async fn password_grant(&self, username: &str, password: &str) -> reqwest::Response {
+        self.client
+            .post(self.url("/api/v1/auth/token"))
+            .form(&[
+                ("grant_type", "password"),
+                ("username", username),
+                ("password", password),
+            ])
+            .send()
+            .await
+            .unwrap()
+    }
+
     pub async fn refresh(&self, refresh_token: &str) -> reqwest::Response {
         self.post_json(
             "/api/v1/auth/refresh",
@@ -489,6 +512,14 @@ impl Drop for TestApp {
             let _ = tx.send(());
         }
     }
+}
+
+/// The string at `field` of `v`; panics, naming both, when it is not a string.
+pub fn text_field(v: &Value, field: &str) -> String {
+    v[field]
+        .as_str()
+        .unwrap_or_else(|| panic!("`{field}` in {v}"))
+        .to_owned()
 }
 
 /// Polls `check` until it holds; panics with `what` after 10 s.
