@@ -59,19 +59,6 @@ async fn login_from(app: &TestApp, forwarded_for: &str, name: &str, password: &s
         .unwrap()
 }
 
-async fn token_grant(app: &TestApp, username: &str, password: &str) -> Response {
-    app.client
-        .post(app.url("/api/v1/auth/token"))
-        .form(&[
-            ("grant_type", "password"),
-            ("username", username),
-            ("password", password),
-        ])
-        .send()
-        .await
-        .unwrap()
-}
-
 /// The IP recorded on the session of `access_token`.
 async fn session_ip(app: &TestApp, access_token: &str) -> String {
     let r = app
@@ -87,15 +74,6 @@ async fn session_ip(app: &TestApp, access_token: &str) -> String {
         .as_str()
         .unwrap_or_else(|| panic!("no ip on {current}"))
         .to_owned()
-}
-
-async fn count(app: &TestApp, from_where: &str) -> u64 {
-    app.db
-        .text(&format!("SELECT CAST(COUNT(*) AS TEXT) FROM {from_where}"))
-        .await
-        .unwrap()
-        .parse()
-        .unwrap()
 }
 
 /// An address no other test or run uses, so Redis keys (`sesame:rl:login:ip:<ip>`) left by
@@ -217,9 +195,11 @@ async fn the_fourth_registration_from_one_ip_is_refused_and_creates_nothing(b: B
     }
     let (secs, _) = assert_rate_limited(app.register("user4@example.com", PASSWORD).await).await;
     assert!(secs <= 60, "Retry-After {secs}");
-    assert_eq!(count(&app, "users").await, 3);
+    assert_eq!(app.db.count("users").await, 3);
     assert_eq!(
-        count(&app, "users WHERE email = 'user4@example.com'").await,
+        app.db
+            .count("users WHERE email = 'user4@example.com'")
+            .await,
         0
     );
 }
@@ -257,11 +237,11 @@ async fn the_token_endpoint_answers_429_in_rfc_6749_form_and_shares_the_login_qu
     let app = spawn_app_with(b, &[], &["--rate-login-ip", "3/1m"]).await;
     app.create_user("alice@example.com").await;
     for _ in 0..2 {
-        let r = token_grant(&app, "alice@example.com", PASSWORD).await;
+        let r = app.password_grant("alice@example.com", PASSWORD).await;
         assert_eq!(r.status(), 200);
     }
     assert_eq!(app.login("alice@example.com", PASSWORD).await.status(), 200);
-    let r = token_grant(&app, "alice@example.com", PASSWORD).await;
+    let r = app.password_grant("alice@example.com", PASSWORD).await;
     assert_eq!(r.status(), 429);
     let secs = retry_after(&r);
     assert!(secs <= 60, "Retry-After {secs}");
@@ -365,11 +345,11 @@ async fn with_redis_unreachable_and_fail_mode_closed_limited_endpoints_answer_42
     )
     .await;
     assert_rate_limited(app.register("alice@example.com", PASSWORD).await).await;
-    assert_eq!(count(&app, "users").await, 0);
+    assert_eq!(app.db.count("users").await, 0);
     assert_rate_limited(app.login("alice@example.com", PASSWORD).await).await;
     assert_rate_limited(app.forgot_password("alice@example.com").await).await;
     assert_rate_limited(app.resend_verification("alice@example.com").await).await;
-    let r = token_grant(&app, "alice@example.com", PASSWORD).await;
+    let r = app.password_grant("alice@example.com", PASSWORD).await;
     assert_eq!(r.status(), 429);
     retry_after(&r);
     // Endpoints without a rate limit keep working.
@@ -573,7 +553,7 @@ async fn a_paused_sign_in_answers_alike_for_right_and_wrong_passwords_and_unknow
     assert_eq!(unknown_wrong, right);
 
     // The token endpoint refuses during the pause too.
-    let r = token_grant(&app, "alice@example.com", PASSWORD).await;
+    let r = app.password_grant("alice@example.com", PASSWORD).await;
     assert_eq!(r.status(), 429);
     retry_after(&r);
 
@@ -587,15 +567,15 @@ async fn a_paused_sign_in_answers_alike_for_right_and_wrong_passwords_and_unknow
     assert_eq!(app.login("bob@example.com", PASSWORD).await.status(), 200);
     // Only the owner of a real account gets a notice; an unknown name has nobody to tell.
     assert_eq!(
-        count(&app, "mail_outbox WHERE kind = 'account_locked'").await,
+        app.db
+            .count("mail_outbox WHERE kind = 'account_locked'")
+            .await,
         1
     );
     assert_eq!(
-        count(
-            &app,
-            "mail_outbox WHERE kind = 'account_locked' AND recipient = 'alice@example.com'"
-        )
-        .await,
+        app.db
+            .count("mail_outbox WHERE kind = 'account_locked' AND recipient = 'alice@example.com'")
+            .await,
         1
     );
 }
@@ -717,11 +697,15 @@ async fn each_failure_after_a_pause_doubles_the_pause_up_to_the_maximum(b: Backe
 
     // Three pauses in one streak, one notice.
     assert_eq!(
-        count(&app, "audit_events WHERE event = 'account.locked'").await,
+        app.db
+            .count("audit_events WHERE event = 'account.locked'")
+            .await,
         3
     );
     assert_eq!(
-        count(&app, "mail_outbox WHERE kind = 'account_locked'").await,
+        app.db
+            .count("mail_outbox WHERE kind = 'account_locked'")
+            .await,
         1
     );
 }
@@ -799,7 +783,7 @@ async fn registration_refuses_common_guessable_and_personal_passwords(b: Backend
         assert_policy(r, "password", code).await;
     }
     assert_eq!(
-        count(&app, "users").await,
+        app.db.count("users").await,
         0,
         "no refused account was stored"
     );
