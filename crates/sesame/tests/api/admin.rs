@@ -6,7 +6,8 @@
 //! bootstrap admin, and `sesame users seed`.
 
 use crate::helpers::{
-    assert_problem, spawn_app_with, spawn_on, Backend, TestApp, TestDb, FAST_HASH, PASSWORD,
+    assert_problem, spawn_app_with, spawn_on, text_field, Backend, TestApp, TestDb, FAST_HASH,
+    PASSWORD,
 };
 use crate::smtp::SmtpSink;
 use base64::Engine as _;
@@ -37,18 +38,11 @@ struct Caller {
 impl Caller {
     fn from_tokens(t: &Value) -> Self {
         Self {
-            id: s(&t["user"], "id"),
-            access: s(t, "access_token"),
-            refresh: s(t, "refresh_token"),
+            id: text_field(&t["user"], "id"),
+            access: text_field(t, "access_token"),
+            refresh: text_field(t, "refresh_token"),
         }
     }
-}
-
-fn s(v: &Value, field: &str) -> String {
-    v[field]
-        .as_str()
-        .unwrap_or_else(|| panic!("`{field}` in {v}"))
-        .to_owned()
 }
 
 /// `serve` flags that create the bootstrap admin, plus `extra`.
@@ -153,7 +147,7 @@ async fn emails(app: &TestApp, token: &str, query: &[(&str, &str)]) -> BTreeSet<
         .as_array()
         .unwrap()
         .iter()
-        .map(|u| s(u, "email"))
+        .map(|u| text_field(u, "email"))
         .collect()
 }
 
@@ -175,7 +169,7 @@ async fn walk(app: &TestApp, token: &str, query: &[(&str, &str)], limit: u32) ->
         }
         let page = list(app, token, &q).await;
         let users = page["users"].as_array().unwrap();
-        ids.extend(users.iter().map(|u| s(u, "id")));
+        ids.extend(users.iter().map(|u| text_field(u, "id")));
         match page["next_cursor"].as_str() {
             Some(c) => {
                 assert_eq!(
@@ -253,7 +247,7 @@ async fn register_many(app: &TestApp, prefix: &str, n: usize) -> Vec<String> {
             let r = app
                 .register(&format!("{prefix}{i}@example.com"), PASSWORD)
                 .await;
-            s(&expect(r, 201).await, "id")
+            text_field(&expect(r, 201).await, "id")
         })
         .buffer_unordered(16)
         .collect()
@@ -264,20 +258,9 @@ async fn user(app: &TestApp, admin: &Caller, id: &str) -> Value {
     expect(get(app, &user_path(id), &admin.access).await, 200).await
 }
 
-async fn count(app: &TestApp, from_where: &str) -> usize {
-    app.db
-        .text(&format!("SELECT CAST(COUNT(*) AS TEXT) FROM {from_where}"))
-        .await
-        .unwrap()
-        .parse()
-        .unwrap()
-}
-
 /// Active admins, read from the database.
 async fn active_admins(app: &TestApp) -> usize {
-    count(
-        app,
-        "users u JOIN user_roles r ON r.user_id = u.id WHERE r.role = 'admin' AND u.is_active = TRUE",
+    app.db.count("users u JOIN user_roles r ON r.user_id = u.id WHERE r.role = 'admin' AND u.is_active = TRUE",
     )
     .await
 }
@@ -391,11 +374,9 @@ async fn every_admin_route_refuses_anonymous_and_non_admin_callers(b: Backend) {
     // The refusals changed nothing: alice still holds no role and nothing was audited as admin.
     assert_eq!(user(&app, &admin, &alice.id).await["roles"], json!([]));
     assert_eq!(
-        count(
-            &app,
-            "audit_events WHERE event LIKE 'admin.%' AND actor_id IS NOT NULL"
-        )
-        .await,
+        app.db
+            .count("audit_events WHERE event LIKE 'admin.%' AND actor_id IS NOT NULL")
+            .await,
         0
     );
 }
@@ -412,7 +393,7 @@ async fn every_admin_route_refuses_a_caller_holding_only_a_non_admin_role(b: Bac
         json!({ "roles": ["support"], "email_verified": true }),
     )
     .await;
-    let carol = Caller::from_tokens(&app.tokens(&s(&carol, "email")).await);
+    let carol = Caller::from_tokens(&app.tokens(&text_field(&carol, "email")).await);
     assert_eq!(
         user(&app, &admin, &carol.id).await["roles"],
         json!(["support"])
@@ -429,9 +410,7 @@ async fn every_admin_route_refuses_a_caller_holding_only_a_non_admin_role(b: Bac
         json!(["support"])
     );
     assert_eq!(
-        count(
-            &app,
-            "audit_events WHERE event LIKE 'admin.%' AND event <> 'admin.role_created' AND event <> 'admin.user_created'"
+        app.db.count("audit_events WHERE event LIKE 'admin.%' AND event <> 'admin.role_created' AND event <> 'admin.user_created'"
         )
         .await,
         0,
@@ -499,7 +478,7 @@ async fn roles_are_created_listed_with_user_counts_and_deleted_but_admin_is_buil
         .as_array()
         .unwrap()
         .iter()
-        .map(|r| (s(r, "name"), r.clone()))
+        .map(|r| (text_field(r, "name"), r.clone()))
         .collect();
     assert_eq!(
         by_name.keys().cloned().collect::<Vec<_>>(),
@@ -523,7 +502,7 @@ async fn roles_are_created_listed_with_user_counts_and_deleted_but_admin_is_buil
         .as_array()
         .unwrap()
         .iter()
-        .map(|r| s(r, "name"))
+        .map(|r| text_field(r, "name"))
         .collect();
     assert_eq!(names, ["admin", "billing:read"]);
     assert_eq!(user(&app, &admin, &alice.id).await["roles"], json!([]));
@@ -575,7 +554,7 @@ async fn assigned_roles_show_at_once_in_the_user_and_in_the_token_after_a_refres
     assert_eq!(claims(&alice.access)["roles"], json!([]));
     // and the next refresh carries the new ones.
     let refreshed = expect(app.refresh(&alice.refresh).await, 200).await;
-    let access = s(&refreshed, "access_token");
+    let access = text_field(&refreshed, "access_token");
     assert_eq!(
         sorted(&claims(&access)["roles"]),
         ["billing:read", "editor"]
@@ -590,9 +569,13 @@ async fn assigned_roles_show_at_once_in_the_user_and_in_the_token_after_a_refres
     )
     .await;
     assert_eq!(expect(r, 200).await["roles"], json!(["editor"]));
-    let refreshed = expect(app.refresh(&s(&refreshed, "refresh_token")).await, 200).await;
+    let refreshed = expect(
+        app.refresh(&text_field(&refreshed, "refresh_token")).await,
+        200,
+    )
+    .await;
     assert_eq!(
-        claims(&s(&refreshed, "access_token"))["roles"],
+        claims(&text_field(&refreshed, "access_token"))["roles"],
         json!(["editor"])
     );
 
@@ -620,7 +603,7 @@ async fn assigned_roles_show_at_once_in_the_user_and_in_the_token_after_a_refres
     let now = user(&app, &admin, &alice.id).await;
     assert_eq!(now["roles"], json!(["editor"]));
     assert!(now["display_name"].is_null(), "{now}");
-    assert_eq!(count(&app, "roles WHERE name = 'ghost'").await, 0);
+    assert_eq!(app.db.count("roles WHERE name = 'ghost'").await, 0);
 
     // Other fields of PATCH work, and `null` clears.
     let r = patch(
@@ -706,7 +689,10 @@ async fn a_demoted_admin_loses_admin_powers_on_the_very_next_request(b: Backend)
 async fn the_last_active_admin_cannot_be_demoted_deactivated_or_deleted(b: Backend) {
     let (app, admin) = admin_app(b).await;
     let me = user_path(&admin.id);
-    let audited = count(&app, "audit_events WHERE event LIKE 'admin.%'").await;
+    let audited = app
+        .db
+        .count("audit_events WHERE event LIKE 'admin.%'")
+        .await;
     for change in [
         json!({ "roles": [] }),
         json!({ "roles": [], "display_name": "Changed" }),
@@ -739,7 +725,9 @@ async fn the_last_active_admin_cannot_be_demoted_deactivated_or_deleted(b: Backe
     assert!(now["display_name"].is_null());
     assert_eq!(active_admins(&app).await, 1);
     assert_eq!(
-        count(&app, "audit_events WHERE event LIKE 'admin.%'").await,
+        app.db
+            .count("audit_events WHERE event LIKE 'admin.%'")
+            .await,
         audited
     );
 
@@ -1026,7 +1014,7 @@ async fn page_sizes_1_through_200_are_honoured_and_bad_queries_are_refused(b: Ba
     }
     // The last page of 251 users by 200.
     let first = list(&app, &admin.access, &[("limit", "200")]).await;
-    let cursor = s(&first, "next_cursor");
+    let cursor = text_field(&first, "next_cursor");
     let rest = list(
         &app,
         &admin.access,
@@ -1207,7 +1195,7 @@ async fn the_user_list_filters_by_prefix_role_flags_lockout_and_creation_time(b:
         let app = &app;
         let admin = &admin;
         let id = c.id.clone();
-        async move { s(&user(app, admin, &id).await, "created_at") }
+        async move { text_field(&user(app, admin, &id).await, "created_at") }
     };
     let (ta, tb, tc) = (
         created(&alice).await,
@@ -1280,7 +1268,7 @@ async fn the_user_list_filters_by_prefix_role_flags_lockout_and_creation_time(b:
         &[("q", "al"), ("limit", "1"), ("include_total", "true")],
     )
     .await;
-    let cursor = s(&first, "next_cursor");
+    let cursor = text_field(&first, "next_cursor");
     let second = list(
         &app,
         t,
@@ -1328,7 +1316,7 @@ async fn walking_every_page_returns_every_user_exactly_once_in_a_stable_order(b:
     assert_eq!(filtered.len(), 31);
     assert_eq!(filtered.iter().collect::<BTreeSet<_>>().len(), 31);
     let emails: BTreeSet<String> = stream::iter(filtered.iter())
-        .then(|id| async { s(&user(&app, &admin, id).await, "email") })
+        .then(|id| async { text_field(&user(&app, &admin, id).await, "email") })
         .collect()
         .await;
     for e in &emails {
@@ -1348,7 +1336,7 @@ async fn walking_every_page_returns_every_user_exactly_once_in_a_stable_order(b:
             &json!({ "roles": ["club"] }),
         )
         .await;
-        if s(&expect(r, 200).await, "email").starts_with("user1") {
+        if text_field(&expect(r, 200).await, "email").starts_with("user1") {
             members_user1.push(id.clone());
         }
     }
@@ -1399,7 +1387,7 @@ async fn paging_while_users_are_being_added_returns_every_earlier_user_exactly_o
                     .unwrap();
                 assert_eq!(r.status(), 201);
                 let u: Value = r.json().await.unwrap();
-                ids.push(s(&u, "id"));
+                ids.push(text_field(&u, "id"));
                 added.fetch_add(1, Ordering::SeqCst);
             }
             ids
@@ -1424,7 +1412,13 @@ async fn paging_while_users_are_being_added_returns_every_earlier_user_exactly_o
         let q: Vec<(&str, &str)> = q.iter().map(|(k, v)| (*k, v.as_str())).collect();
         let page = list(&app, &admin.access, &q).await;
         pages += 1;
-        seen.extend(page["users"].as_array().unwrap().iter().map(|u| s(u, "id")));
+        seen.extend(
+            page["users"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|u| text_field(u, "id")),
+        );
         match page["next_cursor"].as_str() {
             Some(c) => cursor = Some(c.to_owned()),
             None => break,
@@ -1477,7 +1471,7 @@ async fn an_admin_creates_users_with_a_password_under_the_password_policy(b: Bac
     assert_eq!(eve["email_verified"], true);
     assert_eq!(eve["is_active"], true);
     assert!(!eve.to_string().contains(PASSWORD));
-    assert_eq!(user(&app, &admin, &s(&eve, "id")).await, eve);
+    assert_eq!(user(&app, &admin, &text_field(&eve, "id")).await, eve);
     let tokens = expect(
         app.post_json(
             "/api/v1/auth/login",
@@ -1488,7 +1482,7 @@ async fn an_admin_creates_users_with_a_password_under_the_password_policy(b: Bac
     )
     .await;
     assert_eq!(
-        claims(&s(&tokens, "access_token"))["roles"],
+        claims(&text_field(&tokens, "access_token"))["roles"],
         json!(["editor"])
     );
 
@@ -1607,19 +1601,15 @@ async fn an_invited_user_without_a_password_chooses_one_through_the_emailed_link
     assert_eq!(gina["email_verified"], false);
     // The mail is queued with the account: a password-reset link, and no verification mail.
     assert_eq!(
-        count(
-            &app,
-            "mail_outbox WHERE kind = 'password_reset' AND recipient = 'gina@example.com'"
-        )
-        .await,
+        app.db
+            .count("mail_outbox WHERE kind = 'password_reset' AND recipient = 'gina@example.com'")
+            .await,
         1
     );
     assert_eq!(
-        count(
-            &app,
-            "mail_outbox WHERE kind = 'verify_email' AND recipient = 'gina@example.com'"
-        )
-        .await,
+        app.db
+            .count("mail_outbox WHERE kind = 'verify_email' AND recipient = 'gina@example.com'")
+            .await,
         0
     );
     // Nobody can sign in before a password is chosen.
@@ -1666,11 +1656,9 @@ async fn an_invitation_to_verify_sends_a_verification_mail_unless_already_verifi
     let hank = expect(r, 201).await;
     assert_eq!(hank["email_verified"], false);
     assert_eq!(
-        count(
-            &app,
-            "mail_outbox WHERE kind = 'verify_email' AND recipient = 'hank@example.com'"
-        )
-        .await,
+        app.db
+            .count("mail_outbox WHERE kind = 'verify_email' AND recipient = 'hank@example.com'")
+            .await,
         1
     );
     let mail = sink.wait_for_mail_to("hank@example.com", 1).await;
@@ -1683,7 +1671,7 @@ async fn an_invitation_to_verify_sends_a_verification_mail_unless_already_verifi
         .await;
     assert_eq!(r.status(), 204);
     assert_eq!(
-        user(&app, &admin, &s(&hank, "id")).await["email_verified"],
+        user(&app, &admin, &text_field(&hank, "id")).await["email_verified"],
         true
     );
 
@@ -1698,7 +1686,9 @@ async fn an_invitation_to_verify_sends_a_verification_mail_unless_already_verifi
     admin_create(&app, &admin, "jack@example.com", json!({})).await;
     for who in ["ivy@example.com", "jack@example.com"] {
         assert_eq!(
-            count(&app, &format!("mail_outbox WHERE recipient = '{who}'")).await,
+            app.db
+                .count(&format!("mail_outbox WHERE recipient = '{who}'"))
+                .await,
             0,
             "{who}"
         );
@@ -1844,7 +1834,7 @@ async fn revoking_a_users_sessions_ends_every_one_of_them(b: Backend) {
     let sessions = expect(get(&app, &sessions_path, &admin.access).await, 200).await;
     let sessions = sessions.as_array().unwrap();
     assert_eq!(sessions.len(), 3);
-    let sids: BTreeSet<String> = sessions.iter().map(|x| s(x, "id")).collect();
+    let sids: BTreeSet<String> = sessions.iter().map(|x| text_field(x, "id")).collect();
     let from_tokens: BTreeSet<String> = all
         .iter()
         .map(|c| claims(&c.access)["sid"].as_str().unwrap().to_owned())
@@ -1924,7 +1914,7 @@ async fn every_admin_action_is_audited_with_the_acting_admin(b: Backend) {
     )
     .await;
     let request_id = r.headers()["x-request-id"].to_str().unwrap().to_owned();
-    let alice = s(&expect(r, 201).await, "id");
+    let alice = text_field(&expect(r, 201).await, "id");
     step().await;
     expect(
         patch(
@@ -2046,7 +2036,7 @@ async fn every_admin_action_is_audited_with_the_acting_admin(b: Backend) {
     );
 
     // from is inclusive, to exclusive.
-    let at = s(updates.first().unwrap(), "occurred_at");
+    let at = text_field(updates.first().unwrap(), "occurred_at");
     let from = audit(&app, &a.access, &[("user_id", &alice), ("from", &at)]).await;
     assert_eq!(from.len(), 5, "{from:?}");
     assert_eq!(from.last().unwrap()["event"], "admin.user_updated");
@@ -2058,7 +2048,10 @@ async fn every_admin_action_is_audited_with_the_acting_admin(b: Backend) {
         &a.access,
         &[
             ("from", &at),
-            ("to", &s(only(&events, "admin.user_deleted"), "occurred_at")),
+            (
+                "to",
+                &text_field(only(&events, "admin.user_deleted"), "occurred_at"),
+            ),
         ],
     )
     .await;
@@ -2085,13 +2078,16 @@ async fn every_admin_action_is_audited_with_the_acting_admin(b: Backend) {
         let walked = audit_walk(&app, &a.access, &[], limit).await;
         assert_eq!(walked, everything, "pages of {limit}");
     }
-    let ids: BTreeSet<String> = everything.iter().map(|e| s(e, "id")).collect();
+    let ids: BTreeSet<String> = everything.iter().map(|e| text_field(e, "id")).collect();
     assert_eq!(ids.len(), everything.len());
     assert_eq!(
         audit_walk(&app, &a.access, &[("user_id", &alice)], 2).await,
         events
     );
-    let times: Vec<String> = everything.iter().map(|e| s(e, "occurred_at")).collect();
+    let times: Vec<String> = everything
+        .iter()
+        .map(|e| text_field(e, "occurred_at"))
+        .collect();
     let parsed: Vec<chrono::DateTime<chrono::Utc>> =
         times.iter().map(|t| t.parse().unwrap()).collect();
     assert!(
