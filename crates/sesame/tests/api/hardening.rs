@@ -407,17 +407,7 @@ async fn token_responses_are_not_stored(backend: Backend) {
     let r = app.refresh(body["refresh_token"].as_str().unwrap()).await;
     assert_eq!(r.status(), 200);
     assert_no_store(&r, "refresh");
-    let r = app
-        .client
-        .post(app.url("/api/v1/auth/token"))
-        .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
-        .body(format!(
-            "grant_type=password&username=a%40example.com&password={}",
-            PASSWORD.replace(' ', "+")
-        ))
-        .send()
-        .await
-        .unwrap();
+    let r = app.password_grant("a@example.com", PASSWORD).await;
     assert_eq!(r.status(), 200);
     assert_no_store(&r, "the token endpoint");
 }
