@@ -214,16 +214,8 @@ async fn security_schemes_offer_bearer_and_the_oauth2_password_flow() {
     // The documented token URL is a working OAuth token endpoint on this server.
     app.create_user("a@example.com").await;
     let r = app
-        .client
-        .post(app.url("/api/v1/auth/token"))
-        .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
-        .body(format!(
-            "grant_type=password&username=a%40example.com&password={}",
-            crate::helpers::PASSWORD.replace(' ', "+")
-        ))
-        .send()
-        .await
-        .unwrap();
+        .password_grant("a@example.com", crate::helpers::PASSWORD)
+        .await;
     assert_eq!(r.status(), 200);
     let body: Value = r.json().await.unwrap();
     assert_eq!(body["token_type"], "Bearer");
