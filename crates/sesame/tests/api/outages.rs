@@ -219,17 +219,7 @@ async fn a_stopped_database_answers_503_database_unavailable_and_recovers() {
     );
     let r = app.me(tokens["access_token"].as_str().unwrap()).await;
     crate::helpers::assert_problem(r, 503, "database_unavailable").await;
-    let r = app
-        .client
-        .post(app.url("/api/v1/auth/token"))
-        .form(&[
-            ("grant_type", "password"),
-            ("username", "outage@example.com"),
-            ("password", PASSWORD),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let r = app.password_grant("outage@example.com", PASSWORD).await;
     assert_eq!(r.status(), 503);
     let body: serde_json::Value = r.json().await.unwrap();
     assert_eq!(body["error"], "temporarily_unavailable", "{body}");
