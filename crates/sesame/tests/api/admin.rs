@@ -5,9 +5,9 @@
 //! and invitations, unlocks and session revocation, the audit trail of every admin action, the
 //! bootstrap admin, and `sesame users seed`.
 
+use crate::helpers::text_field as s;
 use crate::helpers::{
-    assert_problem, spawn_app_with, spawn_on, text_field, Backend, TestApp, TestDb, FAST_HASH,
-    PASSWORD,
+    assert_problem, spawn_app_with, spawn_on, Backend, TestApp, TestDb, FAST_HASH, PASSWORD,
 };
 use crate::smtp::SmtpSink;
 use base64::Engine as _;
@@ -38,9 +38,9 @@ struct Caller {
 impl Caller {
     fn from_tokens(t: &Value) -> Self {
         Self {
-            id: text_field(&t["user"], "id"),
-            access: text_field(t, "access_token"),
-            refresh: text_field(t, "refresh_token"),
+            id: s(&t["user"], "id"),
+            access: s(t, "access_token"),
+            refresh: s(t, "refresh_token"),
         }
     }
 }
@@ -147,7 +147,7 @@ async fn emails(app: &TestApp, token: &str, query: &[(&str, &str)]) -> BTreeSet<
         .as_array()
         .unwrap()
         .iter()
-        .map(|u| text_field(u, "email"))
+        .map(|u| s(u, "email"))
         .collect()
 }
 
@@ -169,7 +169,7 @@ async fn walk(app: &TestApp, token: &str, query: &[(&str, &str)], limit: u32) ->
         }
         let page = list(app, token, &q).await;
         let users = page["users"].as_array().unwrap();
-        ids.extend(users.iter().map(|u| text_field(u, "id")));
+        ids.extend(users.iter().map(|u| s(u, "id")));
         match page["next_cursor"].as_str() {
             Some(c) => {
                 assert_eq!(
@@ -247,7 +247,7 @@ async fn register_many(app: &TestApp, prefix: &str, n: usize) -> Vec<String> {
             let r = app
                 .register(&format!("{prefix}{i}@example.com"), PASSWORD)
                 .await;
-            text_field(&expect(r, 201).await, "id")
+            s(&expect(r, 201).await, "id")
         })
         .buffer_unordered(16)
         .collect()
@@ -393,7 +393,7 @@ async fn every_admin_route_refuses_a_caller_holding_only_a_non_admin_role(b: Bac
         json!({ "roles": ["support"], "email_verified": true }),
     )
     .await;
-    let carol = Caller::from_tokens(&app.tokens(&text_field(&carol, "email")).await);
+    let carol = Caller::from_tokens(&app.tokens(&s(&carol, "email")).await);
     assert_eq!(
         user(&app, &admin, &carol.id).await["roles"],
         json!(["support"])
@@ -478,7 +478,7 @@ async fn roles_are_created_listed_with_user_counts_and_deleted_but_admin_is_buil
         .as_array()
         .unwrap()
         .iter()
-        .map(|r| (text_field(r, "name"), r.clone()))
+        .map(|r| (s(r, "name"), r.clone()))
         .collect();
     assert_eq!(
         by_name.keys().cloned().collect::<Vec<_>>(),
@@ -502,7 +502,7 @@ async fn roles_are_created_listed_with_user_counts_and_deleted_but_admin_is_buil
         .as_array()
         .unwrap()
         .iter()
-        .map(|r| text_field(r, "name"))
+        .map(|r| s(r, "name"))
         .collect();
     assert_eq!(names, ["admin", "billing:read"]);
     assert_eq!(user(&app, &admin, &alice.id).await["roles"], json!([]));
@@ -554,7 +554,7 @@ async fn assigned_roles_show_at_once_in_the_user_and_in_the_token_after_a_refres
     assert_eq!(claims(&alice.access)["roles"], json!([]));
     // and the next refresh carries the new ones.
     let refreshed = expect(app.refresh(&alice.refresh).await, 200).await;
-    let access = text_field(&refreshed, "access_token");
+    let access = s(&refreshed, "access_token");
     assert_eq!(
         sorted(&claims(&access)["roles"]),
         ["billing:read", "editor"]
@@ -569,13 +569,9 @@ async fn assigned_roles_show_at_once_in_the_user_and_in_the_token_after_a_refres
     )
     .await;
     assert_eq!(expect(r, 200).await["roles"], json!(["editor"]));
-    let refreshed = expect(
-        app.refresh(&text_field(&refreshed, "refresh_token")).await,
-        200,
-    )
-    .await;
+    let refreshed = expect(app.refresh(&s(&refreshed, "refresh_token")).await, 200).await;
     assert_eq!(
-        claims(&text_field(&refreshed, "access_token"))["roles"],
+        claims(&s(&refreshed, "access_token"))["roles"],
         json!(["editor"])
     );
 
@@ -1014,7 +1010,7 @@ async fn page_sizes_1_through_200_are_honoured_and_bad_queries_are_refused(b: Ba
     }
     // The last page of 251 users by 200.
     let first = list(&app, &admin.access, &[("limit", "200")]).await;
-    let cursor = text_field(&first, "next_cursor");
+    let cursor = s(&first, "next_cursor");
     let rest = list(
         &app,
         &admin.access,
@@ -1195,7 +1191,7 @@ async fn the_user_list_filters_by_prefix_role_flags_lockout_and_creation_time(b:
         let app = &app;
         let admin = &admin;
         let id = c.id.clone();
-        async move { text_field(&user(app, admin, &id).await, "created_at") }
+        async move { s(&user(app, admin, &id).await, "created_at") }
     };
     let (ta, tb, tc) = (
         created(&alice).await,
@@ -1268,7 +1264,7 @@ async fn the_user_list_filters_by_prefix_role_flags_lockout_and_creation_time(b:
         &[("q", "al"), ("limit", "1"), ("include_total", "true")],
     )
     .await;
-    let cursor = text_field(&first, "next_cursor");
+    let cursor = s(&first, "next_cursor");
     let second = list(
         &app,
         t,
@@ -1316,7 +1312,7 @@ async fn walking_every_page_returns_every_user_exactly_once_in_a_stable_order(b:
     assert_eq!(filtered.len(), 31);
     assert_eq!(filtered.iter().collect::<BTreeSet<_>>().len(), 31);
     let emails: BTreeSet<String> = stream::iter(filtered.iter())
-        .then(|id| async { text_field(&user(&app, &admin, id).await, "email") })
+        .then(|id| async { s(&user(&app, &admin, id).await, "email") })
         .collect()
         .await;
     for e in &emails {
@@ -1336,7 +1332,7 @@ async fn walking_every_page_returns_every_user_exactly_once_in_a_stable_order(b:
             &json!({ "roles": ["club"] }),
         )
         .await;
-        if text_field(&expect(r, 200).await, "email").starts_with("user1") {
+        if s(&expect(r, 200).await, "email").starts_with("user1") {
             members_user1.push(id.clone());
         }
     }
@@ -1387,7 +1383,7 @@ async fn paging_while_users_are_being_added_returns_every_earlier_user_exactly_o
                     .unwrap();
                 assert_eq!(r.status(), 201);
                 let u: Value = r.json().await.unwrap();
-                ids.push(text_field(&u, "id"));
+                ids.push(s(&u, "id"));
                 added.fetch_add(1, Ordering::SeqCst);
             }
             ids
@@ -1412,13 +1408,7 @@ async fn paging_while_users_are_being_added_returns_every_earlier_user_exactly_o
         let q: Vec<(&str, &str)> = q.iter().map(|(k, v)| (*k, v.as_str())).collect();
         let page = list(&app, &admin.access, &q).await;
         pages += 1;
-        seen.extend(
-            page["users"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|u| text_field(u, "id")),
-        );
+        seen.extend(page["users"].as_array().unwrap().iter().map(|u| s(u, "id")));
         match page["next_cursor"].as_str() {
             Some(c) => cursor = Some(c.to_owned()),
             None => break,
@@ -1471,7 +1461,7 @@ async fn an_admin_creates_users_with_a_password_under_the_password_policy(b: Bac
     assert_eq!(eve["email_verified"], true);
     assert_eq!(eve["is_active"], true);
     assert!(!eve.to_string().contains(PASSWORD));
-    assert_eq!(user(&app, &admin, &text_field(&eve, "id")).await, eve);
+    assert_eq!(user(&app, &admin, &s(&eve, "id")).await, eve);
     let tokens = expect(
         app.post_json(
             "/api/v1/auth/login",
@@ -1482,7 +1472,7 @@ async fn an_admin_creates_users_with_a_password_under_the_password_policy(b: Bac
     )
     .await;
     assert_eq!(
-        claims(&text_field(&tokens, "access_token"))["roles"],
+        claims(&s(&tokens, "access_token"))["roles"],
         json!(["editor"])
     );
 
@@ -1671,7 +1661,7 @@ async fn an_invitation_to_verify_sends_a_verification_mail_unless_already_verifi
         .await;
     assert_eq!(r.status(), 204);
     assert_eq!(
-        user(&app, &admin, &text_field(&hank, "id")).await["email_verified"],
+        user(&app, &admin, &s(&hank, "id")).await["email_verified"],
         true
     );
 
@@ -1834,7 +1824,7 @@ async fn revoking_a_users_sessions_ends_every_one_of_them(b: Backend) {
     let sessions = expect(get(&app, &sessions_path, &admin.access).await, 200).await;
     let sessions = sessions.as_array().unwrap();
     assert_eq!(sessions.len(), 3);
-    let sids: BTreeSet<String> = sessions.iter().map(|x| text_field(x, "id")).collect();
+    let sids: BTreeSet<String> = sessions.iter().map(|x| s(x, "id")).collect();
     let from_tokens: BTreeSet<String> = all
         .iter()
         .map(|c| claims(&c.access)["sid"].as_str().unwrap().to_owned())
@@ -1914,7 +1904,7 @@ async fn every_admin_action_is_audited_with_the_acting_admin(b: Backend) {
     )
     .await;
     let request_id = r.headers()["x-request-id"].to_str().unwrap().to_owned();
-    let alice = text_field(&expect(r, 201).await, "id");
+    let alice = s(&expect(r, 201).await, "id");
     step().await;
     expect(
         patch(
@@ -2036,7 +2026,7 @@ async fn every_admin_action_is_audited_with_the_acting_admin(b: Backend) {
     );
 
     // from is inclusive, to exclusive.
-    let at = text_field(updates.first().unwrap(), "occurred_at");
+    let at = s(updates.first().unwrap(), "occurred_at");
     let from = audit(&app, &a.access, &[("user_id", &alice), ("from", &at)]).await;
     assert_eq!(from.len(), 5, "{from:?}");
     assert_eq!(from.last().unwrap()["event"], "admin.user_updated");
@@ -2048,10 +2038,7 @@ async fn every_admin_action_is_audited_with_the_acting_admin(b: Backend) {
         &a.access,
         &[
             ("from", &at),
-            (
-                "to",
-                &text_field(only(&events, "admin.user_deleted"), "occurred_at"),
-            ),
+            ("to", &s(only(&events, "admin.user_deleted"), "occurred_at")),
         ],
     )
     .await;
@@ -2078,16 +2065,13 @@ async fn every_admin_action_is_audited_with_the_acting_admin(b: Backend) {
         let walked = audit_walk(&app, &a.access, &[], limit).await;
         assert_eq!(walked, everything, "pages of {limit}");
     }
-    let ids: BTreeSet<String> = everything.iter().map(|e| text_field(e, "id")).collect();
+    let ids: BTreeSet<String> = everything.iter().map(|e| s(e, "id")).collect();
     assert_eq!(ids.len(), everything.len());
     assert_eq!(
         audit_walk(&app, &a.access, &[("user_id", &alice)], 2).await,
         events
     );
-    let times: Vec<String> = everything
-        .iter()
-        .map(|e| text_field(e, "occurred_at"))
-        .collect();
+    let times: Vec<String> = everything.iter().map(|e| s(e, "occurred_at")).collect();
     let parsed: Vec<chrono::DateTime<chrono::Utc>> =
         times.iter().map(|t| t.parse().unwrap()).collect();
     assert!(
