@@ -5,7 +5,8 @@
 //! API, as an operator would. (Logins, lockouts and admin actions are covered in `abuse.rs` and
 //! `admin.rs`.)
 
-use crate::helpers::{spawn_app_with, text_field, Backend, TestApp, PASSWORD};
+use crate::helpers::text_field as s;
+use crate::helpers::{spawn_app_with, Backend, TestApp, PASSWORD};
 use crate::smtp::SmtpSink;
 use reqwest::Response;
 use serde_json::{json, Value};
@@ -25,7 +26,7 @@ async fn app(b: Backend, extra: &[&str]) -> (TestApp, SmtpSink, String) {
     flags.extend_from_slice(&sink.serve_flags());
     flags.extend_from_slice(extra);
     let app = spawn_app_with(b, &[], &flags).await;
-    let admin = text_field(&app.tokens(ADMIN_EMAIL).await, "access_token");
+    let admin = s(&app.tokens(ADMIN_EMAIL).await, "access_token");
     (app, sink, admin)
 }
 
@@ -65,8 +66,8 @@ async fn the_one(app: &TestApp, admin: &str, user: &str, event: &str, request_id
 async fn refresh_token_reuse_is_audited_with_its_session(b: Backend) {
     let (app, _sink, admin) = app(b, &["--refresh-reuse-grace", "0s"]).await;
     let t = app.user_with_tokens("alice@example.com").await;
-    let id = text_field(&t["user"], "id");
-    let rt0 = text_field(&t, "refresh_token");
+    let id = s(&t["user"], "id");
+    let rt0 = s(&t, "refresh_token");
     let body = json!({ "refresh_token": rt0 });
     let url = app.url("/api/v1/auth/refresh");
     send_as(app.client.post(&url).json(&body), "first-use", 200).await;
@@ -90,11 +91,11 @@ async fn refresh_token_reuse_is_audited_with_its_session(b: Backend) {
 async fn deleting_ones_account_is_audited(b: Backend) {
     let (app, _sink, admin) = app(b, &[]).await;
     let t = app.user_with_tokens("alice@example.com").await;
-    let id = text_field(&t["user"], "id");
+    let id = s(&t["user"], "id");
     let rb = app
         .client
         .delete(app.url("/api/v1/users/me"))
-        .bearer_auth(text_field(&t, "access_token"))
+        .bearer_auth(s(&t, "access_token"))
         .json(&json!({ "password": PASSWORD }));
     send_as(rb, "deletion", 204).await;
     let detail = the_one(&app, &admin, &id, "account.deleted", "deletion").await;
@@ -104,7 +105,7 @@ async fn deleting_ones_account_is_audited(b: Backend) {
 async fn verifying_the_address_is_audited(b: Backend) {
     let (app, sink, admin) = app(b, &[]).await;
     let user = app.create_user("alice@example.com").await;
-    let id = text_field(&user, "id");
+    let id = s(&user, "id");
     let token = sink.wait_for_mail_to("alice@example.com", 1).await.token();
     let rb = app
         .client
@@ -117,7 +118,7 @@ async fn verifying_the_address_is_audited(b: Backend) {
 async fn a_password_reset_is_audited_when_requested_and_when_completed(b: Backend) {
     let (app, sink, admin) = app(b, &[]).await;
     let user = app.create_user("alice@example.com").await;
-    let id = text_field(&user, "id");
+    let id = s(&user, "id");
     sink.wait_for_mail_to("alice@example.com", 1).await;
     let rb = app
         .client
@@ -144,11 +145,11 @@ async fn a_password_reset_is_audited_when_requested_and_when_completed(b: Backen
 async fn an_email_change_is_audited_when_requested_and_when_confirmed(b: Backend) {
     let (app, sink, admin) = app(b, &[]).await;
     let t = app.user_with_tokens("alice@example.com").await;
-    let id = text_field(&t["user"], "id");
+    let id = s(&t["user"], "id");
     let rb = app
         .client
         .post(app.url("/api/v1/users/me/email"))
-        .bearer_auth(text_field(&t, "access_token"))
+        .bearer_auth(s(&t, "access_token"))
         .json(&json!({ "new_email": "alice@new.example", "password": PASSWORD }));
     send_as(rb, "change-request", 202).await;
     let detail = the_one(
@@ -183,11 +184,11 @@ async fn logout_all_is_audited_with_the_number_of_sessions_ended(b: Backend) {
     let (app, _sink, admin) = app(b, &[]).await;
     let t = app.user_with_tokens("alice@example.com").await;
     app.tokens("alice@example.com").await;
-    let id = text_field(&t["user"], "id");
+    let id = s(&t["user"], "id");
     let rb = app
         .client
         .post(app.url("/api/v1/auth/logout-all"))
-        .bearer_auth(text_field(&t, "access_token"));
+        .bearer_auth(s(&t, "access_token"));
     send_as(rb, "logout-all", 204).await;
     let detail = the_one(&app, &admin, &id, "session.logout_all", "logout-all").await;
     assert_eq!(detail["sessions_ended"], 2);
@@ -197,14 +198,14 @@ async fn ending_one_session_is_audited_with_its_id(b: Backend) {
     let (app, _sink, admin) = app(b, &[]).await;
     let t = app.user_with_tokens("alice@example.com").await;
     app.tokens("alice@example.com").await;
-    let id = text_field(&t["user"], "id");
-    let access = text_field(&t, "access_token");
+    let id = s(&t["user"], "id");
+    let access = s(&t, "access_token");
     let r = app.get_auth("/api/v1/users/me/sessions", &access).await;
     let sessions: Vec<Value> = r.json().await.unwrap();
     let other = sessions
         .iter()
         .find(|x| x["current"] == false)
-        .map(|x| text_field(x, "id"))
+        .map(|x| s(x, "id"))
         .unwrap_or_else(|| panic!("another session in {sessions:?}"));
     let rb = app
         .client
