@@ -3,8 +3,9 @@
 //! deletion and export, delivery when the mail server is down, restarts with mail still queued,
 //! permanent and transient rejections, and the HTML pages emailed links open.
 
+use crate::helpers::text_field as s;
 use crate::helpers::{
-    assert_problem, eventually, spawn_app_with, spawn_on, text_field, Backend, TestApp, PASSWORD,
+    assert_problem, eventually, spawn_app_with, spawn_on, Backend, TestApp, PASSWORD,
 };
 use crate::smtp::{free_port, smtp_url, Mail, Mode, SmtpSink};
 use reqwest::header::{
@@ -127,10 +128,10 @@ async fn login_as(app: &TestApp, email: &str, user_agent: &str) -> Value {
 
 /// Asserts that an access token and a refresh token no longer work.
 async fn assert_session_dead(app: &TestApp, tokens: &Value, what: &str) {
-    let r = app.me(&text_field(tokens, "access_token")).await;
+    let r = app.me(&s(tokens, "access_token")).await;
     assert_eq!(r.status(), 401, "access token of {what}");
     assert_problem(r, 401, "invalid_token").await;
-    let r = app.refresh(&text_field(tokens, "refresh_token")).await;
+    let r = app.refresh(&s(tokens, "refresh_token")).await;
     assert_eq!(r.status(), 401, "refresh token of {what}");
     assert_problem(r, 401, "invalid_refresh_token").await;
 }
@@ -391,7 +392,7 @@ async fn a_password_change_voids_outstanding_reset_links(b: Backend) {
     assert_eq!(app.forgot_password("alice@example.com").await.status(), 202);
     let token = sink.wait_for_mail_to("alice@example.com", 2).await.token();
 
-    let r = change_password(&app, &text_field(&t, "access_token"), PASSWORD).await;
+    let r = change_password(&app, &s(&t, "access_token"), PASSWORD).await;
     assert_eq!(r.status(), 200);
     let notice = sink.wait_for_mail_to("alice@example.com", 3).await;
     assert_eq!(notice.subject, "Your password was changed");
@@ -409,7 +410,7 @@ async fn a_password_change_voids_outstanding_reset_links(b: Backend) {
 async fn a_password_change_needs_the_current_password(b: Backend) {
     let (app, _sink) = app_with_sink(b, &[]).await;
     let t = app.user_with_tokens("alice@example.com").await;
-    let r = change_password(&app, &text_field(&t, "access_token"), "not the current one").await;
+    let r = change_password(&app, &s(&t, "access_token"), "not the current one").await;
     let body = assert_problem(r, 422, "validation_failed").await;
     assert!(body.to_string().contains("current_password"), "{body}");
     assert_eq!(app.login("alice@example.com", PASSWORD).await.status(), 200);
@@ -422,18 +423,15 @@ async fn a_password_change_hands_out_fresh_tokens_and_ends_other_sessions(b: Bac
     let mine = app.user_with_tokens("alice@example.com").await;
     let other = app.tokens("alice@example.com").await;
 
-    let r = change_password(&app, &text_field(&mine, "access_token"), PASSWORD).await;
+    let r = change_password(&app, &s(&mine, "access_token"), PASSWORD).await;
     assert_eq!(r.status(), 200);
     let fresh: Value = r.json().await.unwrap();
     assert_eq!(fresh["token_type"], "Bearer");
-    assert_eq!(
-        app.me(&text_field(&fresh, "access_token")).await.status(),
-        200
-    );
+    assert_eq!(app.me(&s(&fresh, "access_token")).await.status(), 200);
 
-    let r = app.refresh(&text_field(&mine, "refresh_token")).await;
+    let r = app.refresh(&s(&mine, "refresh_token")).await;
     assert_problem(r, 401, "invalid_refresh_token").await;
-    let r = app.refresh(&text_field(&fresh, "refresh_token")).await;
+    let r = app.refresh(&s(&fresh, "refresh_token")).await;
     assert_eq!(r.status(), 200, "the fresh refresh token works");
 
     assert_session_dead(&app, &other, "the other session").await;
@@ -448,7 +446,7 @@ async fn a_password_change_hands_out_fresh_tokens_and_ends_other_sessions(b: Bac
 async fn an_email_change_takes_effect_only_when_the_new_address_confirms(b: Backend) {
     let (app, sink) = app_with_sink(b, &[]).await;
     let t = app.user_with_tokens("alice@example.com").await;
-    let access = text_field(&t, "access_token");
+    let access = s(&t, "access_token");
     let r = app
         .post_json_auth(
             "/api/v1/users/me/email",
@@ -506,7 +504,7 @@ async fn changing_to_a_taken_address_sends_that_address_a_notice_and_no_link(b: 
     let t = app.user_with_tokens("alice@example.com").await;
     app.create_user("bob@example.com").await;
     sink.wait_for_mail_to("bob@example.com", 1).await;
-    let access = text_field(&t, "access_token");
+    let access = s(&t, "access_token");
 
     let r = app
         .post_json_auth(
@@ -547,7 +545,7 @@ async fn sessions_are_listed_and_one_can_be_ended(b: Backend) {
     app.create_user("alice@example.com").await;
     let a = login_as(&app, "alice@example.com", "agent-A/1.0").await;
     let bee = login_as(&app, "alice@example.com", "agent-B/2.0").await;
-    let a_access = text_field(&a, "access_token");
+    let a_access = s(&a, "access_token");
 
     let r = app.get_auth("/api/v1/users/me/sessions", &a_access).await;
     assert_eq!(r.status(), 200);
@@ -561,9 +559,9 @@ async fn sessions_are_listed_and_one_can_be_ended(b: Backend) {
     for x in &list {
         assert_eq!(x["ip"], "127.0.0.1", "{x}");
         assert!(x["id"].is_string() && x["created_at"].is_string(), "{x}");
-        assert!(!x.to_string().contains(&text_field(&a, "refresh_token")));
+        assert!(!x.to_string().contains(&s(&a, "refresh_token")));
     }
-    let other_id = text_field(other, "id");
+    let other_id = s(other, "id");
 
     let r = delete(
         &app,
@@ -585,11 +583,11 @@ async fn sessions_are_listed_and_one_can_be_ended(b: Backend) {
 
     // Bob cannot end Alice's session, and nobody can end one that does not exist.
     let bob = app.user_with_tokens("bob@example.com").await;
-    let alice_session = text_field(&list[0], "id");
+    let alice_session = s(&list[0], "id");
     let r = delete(
         &app,
         &format!("/api/v1/users/me/sessions/{alice_session}"),
-        &text_field(&bob, "access_token"),
+        &s(&bob, "access_token"),
         None,
     )
     .await;
@@ -612,7 +610,7 @@ async fn sessions_are_listed_and_one_can_be_ended(b: Backend) {
 async fn deleting_the_account_needs_the_password_and_ends_everything(b: Backend) {
     let (app, _sink) = app_with_sink(b, &[]).await;
     let t = app.user_with_tokens("alice@example.com").await;
-    let access = text_field(&t, "access_token");
+    let access = s(&t, "access_token");
 
     let r = delete(
         &app,
@@ -665,7 +663,7 @@ async fn deleting_an_account_drops_its_undelivered_mail(b: Backend) {
     let r = delete(
         &app,
         "/api/v1/users/me",
-        &text_field(&t, "access_token"),
+        &s(&t, "access_token"),
         Some(&json!({ "password": PASSWORD })),
     )
     .await;
@@ -686,10 +684,7 @@ async fn the_export_holds_the_user_and_sessions_and_no_secret(b: Backend) {
     let first = app.user_with_tokens("alice@example.com").await;
     let second = app.tokens("alice@example.com").await;
     let r = app
-        .get_auth(
-            "/api/v1/users/me/export",
-            &text_field(&second, "access_token"),
-        )
+        .get_auth("/api/v1/users/me/export", &s(&second, "access_token"))
         .await;
     assert_eq!(r.status(), 200);
     assert_eq!(r.headers()["cache-control"], "no-store");
@@ -708,8 +703,8 @@ async fn the_export_holds_the_user_and_sessions_and_no_secret(b: Backend) {
         "refresh_secret",
         "refresh_token",
         PASSWORD,
-        &text_field(&first, "refresh_token"),
-        &text_field(&second, "refresh_token"),
+        &s(&first, "refresh_token"),
+        &s(&second, "refresh_token"),
     ] {
         assert!(
             !text.contains(secret),
