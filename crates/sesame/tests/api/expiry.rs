@@ -9,7 +9,8 @@
 //! condition fails a test. The last ones move the server's clock instead (`TestApp::clock`),
 //! so the lifetimes the service computes from its settings are what is checked.
 
-use crate::helpers::{assert_problem, spawn_app_with, text_field, Backend, TestApp, PASSWORD};
+use crate::helpers::text_field as s;
+use crate::helpers::{assert_problem, spawn_app_with, Backend, TestApp, PASSWORD};
 use crate::smtp::SmtpSink;
 use serde_json::{json, Value};
 use std::time::Duration;
@@ -54,14 +55,11 @@ async fn assert_refresh_refused(app: &TestApp, rt: &str, what: &str) {
 async fn reused_inside_the_window(app: &TestApp, rt0: &str, rt1: &str) {
     let again = refreshed(app, rt0).await;
     assert_eq!(
-        text_field(&again, "refresh_token"),
+        s(&again, "refresh_token"),
         rt1,
         "the same successor inside the window"
     );
-    assert_eq!(
-        app.me(&text_field(&again, "access_token")).await.status(),
-        200
-    );
+    assert_eq!(app.me(&s(&again, "access_token")).await.status(), 200);
 }
 
 async fn a_refresh_token_of_an_expired_session_is_refused(b: Backend) {
@@ -70,7 +68,7 @@ async fn a_refresh_token_of_an_expired_session_is_refused(b: Backend) {
     expire_sessions(&app).await;
     assert_refresh_refused(
         &app,
-        &text_field(&t, "refresh_token"),
+        &s(&t, "refresh_token"),
         "current token of an expired session",
     )
     .await;
@@ -89,18 +87,18 @@ async fn a_token_rotated_inside_the_grace_window_gets_nothing_once_the_session_e
     // check stands between an expired session and a fresh token pair on this path.
     let app = spawn_app_with(b, &[], &["--refresh-reuse-grace", "1h"]).await;
     let t = app.user_with_tokens("alice@example.com").await;
-    let rt0 = text_field(&t, "refresh_token");
+    let rt0 = s(&t, "refresh_token");
     let first = refreshed(&app, &rt0).await;
     expire_sessions(&app).await;
     assert_refresh_refused(&app, &rt0, "rotated token inside the grace window").await;
-    assert_refresh_refused(&app, &text_field(&first, "refresh_token"), "live successor").await;
+    assert_refresh_refused(&app, &s(&first, "refresh_token"), "live successor").await;
 }
 
 async fn an_access_token_of_an_expired_session_is_refused(b: Backend) {
     let app = spawn_app_with(b, &[], &[]).await;
     let t = app.user_with_tokens("alice@example.com").await;
     expire_sessions(&app).await;
-    let r = app.me(&text_field(&t, "access_token")).await;
+    let r = app.me(&s(&t, "access_token")).await;
     assert_eq!(r.status(), 401);
     assert_problem(r, 401, "invalid_token").await;
 }
@@ -110,9 +108,9 @@ async fn with_a_non_zero_grace_reuse_inside_the_window_is_tolerated_and_after_it
 ) {
     let app = spawn_app_with(b, &[], &["--refresh-reuse-grace", "30s"]).await;
     let t = app.user_with_tokens("alice@example.com").await;
-    let rt0 = text_field(&t, "refresh_token");
+    let rt0 = s(&t, "refresh_token");
     let first = refreshed(&app, &rt0).await;
-    let rt1 = text_field(&first, "refresh_token");
+    let rt1 = s(&first, "refresh_token");
 
     // 25 s after the rotation (5 s inside a 30 s window): the same successor, nothing revoked.
     age_used_tokens(&app, b, 25).await;
@@ -122,7 +120,7 @@ async fn with_a_non_zero_grace_reuse_inside_the_window_is_tolerated_and_after_it
     age_used_tokens(&app, b, 10).await;
     assert_refresh_refused(&app, &rt0, "reuse after the window").await;
     assert_refresh_refused(&app, &rt1, "the successor after theft").await;
-    let r = app.me(&text_field(&first, "access_token")).await;
+    let r = app.me(&s(&first, "access_token")).await;
     assert_problem(r, 401, "invalid_token").await;
 }
 
@@ -202,21 +200,10 @@ async fn an_expired_reset_link_is_refused_and_the_password_stays(b: Backend) {
 async fn an_expired_email_change_link_is_refused_and_the_address_stays(b: Backend) {
     let (app, sink) = app_with_sink(b, &[]).await;
     let t = app.user_with_tokens("alice@example.com").await;
-    let token = change_token(
-        &app,
-        &sink,
-        &text_field(&t, "access_token"),
-        "alice@new.example",
-    )
-    .await;
+    let token = change_token(&app, &sink, &s(&t, "access_token"), "alice@new.example").await;
     expire_email_tokens(&app).await;
     assert_problem(confirm(&app, &token).await, 400, "invalid_email_token").await;
-    let me: Value = app
-        .me(&text_field(&t, "access_token"))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let me: Value = app.me(&s(&t, "access_token")).await.json().await.unwrap();
     assert_eq!(me["email"], "alice@example.com");
     let r = app.login("alice@new.example", PASSWORD).await;
     assert_problem(r, 401, "invalid_credentials").await;
@@ -227,13 +214,7 @@ async fn an_emailed_token_works_only_for_the_flow_it_was_issued_for(b: Backend) 
     let t = app.user_with_tokens("alice@example.com").await;
     let verify_token = sink.wait_for_mail_to("alice@example.com", 1).await.token();
     let reset_tok = reset_token(&app, &sink, "alice@example.com", 2).await;
-    let change_tok = change_token(
-        &app,
-        &sink,
-        &text_field(&t, "access_token"),
-        "alice@new.example",
-    )
-    .await;
+    let change_tok = change_token(&app, &sink, &s(&t, "access_token"), "alice@new.example").await;
 
     // Each token presented to the two other flows: refused, and nothing changed.
     for (what, token) in [
@@ -251,12 +232,7 @@ async fn an_emailed_token_works_only_for_the_flow_it_was_issued_for(b: Backend) 
             assert_problem(confirm(&app, token).await, 400, "invalid_email_token").await;
         }
     }
-    let me: Value = app
-        .me(&text_field(&t, "access_token"))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let me: Value = app.me(&s(&t, "access_token")).await.json().await.unwrap();
     assert_eq!(me["email"], "alice@example.com");
     assert_eq!(me["email_verified"], false);
     assert_eq!(app.login("alice@example.com", PASSWORD).await.status(), 200);
@@ -280,14 +256,14 @@ async fn a_session_lives_for_the_refresh_lifetime_after_its_last_refresh(b: Back
     let app = spawn_app_with(b, &[], &["--refresh-token-ttl", "1h"]).await;
     let t = app.user_with_tokens("alice@example.com").await;
     app.clock.advance(59 * MINUTE);
-    let first = refreshed(&app, &text_field(&t, "refresh_token")).await;
+    let first = refreshed(&app, &s(&t, "refresh_token")).await;
     // 118 minutes after sign-in: alive, because the refresh slid the expiry.
     app.clock.advance(59 * MINUTE);
-    let second = refreshed(&app, &text_field(&first, "refresh_token")).await;
+    let second = refreshed(&app, &s(&first, "refresh_token")).await;
     app.clock.advance(60 * MINUTE + Duration::from_secs(1));
     assert_refresh_refused(
         &app,
-        &text_field(&second, "refresh_token"),
+        &s(&second, "refresh_token"),
         "an hour and a second after its last refresh",
     )
     .await;
@@ -296,9 +272,9 @@ async fn a_session_lives_for_the_refresh_lifetime_after_its_last_refresh(b: Back
 async fn the_grace_window_closes_when_the_clock_passes_it(b: Backend) {
     let app = spawn_app_with(b, &[], &["--refresh-reuse-grace", "30s"]).await;
     let t = app.user_with_tokens("alice@example.com").await;
-    let rt0 = text_field(&t, "refresh_token");
+    let rt0 = s(&t, "refresh_token");
     let first = refreshed(&app, &rt0).await;
-    let rt1 = text_field(&first, "refresh_token");
+    let rt1 = s(&first, "refresh_token");
 
     app.clock.advance(Duration::from_secs(25));
     reused_inside_the_window(&app, &rt0, &rt1).await;
@@ -322,13 +298,7 @@ async fn reset_and_email_change_links_stop_at_their_lifetime(b: Backend) {
     let t = app.user_with_tokens("alice@example.com").await;
     sink.wait_for_mail_to("alice@example.com", 1).await;
     let reset_tok = reset_token(&app, &sink, "alice@example.com", 2).await;
-    let change_tok = change_token(
-        &app,
-        &sink,
-        &text_field(&t, "access_token"),
-        "alice@new.example",
-    )
-    .await;
+    let change_tok = change_token(&app, &sink, &s(&t, "access_token"), "alice@new.example").await;
 
     app.clock.advance(10 * MINUTE + Duration::from_secs(1));
     assert_problem(reset(&app, &reset_tok).await, 400, "invalid_email_token").await;
@@ -344,13 +314,7 @@ async fn reset_and_email_change_links_stop_at_their_lifetime(b: Backend) {
 async fn an_email_change_link_still_works_just_before_its_lifetime_ends(b: Backend) {
     let (app, sink) = app_with_sink(b, &["--email-change-token-ttl", "20m"]).await;
     let t = app.user_with_tokens("alice@example.com").await;
-    let change_tok = change_token(
-        &app,
-        &sink,
-        &text_field(&t, "access_token"),
-        "alice@new.example",
-    )
-    .await;
+    let change_tok = change_token(&app, &sink, &s(&t, "access_token"), "alice@new.example").await;
     app.clock.advance(20 * MINUTE - Duration::from_secs(5));
     assert_eq!(confirm(&app, &change_tok).await.status(), 204);
     assert_eq!(app.login("alice@new.example", PASSWORD).await.status(), 200);
