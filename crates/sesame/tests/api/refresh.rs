@@ -2,9 +2,8 @@
 //! concurrent tabs, logout and logout-all, and the OAuth 2.0 token endpoint (RFC 6749) both by
 //! hand and through a standard OAuth2 client library.
 
-use crate::helpers::{
-    assert_problem, spawn_app, spawn_app_with, text_field, Backend, TestApp, PASSWORD,
-};
+use crate::helpers::text_field as s;
+use crate::helpers::{assert_problem, spawn_app, spawn_app_with, Backend, TestApp, PASSWORD};
 use oauth2::basic::{BasicClient, BasicErrorResponseType, BasicTokenType};
 use oauth2::{
     ClientId, RequestTokenError, ResourceOwnerPassword, ResourceOwnerUsername, TokenResponse,
@@ -122,16 +121,16 @@ fn oauth_http_client() -> reqwest::Client {
 async fn refreshing_rotates_the_refresh_token_and_issues_a_working_access_token(b: Backend) {
     let app = spawn_app(b).await;
     let tokens = app.user_with_tokens("alice@example.com").await;
-    let rt0 = text_field(&tokens, "refresh_token");
-    let at0 = text_field(&tokens, "access_token");
+    let rt0 = s(&tokens, "refresh_token");
+    let at0 = s(&tokens, "access_token");
 
     let r = app.refresh(&rt0).await;
     assert_eq!(r.status(), 200);
     assert_eq!(header(&r, CACHE_CONTROL).as_deref(), Some("no-store"));
     assert_eq!(header(&r, PRAGMA).as_deref(), Some("no-cache"));
     let renewed: Value = r.json().await.unwrap();
-    let rt1 = text_field(&renewed, "refresh_token");
-    let at1 = text_field(&renewed, "access_token");
+    let rt1 = s(&renewed, "refresh_token");
+    let at1 = s(&renewed, "access_token");
     assert_ne!(rt1, rt0, "the refresh token rotates");
     assert_ne!(at1, at0);
     assert_eq!(rt1.len(), 43, "same shape as the first refresh token");
@@ -147,24 +146,21 @@ async fn refreshing_rotates_the_refresh_token_and_issues_a_working_access_token(
 
     // The successor rotates in turn.
     let again = refreshed(&app, &rt1).await;
-    let rt2 = text_field(&again, "refresh_token");
+    let rt2 = s(&again, "refresh_token");
     assert!(rt2 != rt1 && rt2 != rt0);
-    assert_eq!(
-        app.me(&text_field(&again, "access_token")).await.status(),
-        200
-    );
+    assert_eq!(app.me(&s(&again, "access_token")).await.status(), 200);
 }
 
 async fn reusing_a_rotated_refresh_token_after_the_grace_window_revokes_the_session(b: Backend) {
     let app = spawn_app_with(b, &[], &["--refresh-reuse-grace", "0s"]).await;
     let victim = app.user_with_tokens("alice@example.com").await;
     let other_device = app.tokens("alice@example.com").await;
-    let stolen = text_field(&victim, "refresh_token");
+    let stolen = s(&victim, "refresh_token");
 
     let renewed = refreshed(&app, &stolen).await;
-    let successor = text_field(&renewed, "refresh_token");
-    let at_old = text_field(&victim, "access_token");
-    let at_new = text_field(&renewed, "access_token");
+    let successor = s(&renewed, "refresh_token");
+    let at_old = s(&victim, "access_token");
+    let at_new = s(&renewed, "access_token");
     assert_eq!(app.me(&at_new).await.status(), 200, "before the reuse");
 
     // The rotated token comes back: theft.
@@ -177,39 +173,30 @@ async fn reusing_a_rotated_refresh_token_after_the_grace_window_revokes_the_sess
     assert_refresh_rejected(&app, &stolen, "stolen token again").await;
 
     // Another session of the same user is untouched.
-    let other_at = text_field(&other_device, "access_token");
+    let other_at = s(&other_device, "access_token");
     assert_eq!(app.me(&other_at).await.status(), 200, "other session");
-    let other = refreshed(&app, &text_field(&other_device, "refresh_token")).await;
-    assert_eq!(
-        app.me(&text_field(&other, "access_token")).await.status(),
-        200
-    );
+    let other = refreshed(&app, &s(&other_device, "refresh_token")).await;
+    assert_eq!(app.me(&s(&other, "access_token")).await.status(), 200);
 }
 
 async fn a_refresh_token_reused_within_the_grace_window_gets_the_same_successor(b: Backend) {
     let app = spawn_app(b).await;
     let tokens = app.user_with_tokens("alice@example.com").await;
-    let rt0 = text_field(&tokens, "refresh_token");
+    let rt0 = s(&tokens, "refresh_token");
     let first = refreshed(&app, &rt0).await;
     let second = refreshed(&app, &rt0).await;
     assert_eq!(first["refresh_token"], second["refresh_token"]);
     assert_ne!(first["refresh_token"], rt0.as_str());
     // Not treated as theft: the session and the successor still work.
-    assert_eq!(
-        app.me(&text_field(&second, "access_token")).await.status(),
-        200
-    );
-    assert_eq!(
-        app.me(&text_field(&first, "access_token")).await.status(),
-        200
-    );
-    refreshed(&app, &text_field(&first, "refresh_token")).await;
+    assert_eq!(app.me(&s(&second, "access_token")).await.status(), 200);
+    assert_eq!(app.me(&s(&first, "access_token")).await.status(), 200);
+    refreshed(&app, &s(&first, "refresh_token")).await;
 }
 
 async fn concurrent_refreshes_with_one_token_all_get_the_same_successor(b: Backend) {
     let app = spawn_app(b).await;
     let tokens = app.user_with_tokens("alice@example.com").await;
-    let rt0 = text_field(&tokens, "refresh_token");
+    let rt0 = s(&tokens, "refresh_token");
 
     let responses = futures::future::join_all((0..10).map(|_| app.refresh(&rt0))).await;
     let mut bodies = Vec::new();
@@ -217,14 +204,11 @@ async fn concurrent_refreshes_with_one_token_all_get_the_same_successor(b: Backe
         assert_eq!(r.status(), 200, "every tab's refresh succeeds");
         bodies.push(r.json::<Value>().await.unwrap());
     }
-    let successor = text_field(&bodies[0], "refresh_token");
+    let successor = s(&bodies[0], "refresh_token");
     assert_ne!(successor, rt0);
     for body in &bodies {
         assert_eq!(body["refresh_token"], successor.as_str(), "one successor");
-        assert_eq!(
-            app.me(&text_field(body, "access_token")).await.status(),
-            200
-        );
+        assert_eq!(app.me(&s(body, "access_token")).await.status(), 200);
     }
     // Exactly one rotation happened: the original token and its one successor are stored.
     let stored = app
@@ -235,35 +219,29 @@ async fn concurrent_refreshes_with_one_token_all_get_the_same_successor(b: Backe
 
     // The successor is live and rotates normally.
     let next = refreshed(&app, &successor).await;
-    let rt2 = text_field(&next, "refresh_token");
+    let rt2 = s(&next, "refresh_token");
     assert!(rt2 != successor && rt2 != rt0);
 
     // A late tab, still inside the grace window, gets the family's live member (the successor
     // was rotated meanwhile, so that is rt2), never a used token and never a new family member.
     let late = refreshed(&app, &rt0).await;
     assert_eq!(late["refresh_token"], rt2.as_str());
-    assert_eq!(
-        app.me(&text_field(&late, "access_token")).await.status(),
-        200
-    );
+    assert_eq!(app.me(&s(&late, "access_token")).await.status(), 200);
     let stored = app
         .db
         .text("SELECT CAST(COUNT(*) AS TEXT) FROM refresh_tokens")
         .await;
     assert_eq!(stored.as_deref(), Some("3"), "the late tab minted nothing");
     // And the head of the family still works.
-    assert_eq!(
-        app.me(&text_field(&next, "access_token")).await.status(),
-        200
-    );
+    assert_eq!(app.me(&s(&next, "access_token")).await.status(), 200);
     refreshed(&app, &rt2).await;
 }
 
 async fn junk_and_unknown_refresh_tokens_are_rejected(b: Backend) {
     let app = spawn_app(b).await;
     let tokens = app.user_with_tokens("alice@example.com").await;
-    let valid = text_field(&tokens, "refresh_token");
-    let access = text_field(&tokens, "access_token");
+    let valid = s(&tokens, "refresh_token");
+    let access = s(&tokens, "access_token");
     // Right shape (43 base64url characters, 32 bytes), never issued.
     let unknown = "A".repeat(43);
     let mut one_off = valid.clone();
@@ -291,43 +269,29 @@ async fn a_refresh_token_of_a_logged_out_session_is_rejected(b: Backend) {
     let app = spawn_app(b).await;
     let tokens = app.user_with_tokens("alice@example.com").await;
     let r = app
-        .post_json_auth(
-            "/api/v1/auth/logout",
-            &text_field(&tokens, "access_token"),
-            None,
-        )
+        .post_json_auth("/api/v1/auth/logout", &s(&tokens, "access_token"), None)
         .await;
     assert_eq!(r.status(), 204);
-    assert_refresh_rejected(&app, &text_field(&tokens, "refresh_token"), "after logout").await;
+    assert_refresh_rejected(&app, &s(&tokens, "refresh_token"), "after logout").await;
 }
 
 async fn logout_ends_only_the_current_session_at_once(b: Backend) {
     let app = spawn_app(b).await;
     let here = app.user_with_tokens("alice@example.com").await;
     let elsewhere = app.tokens("alice@example.com").await;
-    let at = text_field(&here, "access_token");
+    let at = s(&here, "access_token");
     assert_eq!(app.me(&at).await.status(), 200);
 
     let r = app.post_json_auth("/api/v1/auth/logout", &at, None).await;
     assert_eq!(r.status(), 204);
     assert_access_rejected(&app, &at, "the very next request").await;
-    assert_refresh_rejected(
-        &app,
-        &text_field(&here, "refresh_token"),
-        "its refresh token",
-    )
-    .await;
+    assert_refresh_rejected(&app, &s(&here, "refresh_token"), "its refresh token").await;
     let again = app.post_json_auth("/api/v1/auth/logout", &at, None).await;
     assert_problem(again, 401, "invalid_token").await;
 
     // The user's other session carries on.
-    assert_eq!(
-        app.me(&text_field(&elsewhere, "access_token"))
-            .await
-            .status(),
-        200
-    );
-    refreshed(&app, &text_field(&elsewhere, "refresh_token")).await;
+    assert_eq!(app.me(&s(&elsewhere, "access_token")).await.status(), 200);
+    refreshed(&app, &s(&elsewhere, "refresh_token")).await;
 }
 
 async fn logout_all_ends_every_session_of_the_user(b: Backend) {
@@ -336,39 +300,26 @@ async fn logout_all_ends_every_session_of_the_user(b: Backend) {
     let b2 = app.tokens("alice@example.com").await;
     let c = app.tokens("alice@example.com").await;
     // A rotated session counts too.
-    let c = refreshed(&app, &text_field(&c, "refresh_token")).await;
+    let c = refreshed(&app, &s(&c, "refresh_token")).await;
     let bob = app.user_with_tokens("bob@example.com").await;
 
     let r = app
-        .post_json_auth(
-            "/api/v1/auth/logout-all",
-            &text_field(&b2, "access_token"),
-            None,
-        )
+        .post_json_auth("/api/v1/auth/logout-all", &s(&b2, "access_token"), None)
         .await;
     assert_eq!(r.status(), 204);
     for (what, t) in [("first", &a), ("caller", &b2), ("rotated", &c)] {
-        assert_access_rejected(&app, &text_field(t, "access_token"), what).await;
-        assert_refresh_rejected(&app, &text_field(t, "refresh_token"), what).await;
+        assert_access_rejected(&app, &s(t, "access_token"), what).await;
+        assert_refresh_rejected(&app, &s(t, "refresh_token"), what).await;
     }
 
     // Someone else's session is not touched.
-    assert_eq!(
-        app.me(&text_field(&bob, "access_token")).await.status(),
-        200
-    );
+    assert_eq!(app.me(&s(&bob, "access_token")).await.status(), 200);
 
     // Logging in again opens a fresh, working session.
     let fresh = app.tokens("alice@example.com").await;
-    assert_eq!(
-        app.me(&text_field(&fresh, "access_token")).await.status(),
-        200
-    );
-    let renewed = refreshed(&app, &text_field(&fresh, "refresh_token")).await;
-    assert_eq!(
-        app.me(&text_field(&renewed, "access_token")).await.status(),
-        200
-    );
+    assert_eq!(app.me(&s(&fresh, "access_token")).await.status(), 200);
+    let renewed = refreshed(&app, &s(&fresh, "refresh_token")).await;
+    assert_eq!(app.me(&s(&renewed, "access_token")).await.status(), 200);
 }
 
 async fn the_token_endpoint_grants_tokens_for_a_password_with_email_or_username(b: Backend) {
@@ -392,7 +343,7 @@ async fn the_token_endpoint_grants_tokens_for_a_password_with_email_or_username(
         )
         .await;
         let body = assert_oauth_tokens(r, name).await;
-        let me = app.me(&text_field(&body, "access_token")).await;
+        let me = app.me(&s(&body, "access_token")).await;
         assert_eq!(me.status(), 200, "{name}");
         let me: Value = me.json().await.unwrap();
         assert_eq!(me["id"], user["id"], "{name}");
@@ -426,19 +377,16 @@ async fn the_token_endpoint_rotates_refresh_tokens(b: Backend) {
     )
     .await;
     let first = assert_oauth_tokens(r, "password grant").await;
-    let rt0 = text_field(&first, "refresh_token");
+    let rt0 = s(&first, "refresh_token");
     let r = token_form(
         &app,
         &[("grant_type", "refresh_token"), ("refresh_token", &rt0)],
     )
     .await;
     let second = assert_oauth_tokens(r, "refresh grant").await;
-    let rt1 = text_field(&second, "refresh_token");
+    let rt1 = s(&second, "refresh_token");
     assert_ne!(rt1, rt0);
-    assert_eq!(
-        app.me(&text_field(&second, "access_token")).await.status(),
-        200
-    );
+    assert_eq!(app.me(&s(&second, "access_token")).await.status(), 200);
 
     // The rotated token is spent: with no grace window, presenting it again is invalid_grant
     // and (as theft) ends the session.
