@@ -166,6 +166,15 @@ impl TestDb {
             .expect("a count is a number")
     }
 
+    /// The failure count stored for the sign-in throttle key matching `key_like` (SQL `LIKE`).
+    pub async fn stored_failures(&self, key_like: &str) -> Option<u64> {
+        self.text(&format!(
+            "SELECT CAST(failures AS TEXT) FROM login_throttle WHERE throttle_key LIKE '{key_like}'"
+        ))
+        .await
+        .map(|s| s.parse().unwrap())
+    }
+
     /// The stored password hash of the database's only user.
     pub async fn password_hash(&self) -> String {
         self.text("SELECT password_hash FROM users")
