@@ -519,15 +519,6 @@ async fn stored_pause_ms(app: &TestApp, b: Backend, key_like: &str) -> i64 {
         .unwrap() as i64
 }
 
-async fn stored_failures(app: &TestApp, key_like: &str) -> Option<u64> {
-    app.db
-        .text(&format!(
-            "SELECT CAST(failures AS TEXT) FROM login_throttle WHERE throttle_key LIKE '{key_like}'"
-        ))
-        .await
-        .map(|s| s.parse().unwrap())
-}
-
 async fn a_paused_sign_in_answers_alike_for_right_and_wrong_passwords_and_unknown_names(
     b: Backend,
 ) {
@@ -558,9 +549,9 @@ async fn a_paused_sign_in_answers_alike_for_right_and_wrong_passwords_and_unknow
     retry_after(&r);
 
     // Refusals during a pause do not count as further failures.
-    assert_eq!(stored_failures(&app, "user:%").await, Some(3));
+    assert_eq!(app.db.stored_failures("user:%").await, Some(3));
     assert_eq!(
-        stored_failures(&app, "name:ghost@example.com").await,
+        app.db.stored_failures("name:ghost@example.com").await,
         Some(3)
     );
     // Other accounts are not affected.
@@ -643,7 +634,7 @@ async fn after_the_pause_the_right_password_signs_in_and_the_count_starts_over(b
     app.clock.advance(Duration::from_secs(secs));
     assert_eq!(app.login("alice@example.com", PASSWORD).await.status(), 200);
     assert_eq!(
-        stored_failures(&app, "user:%").await,
+        app.db.stored_failures("user:%").await,
         None,
         "a sign-in clears the counter"
     );
@@ -693,7 +684,7 @@ async fn each_failure_after_a_pause_doubles_the_pause_up_to_the_maximum(b: Backe
     assert_eq!(stored_pause_ms(&app, b, "user:%").await, 2000);
     let (third, _) = assert_rate_limited(app.login("alice@example.com", PASSWORD).await).await;
     assert!((1..=2).contains(&third), "Retry-After {third}, max 2 s");
-    assert_eq!(stored_failures(&app, "user:%").await, Some(5));
+    assert_eq!(app.db.stored_failures("user:%").await, Some(5));
 
     // Three pauses in one streak, one notice.
     assert_eq!(
@@ -724,7 +715,7 @@ async fn a_pause_survives_a_restart_on_the_same_database(b: Backend) {
         (2..=60).contains(&secs),
         "the restarted server still refuses for the rest of the 1 m pause: {secs}"
     );
-    assert_eq!(stored_failures(&app, "user:%").await, Some(3));
+    assert_eq!(app.db.stored_failures("user:%").await, Some(3));
 }
 
 // --- password policy ---------------------------------------------------------------------------
