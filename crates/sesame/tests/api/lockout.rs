@@ -82,15 +82,6 @@ async fn victim_device(app: &TestApp) -> String {
     device_of(&body)
 }
 
-async fn stored_failures(app: &TestApp, key_like: &str) -> Option<u64> {
-    app.db
-        .text(&format!(
-            "SELECT CAST(failures AS TEXT) FROM login_throttle WHERE throttle_key LIKE '{key_like}'"
-        ))
-        .await
-        .map(|s| s.parse().unwrap())
-}
-
 async fn a_known_device_signs_in_while_an_attacker_keeps_the_account_paused(b: Backend) {
     let app = app(b, &[]).await;
     let device = victim_device(&app).await;
@@ -145,7 +136,7 @@ async fn a_known_device_signs_in_while_an_attacker_keeps_the_account_paused(b: B
         "victim without a device token",
     )
     .await;
-    assert_eq!(stored_failures(&app, "user:%").await, Some(3));
+    assert_eq!(app.db.stored_failures("user:%").await, Some(3));
 }
 
 async fn brute_force_spread_over_many_addresses_pauses_the_account_but_not_a_known_device(
@@ -190,9 +181,9 @@ async fn a_known_device_that_fails_too_often_is_paused_on_its_own(b: Backend) {
         "the device that failed, even with the right password",
     )
     .await;
-    assert_eq!(stored_failures(&app, "device:%").await, Some(3));
+    assert_eq!(app.db.stored_failures("device:%").await, Some(3));
     // The account's shared streak and the other device are untouched.
-    assert_eq!(stored_failures(&app, "user:%").await, None);
+    assert_eq!(app.db.stored_failures("user:%").await, None);
     signed_in(
         login(&app, VICTIM_IP, PASSWORD, Some(&other)).await,
         "another device",
@@ -347,7 +338,7 @@ async fn wrong_current_passwords_are_paused_per_user_and_do_not_stop_sign_in(b: 
             .status(),
         202
     );
-    assert_eq!(stored_failures(&app, "reauth:%").await, None);
+    assert_eq!(app.db.stored_failures("reauth:%").await, None);
 
     // Three wrong guesses across the three endpoints are one streak of three…
     assert_incorrect(
@@ -380,7 +371,7 @@ async fn wrong_current_passwords_are_paused_per_user_and_do_not_stop_sign_in(b: 
     .await;
     assert_paused(change_password(&app, &access, WRONG).await, "still paused").await;
     assert_eq!(
-        stored_failures(&app, "reauth:%").await,
+        app.db.stored_failures("reauth:%").await,
         Some(3),
         "refusals during the pause do not count"
     );
