@@ -19,6 +19,16 @@ async fn document(app: &TestApp) -> Value {
     r.json().await.unwrap()
 }
 
+/// The response statuses an operation documents.
+fn statuses(op: &Value) -> BTreeSet<&str> {
+    op["responses"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect()
+}
+
 /// Every `(METHOD, path, operation)` in the document.
 fn operations(doc: &Value) -> Vec<(String, String, Value)> {
     let mut ops = Vec::new();
@@ -333,12 +343,7 @@ async fn every_json_body_or_query_operation_documents_the_extractor_answers() {
     let doc = document(&app).await;
     let (mut with_body, mut with_query) = (0, 0);
     for (method, path, op) in operations(&doc) {
-        let statuses: BTreeSet<&str> = op["responses"]
-            .as_object()
-            .unwrap()
-            .keys()
-            .map(String::as_str)
-            .collect();
+        let statuses = statuses(&op);
         if op["requestBody"]["content"]
             .get("application/json")
             .is_some()
@@ -496,12 +501,7 @@ async fn every_bounded_operation_documents_timeout_share_and_unavailable_answers
     let doc = document(&app).await;
     let mut bounded = 0;
     for (method, path, op) in operations(&doc) {
-        let statuses: BTreeSet<&str> = op["responses"]
-            .as_object()
-            .unwrap()
-            .keys()
-            .map(String::as_str)
-            .collect();
+        let statuses = statuses(&op);
         if path.starts_with("/health/") {
             assert!(!statuses.contains("408"), "{method} {path}: {statuses:?}");
             continue;
