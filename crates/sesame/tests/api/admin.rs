@@ -254,6 +254,15 @@ async fn register_many(app: &TestApp, prefix: &str, n: usize) -> Vec<String> {
         .await
 }
 
+/// `GET /admin/users/{id}/sessions`, expecting 200.
+async fn sessions_of(app: &TestApp, admin: &Caller, id: &str) -> Value {
+    expect(
+        get(app, &format!("{}/sessions", user_path(id)), &admin.access).await,
+        200,
+    )
+    .await
+}
+
 async fn user(app: &TestApp, admin: &Caller, id: &str) -> Value {
     expect(get(app, &user_path(id), &admin.access).await, 200).await
 }
@@ -894,16 +903,7 @@ async fn deactivating_a_user_ends_their_sessions_at_once_and_reactivation_allows
     let first = registered(&app, "alice@example.com", None).await;
     let second = Caller::from_tokens(&app.tokens("alice@example.com").await);
     app_me(&app, &first.access).await;
-    let sessions = expect(
-        get(
-            &app,
-            &format!("{}/sessions", user_path(&first.id)),
-            &admin.access,
-        )
-        .await,
-        200,
-    )
-    .await;
+    let sessions = sessions_of(&app, &admin, &first.id).await;
     assert_eq!(sessions.as_array().unwrap().len(), 2, "{sessions}");
 
     let r = patch(
@@ -926,16 +926,7 @@ async fn deactivating_a_user_ends_their_sessions_at_once_and_reactivation_allows
         "account_disabled",
     )
     .await;
-    let sessions = expect(
-        get(
-            &app,
-            &format!("{}/sessions", user_path(&first.id)),
-            &admin.access,
-        )
-        .await,
-        200,
-    )
-    .await;
+    let sessions = sessions_of(&app, &admin, &first.id).await;
     assert_eq!(sessions, json!([]));
     let listed = list(&app, &admin.access, &[("is_active", "false")]).await;
     assert_eq!(listed["users"][0]["id"], first.id.as_str());
@@ -1820,8 +1811,7 @@ async fn revoking_a_users_sessions_ends_every_one_of_them(b: Backend) {
     for _ in 0..2 {
         all.push(Caller::from_tokens(&app.tokens("alice@example.com").await));
     }
-    let sessions_path = format!("{}/sessions", user_path(&first.id));
-    let sessions = expect(get(&app, &sessions_path, &admin.access).await, 200).await;
+    let sessions = sessions_of(&app, &admin, &first.id).await;
     let sessions = sessions.as_array().unwrap();
     assert_eq!(sessions.len(), 3);
     let sids: BTreeSet<String> = sessions.iter().map(|x| s(x, "id")).collect();
@@ -1852,10 +1842,7 @@ async fn revoking_a_users_sessions_ends_every_one_of_them(b: Backend) {
         assert_problem(app.me(&c.access).await, 401, "invalid_token").await;
         assert_problem(app.refresh(&c.refresh).await, 401, "invalid_refresh_token").await;
     }
-    assert_eq!(
-        expect(get(&app, &sessions_path, &admin.access).await, 200).await,
-        json!([])
-    );
+    assert_eq!(sessions_of(&app, &admin, &first.id).await, json!([]));
     let r = post_empty(
         &app,
         &format!("{}/revoke-sessions", user_path(&first.id)),
