@@ -3,10 +3,11 @@
 //! answers 401 without a token and 403 without the `admin` role; the rules themselves live in
 //! the domain (`sesame_domain::service::admin`).
 
-use super::auth::collect;
+use super::auth::{collect, optional_names};
 use super::dto::{AuditEventResponse, SessionResponse, UserResponse};
 use super::extract::{AdminUser, ApiJson, ApiQuery, Client};
 use super::problem::{ApiError, ApiResult, ProblemBody};
+use super::users::profile_patch;
 use axum::extract::Path;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -14,7 +15,7 @@ use axum::Json;
 use base64::Engine as _;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use sesame_domain::model::{DisplayName, Email, ProfilePatch, RoleName, UserId, Username};
+use sesame_domain::model::{Email, RoleName, UserId};
 use sesame_domain::password::Password;
 use sesame_domain::service::admin::{Invite, NewAccount};
 use sesame_domain::store::{AdminUserChange, AuditQuery, UserFilter};
@@ -233,14 +234,11 @@ pub async fn create_user(
         .password
         .as_deref()
         .and_then(|p| collect(&mut errs, Password::parse(p)));
-    let username = req
-        .username
-        .as_deref()
-        .and_then(|u| collect(&mut errs, Username::parse(u)));
-    let display_name = req
-        .display_name
-        .as_deref()
-        .and_then(|d| collect(&mut errs, DisplayName::parse(d)));
+    let (username, display_name) = optional_names(
+        &mut errs,
+        req.username.as_deref(),
+        req.display_name.as_deref(),
+    );
     let roles = roles(&req.roles, &mut errs);
     let invite = req.invite.map(|i| match i {
         InviteKind::Verification => Invite::Verification,
@@ -313,14 +311,7 @@ pub async fn patch_user(
     let change = AdminUserChange {
         is_active: req.is_active,
         email_verified: req.email_verified,
-        profile: ProfilePatch {
-            display_name: req
-                .display_name
-                .map(|d| d.and_then(|d| collect(&mut errs, DisplayName::parse(&d)))),
-            username: req
-                .username
-                .map(|u| u.and_then(|u| collect(&mut errs, Username::parse(&u)))),
-        },
+        profile: profile_patch(&mut errs, req.display_name, req.username),
         roles: req.roles.as_deref().map(|r| roles(r, &mut errs)),
     };
     if !errs.is_empty() {

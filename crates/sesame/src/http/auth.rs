@@ -21,6 +21,18 @@ pub(crate) fn collect<T>(errors: &mut Vec<FieldError>, r: Result<T, FieldError>)
     r.map_err(|e| errors.push(e)).ok()
 }
 
+/// Parses the optional username and display name of a new account (self-registered or made by
+/// an admin), collecting failures like [`collect`].
+pub(crate) fn optional_names(
+    errors: &mut Vec<FieldError>,
+    username: Option<&str>,
+    display_name: Option<&str>,
+) -> (Option<Username>, Option<DisplayName>) {
+    let username = username.and_then(|u| collect(errors, Username::parse(u)));
+    let display_name = display_name.and_then(|d| collect(errors, DisplayName::parse(d)));
+    (username, display_name)
+}
+
 /// Create an account.
 ///
 /// Never grants roles or marks the email verified; fields other than the four below are rejected.
@@ -45,14 +57,11 @@ pub async fn register(
     let mut errs = Vec::new();
     let email = collect(&mut errs, Email::parse(&req.email));
     let password = collect(&mut errs, Password::parse(&req.password));
-    let username = req
-        .username
-        .as_deref()
-        .and_then(|u| collect(&mut errs, Username::parse(u)));
-    let display_name = req
-        .display_name
-        .as_deref()
-        .and_then(|d| collect(&mut errs, DisplayName::parse(d)));
+    let (username, display_name) = optional_names(
+        &mut errs,
+        req.username.as_deref(),
+        req.display_name.as_deref(),
+    );
     let (Some(email), Some(password), true) = (email, password, errs.is_empty()) else {
         return Err(AuthError::Validation(errs).into());
     };

@@ -22,7 +22,7 @@ use axum::routing::{get, MethodRouter};
 use axum::Router;
 use base64::Engine as _;
 use serde::Deserialize;
-use sesame_domain::model::has_disallowed_chars;
+use sesame_domain::model::{has_disallowed_chars, ClientInfo};
 use sesame_domain::page::Page;
 use sesame_domain::password::Password;
 use sesame_domain::AuthError;
@@ -46,9 +46,9 @@ static CSP: LazyLock<String> = LazyLock::new(|| {
 pub fn routes() -> Router<AppState> {
     fn handlers(page: Page) -> MethodRouter<AppState> {
         match page {
-            Page::VerifyEmail => get(verify_email_page).post(verify_email_submit),
+            Page::VerifyEmail => ButtonLink::VerifyEmail.routes(),
             Page::ResetPassword => get(reset_password_page).post(reset_password_submit),
-            Page::ConfirmEmail => get(confirm_email_page).post(confirm_email_submit),
+            Page::ConfirmEmail => ButtonLink::ConfirmEmail.routes(),
         }
     }
     Page::ALL.into_iter().fold(Router::new(), |router, p| {
@@ -156,76 +156,104 @@ fn query_token(q: Result<Query<TokenQuery>, QueryRejection>) -> Option<String> {
         .filter(|t| !t.trim().is_empty() && !has_disallowed_chars(t))
 }
 
-/// GET /verify-email?token=… — a button that confirms the address.
-pub async fn verify_email_page(q: Result<Query<TokenQuery>, QueryRejection>) -> Response {
-    let Some(token) = query_token(q) else {
-        return invalid_link();
-    };
-    page(
-        StatusCode::OK,
-        "Confirm your email address",
-        &confirm_form(
-            Page::VerifyEmail.path(),
-            &token,
-            "Press the button to confirm your email address.",
-            "Confirm my email address",
-        ),
-    )
+/// The two emailed links whose page is one button that consumes the token: the same handlers
+/// serve both, with these words and this service call.
+#[derive(Debug, Clone, Copy)]
+enum ButtonLink {
+    /// `/verify-email`: confirms the address of a new account.
+    VerifyEmail,
+    /// `/confirm-email`: completes a change of address.
+    ConfirmEmail,
 }
 
-/// POST /verify-email — consumes the token.
-pub async fn verify_email_submit(
-    State(state): State<AppState>,
-    Client(client): Client,
-    body: Bytes,
-) -> Response {
-    let f = match form::<TokenForm>(&body) {
-        Ok(f) => f,
-        Err(resp) => return *resp,
-    };
-    match state.account.verify_email(&f.token, &client).await {
-        Ok(()) => page(
-            StatusCode::OK,
-            "Email address confirmed",
-            "<p class=\"ok\">Thank you: your email address is confirmed. You can sign in now.</p>",
-        ),
-        Err(e) => failure(&e),
+impl ButtonLink {
+    fn page(self) -> Page {
+        match self {
+            Self::VerifyEmail => Page::VerifyEmail,
+            Self::ConfirmEmail => Page::ConfirmEmail,
+        }
+    }
+
+    /// The GET page's title, its text and the button's label.
+    fn prompt(self) -> (&'static str, &'static str, &'static str) {
+        match self {
+            Self::VerifyEmail => (
+                "Confirm your email address",
+                "Press the button to confirm your email address.",
+                "Confirm my email address",
+            ),
+            Self::ConfirmEmail => (
+                "Confirm your new email address",
+                "Press the button to make this your account's email address.",
+                "Confirm the new address",
+            ),
+        }
+    }
+
+    /// The title and text (HTML) once the token is consumed.
+    fn done(self) -> (&'static str, &'static str) {
+        match self {
+            Self::VerifyEmail => (
+                "Email address confirmed",
+                "<p class=\"ok\">Thank you: your email address is confirmed. You can sign in now.</p>",
+            ),
+            Self::ConfirmEmail => (
+                "Email address changed",
+                "<p class=\"ok\">Your account now uses the new address.</p>",
+            ),
+        }
+    }
+
+    async fn consume(
+        self,
+        state: &AppState,
+        token: &str,
+        client: &ClientInfo,
+    ) -> Result<(), AuthError> {
+        match self {
+            Self::VerifyEmail => state.account.verify_email(token, client).await,
+            Self::ConfirmEmail => state.account.confirm_email_change(token, client).await,
+        }
+    }
+
+    fn routes(self) -> MethodRouter<AppState> {
+        get(move |q| button_page(self, q)).post(
+            move |State(state): State<AppState>, Client(client): Client, body: Bytes| {
+                button_submit(self, state, client, body)
+            },
+        )
     }
 }
 
-/// GET /confirm-email?token=… — a button that completes an email change.
-pub async fn confirm_email_page(q: Result<Query<TokenQuery>, QueryRejection>) -> Response {
+/// GET — a button that posts the link's token back.
+async fn button_page(link: ButtonLink, q: Result<Query<TokenQuery>, QueryRejection>) -> Response {
     let Some(token) = query_token(q) else {
         return invalid_link();
     };
+    let (title, intro, button) = link.prompt();
     page(
         StatusCode::OK,
-        "Confirm your new email address",
-        &confirm_form(
-            Page::ConfirmEmail.path(),
-            &token,
-            "Press the button to make this your account's email address.",
-            "Confirm the new address",
-        ),
+        title,
+        &confirm_form(link.page().path(), &token, intro, button),
     )
 }
 
-/// POST /confirm-email — consumes the token.
-pub async fn confirm_email_submit(
-    State(state): State<AppState>,
-    Client(client): Client,
+/// POST — consumes the token.
+async fn button_submit(
+    link: ButtonLink,
+    state: AppState,
+    client: ClientInfo,
     body: Bytes,
 ) -> Response {
     let f = match form::<TokenForm>(&body) {
         Ok(f) => f,
         Err(resp) => return *resp,
     };
-    match state.account.confirm_email_change(&f.token, &client).await {
-        Ok(()) => page(
-            StatusCode::OK,
-            "Email address changed",
-            "<p class=\"ok\">Your account now uses the new address.</p>",
-        ),
+    match link.consume(&state, &f.token, &client).await {
+        Ok(()) => {
+            let (title, text) = link.done();
+            page(StatusCode::OK, title, text)
+        }
         Err(e) => failure(&e),
     }
 }

@@ -8,7 +8,7 @@ use super::AppState;
 use axum::extract::State;
 use axum::Json;
 use sesame_domain::model::{DisplayName, ProfilePatch, Username};
-use sesame_domain::AuthError;
+use sesame_domain::{AuthError, FieldError};
 
 /// The authenticated user.
 #[utoipa::path(get, path = "/api/v1/users/me", tag = "users",
@@ -37,17 +37,23 @@ pub async fn patch_me(
     ApiJson(req): ApiJson<UpdateMeRequest>,
 ) -> ApiResult<Json<UserResponse>> {
     let mut errs = Vec::new();
-    let patch = ProfilePatch {
-        display_name: req
-            .display_name
-            .map(|d| d.and_then(|d| collect(&mut errs, DisplayName::parse(&d)))),
-        username: req
-            .username
-            .map(|u| u.and_then(|u| collect(&mut errs, Username::parse(&u)))),
-    };
+    let patch = profile_patch(&mut errs, req.display_name, req.username);
     if !errs.is_empty() {
         return Err(AuthError::Validation(errs).into());
     }
     let user = state.account.update_profile(&who, patch).await?;
     Ok(Json(user.into()))
+}
+
+/// Parses a change of profile (absent: left alone; `null`: cleared), collecting failures like
+/// [`collect`]; the caller's own and an admin's changes share it.
+pub(crate) fn profile_patch(
+    errors: &mut Vec<FieldError>,
+    display_name: Option<Option<String>>,
+    username: Option<Option<String>>,
+) -> ProfilePatch {
+    ProfilePatch {
+        display_name: display_name.map(|d| d.and_then(|d| collect(errors, DisplayName::parse(&d)))),
+        username: username.map(|u| u.and_then(|u| collect(errors, Username::parse(&u)))),
+    }
 }

@@ -343,15 +343,7 @@ async fn idle_in_transaction(app: &TestApp) -> i64 {
 async fn wait_for_drain(app: &TestApp) {
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
     loop {
-        let text = app
-            .client
-            .get(app.url("/metrics"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let text = app.get("/metrics").await.text().await.unwrap();
         let tasks: usize = text
             .lines()
             .find_map(|l| l.strip_prefix("sesame_http_request_tasks "))

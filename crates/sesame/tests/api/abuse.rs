@@ -6,12 +6,13 @@
 //! The harness relaxes every rate limit and the lockout unless a test passes the flag itself, so
 //! each test here names exactly the rules it exercises.
 
-use crate::helpers::{assert_problem, spawn_app_with, spawn_on, Backend, TestApp, PASSWORD};
-use crate::smtp::{free_port, smtp_url, SmtpSink};
+use crate::helpers::{
+    assert_problem, eventually, spawn_app_with, spawn_on, Backend, TestApp, PASSWORD,
+};
+use crate::smtp::{free_port, SmtpSink};
 use reqwest::header::{CACHE_CONTROL, CONTENT_TYPE, RETRY_AFTER};
 use reqwest::Response;
 use serde_json::{json, Value};
-use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -44,19 +45,6 @@ async fn assert_rate_limited(r: Response) -> (u64, Value) {
     (secs, body)
 }
 
-/// Polls `check` until it holds; panics with `what` after 10 s.
-async fn eventually<F, Fut>(what: &str, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = bool>,
-{
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !check().await {
-        assert!(Instant::now() < deadline, "timed out waiting until {what}");
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-}
-
 fn flags(list: &[String]) -> Vec<&str> {
     list.iter().map(String::as_str).collect()
 }
@@ -69,32 +57,6 @@ async fn login_from(app: &TestApp, forwarded_for: &str, name: &str, password: &s
         .send()
         .await
         .unwrap()
-}
-
-async fn token_grant(app: &TestApp, username: &str, password: &str) -> Response {
-    app.client
-        .post(app.url("/api/v1/auth/token"))
-        .form(&[
-            ("grant_type", "password"),
-            ("username", username),
-            ("password", password),
-        ])
-        .send()
-        .await
-        .unwrap()
-}
-
-async fn forgot(app: &TestApp, email: &str) -> Response {
-    app.post_json("/api/v1/auth/password/forgot", &json!({ "email": email }))
-        .await
-}
-
-async fn resend(app: &TestApp, email: &str) -> Response {
-    app.post_json(
-        "/api/v1/auth/verify-email/resend",
-        &json!({ "email": email }),
-    )
-    .await
 }
 
 /// The IP recorded on the session of `access_token`.
@@ -112,15 +74,6 @@ async fn session_ip(app: &TestApp, access_token: &str) -> String {
         .as_str()
         .unwrap_or_else(|| panic!("no ip on {current}"))
         .to_owned()
-}
-
-async fn count(app: &TestApp, from_where: &str) -> u64 {
-    app.db
-        .text(&format!("SELECT CAST(COUNT(*) AS TEXT) FROM {from_where}"))
-        .await
-        .unwrap()
-        .parse()
-        .unwrap()
 }
 
 /// An address no other test or run uses, so Redis keys (`sesame:rl:login:ip:<ip>`) left by
@@ -186,6 +139,22 @@ impl Drop for RedisChild {
     }
 }
 
+/// Two servers limiting through the Redis at `url` to 4 logins a minute per client IP, which
+/// they take from `X-Forwarded-For` (the test is their trusted proxy).
+async fn two_servers_sharing(b: Backend, url: &str) -> (TestApp, TestApp) {
+    let serve = [
+        "--redis-url",
+        url,
+        "--trusted-proxies",
+        "127.0.0.1",
+        "--rate-login-ip",
+        "4/1m",
+    ];
+    let a = spawn_app_with(b, &[], &serve).await;
+    let other = spawn_app_with(b, &[], &serve).await;
+    (a, other)
+}
+
 /// 3 logins through server A, then 3 through server B, all from `ip`; how many were let
 /// through to the credential check (anything but 429).
 async fn spread_logins(a: &TestApp, b: &TestApp, ip: &str) -> (usize, Vec<u16>) {
@@ -226,9 +195,11 @@ async fn the_fourth_registration_from_one_ip_is_refused_and_creates_nothing(b: B
     }
     let (secs, _) = assert_rate_limited(app.register("user4@example.com", PASSWORD).await).await;
     assert!(secs <= 60, "Retry-After {secs}");
-    assert_eq!(count(&app, "users").await, 3);
+    assert_eq!(app.db.count("users").await, 3);
     assert_eq!(
-        count(&app, "users WHERE email = 'user4@example.com'").await,
+        app.db
+            .count("users WHERE email = 'user4@example.com'")
+            .await,
         0
     );
 }
@@ -237,26 +208,28 @@ async fn password_reset_requests_are_limited_per_address(b: Backend) {
     let app = spawn_app_with(b, &[], &["--rate-forgot-email", "3/1m"]).await;
     app.create_user("alice@example.com").await;
     for _ in 0..3 {
-        assert_eq!(forgot(&app, "alice@example.com").await.status(), 202);
+        assert_eq!(app.forgot_password("alice@example.com").await.status(), 202);
     }
-    let (secs, _) = assert_rate_limited(forgot(&app, "alice@example.com").await).await;
+    let (secs, _) = assert_rate_limited(app.forgot_password("alice@example.com").await).await;
     assert!(secs <= 60, "Retry-After {secs}");
     // The same address in other letter case is the same address.
-    assert_rate_limited(forgot(&app, "Alice@Example.COM").await).await;
+    assert_rate_limited(app.forgot_password("Alice@Example.COM").await).await;
     // Another address (known or not) has its own quota, from the same IP.
-    assert_eq!(forgot(&app, "bob@example.com").await.status(), 202);
-    assert_eq!(forgot(&app, "carol@example.com").await.status(), 202);
+    assert_eq!(app.forgot_password("bob@example.com").await.status(), 202);
+    assert_eq!(app.forgot_password("carol@example.com").await.status(), 202);
 }
 
 async fn verification_resends_are_limited_per_ip(b: Backend) {
     let app = spawn_app_with(b, &[], &["--rate-resend-ip", "3/1m"]).await;
     for who in ["a", "b", "c"] {
         assert_eq!(
-            resend(&app, &format!("{who}@example.com")).await.status(),
+            app.resend_verification(&format!("{who}@example.com"))
+                .await
+                .status(),
             202
         );
     }
-    let (secs, _) = assert_rate_limited(resend(&app, "d@example.com").await).await;
+    let (secs, _) = assert_rate_limited(app.resend_verification("d@example.com").await).await;
     assert!(secs <= 60, "Retry-After {secs}");
 }
 
@@ -264,11 +237,11 @@ async fn the_token_endpoint_answers_429_in_rfc_6749_form_and_shares_the_login_qu
     let app = spawn_app_with(b, &[], &["--rate-login-ip", "3/1m"]).await;
     app.create_user("alice@example.com").await;
     for _ in 0..2 {
-        let r = token_grant(&app, "alice@example.com", PASSWORD).await;
+        let r = app.password_grant("alice@example.com", PASSWORD).await;
         assert_eq!(r.status(), 200);
     }
     assert_eq!(app.login("alice@example.com", PASSWORD).await.status(), 200);
-    let r = token_grant(&app, "alice@example.com", PASSWORD).await;
+    let r = app.password_grant("alice@example.com", PASSWORD).await;
     assert_eq!(r.status(), 429);
     let secs = retry_after(&r);
     assert!(secs <= 60, "Retry-After {secs}");
@@ -325,16 +298,7 @@ async fn logins_to_one_account_are_limited_whatever_the_client_ip(b: Backend) {
 
 async fn two_servers_sharing_redis_enforce_one_combined_limit(b: Backend) {
     let url = test_redis_url();
-    let serve = [
-        "--redis-url",
-        &url,
-        "--trusted-proxies",
-        "127.0.0.1",
-        "--rate-login-ip",
-        "4/1m",
-    ];
-    let a = spawn_app_with(b, &[], &serve).await;
-    let other = spawn_app_with(b, &[], &serve).await;
+    let (a, other) = two_servers_sharing(b, &url).await;
     let ip = unique_ip();
     let (allowed, statuses) = spread_logins(&a, &other, &ip).await;
     assert_eq!(
@@ -381,36 +345,22 @@ async fn with_redis_unreachable_and_fail_mode_closed_limited_endpoints_answer_42
     )
     .await;
     assert_rate_limited(app.register("alice@example.com", PASSWORD).await).await;
-    assert_eq!(count(&app, "users").await, 0);
+    assert_eq!(app.db.count("users").await, 0);
     assert_rate_limited(app.login("alice@example.com", PASSWORD).await).await;
-    assert_rate_limited(forgot(&app, "alice@example.com").await).await;
-    assert_rate_limited(resend(&app, "alice@example.com").await).await;
-    let r = token_grant(&app, "alice@example.com", PASSWORD).await;
+    assert_rate_limited(app.forgot_password("alice@example.com").await).await;
+    assert_rate_limited(app.resend_verification("alice@example.com").await).await;
+    let r = app.password_grant("alice@example.com", PASSWORD).await;
     assert_eq!(r.status(), 429);
     retry_after(&r);
     // Endpoints without a rate limit keep working.
-    let r = app
-        .client
-        .get(app.url("/health/ready"))
-        .send()
-        .await
-        .unwrap();
+    let r = app.get("/health/ready").await;
     assert_eq!(r.status(), 200);
 }
 
 async fn once_redis_comes_back_the_limit_is_shared_again(b: Backend) {
     let port = free_port();
     let url = format!("redis://127.0.0.1:{port}");
-    let serve = [
-        "--redis-url",
-        &url,
-        "--trusted-proxies",
-        "127.0.0.1",
-        "--rate-login-ip",
-        "4/1m",
-    ];
-    let a = spawn_app_with(b, &[], &serve).await;
-    let other = spawn_app_with(b, &[], &serve).await;
+    let (a, other) = two_servers_sharing(b, &url).await;
     // Redis down, fail-open: each server limits alone, so together they let 6 through.
     let (allowed, statuses) = spread_logins(&a, &other, &unique_ip()).await;
     assert_eq!(allowed, 6, "{statuses:?}");
@@ -569,15 +519,6 @@ async fn stored_pause_ms(app: &TestApp, b: Backend, key_like: &str) -> i64 {
         .unwrap() as i64
 }
 
-async fn stored_failures(app: &TestApp, key_like: &str) -> Option<u64> {
-    app.db
-        .text(&format!(
-            "SELECT CAST(failures AS TEXT) FROM login_throttle WHERE throttle_key LIKE '{key_like}'"
-        ))
-        .await
-        .map(|s| s.parse().unwrap())
-}
-
 async fn a_paused_sign_in_answers_alike_for_right_and_wrong_passwords_and_unknown_names(
     b: Backend,
 ) {
@@ -603,29 +544,29 @@ async fn a_paused_sign_in_answers_alike_for_right_and_wrong_passwords_and_unknow
     assert_eq!(unknown_wrong, right);
 
     // The token endpoint refuses during the pause too.
-    let r = token_grant(&app, "alice@example.com", PASSWORD).await;
+    let r = app.password_grant("alice@example.com", PASSWORD).await;
     assert_eq!(r.status(), 429);
     retry_after(&r);
 
     // Refusals during a pause do not count as further failures.
-    assert_eq!(stored_failures(&app, "user:%").await, Some(3));
+    assert_eq!(app.db.stored_failures("user:%").await, Some(3));
     assert_eq!(
-        stored_failures(&app, "name:ghost@example.com").await,
+        app.db.stored_failures("name:ghost@example.com").await,
         Some(3)
     );
     // Other accounts are not affected.
     assert_eq!(app.login("bob@example.com", PASSWORD).await.status(), 200);
     // Only the owner of a real account gets a notice; an unknown name has nobody to tell.
     assert_eq!(
-        count(&app, "mail_outbox WHERE kind = 'account_locked'").await,
+        app.db
+            .count("mail_outbox WHERE kind = 'account_locked'")
+            .await,
         1
     );
     assert_eq!(
-        count(
-            &app,
-            "mail_outbox WHERE kind = 'account_locked' AND recipient = 'alice@example.com'"
-        )
-        .await,
+        app.db
+            .count("mail_outbox WHERE kind = 'account_locked' AND recipient = 'alice@example.com'")
+            .await,
         1
     );
 }
@@ -693,7 +634,7 @@ async fn after_the_pause_the_right_password_signs_in_and_the_count_starts_over(b
     app.clock.advance(Duration::from_secs(secs));
     assert_eq!(app.login("alice@example.com", PASSWORD).await.status(), 200);
     assert_eq!(
-        stored_failures(&app, "user:%").await,
+        app.db.stored_failures("user:%").await,
         None,
         "a sign-in clears the counter"
     );
@@ -743,15 +684,19 @@ async fn each_failure_after_a_pause_doubles_the_pause_up_to_the_maximum(b: Backe
     assert_eq!(stored_pause_ms(&app, b, "user:%").await, 2000);
     let (third, _) = assert_rate_limited(app.login("alice@example.com", PASSWORD).await).await;
     assert!((1..=2).contains(&third), "Retry-After {third}, max 2 s");
-    assert_eq!(stored_failures(&app, "user:%").await, Some(5));
+    assert_eq!(app.db.stored_failures("user:%").await, Some(5));
 
     // Three pauses in one streak, one notice.
     assert_eq!(
-        count(&app, "audit_events WHERE event = 'account.locked'").await,
+        app.db
+            .count("audit_events WHERE event = 'account.locked'")
+            .await,
         3
     );
     assert_eq!(
-        count(&app, "mail_outbox WHERE kind = 'account_locked'").await,
+        app.db
+            .count("mail_outbox WHERE kind = 'account_locked'")
+            .await,
         1
     );
 }
@@ -770,7 +715,7 @@ async fn a_pause_survives_a_restart_on_the_same_database(b: Backend) {
         (2..=60).contains(&secs),
         "the restarted server still refuses for the rest of the 1 m pause: {secs}"
     );
-    assert_eq!(stored_failures(&app, "user:%").await, Some(3));
+    assert_eq!(app.db.stored_failures("user:%").await, Some(3));
 }
 
 // --- password policy ---------------------------------------------------------------------------
@@ -829,7 +774,7 @@ async fn registration_refuses_common_guessable_and_personal_passwords(b: Backend
         assert_policy(r, "password", code).await;
     }
     assert_eq!(
-        count(&app, "users").await,
+        app.db.count("users").await,
         0,
         "no refused account was stored"
     );
@@ -867,18 +812,9 @@ async fn with_min_score_zero_weak_but_uncommon_passwords_pass_and_the_other_rule
 
 async fn a_password_reset_applies_the_policy_to_the_new_password(b: Backend) {
     let sink = SmtpSink::start().await;
-    let url = smtp_url(sink.port());
-    let serve = [
-        "--mail-transport",
-        "smtp",
-        "--smtp-url",
-        &url,
-        "--mail-poll-interval",
-        "50ms",
-    ];
-    let app = spawn_app_with(b, &[], &serve).await;
+    let app = spawn_app_with(b, &[], &sink.serve_flags()).await;
     app.create_user("alice@example.com").await;
-    assert_eq!(forgot(&app, "alice@example.com").await.status(), 202);
+    assert_eq!(app.forgot_password("alice@example.com").await.status(), 202);
     let token = sink
         .wait_for_messages(2)
         .await
@@ -968,21 +904,11 @@ type RawAudit = (
 const AUDIT_SQL: &str = "SELECT id, CAST(occurred_at AS TEXT), event, user_id, actor_id, ip, \
      user_agent, request_id, detail FROM audit_events ORDER BY occurred_at, id";
 
-async fn audit_rows(app: &TestApp, b: Backend) -> Vec<AuditRow> {
-    let raw: Vec<RawAudit> = match b {
-        Backend::Sqlite => {
-            let mut c = <sqlx::SqliteConnection as sqlx::Connection>::connect(&app.db.url)
-                .await
-                .unwrap();
-            sqlx::query_as(AUDIT_SQL).fetch_all(&mut c).await.unwrap()
-        }
-        Backend::Postgres => {
-            let mut c = <sqlx::PgConnection as sqlx::Connection>::connect(&app.db.url)
-                .await
-                .unwrap();
-            sqlx::query_as(AUDIT_SQL).fetch_all(&mut c).await.unwrap()
-        }
-    };
+async fn audit_rows(app: &TestApp) -> Vec<AuditRow> {
+    let raw: Vec<RawAudit> = crate::on_db_connection!(app.db, |c| sqlx::query_as(AUDIT_SQL)
+        .fetch_all(&mut c)
+        .await
+        .unwrap());
     raw.into_iter()
         .map(
             |(id, at, event, user_id, actor_id, ip, user_agent, request_id, detail)| AuditRow {
@@ -1000,29 +926,12 @@ async fn audit_rows(app: &TestApp, b: Backend) -> Vec<AuditRow> {
 }
 
 /// Runs one statement on a connection of our own and returns its error, if any.
-async fn try_exec(app: &TestApp, b: Backend, sql: &str) -> Result<u64, String> {
-    match b {
-        Backend::Sqlite => {
-            let mut c = <sqlx::SqliteConnection as sqlx::Connection>::connect(&app.db.url)
-                .await
-                .unwrap();
-            sqlx::query(sql)
-                .execute(&mut c)
-                .await
-                .map(|r| r.rows_affected())
-                .map_err(|e| e.to_string())
-        }
-        Backend::Postgres => {
-            let mut c = <sqlx::PgConnection as sqlx::Connection>::connect(&app.db.url)
-                .await
-                .unwrap();
-            sqlx::query(sql)
-                .execute(&mut c)
-                .await
-                .map(|r| r.rows_affected())
-                .map_err(|e| e.to_string())
-        }
-    }
+async fn try_exec(app: &TestApp, sql: &str) -> Result<u64, String> {
+    crate::on_db_connection!(app.db, |c| sqlx::query(sql)
+        .execute(&mut c)
+        .await
+        .map(|r| r.rows_affected())
+        .map_err(|e| e.to_string()))
 }
 
 fn uuid_of(v: &Value) -> uuid::Uuid {
@@ -1041,11 +950,7 @@ async fn the_audit_trail_records_security_events_without_secrets_and_cannot_be_c
         .unwrap();
     assert_eq!(r.status(), 201);
     let alice = uuid_of(&r.json::<Value>().await.unwrap()["id"]);
-    let first_hash = app
-        .db
-        .text("SELECT password_hash FROM users")
-        .await
-        .unwrap();
+    let first_hash = app.db.password_hash().await;
 
     assert_eq!(app.login("alice@example.com", WRONG).await.status(), 401);
     assert_eq!(app.login("nobody@example.com", WRONG).await.status(), 401);
@@ -1069,7 +974,7 @@ async fn the_audit_trail_records_security_events_without_secrets_and_cannot_be_c
     assert_eq!(r.status(), 200);
     let third: Value = r.json().await.unwrap();
 
-    let rows = audit_rows(&app, b).await;
+    let rows = audit_rows(&app).await;
     let of = |event: &str, user: Option<uuid::Uuid>| -> Vec<&AuditRow> {
         rows.iter()
             .filter(|r| r.event == event && r.user_id == user)
@@ -1110,11 +1015,7 @@ async fn the_audit_trail_records_security_events_without_secrets_and_cannot_be_c
     }
 
     // No password, token or hash anywhere in any row.
-    let second_hash = app
-        .db
-        .text("SELECT password_hash FROM users")
-        .await
-        .unwrap();
+    let second_hash = app.db.password_hash().await;
     assert_ne!(first_hash, second_hash);
     let mut secrets = vec![
         PASSWORD.to_owned(),
@@ -1136,17 +1037,17 @@ async fn the_audit_trail_records_security_events_without_secrets_and_cannot_be_c
     }
 
     // Append-only: updates and deletes fail, and nothing changed.
-    let update = try_exec(&app, b, "UPDATE audit_events SET ip = '192.0.2.1'").await;
+    let update = try_exec(&app, "UPDATE audit_events SET ip = '192.0.2.1'").await;
     assert!(
         update.as_ref().is_err_and(|e| e.contains("append-only")),
         "{update:?}"
     );
-    let delete = try_exec(&app, b, "DELETE FROM audit_events").await;
+    let delete = try_exec(&app, "DELETE FROM audit_events").await;
     assert!(
         delete.as_ref().is_err_and(|e| e.contains("append-only")),
         "{delete:?}"
     );
-    let after = audit_rows(&app, b).await;
+    let after = audit_rows(&app).await;
     assert_eq!(
         after.iter().map(|r| &r.text).collect::<Vec<_>>(),
         rows.iter().map(|r| &r.text).collect::<Vec<_>>()

@@ -41,11 +41,7 @@ async fn registration_returns_the_user_and_never_a_secret(b: Backend) {
     assert_eq!(u["roles"], json!([]));
     assert!(u["last_login_at"].is_null());
     assert!(!u.to_string().contains(PASSWORD));
-    let stored = app
-        .db
-        .text("SELECT password_hash FROM users")
-        .await
-        .unwrap();
+    let stored = app.db.password_hash().await;
     assert!(
         stored.starts_with("$argon2id$"),
         "stored as argon2id PHC: {stored}"
@@ -260,11 +256,7 @@ async fn an_imported_bcrypt_hash_logs_in_and_is_upgraded_to_argon2id(b: Backend)
         app.login("imported@example.com", PASSWORD).await.status(),
         200
     );
-    let stored = app
-        .db
-        .text("SELECT password_hash FROM users")
-        .await
-        .unwrap();
+    let stored = app.db.password_hash().await;
     assert!(
         stored.starts_with("$argon2id$v=19$m=256,t=1,p=1$"),
         "{stored}"
@@ -286,11 +278,7 @@ async fn an_argon2_hash_with_old_parameters_is_upgraded_at_login(b: Backend) {
     )
     .await;
     assert_eq!(app.login("old@example.com", PASSWORD).await.status(), 200);
-    let stored = app
-        .db
-        .text("SELECT password_hash FROM users")
-        .await
-        .unwrap();
+    let stored = app.db.password_hash().await;
     assert!(
         stored.starts_with("$argon2id$v=19$m=512,t=1,p=1$"),
         "{stored}"
@@ -371,7 +359,7 @@ async fn a_saturated_hash_pool_answers_503_with_retry_after(b: Backend) {
 async fn health_endpoints_answer(b: Backend) {
     let app = spawn_app(b).await;
     for path in ["/health/live", "/health/ready"] {
-        let r = app.client.get(app.url(path)).send().await.unwrap();
+        let r = app.get(path).await;
         assert_eq!(r.status(), 200, "{path}");
         assert_eq!(r.json::<Value>().await.unwrap()["status"], "ok");
     }

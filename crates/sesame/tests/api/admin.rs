@@ -5,10 +5,11 @@
 //! and invitations, unlocks and session revocation, the audit trail of every admin action, the
 //! bootstrap admin, and `sesame users seed`.
 
+use crate::helpers::text_field as s;
 use crate::helpers::{
     assert_problem, spawn_app_with, spawn_on, Backend, TestApp, TestDb, FAST_HASH, PASSWORD,
 };
-use crate::smtp::{smtp_url, SmtpSink};
+use crate::smtp::SmtpSink;
 use base64::Engine as _;
 use futures::stream::{self, StreamExt};
 use reqwest::Method;
@@ -42,13 +43,6 @@ impl Caller {
             refresh: s(t, "refresh_token"),
         }
     }
-}
-
-fn s(v: &Value, field: &str) -> String {
-    v[field]
-        .as_str()
-        .unwrap_or_else(|| panic!("`{field}` in {v}"))
-        .to_owned()
 }
 
 /// `serve` flags that create the bootstrap admin, plus `extra`.
@@ -260,24 +254,22 @@ async fn register_many(app: &TestApp, prefix: &str, n: usize) -> Vec<String> {
         .await
 }
 
+/// `GET /admin/users/{id}/sessions`, expecting 200.
+async fn sessions_of(app: &TestApp, admin: &Caller, id: &str) -> Value {
+    expect(
+        get(app, &format!("{}/sessions", user_path(id)), &admin.access).await,
+        200,
+    )
+    .await
+}
+
 async fn user(app: &TestApp, admin: &Caller, id: &str) -> Value {
     expect(get(app, &user_path(id), &admin.access).await, 200).await
 }
 
-async fn count(app: &TestApp, from_where: &str) -> usize {
-    app.db
-        .text(&format!("SELECT CAST(COUNT(*) AS TEXT) FROM {from_where}"))
-        .await
-        .unwrap()
-        .parse()
-        .unwrap()
-}
-
 /// Active admins, read from the database.
 async fn active_admins(app: &TestApp) -> usize {
-    count(
-        app,
-        "users u JOIN user_roles r ON r.user_id = u.id WHERE r.role = 'admin' AND u.is_active = TRUE",
+    app.db.count("users u JOIN user_roles r ON r.user_id = u.id WHERE r.role = 'admin' AND u.is_active = TRUE",
     )
     .await
 }
@@ -325,15 +317,7 @@ const METHODS: [&str; 8] = [
 /// Every `(method, path)` under `/api/v1/admin` in the published document, path parameters
 /// filled in (a random uuid, or a role name).
 async fn admin_routes(app: &TestApp) -> Vec<(Method, String)> {
-    let doc: Value = app
-        .client
-        .get(app.url("/openapi.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let doc: Value = app.get("/openapi.json").await.json().await.unwrap();
     let mut routes = Vec::new();
     for (path, item) in doc["paths"].as_object().unwrap() {
         if !path.starts_with("/api/v1/admin") {
@@ -399,11 +383,9 @@ async fn every_admin_route_refuses_anonymous_and_non_admin_callers(b: Backend) {
     // The refusals changed nothing: alice still holds no role and nothing was audited as admin.
     assert_eq!(user(&app, &admin, &alice.id).await["roles"], json!([]));
     assert_eq!(
-        count(
-            &app,
-            "audit_events WHERE event LIKE 'admin.%' AND actor_id IS NOT NULL"
-        )
-        .await,
+        app.db
+            .count("audit_events WHERE event LIKE 'admin.%' AND actor_id IS NOT NULL")
+            .await,
         0
     );
 }
@@ -437,9 +419,7 @@ async fn every_admin_route_refuses_a_caller_holding_only_a_non_admin_role(b: Bac
         json!(["support"])
     );
     assert_eq!(
-        count(
-            &app,
-            "audit_events WHERE event LIKE 'admin.%' AND event <> 'admin.role_created' AND event <> 'admin.user_created'"
+        app.db.count("audit_events WHERE event LIKE 'admin.%' AND event <> 'admin.role_created' AND event <> 'admin.user_created'"
         )
         .await,
         0,
@@ -628,7 +608,7 @@ async fn assigned_roles_show_at_once_in_the_user_and_in_the_token_after_a_refres
     let now = user(&app, &admin, &alice.id).await;
     assert_eq!(now["roles"], json!(["editor"]));
     assert!(now["display_name"].is_null(), "{now}");
-    assert_eq!(count(&app, "roles WHERE name = 'ghost'").await, 0);
+    assert_eq!(app.db.count("roles WHERE name = 'ghost'").await, 0);
 
     // Other fields of PATCH work, and `null` clears.
     let r = patch(
@@ -714,7 +694,10 @@ async fn a_demoted_admin_loses_admin_powers_on_the_very_next_request(b: Backend)
 async fn the_last_active_admin_cannot_be_demoted_deactivated_or_deleted(b: Backend) {
     let (app, admin) = admin_app(b).await;
     let me = user_path(&admin.id);
-    let audited = count(&app, "audit_events WHERE event LIKE 'admin.%'").await;
+    let audited = app
+        .db
+        .count("audit_events WHERE event LIKE 'admin.%'")
+        .await;
     for change in [
         json!({ "roles": [] }),
         json!({ "roles": [], "display_name": "Changed" }),
@@ -747,7 +730,9 @@ async fn the_last_active_admin_cannot_be_demoted_deactivated_or_deleted(b: Backe
     assert!(now["display_name"].is_null());
     assert_eq!(active_admins(&app).await, 1);
     assert_eq!(
-        count(&app, "audit_events WHERE event LIKE 'admin.%'").await,
+        app.db
+            .count("audit_events WHERE event LIKE 'admin.%'")
+            .await,
         audited
     );
 
@@ -918,16 +903,7 @@ async fn deactivating_a_user_ends_their_sessions_at_once_and_reactivation_allows
     let first = registered(&app, "alice@example.com", None).await;
     let second = Caller::from_tokens(&app.tokens("alice@example.com").await);
     app_me(&app, &first.access).await;
-    let sessions = expect(
-        get(
-            &app,
-            &format!("{}/sessions", user_path(&first.id)),
-            &admin.access,
-        )
-        .await,
-        200,
-    )
-    .await;
+    let sessions = sessions_of(&app, &admin, &first.id).await;
     assert_eq!(sessions.as_array().unwrap().len(), 2, "{sessions}");
 
     let r = patch(
@@ -950,16 +926,7 @@ async fn deactivating_a_user_ends_their_sessions_at_once_and_reactivation_allows
         "account_disabled",
     )
     .await;
-    let sessions = expect(
-        get(
-            &app,
-            &format!("{}/sessions", user_path(&first.id)),
-            &admin.access,
-        )
-        .await,
-        200,
-    )
-    .await;
+    let sessions = sessions_of(&app, &admin, &first.id).await;
     assert_eq!(sessions, json!([]));
     let listed = list(&app, &admin.access, &[("is_active", "false")]).await;
     assert_eq!(listed["users"][0]["id"], first.id.as_str());
@@ -1598,19 +1565,7 @@ async fn an_admin_creates_users_with_a_password_under_the_password_policy(b: Bac
 /// A server mailing to a running SMTP sink, with its bootstrap admin logged in.
 async fn admin_app_with_mail(b: Backend) -> (TestApp, Caller, SmtpSink) {
     let sink = SmtpSink::start().await;
-    let url = smtp_url(sink.port());
-    let (app, admin) = admin_app_with(
-        b,
-        &[
-            "--mail-transport",
-            "smtp",
-            "--smtp-url",
-            &url,
-            "--mail-poll-interval",
-            "50ms",
-        ],
-    )
-    .await;
+    let (app, admin) = admin_app_with(b, &sink.serve_flags()).await;
     (app, admin, sink)
 }
 
@@ -1627,19 +1582,15 @@ async fn an_invited_user_without_a_password_chooses_one_through_the_emailed_link
     assert_eq!(gina["email_verified"], false);
     // The mail is queued with the account: a password-reset link, and no verification mail.
     assert_eq!(
-        count(
-            &app,
-            "mail_outbox WHERE kind = 'password_reset' AND recipient = 'gina@example.com'"
-        )
-        .await,
+        app.db
+            .count("mail_outbox WHERE kind = 'password_reset' AND recipient = 'gina@example.com'")
+            .await,
         1
     );
     assert_eq!(
-        count(
-            &app,
-            "mail_outbox WHERE kind = 'verify_email' AND recipient = 'gina@example.com'"
-        )
-        .await,
+        app.db
+            .count("mail_outbox WHERE kind = 'verify_email' AND recipient = 'gina@example.com'")
+            .await,
         0
     );
     // Nobody can sign in before a password is chosen.
@@ -1686,11 +1637,9 @@ async fn an_invitation_to_verify_sends_a_verification_mail_unless_already_verifi
     let hank = expect(r, 201).await;
     assert_eq!(hank["email_verified"], false);
     assert_eq!(
-        count(
-            &app,
-            "mail_outbox WHERE kind = 'verify_email' AND recipient = 'hank@example.com'"
-        )
-        .await,
+        app.db
+            .count("mail_outbox WHERE kind = 'verify_email' AND recipient = 'hank@example.com'")
+            .await,
         1
     );
     let mail = sink.wait_for_mail_to("hank@example.com", 1).await;
@@ -1718,7 +1667,9 @@ async fn an_invitation_to_verify_sends_a_verification_mail_unless_already_verifi
     admin_create(&app, &admin, "jack@example.com", json!({})).await;
     for who in ["ivy@example.com", "jack@example.com"] {
         assert_eq!(
-            count(&app, &format!("mail_outbox WHERE recipient = '{who}'")).await,
+            app.db
+                .count(&format!("mail_outbox WHERE recipient = '{who}'"))
+                .await,
             0,
             "{who}"
         );
@@ -1860,8 +1811,7 @@ async fn revoking_a_users_sessions_ends_every_one_of_them(b: Backend) {
     for _ in 0..2 {
         all.push(Caller::from_tokens(&app.tokens("alice@example.com").await));
     }
-    let sessions_path = format!("{}/sessions", user_path(&first.id));
-    let sessions = expect(get(&app, &sessions_path, &admin.access).await, 200).await;
+    let sessions = sessions_of(&app, &admin, &first.id).await;
     let sessions = sessions.as_array().unwrap();
     assert_eq!(sessions.len(), 3);
     let sids: BTreeSet<String> = sessions.iter().map(|x| s(x, "id")).collect();
@@ -1892,10 +1842,7 @@ async fn revoking_a_users_sessions_ends_every_one_of_them(b: Backend) {
         assert_problem(app.me(&c.access).await, 401, "invalid_token").await;
         assert_problem(app.refresh(&c.refresh).await, 401, "invalid_refresh_token").await;
     }
-    assert_eq!(
-        expect(get(&app, &sessions_path, &admin.access).await, 200).await,
-        json!([])
-    );
+    assert_eq!(sessions_of(&app, &admin, &first.id).await, json!([]));
     let r = post_empty(
         &app,
         &format!("{}/revoke-sessions", user_path(&first.id)),

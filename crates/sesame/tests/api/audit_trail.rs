@@ -5,37 +5,25 @@
 //! API, as an operator would. (Logins, lockouts and admin actions are covered in `abuse.rs` and
 //! `admin.rs`.)
 
+use crate::helpers::text_field as s;
 use crate::helpers::{spawn_app_with, Backend, TestApp, PASSWORD};
-use crate::smtp::{smtp_url, SmtpSink};
+use crate::smtp::SmtpSink;
 use reqwest::Response;
 use serde_json::{json, Value};
 
 const ADMIN_EMAIL: &str = "admin@example.com";
 const NEW_PASSWORD: &str = "an entirely new passphrase";
 
-fn s(v: &Value, field: &str) -> String {
-    v[field]
-        .as_str()
-        .unwrap_or_else(|| panic!("`{field}` in {v}"))
-        .to_owned()
-}
-
 /// A server with a bootstrap admin (to read the trail) mailing to an SMTP sink; `extra` flags.
 async fn app(b: Backend, extra: &[&str]) -> (TestApp, SmtpSink, String) {
     let sink = SmtpSink::start().await;
-    let url = smtp_url(sink.port());
     let mut flags = vec![
         "--bootstrap-admin-email",
         ADMIN_EMAIL,
         "--bootstrap-admin-password",
         PASSWORD,
-        "--mail-transport",
-        "smtp",
-        "--smtp-url",
-        &url,
-        "--mail-poll-interval",
-        "50ms",
     ];
+    flags.extend_from_slice(&sink.serve_flags());
     flags.extend_from_slice(extra);
     let app = spawn_app_with(b, &[], &flags).await;
     let admin = s(&app.tokens(ADMIN_EMAIL).await, "access_token");

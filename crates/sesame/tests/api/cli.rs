@@ -251,28 +251,16 @@ async fn migrate(dir: &Path, url: &str, args: &[&str]) {
 
 /// The application's tables (not the migration bookkeeping).
 async fn tables(db: &TestDb, b: Backend) -> Vec<String> {
-    let mut names: Vec<String> = match b {
-        Backend::Sqlite => {
-            let mut c = <sqlx::SqliteConnection as sqlx::Connection>::connect(&db.url)
-                .await
-                .unwrap();
-            sqlx::query_scalar("SELECT name FROM sqlite_master WHERE type = 'table'")
-                .fetch_all(&mut c)
-                .await
-                .unwrap()
-        }
+    let sql = match b {
+        Backend::Sqlite => "SELECT name FROM sqlite_master WHERE type = 'table'",
         Backend::Postgres => {
-            let mut c = <sqlx::PgConnection as sqlx::Connection>::connect(&db.url)
-                .await
-                .unwrap();
-            sqlx::query_scalar(
-                "SELECT tablename::text FROM pg_tables WHERE schemaname = current_schema()",
-            )
-            .fetch_all(&mut c)
-            .await
-            .unwrap()
+            "SELECT tablename::text FROM pg_tables WHERE schemaname = current_schema()"
         }
     };
+    let mut names: Vec<String> = crate::on_db_connection!(db, |c| sqlx::query_scalar(sql)
+        .fetch_all(&mut c)
+        .await
+        .unwrap());
     names.retain(|n| !n.starts_with("_sqlx") && !n.starts_with("sqlite_"));
     names.sort();
     names

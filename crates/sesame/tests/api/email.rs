@@ -3,13 +3,15 @@
 //! deletion and export, delivery when the mail server is down, restarts with mail still queued,
 //! permanent and transient rejections, and the HTML pages emailed links open.
 
-use crate::helpers::{assert_problem, spawn_app_with, spawn_on, Backend, TestApp, PASSWORD};
+use crate::helpers::text_field as s;
+use crate::helpers::{
+    assert_problem, eventually, spawn_app_with, spawn_on, Backend, TestApp, PASSWORD,
+};
 use crate::smtp::{free_port, smtp_url, Mail, Mode, SmtpSink};
 use reqwest::header::{
     CONTENT_SECURITY_POLICY, CONTENT_TYPE, REFERRER_POLICY, USER_AGENT, X_FRAME_OPTIONS,
 };
 use serde_json::{json, Value};
-use std::future::Future;
 use std::time::{Duration, Instant};
 
 const NEW_PASSWORD: &str = "an entirely new passphrase";
@@ -50,19 +52,6 @@ async fn app_with_sink(b: Backend, extra: &[&str]) -> (TestApp, SmtpSink) {
     (app, sink)
 }
 
-/// Polls `check` until it holds; panics with `what` after 10 s.
-async fn eventually<F, Fut>(what: &str, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = bool>,
-{
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !check().await {
-        assert!(Instant::now() < deadline, "timed out waiting until {what}");
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-}
-
 /// One column (as text) of the outbox row of `kind` for `recipient`.
 async fn outbox(app: &TestApp, kind: &str, recipient: &str, column: &str) -> Option<String> {
     app.db
@@ -89,28 +78,8 @@ async fn attempts(app: &TestApp, kind: &str, recipient: &str) -> u32 {
         .map_or(0, |a| a.parse().unwrap())
 }
 
-fn s(v: &Value, field: &str) -> String {
-    v[field]
-        .as_str()
-        .unwrap_or_else(|| panic!("`{field}` in {v}"))
-        .to_owned()
-}
-
 async fn verify(app: &TestApp, token: &str) -> reqwest::Response {
     app.post_json("/api/v1/auth/verify-email", &json!({ "token": token }))
-        .await
-}
-
-async fn resend(app: &TestApp, email: &str) -> reqwest::Response {
-    app.post_json(
-        "/api/v1/auth/verify-email/resend",
-        &json!({ "email": email }),
-    )
-    .await
-}
-
-async fn forgot(app: &TestApp, email: &str) -> reqwest::Response {
-    app.post_json("/api/v1/auth/password/forgot", &json!({ "email": email }))
         .await
 }
 
@@ -249,34 +218,51 @@ async fn an_expired_verification_link_is_refused(b: Backend) {
     assert_eq!(t["user"]["email_verified"], false);
 }
 
+/// Asks with `ask` for an unknown address, then for alice's: both answers are the same 202.
+async fn assert_same_answer_for_unknown_and_known<F, Fut>(ask: F)
+where
+    F: Fn(&'static str) -> Fut,
+    Fut: std::future::Future<Output = reqwest::Response>,
+{
+    let unknown = ask("nobody@example.com").await;
+    assert_eq!(unknown.status(), 202);
+    let unknown: Value = unknown.json().await.unwrap();
+    let known = ask("alice@example.com").await;
+    assert_eq!(known.status(), 202);
+    let known: Value = known.json().await.unwrap();
+    assert_eq!(known, unknown);
+}
+
+/// Nothing was mailed or queued for the unknown address.
+async fn assert_nothing_for_nobody(app: &TestApp, sink: &SmtpSink) {
+    assert!(sink.messages_to("nobody@example.com").is_empty());
+    assert_eq!(
+        outbox_count(app, "recipient = 'nobody@example.com'").await,
+        0
+    );
+}
+
 async fn resend_answers_alike_for_known_and_unknown_addresses(b: Backend) {
     let (app, sink) = app_with_sink(b, &["--verify-resend-interval", "0s"]).await;
     app.create_user("alice@example.com").await;
     sink.wait_for_messages(1).await;
 
-    let unknown = resend(&app, "nobody@example.com").await;
-    assert_eq!(unknown.status(), 202);
-    let unknown: Value = unknown.json().await.unwrap();
-    let known = resend(&app, "alice@example.com").await;
-    assert_eq!(known.status(), 202);
-    let known: Value = known.json().await.unwrap();
-    assert_eq!(known, unknown);
+    assert_same_answer_for_unknown_and_known(|email| app.resend_verification(email)).await;
 
     let second = sink.wait_for_mail_to("alice@example.com", 2).await;
     assert_eq!(second.subject, "Confirm your email address");
     // The unknown address was asked for first; by now its (non-)work is long done.
-    assert!(sink.messages_to("nobody@example.com").is_empty());
-    assert_eq!(
-        outbox_count(&app, "recipient = 'nobody@example.com'").await,
-        0
-    );
+    assert_nothing_for_nobody(&app, &sink).await;
 }
 
 async fn a_resent_link_replaces_the_earlier_one(b: Backend) {
     let (app, sink) = app_with_sink(b, &["--verify-resend-interval", "0s"]).await;
     app.create_user("alice@example.com").await;
     let first = sink.wait_for_mail_to("alice@example.com", 1).await.token();
-    assert_eq!(resend(&app, "alice@example.com").await.status(), 202);
+    assert_eq!(
+        app.resend_verification("alice@example.com").await.status(),
+        202
+    );
     let second = sink.wait_for_mail_to("alice@example.com", 2).await.token();
     assert_ne!(first, second);
     let r = verify(&app, &first).await;
@@ -288,9 +274,12 @@ async fn resending_is_throttled_per_address(b: Backend) {
     let (app, sink) = app_with_sink(b, &["--verify-resend-interval", "1h"]).await;
     app.create_user("alice@example.com").await;
     let first = sink.wait_for_mail_to("alice@example.com", 1).await.token();
-    assert_eq!(resend(&app, "alice@example.com").await.status(), 202);
+    assert_eq!(
+        app.resend_verification("alice@example.com").await.status(),
+        202
+    );
     // A later request for the same address marks the point by which the resend was handled.
-    assert_eq!(forgot(&app, "alice@example.com").await.status(), 202);
+    assert_eq!(app.forgot_password("alice@example.com").await.status(), 202);
     let next = sink.wait_for_mail_to("alice@example.com", 2).await;
     assert_eq!(next.subject, "Reset your password");
     assert_eq!(outbox_count(&app, "kind = 'verify_email'").await, 1);
@@ -314,15 +303,21 @@ async fn a_verification_resend_is_sent_once_the_interval_has_passed(b: Backend) 
     // 59 minutes on: still inside the interval, nothing is sent (a later reset request marks the
     // point by which the resend was handled).
     app.clock.advance(Duration::from_secs(59 * 60));
-    assert_eq!(resend(&app, "alice@example.com").await.status(), 202);
-    assert_eq!(forgot(&app, "alice@example.com").await.status(), 202);
+    assert_eq!(
+        app.resend_verification("alice@example.com").await.status(),
+        202
+    );
+    assert_eq!(app.forgot_password("alice@example.com").await.status(), 202);
     let marker = sink.wait_for_mail_to("alice@example.com", 2).await;
     assert_eq!(marker.subject, "Reset your password");
     assert_eq!(outbox_count(&app, "kind = 'verify_email'").await, 1);
 
     // An hour on: a new link is sent, and it works.
     app.clock.advance(Duration::from_secs(60));
-    assert_eq!(resend(&app, "alice@example.com").await.status(), 202);
+    assert_eq!(
+        app.resend_verification("alice@example.com").await.status(),
+        202
+    );
     let again = sink.wait_for_mail_to("alice@example.com", 3).await;
     assert_eq!(again.subject, "Confirm your email address");
     assert_eq!(verify(&app, &again.token()).await.status(), 204);
@@ -335,13 +330,7 @@ async fn forgot_password_answers_alike_and_mails_only_known_addresses(b: Backend
     app.create_user("alice@example.com").await;
     sink.wait_for_messages(1).await;
 
-    let unknown = forgot(&app, "nobody@example.com").await;
-    assert_eq!(unknown.status(), 202);
-    let unknown: Value = unknown.json().await.unwrap();
-    let known = forgot(&app, "alice@example.com").await;
-    assert_eq!(known.status(), 202);
-    let known: Value = known.json().await.unwrap();
-    assert_eq!(known, unknown);
+    assert_same_answer_for_unknown_and_known(|email| app.forgot_password(email)).await;
 
     let m = sink.wait_for_mail_to("alice@example.com", 2).await;
     assert_eq!(m.subject, "Reset your password");
@@ -349,11 +338,7 @@ async fn forgot_password_answers_alike_and_mails_only_known_addresses(b: Backend
         .expect_link()
         .starts_with("http://sesame.test/reset-password?token="));
     assert!(m.html.contains(&m.expect_link()));
-    assert!(sink.messages_to("nobody@example.com").is_empty());
-    assert_eq!(
-        outbox_count(&app, "recipient = 'nobody@example.com'").await,
-        0
-    );
+    assert_nothing_for_nobody(&app, &sink).await;
 }
 
 async fn a_password_reset_replaces_the_password_and_ends_every_session(b: Backend) {
@@ -361,7 +346,7 @@ async fn a_password_reset_replaces_the_password_and_ends_every_session(b: Backen
     app.create_user("alice@example.com").await;
     let s1 = app.tokens("alice@example.com").await;
     let s2 = app.tokens("alice@example.com").await;
-    assert_eq!(forgot(&app, "alice@example.com").await.status(), 202);
+    assert_eq!(app.forgot_password("alice@example.com").await.status(), 202);
     let token = sink.wait_for_mail_to("alice@example.com", 2).await.token();
 
     assert_eq!(reset(&app, &token, NEW_PASSWORD).await.status(), 204);
@@ -386,9 +371,9 @@ async fn a_password_reset_replaces_the_password_and_ends_every_session(b: Backen
 async fn only_the_newest_reset_link_works(b: Backend) {
     let (app, sink) = app_with_sink(b, &[]).await;
     app.create_user("alice@example.com").await;
-    assert_eq!(forgot(&app, "alice@example.com").await.status(), 202);
+    assert_eq!(app.forgot_password("alice@example.com").await.status(), 202);
     let first = sink.wait_for_mail_to("alice@example.com", 2).await.token();
-    assert_eq!(forgot(&app, "alice@example.com").await.status(), 202);
+    assert_eq!(app.forgot_password("alice@example.com").await.status(), 202);
     let second = sink.wait_for_mail_to("alice@example.com", 3).await.token();
     assert_ne!(first, second);
 
@@ -404,7 +389,7 @@ async fn only_the_newest_reset_link_works(b: Backend) {
 async fn a_password_change_voids_outstanding_reset_links(b: Backend) {
     let (app, sink) = app_with_sink(b, &[]).await;
     let t = app.user_with_tokens("alice@example.com").await;
-    assert_eq!(forgot(&app, "alice@example.com").await.status(), 202);
+    assert_eq!(app.forgot_password("alice@example.com").await.status(), 202);
     let token = sink.wait_for_mail_to("alice@example.com", 2).await.token();
 
     let r = change_password(&app, &s(&t, "access_token"), PASSWORD).await;
@@ -489,7 +474,7 @@ async fn an_email_change_takes_effect_only_when_the_new_address_confirms(b: Back
     assert_eq!(app.login("alice@example.com", PASSWORD).await.status(), 200);
     let r = app.login("alice@new.example", PASSWORD).await;
     assert_problem(r, 401, "invalid_credentials").await;
-    assert_eq!(forgot(&app, "alice@example.com").await.status(), 202);
+    assert_eq!(app.forgot_password("alice@example.com").await.status(), 202);
     let reset_mail = sink.wait_for_mail_to("alice@example.com", 3).await;
     assert_eq!(reset_mail.subject, "Reset your password");
     assert_eq!(sink.messages_to("alice@new.example").len(), 1);
@@ -710,11 +695,7 @@ async fn the_export_holds_the_user_and_sessions_and_no_secret(b: Backend) {
     let sessions = export["sessions"].as_array().unwrap();
     assert_eq!(sessions.len(), 2, "{export}");
     assert_eq!(sessions.iter().filter(|x| x["current"] == true).count(), 1);
-    let stored_hash = app
-        .db
-        .text("SELECT password_hash FROM users")
-        .await
-        .unwrap();
+    let stored_hash = app.db.password_hash().await;
     for secret in [
         stored_hash.as_str(),
         "$argon2",
@@ -946,7 +927,7 @@ async fn the_verify_page_asks_before_using_the_token(b: Backend) {
 async fn the_reset_page_sets_the_password_from_its_form(b: Backend) {
     let (app, sink) = app_with_sink(b, &[]).await;
     app.create_user("alice@example.com").await;
-    assert_eq!(forgot(&app, "alice@example.com").await.status(), 202);
+    assert_eq!(app.forgot_password("alice@example.com").await.status(), 202);
     let m = sink.wait_for_mail_to("alice@example.com", 2).await;
     let token = m.token();
 
@@ -1020,7 +1001,7 @@ async fn emailed_links_point_to_the_app_url_when_one_is_set(b: Backend) {
     app.create_user("alice@example.com").await;
     let m = sink.wait_for_mail_to("alice@example.com", 1).await;
     assert_verification_mail(&m, "alice@example.com", "https://app.example");
-    assert_eq!(forgot(&app, "alice@example.com").await.status(), 202);
+    assert_eq!(app.forgot_password("alice@example.com").await.status(), 202);
     let m = sink.wait_for_mail_to("alice@example.com", 2).await;
     assert!(
         m.expect_link()

@@ -9,19 +9,13 @@
 //! condition fails a test. The last ones move the server's clock instead (`TestApp::clock`),
 //! so the lifetimes the service computes from its settings are what is checked.
 
+use crate::helpers::text_field as s;
 use crate::helpers::{assert_problem, spawn_app_with, Backend, TestApp, PASSWORD};
-use crate::smtp::{smtp_url, SmtpSink};
+use crate::smtp::SmtpSink;
 use serde_json::{json, Value};
 use std::time::Duration;
 
 const NEW_PASSWORD: &str = "an entirely new passphrase";
-
-fn s(v: &Value, field: &str) -> String {
-    v[field]
-        .as_str()
-        .unwrap_or_else(|| panic!("`{field}` in {v}"))
-        .to_owned()
-}
 
 /// Ends every session's lifetime: its expiry becomes its creation instant, which is in the past.
 async fn expire_sessions(app: &TestApp) {
@@ -135,15 +129,7 @@ async fn with_a_non_zero_grace_reuse_inside_the_window_is_tolerated_and_after_it
 /// A server mailing to a fresh SMTP sink, with `extra` flags.
 async fn app_with_sink(b: Backend, extra: &[&str]) -> (TestApp, SmtpSink) {
     let sink = SmtpSink::start().await;
-    let url = smtp_url(sink.port());
-    let mut flags = vec![
-        "--mail-transport",
-        "smtp",
-        "--smtp-url",
-        &url,
-        "--mail-poll-interval",
-        "50ms",
-    ];
+    let mut flags = sink.serve_flags().to_vec();
     flags.extend_from_slice(extra);
     let app = spawn_app_with(b, &[], &flags).await;
     (app, sink)

@@ -49,6 +49,38 @@ fn cors_headers(r: &reqwest::Response) -> Vec<String> {
         .collect()
 }
 
+fn assert_no_cors_headers(r: &reqwest::Response, what: &str) {
+    assert_eq!(cors_headers(r), Vec::<String>::new(), "{what}");
+}
+
+/// `GET path` sent from a page on `origin`.
+async fn get_from(app: &TestApp, path: &str, origin: &str) -> reqwest::Response {
+    app.client
+        .get(app.url(path))
+        .header(ORIGIN, origin)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// A browser's preflight for `POST /api/v1/auth/login` from `origin`, asking for
+/// `request_headers` if given.
+async fn preflight_login(
+    app: &TestApp,
+    origin: &str,
+    request_headers: Option<&str>,
+) -> reqwest::Response {
+    let mut rb = app
+        .client
+        .request(Method::OPTIONS, app.url("/api/v1/auth/login"))
+        .header(ORIGIN, origin)
+        .header("access-control-request-method", "POST");
+    if let Some(h) = request_headers {
+        rb = rb.header("access-control-request-headers", h);
+    }
+    rb.send().await.unwrap()
+}
+
 /// The three fixed security headers, and a CSP that is present; returns the CSP.
 fn assert_security_headers(r: &reqwest::Response, what: &str) -> String {
     assert_eq!(
@@ -78,7 +110,7 @@ fn csp_directive(csp: &str, name: &str) -> Option<Vec<String>> {
 }
 
 async fn get(app: &TestApp, path: &str) -> reqwest::Response {
-    app.client.get(app.url(path)).send().await.unwrap()
+    app.get(path).await
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -228,13 +260,7 @@ async fn hsts_for_at_least_a_year_when_the_public_url_is_https() {
 async fn an_allowed_origin_is_echoed_with_credentials_and_exposed_headers() {
     let app = sqlite_app(CORS_FLAGS).await;
     for origin in [APP_ORIGIN, ADMIN_ORIGIN] {
-        let r = app
-            .client
-            .get(app.url("/health/live"))
-            .header(ORIGIN, origin)
-            .send()
-            .await
-            .unwrap();
+        let r = get_from(&app, "/health/live", origin).await;
         assert_eq!(r.status(), 200);
         assert_eq!(
             header(&r, "access-control-allow-origin").as_deref(),
@@ -262,13 +288,7 @@ async fn an_allowed_origin_is_echoed_with_credentials_and_exposed_headers() {
         );
     }
     // Also on errors, which a browser app must be able to read.
-    let r = app
-        .client
-        .get(app.url("/api/v1/users/me"))
-        .header(ORIGIN, APP_ORIGIN)
-        .send()
-        .await
-        .unwrap();
+    let r = get_from(&app, "/api/v1/users/me", APP_ORIGIN).await;
     assert_eq!(
         header(&r, "access-control-allow-origin").as_deref(),
         Some(APP_ORIGIN)
@@ -279,15 +299,7 @@ async fn an_allowed_origin_is_echoed_with_credentials_and_exposed_headers() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_preflight_from_an_allowed_origin_is_answered() {
     let app = sqlite_app(CORS_FLAGS).await;
-    let r = app
-        .client
-        .request(Method::OPTIONS, app.url("/api/v1/auth/login"))
-        .header(ORIGIN, APP_ORIGIN)
-        .header("access-control-request-method", "POST")
-        .header("access-control-request-headers", "content-type")
-        .send()
-        .await
-        .unwrap();
+    let r = preflight_login(&app, APP_ORIGIN, Some("content-type")).await;
     assert!(r.status().is_success(), "preflight status {}", r.status());
     assert_eq!(
         header(&r, "access-control-allow-origin").as_deref(),
@@ -324,33 +336,11 @@ async fn an_origin_off_the_list_gets_no_cors_headers() {
         "https://app.example.com.evil.example",
         "null",
     ] {
-        let r = app
-            .client
-            .get(app.url("/health/live"))
-            .header(ORIGIN, origin)
-            .send()
-            .await
-            .unwrap();
+        let r = get_from(&app, "/health/live", origin).await;
         assert_eq!(r.status(), 200);
-        assert_eq!(
-            cors_headers(&r),
-            Vec::<String>::new(),
-            "request from {origin}"
-        );
-        let r = app
-            .client
-            .request(Method::OPTIONS, app.url("/api/v1/auth/login"))
-            .header(ORIGIN, origin)
-            .header("access-control-request-method", "POST")
-            .header("access-control-request-headers", "content-type")
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(
-            cors_headers(&r),
-            Vec::<String>::new(),
-            "preflight from {origin}"
-        );
+        assert_no_cors_headers(&r, &format!("request from {origin}"));
+        let r = preflight_login(&app, origin, Some("content-type")).await;
+        assert_no_cors_headers(&r, &format!("preflight from {origin}"));
     }
 }
 
@@ -358,31 +348,10 @@ async fn an_origin_off_the_list_gets_no_cors_headers() {
 async fn without_cors_origins_no_origin_gets_cors_headers() {
     let app = sqlite_app(&[]).await;
     for origin in [APP_ORIGIN, PUBLIC_ORIGIN, EVIL_ORIGIN] {
-        let r = app
-            .client
-            .get(app.url("/health/live"))
-            .header(ORIGIN, origin)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(
-            cors_headers(&r),
-            Vec::<String>::new(),
-            "request from {origin}"
-        );
-        let r = app
-            .client
-            .request(Method::OPTIONS, app.url("/api/v1/auth/login"))
-            .header(ORIGIN, origin)
-            .header("access-control-request-method", "POST")
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(
-            cors_headers(&r),
-            Vec::<String>::new(),
-            "preflight from {origin}"
-        );
+        let r = get_from(&app, "/health/live", origin).await;
+        assert_no_cors_headers(&r, &format!("request from {origin}"));
+        let r = preflight_login(&app, origin, None).await;
+        assert_no_cors_headers(&r, &format!("preflight from {origin}"));
     }
 }
 
@@ -438,17 +407,7 @@ async fn token_responses_are_not_stored(backend: Backend) {
     let r = app.refresh(body["refresh_token"].as_str().unwrap()).await;
     assert_eq!(r.status(), 200);
     assert_no_store(&r, "refresh");
-    let r = app
-        .client
-        .post(app.url("/api/v1/auth/token"))
-        .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
-        .body(format!(
-            "grant_type=password&username=a%40example.com&password={}",
-            PASSWORD.replace(' ', "+")
-        ))
-        .send()
-        .await
-        .unwrap();
+    let r = app.password_grant("a@example.com", PASSWORD).await;
     assert_eq!(r.status(), 200);
     assert_no_store(&r, "the token endpoint");
 }

@@ -45,6 +45,32 @@ macro_rules! on_every_backend {
     };
 }
 
+/// Runs `$body` with `$c` bound to a fresh connection to a [`TestDb`], written once and compiled
+/// for each backend: sqlx's query types differ per database, so a function could not take the
+/// body.
+#[macro_export]
+macro_rules! on_db_connection {
+    ($db:expr, |$c:ident| $body:expr) => {{
+        let db: &$crate::helpers::TestDb = &$db;
+        match db.backend() {
+            $crate::helpers::Backend::Sqlite => {
+                #[allow(unused_mut)]
+                let mut $c = <sqlx::SqliteConnection as sqlx::Connection>::connect(&db.url)
+                    .await
+                    .unwrap();
+                $body
+            }
+            $crate::helpers::Backend::Postgres => {
+                #[allow(unused_mut)]
+                let mut $c = <sqlx::PgConnection as sqlx::Connection>::connect(&db.url)
+                    .await
+                    .unwrap();
+                $body
+            }
+        }
+    }};
+}
+
 /// A database made for one test and removed when the test ends.
 pub struct TestDb {
     pub url: String,
@@ -111,71 +137,57 @@ impl TestDb {
         }
     }
 
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
     /// Runs one statement against the test database directly (to arrange states the API cannot
     /// reach yet, or to inspect what was stored). Use SQL both backends accept.
     pub async fn exec(&self, sql: &str) {
-        match self.backend {
-            Backend::Sqlite => {
-                let mut c = <sqlx::SqliteConnection as sqlx::Connection>::connect(&self.url)
-                    .await
-                    .unwrap();
-                sqlx::query(sql).execute(&mut c).await.unwrap();
-            }
-            Backend::Postgres => {
-                let mut c = <sqlx::PgConnection as sqlx::Connection>::connect(&self.url)
-                    .await
-                    .unwrap();
-                sqlx::query(sql).execute(&mut c).await.unwrap();
-            }
-        }
+        on_db_connection!(self, |c| {
+            sqlx::query(sql).execute(&mut c).await.unwrap();
+        })
     }
 
     /// Reads one text column of the first row.
     pub async fn text(&self, sql: &str) -> Option<String> {
-        match self.backend {
-            Backend::Sqlite => {
-                let mut c = <sqlx::SqliteConnection as sqlx::Connection>::connect(&self.url)
-                    .await
-                    .unwrap();
-                sqlx::query_scalar(sql)
-                    .fetch_optional(&mut c)
-                    .await
-                    .unwrap()
-            }
-            Backend::Postgres => {
-                let mut c = <sqlx::PgConnection as sqlx::Connection>::connect(&self.url)
-                    .await
-                    .unwrap();
-                sqlx::query_scalar(sql)
-                    .fetch_optional(&mut c)
-                    .await
-                    .unwrap()
-            }
-        }
+        on_db_connection!(self, |c| sqlx::query_scalar(sql)
+            .fetch_optional(&mut c)
+            .await
+            .unwrap())
+    }
+
+    /// How many rows `from_where` (a table and an optional `WHERE`) has.
+    pub async fn count(&self, from_where: &str) -> usize {
+        self.text(&format!("SELECT CAST(COUNT(*) AS TEXT) FROM {from_where}"))
+            .await
+            .expect("a count")
+            .parse()
+            .expect("a count is a number")
+    }
+
+    /// The failure count stored for the sign-in throttle key matching `key_like` (SQL `LIKE`).
+    pub async fn stored_failures(&self, key_like: &str) -> Option<u64> {
+        self.text(&format!(
+            "SELECT CAST(failures AS TEXT) FROM login_throttle WHERE throttle_key LIKE '{key_like}'"
+        ))
+        .await
+        .map(|s| s.parse().unwrap())
+    }
+
+    /// The stored password hash of the database's only user.
+    pub async fn password_hash(&self) -> String {
+        self.text("SELECT password_hash FROM users")
+            .await
+            .expect("one user with a password")
     }
 
     /// Reads one binary column of the first row.
     pub async fn bytes(&self, sql: &str) -> Option<Vec<u8>> {
-        match self.backend {
-            Backend::Sqlite => {
-                let mut c = <sqlx::SqliteConnection as sqlx::Connection>::connect(&self.url)
-                    .await
-                    .unwrap();
-                sqlx::query_scalar(sql)
-                    .fetch_optional(&mut c)
-                    .await
-                    .unwrap()
-            }
-            Backend::Postgres => {
-                let mut c = <sqlx::PgConnection as sqlx::Connection>::connect(&self.url)
-                    .await
-                    .unwrap();
-                sqlx::query_scalar(sql)
-                    .fetch_optional(&mut c)
-                    .await
-                    .unwrap()
-            }
-        }
+        on_db_connection!(self, |c| sqlx::query_scalar(sql)
+            .fetch_optional(&mut c)
+            .await
+            .unwrap())
     }
 }
 
@@ -358,6 +370,11 @@ impl TestApp {
         }
     }
 
+    /// `GET path` without credentials.
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client.get(self.url(path)).send().await.unwrap()
+    }
+
     pub async fn post_json(&self, path: &str, body: &Value) -> reqwest::Response {
         self.client
             .post(self.url(path))
@@ -425,6 +442,20 @@ impl TestApp {
         r.json().await.unwrap()
     }
 
+    /// The OAuth password grant (`POST /api/v1/auth/token`, form-encoded).
+    pub async fn password_grant(&self, username: &str, password: &str) -> reqwest::Response {
+        self.client
+            .post(self.url("/api/v1/auth/token"))
+            .form(&[
+                ("grant_type", "password"),
+                ("username", username),
+                ("password", password),
+            ])
+            .send()
+            .await
+            .unwrap()
+    }
+
     pub async fn refresh(&self, refresh_token: &str) -> reqwest::Response {
         self.post_json(
             "/api/v1/auth/refresh",
@@ -435,6 +466,36 @@ impl TestApp {
 
     pub async fn me(&self, access_token: &str) -> reqwest::Response {
         self.get_auth("/api/v1/users/me", access_token).await
+    }
+
+    /// Asks for a password-reset link for `email`.
+    pub async fn forgot_password(&self, email: &str) -> reqwest::Response {
+        self.post_json("/api/v1/auth/password/forgot", &json!({ "email": email }))
+            .await
+    }
+
+    /// Asks for the verification link for `email` again.
+    pub async fn resend_verification(&self, email: &str) -> reqwest::Response {
+        self.post_json(
+            "/api/v1/auth/verify-email/resend",
+            &json!({ "email": email }),
+        )
+        .await
+    }
+
+    /// Asks to move the caller's account to `new_email`, confirming with `password`.
+    pub async fn change_email(
+        &self,
+        access_token: &str,
+        new_email: &str,
+        password: &str,
+    ) -> reqwest::Response {
+        self.post_json_auth(
+            "/api/v1/users/me/email",
+            access_token,
+            Some(&json!({ "new_email": new_email, "password": password })),
+        )
+        .await
     }
 
     /// The primary Ed25519 signing key's PKCS#8 DER and kid, read from the database, so tests can
@@ -459,6 +520,30 @@ impl Drop for TestApp {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
+    }
+}
+
+/// The string at `field` of `v`; panics, naming both, when it is not a string.
+pub fn text_field(v: &Value, field: &str) -> String {
+    v[field]
+        .as_str()
+        .unwrap_or_else(|| panic!("`{field}` in {v}"))
+        .to_owned()
+}
+
+/// Polls `check` until it holds; panics with `what` after 10 s.
+pub async fn eventually<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !check().await {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting until {what}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
     }
 }
 

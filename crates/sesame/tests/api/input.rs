@@ -24,6 +24,23 @@ async fn post_raw(
     rb.send().await.unwrap()
 }
 
+/// `PATCH /users/me` with exactly the given content type and body, if any.
+async fn patch_me_raw(
+    app: &TestApp,
+    token: &str,
+    content_type: Option<&str>,
+    body: Option<&'static str>,
+) -> reqwest::Response {
+    let mut rb = app.client.patch(app.url(ME)).bearer_auth(token);
+    if let Some(ct) = content_type {
+        rb = rb.header(CONTENT_TYPE, ct);
+    }
+    if let Some(body) = body {
+        rb = rb.body(body);
+    }
+    rb.send().await.unwrap()
+}
+
 async fn patch_me(app: &TestApp, token: &str, body: &Value) -> reqwest::Response {
     app.client
         .patch(app.url(ME))
@@ -140,12 +157,7 @@ async fn deeply_nested_json_is_a_client_error_not_a_crash(b: Backend) {
         assert_problem(r, status, code).await;
     }
     // Still serving, and nothing was stored.
-    let live = app
-        .client
-        .get(app.url("/health/live"))
-        .send()
-        .await
-        .unwrap();
+    let live = app.get("/health/live").await;
     assert_eq!(live.status(), 200);
     assert_email_is_free(&app, "a@example.com").await;
 }
@@ -159,14 +171,8 @@ async fn an_empty_body_is_400_malformed_json(b: Backend) {
         assert_problem(r, 400, "malformed_json").await;
     }
     let tokens = app.user_with_tokens("a@example.com").await;
-    let r = app
-        .client
-        .patch(app.url(ME))
-        .bearer_auth(tokens["access_token"].as_str().unwrap())
-        .header(CONTENT_TYPE, "application/json")
-        .send()
-        .await
-        .unwrap();
+    let access = tokens["access_token"].as_str().unwrap();
+    let r = patch_me_raw(&app, access, Some("application/json"), None).await;
     assert_problem(r, 400, "malformed_json").await;
 }
 
@@ -213,14 +219,8 @@ async fn a_missing_content_type_is_415_unsupported_media_type(b: Backend) {
     assert_email_is_free(&app, "a@example.com").await;
 
     let tokens = app.tokens("a@example.com").await;
-    let r = app
-        .client
-        .patch(app.url(ME))
-        .bearer_auth(tokens["access_token"].as_str().unwrap())
-        .body(r#"{"display_name":"Alice"}"#)
-        .send()
-        .await
-        .unwrap();
+    let access = tokens["access_token"].as_str().unwrap();
+    let r = patch_me_raw(&app, access, None, Some(r#"{"display_name":"Alice"}"#)).await;
     assert_problem(r, 415, "unsupported_media_type").await;
 }
 
@@ -639,7 +639,7 @@ async fn an_unknown_path_is_404_not_found(b: Backend) {
         "/api/v1/auth/register/extra",
         "/%00",
     ] {
-        let r = app.client.get(app.url(path)).send().await.unwrap();
+        let r = app.get(path).await;
         assert_problem(r, 404, "not_found").await;
     }
     let r = app

@@ -82,15 +82,6 @@ async fn victim_device(app: &TestApp) -> String {
     device_of(&body)
 }
 
-async fn stored_failures(app: &TestApp, key_like: &str) -> Option<u64> {
-    app.db
-        .text(&format!(
-            "SELECT CAST(failures AS TEXT) FROM login_throttle WHERE throttle_key LIKE '{key_like}'"
-        ))
-        .await
-        .map(|s| s.parse().unwrap())
-}
-
 async fn a_known_device_signs_in_while_an_attacker_keeps_the_account_paused(b: Backend) {
     let app = app(b, &[]).await;
     let device = victim_device(&app).await;
@@ -145,7 +136,7 @@ async fn a_known_device_signs_in_while_an_attacker_keeps_the_account_paused(b: B
         "victim without a device token",
     )
     .await;
-    assert_eq!(stored_failures(&app, "user:%").await, Some(3));
+    assert_eq!(app.db.stored_failures("user:%").await, Some(3));
 }
 
 async fn brute_force_spread_over_many_addresses_pauses_the_account_but_not_a_known_device(
@@ -190,9 +181,9 @@ async fn a_known_device_that_fails_too_often_is_paused_on_its_own(b: Backend) {
         "the device that failed, even with the right password",
     )
     .await;
-    assert_eq!(stored_failures(&app, "device:%").await, Some(3));
+    assert_eq!(app.db.stored_failures("device:%").await, Some(3));
     // The account's shared streak and the other device are untouched.
-    assert_eq!(stored_failures(&app, "user:%").await, None);
+    assert_eq!(app.db.stored_failures("user:%").await, None);
     signed_in(
         login(&app, VICTIM_IP, PASSWORD, Some(&other)).await,
         "another device",
@@ -312,15 +303,6 @@ async fn change_password(app: &TestApp, access: &str, current: &str) -> Response
     .await
 }
 
-async fn change_email(app: &TestApp, access: &str, password: &str) -> Response {
-    app.post_json_auth(
-        "/api/v1/users/me/email",
-        access,
-        Some(&json!({"new_email": "alice@new.example", "password": password})),
-    )
-    .await
-}
-
 async fn delete_account(app: &TestApp, access: &str, password: &str) -> Response {
     app.client
         .delete(app.url("/api/v1/users/me"))
@@ -344,10 +326,19 @@ async fn wrong_current_passwords_are_paused_per_user_and_do_not_stop_sign_in(b: 
     let access = stolen["access_token"].as_str().unwrap().to_owned();
 
     // A right password before the threshold ends the streak.
-    assert_incorrect(change_email(&app, &access, WRONG).await, "password").await;
+    assert_incorrect(
+        app.change_email(&access, "alice@new.example", WRONG).await,
+        "password",
+    )
+    .await;
     assert_incorrect(delete_account(&app, &access, WRONG).await, "password").await;
-    assert_eq!(change_email(&app, &access, PASSWORD).await.status(), 202);
-    assert_eq!(stored_failures(&app, "reauth:%").await, None);
+    assert_eq!(
+        app.change_email(&access, "alice@new.example", PASSWORD)
+            .await
+            .status(),
+        202
+    );
+    assert_eq!(app.db.stored_failures("reauth:%").await, None);
 
     // Three wrong guesses across the three endpoints are one streak of three…
     assert_incorrect(
@@ -355,7 +346,11 @@ async fn wrong_current_passwords_are_paused_per_user_and_do_not_stop_sign_in(b: 
         "current_password",
     )
     .await;
-    assert_incorrect(change_email(&app, &access, WRONG).await, "password").await;
+    assert_incorrect(
+        app.change_email(&access, "alice@new.example", WRONG).await,
+        "password",
+    )
+    .await;
     assert_incorrect(delete_account(&app, &access, WRONG).await, "password").await;
     // …and from then on each answers 429, whatever the password.
     assert_paused(
@@ -363,7 +358,12 @@ async fn wrong_current_passwords_are_paused_per_user_and_do_not_stop_sign_in(b: 
         "change password",
     )
     .await;
-    assert_paused(change_email(&app, &access, PASSWORD).await, "change email").await;
+    assert_paused(
+        app.change_email(&access, "alice@new.example", PASSWORD)
+            .await,
+        "change email",
+    )
+    .await;
     assert_paused(
         delete_account(&app, &access, PASSWORD).await,
         "delete account",
@@ -371,7 +371,7 @@ async fn wrong_current_passwords_are_paused_per_user_and_do_not_stop_sign_in(b: 
     .await;
     assert_paused(change_password(&app, &access, WRONG).await, "still paused").await;
     assert_eq!(
-        stored_failures(&app, "reauth:%").await,
+        app.db.stored_failures("reauth:%").await,
         Some(3),
         "refusals during the pause do not count"
     );

@@ -5,7 +5,7 @@ use crate::helpers::{assert_problem, spawn_app, spawn_app_with, Backend, TestApp
 use uuid::Uuid;
 
 async fn scrape(app: &TestApp) -> String {
-    let r = app.client.get(app.url("/metrics")).send().await.unwrap();
+    let r = app.get("/metrics").await;
     assert_eq!(r.status(), 200);
     let ct = r.headers()["content-type"].to_str().unwrap().to_owned();
     assert!(ct.starts_with("text/plain; version=0.0.4"), "{ct}");
@@ -35,12 +35,7 @@ async fn requests_are_counted_by_route_template_and_status(b: Backend) {
         .await
         .unwrap();
     assert_eq!(r.status(), 404);
-    let r = app
-        .client
-        .get(app.url(&format!("/no/such/path/{id}")))
-        .send()
-        .await
-        .unwrap();
+    let r = app.get(&format!("/no/such/path/{id}")).await;
     assert_eq!(r.status(), 404);
 
     let text = scrape(&app).await;

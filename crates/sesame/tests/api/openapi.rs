@@ -12,16 +12,21 @@ const METHODS: [&str; 8] = [
 ];
 
 async fn document(app: &TestApp) -> Value {
-    let r = app
-        .client
-        .get(app.url("/openapi.json"))
-        .send()
-        .await
-        .unwrap();
+    let r = app.get("/openapi.json").await;
     assert_eq!(r.status(), 200);
     let ct = r.headers()[CONTENT_TYPE].to_str().unwrap().to_owned();
     assert!(ct.starts_with("application/json"), "content type {ct}");
     r.json().await.unwrap()
+}
+
+/// The response statuses an operation documents.
+fn statuses(op: &Value) -> BTreeSet<&str> {
+    op["responses"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect()
 }
 
 /// Every `(METHOD, path, operation)` in the document.
@@ -219,16 +224,8 @@ async fn security_schemes_offer_bearer_and_the_oauth2_password_flow() {
     // The documented token URL is a working OAuth token endpoint on this server.
     app.create_user("a@example.com").await;
     let r = app
-        .client
-        .post(app.url("/api/v1/auth/token"))
-        .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
-        .body(format!(
-            "grant_type=password&username=a%40example.com&password={}",
-            crate::helpers::PASSWORD.replace(' ', "+")
-        ))
-        .send()
-        .await
-        .unwrap();
+        .password_grant("a@example.com", crate::helpers::PASSWORD)
+        .await;
     assert_eq!(r.status(), 200);
     let body: Value = r.json().await.unwrap();
     assert_eq!(body["token_type"], "Bearer");
@@ -255,7 +252,7 @@ async fn swagger_ui_is_served_from_vendored_assets() {
     let mut pages = Vec::new();
     for path in ["/docs/", "/docs"] {
         // reqwest follows the /docs → /docs/ redirect.
-        let r = app.client.get(app.url(path)).send().await.unwrap();
+        let r = app.get(path).await;
         assert_eq!(r.status(), 200, "{path}");
         assert_eq!(r.url().path(), "/docs/", "{path} ends on /docs/");
         let ct = r.headers()[CONTENT_TYPE].to_str().unwrap().to_owned();
@@ -286,23 +283,13 @@ async fn swagger_ui_is_served_from_vendored_assets() {
         assert_eq!(resp.status(), 200, "{url}");
         assert!(!resp.bytes().await.unwrap().is_empty(), "{url} is empty");
     }
-    let bundle = app
-        .client
-        .get(app.url("/docs/swagger-ui-bundle.js"))
-        .send()
-        .await
-        .unwrap();
+    let bundle = app.get("/docs/swagger-ui-bundle.js").await;
     assert_eq!(bundle.status(), 200);
     let ct = bundle.headers()[CONTENT_TYPE].to_str().unwrap().to_owned();
     assert!(ct.contains("javascript"), "{ct}");
     assert!(bundle.bytes().await.unwrap().len() > 100_000);
     // The UI is configured with this server's document, not a remote one.
-    let init = app
-        .client
-        .get(app.url("/docs/swagger-initializer.js"))
-        .send()
-        .await
-        .unwrap();
+    let init = app.get("/docs/swagger-initializer.js").await;
     assert_eq!(init.status(), 200);
     let init = init.text().await.unwrap();
     assert!(init.contains("\"/openapi.json\""), "{init}");
@@ -356,12 +343,7 @@ async fn every_json_body_or_query_operation_documents_the_extractor_answers() {
     let doc = document(&app).await;
     let (mut with_body, mut with_query) = (0, 0);
     for (method, path, op) in operations(&doc) {
-        let statuses: BTreeSet<&str> = op["responses"]
-            .as_object()
-            .unwrap()
-            .keys()
-            .map(String::as_str)
-            .collect();
+        let statuses = statuses(&op);
         if op["requestBody"]["content"]
             .get("application/json")
             .is_some()
@@ -519,12 +501,7 @@ async fn every_bounded_operation_documents_timeout_share_and_unavailable_answers
     let doc = document(&app).await;
     let mut bounded = 0;
     for (method, path, op) in operations(&doc) {
-        let statuses: BTreeSet<&str> = op["responses"]
-            .as_object()
-            .unwrap()
-            .keys()
-            .map(String::as_str)
-            .collect();
+        let statuses = statuses(&op);
         if path.starts_with("/health/") {
             assert!(!statuses.contains("408"), "{method} {path}: {statuses:?}");
             continue;

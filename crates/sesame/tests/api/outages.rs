@@ -219,27 +219,12 @@ async fn a_stopped_database_answers_503_database_unavailable_and_recovers() {
     );
     let r = app.me(tokens["access_token"].as_str().unwrap()).await;
     crate::helpers::assert_problem(r, 503, "database_unavailable").await;
-    let r = app
-        .client
-        .post(app.url("/api/v1/auth/token"))
-        .form(&[
-            ("grant_type", "password"),
-            ("username", "outage@example.com"),
-            ("password", PASSWORD),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let r = app.password_grant("outage@example.com", PASSWORD).await;
     assert_eq!(r.status(), 503);
     let body: serde_json::Value = r.json().await.unwrap();
     assert_eq!(body["error"], "temporarily_unavailable", "{body}");
     let started = Instant::now();
-    let r = app
-        .client
-        .get(app.url("/health/ready"))
-        .send()
-        .await
-        .unwrap();
+    let r = app.get("/health/ready").await;
     assert_eq!(r.status(), 503);
     assert!(
         started.elapsed() < Duration::from_millis(1500),
@@ -266,12 +251,7 @@ async fn a_frozen_database_holds_neither_readiness_nor_requests_past_their_deadl
     // Readiness answers within about a second, every time.
     for _ in 0..3 {
         let started = Instant::now();
-        let r = app
-            .client
-            .get(app.url("/health/ready"))
-            .send()
-            .await
-            .unwrap();
+        let r = app.get("/health/ready").await;
         assert_eq!(r.status(), 503);
         assert!(
             started.elapsed() < Duration::from_millis(1500),

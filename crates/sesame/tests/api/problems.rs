@@ -48,12 +48,7 @@ async fn a_panicking_handler_answers_a_500_problem_and_the_server_keeps_serving(
     assert_eq!(body["request_id"], "req-500-a");
     assert_says_nothing_of_the_cause(&body, &["panic", "deliberate", "(test)"]);
     // The server is still there, and a route that does not panic works.
-    let r = app
-        .client
-        .get(app.url("/health/live"))
-        .send()
-        .await
-        .unwrap();
+    let r = app.get("/health/live").await;
     assert_eq!(r.status(), 200);
     let r = app
         .client

@@ -3,10 +3,10 @@
 //! and per user. Each test lowers the one quota it checks; the others stay relaxed (see
 //! `TEST_SERVE_DEFAULTS`), so the 429 can only come from the rule under test.
 
-use crate::helpers::{assert_problem, spawn_app_with, Backend, TestApp, PASSWORD};
+use crate::helpers::{assert_problem, spawn_app_with, Backend, PASSWORD};
 use reqwest::header::RETRY_AFTER;
 use reqwest::Response;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 async fn assert_rate_limited(r: Response) {
     let secs: u64 = r
@@ -19,28 +19,6 @@ async fn assert_rate_limited(r: Response) {
     assert_problem(r, 429, "rate_limited").await;
 }
 
-async fn forgot(app: &TestApp, email: &str) -> Response {
-    app.post_json("/api/v1/auth/password/forgot", &json!({ "email": email }))
-        .await
-}
-
-async fn resend(app: &TestApp, email: &str) -> Response {
-    app.post_json(
-        "/api/v1/auth/verify-email/resend",
-        &json!({ "email": email }),
-    )
-    .await
-}
-
-async fn change_email(app: &TestApp, access: &str, new_email: &str) -> Response {
-    app.post_json_auth(
-        "/api/v1/users/me/email",
-        access,
-        Some(&json!({ "new_email": new_email, "password": PASSWORD })),
-    )
-    .await
-}
-
 fn access(t: &Value) -> String {
     t["access_token"].as_str().unwrap().to_owned()
 }
@@ -50,11 +28,13 @@ async fn password_reset_requests_are_limited_per_ip(b: Backend) {
     // Different addresses, so the per-address quota never applies.
     for who in ["a", "b", "c"] {
         assert_eq!(
-            forgot(&app, &format!("{who}@example.com")).await.status(),
+            app.forgot_password(&format!("{who}@example.com"))
+                .await
+                .status(),
             202
         );
     }
-    assert_rate_limited(forgot(&app, "d@example.com").await).await;
+    assert_rate_limited(app.forgot_password("d@example.com").await).await;
 }
 
 async fn verification_resends_are_limited_per_address(b: Backend) {
@@ -71,30 +51,48 @@ async fn verification_resends_are_limited_per_address(b: Backend) {
     .await;
     app.create_user("alice@example.com").await;
     for _ in 0..3 {
-        assert_eq!(resend(&app, "alice@example.com").await.status(), 202);
+        assert_eq!(
+            app.resend_verification("alice@example.com").await.status(),
+            202
+        );
     }
-    assert_rate_limited(resend(&app, "alice@example.com").await).await;
+    assert_rate_limited(app.resend_verification("alice@example.com").await).await;
     // The same address in other letter case is the same address.
-    assert_rate_limited(resend(&app, "ALICE@example.com").await).await;
+    assert_rate_limited(app.resend_verification("ALICE@example.com").await).await;
     // Another address has its own quota, from the same IP.
-    assert_eq!(resend(&app, "bob@example.com").await.status(), 202);
+    assert_eq!(
+        app.resend_verification("bob@example.com").await.status(),
+        202
+    );
 }
 
 async fn email_changes_are_limited_per_user(b: Backend) {
     let app = spawn_app_with(b, &[], &["--rate-email-change-user", "2/1m"]).await;
     let alice = access(&app.user_with_tokens("alice@example.com").await);
     for i in 0..2 {
-        let r = change_email(&app, &alice, &format!("alice{i}@new.example")).await;
+        let r = app
+            .change_email(&alice, &format!("alice{i}@new.example"), PASSWORD)
+            .await;
         assert_eq!(r.status(), 202);
     }
-    assert_rate_limited(change_email(&app, &alice, "alice9@new.example").await).await;
+    assert_rate_limited(
+        app.change_email(&alice, "alice9@new.example", PASSWORD)
+            .await,
+    )
+    .await;
     // A second session of the same user shares the quota.
     let again = access(&app.tokens("alice@example.com").await);
-    assert_rate_limited(change_email(&app, &again, "alice8@new.example").await).await;
+    assert_rate_limited(
+        app.change_email(&again, "alice8@new.example", PASSWORD)
+            .await,
+    )
+    .await;
     // Another user, from the same IP, is not limited by alice's quota.
     let bob = access(&app.user_with_tokens("bob@example.com").await);
     assert_eq!(
-        change_email(&app, &bob, "bob@new.example").await.status(),
+        app.change_email(&bob, "bob@new.example", PASSWORD)
+            .await
+            .status(),
         202
     );
 }
@@ -109,18 +107,18 @@ async fn email_changes_are_limited_per_ip(b: Backend) {
     }
     // One request per user, so the per-user quota never applies.
     assert_eq!(
-        change_email(&app, &users[0], "a@new.example")
+        app.change_email(&users[0], "a@new.example", PASSWORD)
             .await
             .status(),
         202
     );
     assert_eq!(
-        change_email(&app, &users[1], "b@new.example")
+        app.change_email(&users[1], "b@new.example", PASSWORD)
             .await
             .status(),
         202
     );
-    assert_rate_limited(change_email(&app, &users[2], "c@new.example").await).await;
+    assert_rate_limited(app.change_email(&users[2], "c@new.example", PASSWORD).await).await;
 }
 
 crate::on_every_backend!(

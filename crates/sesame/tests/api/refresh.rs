@@ -2,6 +2,7 @@
 //! concurrent tabs, logout and logout-all, and the OAuth 2.0 token endpoint (RFC 6749) both by
 //! hand and through a standard OAuth2 client library.
 
+use crate::helpers::text_field as s;
 use crate::helpers::{assert_problem, spawn_app, spawn_app_with, Backend, TestApp, PASSWORD};
 use oauth2::basic::{BasicClient, BasicErrorResponseType, BasicTokenType};
 use oauth2::{
@@ -20,13 +21,6 @@ type FormCase = (
     &'static [(&'static str, &'static str)],
     &'static str,
 );
-
-fn s(v: &Value, field: &str) -> String {
-    v[field]
-        .as_str()
-        .unwrap_or_else(|| panic!("`{field}` in {v}"))
-        .to_owned()
-}
 
 fn header(r: &reqwest::Response, name: reqwest::header::HeaderName) -> Option<String> {
     r.headers()

@@ -58,6 +58,35 @@ fn other_client() -> reqwest::Client {
         .unwrap()
 }
 
+/// A server with `max` in-flight permits, `per_client` of them for one client, and 30 s for a
+/// request and its body; and 20 requests from 127.0.0.1 dribbling their bodies into it.
+async fn twenty_dribblers(
+    b: Backend,
+    max: &str,
+    per_client: &str,
+) -> (TestApp, Vec<(TcpStream, String)>) {
+    let app = spawn_app_with(
+        b,
+        &[],
+        &[
+            "--max-in-flight",
+            max,
+            "--max-in-flight-per-client",
+            per_client,
+            "--request-timeout",
+            "30s",
+            "--body-read-timeout",
+            "30s",
+        ],
+    )
+    .await;
+    let mut dribblers = Vec::new();
+    for _ in 0..20 {
+        dribblers.push(dribble(&app, "").await);
+    }
+    (app, dribblers)
+}
+
 /// Polls `GET path` from the dribblers' address until it is answered 429: every share of that
 /// address is then held by a dribbler whose head the server has read. A probe can take a slot
 /// before the last dribblers' heads are read (on a loaded machine) and so get a dribbler
@@ -115,41 +144,13 @@ async fn finish(dribblers: Vec<(TcpStream, String)>) {
 async fn bodies_being_dribbled_hold_no_in_flight_permit_so_probes_and_other_clients_are_served(
     backend: Backend,
 ) {
-    let app = spawn_app_with(
-        backend,
-        &[],
-        &[
-            "--max-in-flight",
-            "4",
-            "--max-in-flight-per-client",
-            "20",
-            "--request-timeout",
-            "30s",
-            "--body-read-timeout",
-            "30s",
-        ],
-    )
-    .await;
-    let mut dribblers = Vec::new();
-    for _ in 0..20 {
-        dribblers.push(dribble(&app, "").await);
-    }
+    let (app, mut dribblers) = twenty_dribblers(backend, "4", "20").await;
     until_the_share_is_held(&app, None, &mut dribblers, "").await;
 
     // 20 bodies in progress, 4 permits: the probes and another client are still served.
-    let r = app
-        .client
-        .get(app.url("/health/live"))
-        .send()
-        .await
-        .unwrap();
+    let r = app.get("/health/live").await;
     assert_eq!(r.status(), 200, "liveness while 20 bodies are dribbled");
-    let r = app
-        .client
-        .get(app.url("/health/ready"))
-        .send()
-        .await
-        .unwrap();
+    let r = app.get("/health/ready").await;
     assert_eq!(r.status(), 200, "readiness while 20 bodies are dribbled");
     let other = other_client();
     let r = other
@@ -198,25 +199,7 @@ fn assert_client_busy(r: &RawResponse) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_client_cannot_hold_more_than_its_share_of_requests() {
-    let app = spawn_app_with(
-        Backend::Sqlite,
-        &[],
-        &[
-            "--max-in-flight",
-            "8",
-            "--max-in-flight-per-client",
-            "4",
-            "--request-timeout",
-            "30s",
-            "--body-read-timeout",
-            "30s",
-        ],
-    )
-    .await;
-    let mut dribblers = Vec::new();
-    for _ in 0..20 {
-        dribblers.push(dribble(&app, "").await);
-    }
+    let (app, dribblers) = twenty_dribblers(Backend::Sqlite, "8", "4").await;
     // Beyond its 4, every request of the client is refused at once.
     let refused = answered(&dribblers, 16).await;
     let mut held = Vec::new();
@@ -229,12 +212,7 @@ async fn one_client_cannot_hold_more_than_its_share_of_requests() {
         }
     }
     assert_eq!(held.len(), 4);
-    let r = app
-        .client
-        .get(app.url("/.well-known/jwks.json"))
-        .send()
-        .await
-        .unwrap();
+    let r = app.get("/.well-known/jwks.json").await;
     assert_problem(r, 429, "too_many_concurrent_requests").await;
 
     // Another client and the probes are served meanwhile.
@@ -244,22 +222,12 @@ async fn one_client_cannot_hold_more_than_its_share_of_requests() {
         .await
         .unwrap();
     assert_eq!(r.status(), 200, "another client is served");
-    let r = app
-        .client
-        .get(app.url("/health/live"))
-        .send()
-        .await
-        .unwrap();
+    let r = app.get("/health/live").await;
     assert_eq!(r.status(), 200);
 
     // The held four finish normally, and the client has its share back.
     finish(held).await;
-    let r = app
-        .client
-        .get(app.url("/.well-known/jwks.json"))
-        .send()
-        .await
-        .unwrap();
+    let r = app.get("/.well-known/jwks.json").await;
     assert_eq!(r.status(), 200, "the share is free again");
 }
 

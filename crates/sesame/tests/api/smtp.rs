@@ -46,6 +46,8 @@ struct Shared {
 /// A running SMTP sink. Dropping it stops it and closes its connections.
 pub struct SmtpSink {
     port: u16,
+    /// `smtp_url(port)`, kept so [`SmtpSink::serve_flags`] can lend it.
+    url: String,
     shared: Arc<Shared>,
     accept: JoinHandle<()>,
 }
@@ -84,6 +86,7 @@ impl SmtpSink {
         });
         Self {
             port,
+            url: smtp_url(port),
             shared,
             accept,
         }
@@ -91,6 +94,18 @@ impl SmtpSink {
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The `serve` flags that make a server deliver to this sink, polling its outbox every 50 ms.
+    pub fn serve_flags(&self) -> [&str; 6] {
+        [
+            "--mail-transport",
+            "smtp",
+            "--smtp-url",
+            &self.url,
+            "--mail-poll-interval",
+            "50ms",
+        ]
     }
 
     pub fn set_mode(&self, mode: Mode) {
