@@ -117,6 +117,13 @@ pub(crate) fn pair(
     })
 }
 
+/// Whether a token used at `used_at` and presented again at `t` is inside the reuse grace:
+/// strictly *less* than `grace` ago, so a grace of zero tolerates nothing, not even a reuse in
+/// the same millisecond (RFC 9700 §4.14.2: a rotated token presented again signals theft).
+fn within_grace(used_at: Timestamp, t: Timestamp, grace: Duration) -> bool {
+    t - used_at < chrono_dur(grace)
+}
+
 impl SignIn {
     #[must_use]
     pub fn new(
@@ -419,7 +426,7 @@ impl SignIn {
                     // Lost a race with a concurrent refresh of the same token: look again, the
                     // token is now used and the grace rule decides.
                 }
-                Some(used_at) if t - used_at <= chrono_dur(self.sessions.reuse_grace) => {
+                Some(used_at) if within_grace(used_at, t, self.sessions.reuse_grace) => {
                     // Hand back the family's live member: if the successor was itself rotated
                     // meanwhile (a fast tab refreshed twice), follow the chain to its end.
                     let mut live = successor;
@@ -515,5 +522,29 @@ impl SignIn {
         .await;
         tracing::info!(sessions = n, "all sessions ended by logout-all");
         Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::within_grace;
+    use crate::clock::now;
+    use std::time::Duration;
+
+    #[test]
+    fn a_reuse_is_tolerated_only_strictly_inside_the_grace_window() {
+        let used = now();
+        let ms = chrono::Duration::milliseconds;
+        let grace = Duration::from_secs(10);
+        assert!(within_grace(used, used, grace));
+        assert!(within_grace(used, used + ms(9_999), grace));
+        assert!(
+            !within_grace(used, used + ms(10_000), grace),
+            "the window's end is outside it"
+        );
+        assert!(
+            !within_grace(used, used, Duration::ZERO),
+            "no grace tolerates nothing, not even the same millisecond"
+        );
     }
 }
