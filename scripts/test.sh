@@ -15,6 +15,22 @@ esac
 export SESAME_TEST_REDIS_URL="${SESAME_TEST_REDIS_URL:-redis://127.0.0.1:6379}"
 scripts/ensure-redis.sh
 
+# `--coverage`: the same tests, run once under cargo-tarpaulin (LLVM engine, instrumented build
+# in target/tarpaulin), failing below SESAME_COVERAGE_FLOOR % of lines (default 90). The bench
+# crate's tests run but its lines are not counted: it is a harness, exercised by the CI smoke run.
+# Further arguments go to tarpaulin (e.g. `-- refresh::` to filter tests).
+if [ "${1:-}" = "--coverage" ]; then
+  shift
+  if ! cargo tarpaulin --version >/dev/null 2>&1; then
+    echo "cargo-tarpaulin is missing: cargo install cargo-tarpaulin --locked" >&2
+    exit 1
+  fi
+  exec cargo tarpaulin --workspace --locked --engine llvm --skip-clean \
+    --target-dir target/tarpaulin --output-dir target/tarpaulin --out Stdout Lcov \
+    --exclude-files 'crates/sesame-bench/*' --timeout 1800 --no-fail-fast \
+    --fail-under "${SESAME_COVERAGE_FLOOR:-90}" "$@"
+fi
+
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --workspace --locked --no-fail-fast "$@"
 else

@@ -2,7 +2,8 @@
 //!
 //! [`http`] is the JSON API, [`storage`] implements the domain's store per database,
 //! [`config`] and [`startup`] turn settings into a running [`startup::Application`], [`cli`] is
-//! the command line, [`limits`] holds the rate limiters, [`metrics`] what `/metrics` reports. The rules themselves live in the
+//! the command line, [`limits`] holds the rate limiters, [`metrics`] what `/metrics` reports,
+//! [`monotonic`] the clock of the in-process timers. The rules themselves live in the
 //! `sesame-domain` crate.
 
 pub mod cli;
@@ -11,6 +12,7 @@ pub mod http;
 pub mod limits;
 pub mod mail;
 pub mod metrics;
+pub mod monotonic;
 pub mod secret;
 pub mod startup;
 pub mod storage;

@@ -9,10 +9,14 @@
 //! no latency after the checks in flight when it began (each of those waits at most the Redis
 //! timeout, 250 ms by default). Logging is per change of state, never per request.
 //!
+//! The probe schedule reads a [`MonotonicClock`] (the system's unless
+//! [`FallbackLimiter::with_clock`] says otherwise); the Redis timeout stays on Tokio's timer.
+//!
 //! It does not carry counts across the switch: the in-process state and the Redis state are
 //! separate, so a key may get a fresh burst on each side of an outage.
 
 use super::{Decision, MemoryLimiter, Quota, RateLimiter, RedisLimiter};
+use crate::monotonic::{MonotonicClock, SystemMonotonic};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -43,6 +47,7 @@ pub struct FallbackLimiter {
     memory: MemoryLimiter,
     mode: FailMode,
     probe_interval: Duration,
+    clock: Arc<dyn MonotonicClock>,
     health: Arc<Mutex<Health>>,
 }
 
@@ -55,6 +60,7 @@ impl FallbackLimiter {
             memory,
             mode,
             probe_interval: DEFAULT_PROBE_INTERVAL,
+            clock: Arc::new(SystemMonotonic),
             health: Arc::new(Mutex::new(Health::Up)),
         }
     }
@@ -63,6 +69,14 @@ impl FallbackLimiter {
     #[must_use]
     pub fn with_probe_interval(mut self, interval: Duration) -> Self {
         self.probe_interval = interval;
+        self
+    }
+
+    /// Reads the probe schedule from `clock` (tests pass a
+    /// [`crate::monotonic::ManualMonotonic`]). The in-process limiter keeps its own clock.
+    #[must_use]
+    pub fn with_clock(mut self, clock: Arc<dyn MonotonicClock>) -> Self {
+        self.clock = clock;
         self
     }
 
@@ -84,7 +98,7 @@ impl FallbackLimiter {
         match *health {
             Health::Up => true,
             Health::Down { next_probe } => {
-                let now = Instant::now();
+                let now = self.clock.now();
                 if now >= next_probe {
                     *health = Health::Down {
                         next_probe: now + self.probe_interval,
@@ -119,7 +133,7 @@ impl FallbackLimiter {
         match *health {
             Health::Up => {
                 *health = Health::Down {
-                    next_probe: Instant::now() + self.probe_interval,
+                    next_probe: self.clock.now() + self.probe_interval,
                 };
                 let policy = match self.mode {
                     FailMode::Open => "limiting with each node's own in-process limiter",
@@ -179,22 +193,84 @@ impl RateLimiter for FallbackLimiter {
 mod tests {
     use super::super::test_support::{free_port, wait_until, RedisServer};
     use super::*;
+    use crate::monotonic::ManualMonotonic;
+
+    const PROBE_INTERVAL: Duration = Duration::from_millis(50);
 
     fn quota(limit: u32, period: Duration) -> Quota {
         Quota::new(limit, period).unwrap()
     }
 
-    fn pointed_at_nothing(mode: FailMode) -> (FallbackLimiter, u16) {
+    /// A limiter whose probe schedule runs on a manual clock, probing every 50 ms of it.
+    fn on_a_manual_clock(
+        redis: RedisLimiter,
+        mode: FailMode,
+    ) -> (FallbackLimiter, Arc<ManualMonotonic>) {
+        let clock = Arc::new(ManualMonotonic::new());
+        let limiter = FallbackLimiter::new(redis, MemoryLimiter::new(), mode)
+            .with_probe_interval(PROBE_INTERVAL)
+            .with_clock(Arc::clone(&clock) as _);
+        (limiter, clock)
+    }
+
+    fn pointed_at_nothing(mode: FailMode) -> (FallbackLimiter, u16, Arc<ManualMonotonic>) {
         let port = free_port();
         let redis = RedisLimiter::new(&format!("redis://127.0.0.1:{port}")).unwrap();
-        let limiter = FallbackLimiter::new(redis, MemoryLimiter::new(), mode)
-            .with_probe_interval(Duration::from_millis(50));
-        (limiter, port)
+        let (limiter, clock) = on_a_manual_clock(redis, mode);
+        (limiter, port, clock)
+    }
+
+    /// Polls until the limiter is back on Redis, moving its clock one probe interval per round
+    /// so that each round starts a probe.
+    async fn wait_until_redis_is_up(limiter: &FallbackLimiter, clock: &ManualMonotonic, q: Quota) {
+        wait_until(Duration::from_secs(10), || async {
+            clock.advance(PROBE_INTERVAL);
+            limiter.check("probe", q).await;
+            limiter.redis_is_up()
+        })
+        .await;
+    }
+
+    fn next_probe(limiter: &FallbackLimiter) -> Option<Instant> {
+        match limiter.health() {
+            Health::Up => None,
+            Health::Down { next_probe } => Some(next_probe),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_down_redis_is_probed_once_per_probe_interval_not_per_request() {
+        let (limiter, _, clock) = pointed_at_nothing(FailMode::Open);
+        let q = quota(1_000, Duration::from_secs(60));
+        let found_down = clock.now();
+        limiter.check("k", q).await;
+        assert_eq!(next_probe(&limiter), Some(found_down + PROBE_INTERVAL));
+
+        clock.advance(PROBE_INTERVAL - Duration::from_micros(1));
+        for _ in 0..10 {
+            limiter.check("k", q).await;
+        }
+        assert_eq!(
+            next_probe(&limiter),
+            Some(found_down + PROBE_INTERVAL),
+            "no probe before the interval is over"
+        );
+
+        clock.advance(Duration::from_micros(1));
+        let due = clock.now();
+        for _ in 0..10 {
+            limiter.check("k", q).await;
+        }
+        assert_eq!(
+            next_probe(&limiter),
+            Some(due + PROBE_INTERVAL),
+            "the first request once due starts one probe, and the next is one interval away"
+        );
     }
 
     #[tokio::test]
     async fn fail_open_keeps_limiting_from_memory_while_redis_is_unreachable() {
-        let (limiter, _) = pointed_at_nothing(FailMode::Open);
+        let (limiter, _, _) = pointed_at_nothing(FailMode::Open);
         let q = quota(3, Duration::from_secs(60));
         let started = Instant::now();
         for _ in 0..3 {
@@ -243,12 +319,14 @@ mod tests {
 
     #[tokio::test]
     async fn an_outage_and_its_end_are_logged_once_not_per_request() {
-        let (limiter, port) = pointed_at_nothing(FailMode::Open);
+        let (limiter, port, clock) = pointed_at_nothing(FailMode::Open);
         let q = quota(1_000, Duration::from_secs(60));
         let logs = logs_of(async {
+            // 200 ms of requests: four probe intervals, so failed probes too.
             for _ in 0..20 {
                 limiter.check("k", q).await;
-                tokio::time::sleep(Duration::from_millis(10)).await;
+                clock.advance(Duration::from_millis(10));
+                tokio::task::yield_now().await;
             }
         })
         .await;
@@ -257,11 +335,7 @@ mod tests {
 
         let _server = RedisServer::start(port).await;
         let logs = logs_of(async {
-            wait_until(Duration::from_secs(10), || async {
-                limiter.check("k", q).await;
-                limiter.redis_is_up()
-            })
-            .await;
+            wait_until_redis_is_up(&limiter, &clock, q).await;
             for _ in 0..20 {
                 limiter.check("k", q).await;
             }
@@ -280,12 +354,10 @@ mod tests {
         let port = free_port();
         let server = RedisServer::start(port).await;
         let timeout = Duration::from_millis(250);
-        let limiter = FallbackLimiter::new(
+        let (limiter, clock) = on_a_manual_clock(
             RedisLimiter::with_timeout(&server.url, timeout).unwrap(),
-            MemoryLimiter::new(),
             FailMode::Open,
-        )
-        .with_probe_interval(Duration::from_millis(50));
+        );
         let q = quota(1_000, Duration::from_secs(60));
         assert!(limiter.check("k", q).await.is_allowed());
         assert!(limiter.redis_is_up());
@@ -294,11 +366,12 @@ mod tests {
         limiter.check("k", q).await;
         assert!(!limiter.redis_is_up(), "the first check finds Redis frozen");
         let mut slowest = Duration::ZERO;
+        // 600 ms of the limiter's clock: a probe comes due every third check.
         for _ in 0..30 {
             let started = Instant::now();
             assert!(limiter.check("k", q).await.is_allowed());
             slowest = slowest.max(started.elapsed());
-            tokio::time::sleep(Duration::from_millis(20)).await;
+            clock.advance(Duration::from_millis(20));
         }
         assert!(
             slowest < timeout / 2,
@@ -307,16 +380,12 @@ mod tests {
         assert!(!limiter.redis_is_up());
 
         server.signal("CONT");
-        wait_until(Duration::from_secs(10), || async {
-            limiter.check("k", q).await;
-            limiter.redis_is_up()
-        })
-        .await;
+        wait_until_redis_is_up(&limiter, &clock, q).await;
     }
 
     #[tokio::test]
     async fn fail_closed_refuses_while_redis_is_unreachable() {
-        let (limiter, _) = pointed_at_nothing(FailMode::Closed);
+        let (limiter, _, _) = pointed_at_nothing(FailMode::Closed);
         let q = quota(1_000, Duration::from_secs(60));
         for _ in 0..3 {
             assert_eq!(
@@ -331,17 +400,13 @@ mod tests {
 
     #[tokio::test]
     async fn the_limiter_returns_to_redis_when_it_comes_back() {
-        let (limiter, port) = pointed_at_nothing(FailMode::Open);
+        let (limiter, port, clock) = pointed_at_nothing(FailMode::Open);
         let q = quota(3, Duration::from_secs(60));
         assert!(limiter.check("before", q).await.is_allowed());
         assert!(!limiter.redis_is_up());
 
         let server = RedisServer::start(port).await;
-        wait_until(Duration::from_secs(10), || async {
-            limiter.check("probe", q).await;
-            limiter.redis_is_up()
-        })
-        .await;
+        wait_until_redis_is_up(&limiter, &clock, q).await;
 
         // A fresh key's burst is now counted in that Redis: a separate node sees it spent.
         for _ in 0..3 {
@@ -364,12 +429,8 @@ mod tests {
     async fn the_limiter_falls_back_when_redis_dies_and_returns_when_it_restarts() {
         let port = free_port();
         let server = RedisServer::start(port).await;
-        let limiter = FallbackLimiter::new(
-            RedisLimiter::new(&server.url).unwrap(),
-            MemoryLimiter::new(),
-            FailMode::Open,
-        )
-        .with_probe_interval(Duration::from_millis(50));
+        let (limiter, clock) =
+            on_a_manual_clock(RedisLimiter::new(&server.url).unwrap(), FailMode::Open);
         let q = quota(1_000, Duration::from_secs(60));
         assert!(limiter.check("k", q).await.is_allowed());
         assert!(limiter.redis_is_up());
@@ -383,6 +444,7 @@ mod tests {
 
         let _server = RedisServer::start(port).await;
         wait_until(Duration::from_secs(10), || async {
+            clock.advance(PROBE_INTERVAL);
             assert!(limiter.check("k", q).await.is_allowed());
             limiter.redis_is_up()
         })

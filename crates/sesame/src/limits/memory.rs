@@ -8,13 +8,17 @@
 //! key's history, so an attacker able to fill the map can reset their own count; the cap is
 //! there to make that cost memory-bounded rather than to make it impossible.
 //!
+//! Time comes from a [`MonotonicClock`] (the system's unless [`MemoryLimiter::with_clock`] says
+//! otherwise), read in microseconds since the limiter was made.
+//!
 //! It does not coordinate with other processes: with several Sesame nodes each one allows the
 //! full quota. That is what [`super::RedisLimiter`] is for.
 
 use super::{gcra, Decision, Quota, RateLimiter};
+use crate::monotonic::{MonotonicClock, SystemMonotonic};
 use std::collections::HashMap;
 use std::hash::BuildHasher;
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Instant;
 
 const SHARDS: usize = 16;
@@ -29,6 +33,8 @@ pub struct MemoryLimiter {
     shards: Box<[Mutex<Shard>]>,
     /// Randomly seeded per limiter, so nobody can aim many keys at one shard.
     hasher: std::hash::RandomState,
+    clock: Arc<dyn MonotonicClock>,
+    /// The clock's reading when the limiter was made: arrival times count from here.
     epoch: Instant,
     max_keys_per_shard: usize,
 }
@@ -66,9 +72,20 @@ impl MemoryLimiter {
         Self {
             shards: (0..SHARDS).map(|_| Mutex::default()).collect(),
             hasher: std::hash::RandomState::new(),
-            epoch: Instant::now(),
+            clock: Arc::new(SystemMonotonic),
+            epoch: SystemMonotonic.now(),
             max_keys_per_shard: max_keys.div_ceil(SHARDS).max(1),
         }
+    }
+
+    /// The same limiter reading time from `clock` (tests pass a
+    /// [`crate::monotonic::ManualMonotonic`]). For a fresh limiter: arrival times already
+    /// stored count from the previous clock's epoch.
+    #[must_use]
+    pub fn with_clock(mut self, clock: Arc<dyn MonotonicClock>) -> Self {
+        self.epoch = clock.now();
+        self.clock = clock;
+        self
     }
 
     /// How many keys are tracked right now (including idle ones not yet swept).
@@ -112,7 +129,8 @@ impl MemoryLimiter {
     }
 
     fn now(&self) -> u64 {
-        u64::try_from(self.epoch.elapsed().as_micros()).unwrap_or(u64::MAX)
+        let elapsed = self.clock.now().saturating_duration_since(self.epoch);
+        u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX)
     }
 }
 
@@ -131,11 +149,18 @@ impl RateLimiter for MemoryLimiter {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::monotonic::ManualMonotonic;
     use std::sync::Arc;
     use std::time::Duration;
 
     fn quota(limit: u32, period: Duration) -> Quota {
         Quota::new(limit, period).unwrap()
+    }
+
+    fn on_a_manual_clock() -> (MemoryLimiter, Arc<ManualMonotonic>) {
+        let clock = Arc::new(ManualMonotonic::new());
+        let limiter = MemoryLimiter::new().with_clock(Arc::clone(&clock) as _);
+        (limiter, clock)
     }
 
     #[tokio::test]
@@ -162,7 +187,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_limited_key_is_allowed_again_once_retry_after_has_passed() {
-        let limiter = MemoryLimiter::new();
+        let (limiter, clock) = on_a_manual_clock();
         let q = quota(3, Duration::from_millis(150));
         for _ in 0..3 {
             assert!(limiter.check("k", q).await.is_allowed());
@@ -171,8 +196,54 @@ mod tests {
             panic!("fourth request of a burst of 3 was allowed");
         };
         assert!(retry_after <= Duration::from_millis(50));
-        tokio::time::sleep(retry_after).await;
+        clock.advance(retry_after - Duration::from_micros(1));
+        assert!(!limiter.check("k", q).await.is_allowed(), "one µs early");
+        clock.advance(Duration::from_micros(1));
         assert!(limiter.check("k", q).await.is_allowed());
+    }
+
+    #[tokio::test]
+    async fn a_spent_burst_drips_back_one_request_per_emission_interval_up_to_the_limit() {
+        let (limiter, clock) = on_a_manual_clock();
+        // 3 per 150 ms: the emission interval is 50 ms.
+        let q = quota(3, Duration::from_millis(150));
+        for _ in 0..3 {
+            assert!(limiter.check("k", q).await.is_allowed());
+        }
+        assert_eq!(
+            limiter.check("k", q).await,
+            Decision::Limited {
+                retry_after: Duration::from_millis(50)
+            }
+        );
+        clock.advance(Duration::from_millis(20));
+        assert_eq!(
+            limiter.check("k", q).await,
+            Decision::Limited {
+                retry_after: Duration::from_millis(30)
+            },
+            "a refused request does not push the slot back"
+        );
+        clock.advance(Duration::from_millis(30));
+        assert_eq!(
+            limiter.check("k", q).await,
+            Decision::Allowed { remaining: 0 },
+            "one interval later: one request"
+        );
+        assert!(!limiter.check("k", q).await.is_allowed());
+        clock.advance(Duration::from_millis(100));
+        assert_eq!(
+            limiter.check("k", q).await,
+            Decision::Allowed { remaining: 1 },
+            "two intervals later: two requests"
+        );
+        // Idle for an hour: one full burst, no more.
+        clock.advance(Duration::from_secs(3600));
+        let mut allowed = 0;
+        for _ in 0..10 {
+            allowed += usize::from(limiter.check("k", q).await.is_allowed());
+        }
+        assert_eq!(allowed, 3);
     }
 
     #[tokio::test]

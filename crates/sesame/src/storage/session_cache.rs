@@ -13,13 +13,18 @@
 //! and is remembered in a short log; a miss takes a [`Ticket`] before it reads, and its insert is
 //! dropped if any invalidation since then concerns its session or its user (or everything), or
 //! if the log no longer reaches back to the ticket.
+//!
+//! An entry's age is read from a [`MonotonicClock`] (the system's unless
+//! [`SessionCache::with_clock`] says otherwise); a session's own expiry is compared with the
+//! wall-clock `now` its caller passes in.
 
+use crate::monotonic::{MonotonicClock, SystemMonotonic};
 use sesame_domain::clock::Timestamp;
 use sesame_domain::model::{SessionId, UserId};
 use sesame_domain::store::LiveSession;
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 /// What a write made stale.
@@ -68,6 +73,13 @@ pub struct Ticket(u64);
 struct Entry {
     live: LiveSession,
     cached_at: Instant,
+}
+
+impl Entry {
+    /// Whether the entry has been held for `ttl` or longer at `now`.
+    fn is_older_than(&self, ttl: Duration, now: Instant) -> bool {
+        now.saturating_duration_since(self.cached_at) >= ttl
+    }
 }
 
 /// How many recent invalidations are remembered for judging late inserts.
@@ -136,6 +148,7 @@ impl Inner {
 pub struct SessionCache {
     ttl: Duration,
     capacity: usize,
+    clock: Arc<dyn MonotonicClock>,
     enabled: AtomicBool,
     inner: Mutex<Inner>,
     hits: AtomicU64,
@@ -171,11 +184,21 @@ impl SessionCache {
         Self {
             ttl,
             capacity: capacity.max(1),
+            clock: Arc::new(SystemMonotonic),
             enabled: AtomicBool::new(enabled && !ttl.is_zero()),
             inner: Mutex::new(Inner::default()),
             hits: AtomicU64::new(0),
             misses: AtomicU64::new(0),
         }
+    }
+
+    /// The same cache measuring entries' age on `clock` (tests pass a
+    /// [`crate::monotonic::ManualMonotonic`]). For an empty cache: entries already held keep
+    /// the previous clock's readings.
+    #[must_use]
+    pub fn with_clock(mut self, clock: Arc<dyn MonotonicClock>) -> Self {
+        self.clock = clock;
+        self
     }
 
     /// Hits, misses, size and state, for the metrics endpoint.
@@ -225,13 +248,14 @@ impl SessionCache {
     pub fn get(&self, session: SessionId, user: UserId, now: Timestamp) -> Option<LiveSession> {
         let found = self.is_enabled().then(|| {
             let inner = self.lock();
+            let clock_now = self.clock.now();
             inner
                 .entries
                 .get(&session)
                 .filter(|e| {
                     e.live.user.id == user
                         && e.live.expires_at > now
-                        && e.cached_at.elapsed() < self.ttl
+                        && !e.is_older_than(self.ttl, clock_now)
                 })
                 .map(|e| e.live.clone())
         });
@@ -256,10 +280,11 @@ impl SessionCache {
         }
         if inner.entries.len() >= self.capacity && !inner.entries.contains_key(&session) {
             let ttl = self.ttl;
+            let clock_now = self.clock.now();
             let stale: Vec<SessionId> = inner
                 .entries
                 .iter()
-                .filter(|(_, e)| e.cached_at.elapsed() >= ttl || e.live.expires_at <= now)
+                .filter(|(_, e)| e.is_older_than(ttl, clock_now) || e.live.expires_at <= now)
                 .map(|(s, _)| *s)
                 .collect();
             if stale.len() < self.capacity / 4 {
@@ -278,7 +303,7 @@ impl SessionCache {
             session,
             Entry {
                 live: live.clone(),
-                cached_at: Instant::now(),
+                cached_at: self.clock.now(),
             },
         );
         inner.by_user.entry(uid).or_default().push(session);
@@ -314,6 +339,7 @@ impl SessionCache {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::monotonic::ManualMonotonic;
     use sesame_domain::clock::now;
     use sesame_domain::model::{Email, User};
 
@@ -338,6 +364,12 @@ mod tests {
 
     fn cache() -> SessionCache {
         SessionCache::new(Duration::from_secs(60), 100, true)
+    }
+
+    fn on_a_manual_clock(ttl: Duration, capacity: usize) -> (SessionCache, Arc<ManualMonotonic>) {
+        let clock = Arc::new(ManualMonotonic::new());
+        let cache = SessionCache::new(ttl, capacity, true).with_clock(Arc::clone(&clock) as _);
+        (cache, clock)
     }
 
     #[test]
@@ -367,7 +399,7 @@ mod tests {
 
     #[test]
     fn entries_older_than_the_time_to_live_are_not_served() {
-        let c = SessionCache::new(Duration::from_millis(30), 100, true);
+        let (c, clock) = on_a_manual_clock(Duration::from_millis(30), 100);
         let (s, u) = (SessionId::new(), UserId::new());
         c.insert(
             c.ticket().expect("enabled"),
@@ -376,8 +408,37 @@ mod tests {
             now(),
         );
         assert!(c.get(s, u, now()).is_some());
-        std::thread::sleep(Duration::from_millis(40));
+        clock.advance(Duration::from_millis(29));
+        assert!(c.get(s, u, now()).is_some(), "still younger than the TTL");
+        clock.advance(Duration::from_millis(1));
+        assert!(c.get(s, u, now()).is_none(), "exactly the TTL old");
+        clock.advance(Duration::from_millis(10));
         assert!(c.get(s, u, now()).is_none());
+    }
+
+    #[test]
+    fn a_full_cache_makes_room_by_dropping_entries_older_than_the_time_to_live() {
+        let (c, clock) = on_a_manual_clock(Duration::from_secs(60), 8);
+        let u = UserId::new();
+        let add = || {
+            let s = SessionId::new();
+            c.insert(
+                c.ticket().expect("enabled"),
+                s,
+                &live(u, chrono::Duration::hours(1)),
+            );
+            s
+        };
+        let old: Vec<SessionId> = (0..4).map(|_| add()).collect();
+        clock.advance(Duration::from_secs(60));
+        let fresh: Vec<SessionId> = (0..4).map(|_| add()).collect();
+        assert_eq!(c.len(), 8);
+        let newest = add();
+        assert_eq!(c.len(), 5, "the four stale entries made room");
+        for s in fresh.iter().chain([&newest]) {
+            assert!(c.get(*s, u, now()).is_some());
+        }
+        assert!(old.iter().all(|s| c.get(*s, u, now()).is_none()));
     }
 
     #[test]
