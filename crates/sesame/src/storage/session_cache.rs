@@ -426,6 +426,7 @@ mod tests {
                 c.ticket().expect("enabled"),
                 s,
                 &live(u, chrono::Duration::hours(1)),
+                now(),
             );
             s
         };
