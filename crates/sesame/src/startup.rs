@@ -4,7 +4,7 @@
 //! the same services from [`operator`].
 
 use crate::config::{CommonConfig, JwtAlg, ServeConfig};
-use crate::http::{self, AppState};
+use crate::http::{self, AppState, Shared};
 use crate::storage::{ConnectError, Database};
 use sesame_domain::clock::{Clock, SystemClock, Timestamp};
 use sesame_domain::mail::MailTransport;
@@ -218,7 +218,7 @@ pub async fn build_state(
         },
     );
     Ok((
-        AppState {
+        AppState::new(Shared {
             sign_in: services.sign_in,
             account: services.account,
             admin: services.admin,
@@ -244,7 +244,7 @@ pub async fn build_state(
                 cfg.http.body_read_timeout,
                 cfg.http.max_body_bytes,
             )),
-        },
+        }),
         worker,
     ))
 }

@@ -48,9 +48,36 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use utoipa_swagger_ui::SwaggerUi;
 
-/// What every handler can reach.
+/// What every handler can reach: one `Arc`, so the copy each middleware and extractor takes is
+/// one reference count, not one per part (on a token-checked read that is most of the state's
+/// cost).
 #[derive(Clone, Debug)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl AppState {
+    #[must_use]
+    pub fn new(shared: Shared) -> Self {
+        Self(Arc::new(shared))
+    }
+
+    /// The parts, to change before the server starts (tests swap one in); `None` once the
+    /// state has been handed out.
+    pub fn parts_mut(&mut self) -> Option<&mut Shared> {
+        Arc::get_mut(&mut self.0)
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+/// The parts of [`AppState`].
+#[derive(Debug)]
+pub struct Shared {
     pub sign_in: Arc<SignIn>,
     pub account: Arc<Account>,
     /// Hands out admin capabilities; only the `AdminUser` extractor asks it.

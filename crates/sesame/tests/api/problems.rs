@@ -31,7 +31,12 @@ async fn a_panicking_handler_answers_a_500_problem_and_the_server_keeps_serving(
     let db = TestDb::new(b).await;
     let mut built = build_app(&db, &[], &[]).await;
     let rules = built.app.state.limits.rules;
-    built.app.state.limits = Arc::new(RateLimits {
+    let parts = built
+        .app
+        .state
+        .parts_mut()
+        .expect("the state is not shared before start");
+    parts.limits = Arc::new(RateLimits {
         limiter: Arc::new(Panicking),
         rules,
     });
