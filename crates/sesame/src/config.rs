@@ -74,7 +74,12 @@ pub fn parse_duration(raw: &str) -> Result<Duration, String> {
     };
     match unit {
         "ms" => Ok(Duration::from_millis(n)),
-        "" | "s" => secs(1),
+        // A bare number is refused rather than guessed: `SESAME_ACCESS_TOKEN_TTL=15` meant as
+        // minutes must not silently become 15 seconds.
+        "" => Err(format!(
+            "`{raw}` has no unit: add one of ms, s, m, h or d (e.g. {n}s or {n}m)"
+        )),
+        "s" => secs(1),
         "m" => secs(60),
         "h" => secs(3600),
         "d" => secs(86_400),
@@ -718,11 +723,20 @@ mod tests {
     fn durations_accept_the_documented_units() {
         assert_eq!(parse_duration("15m"), Ok(Duration::from_secs(900)));
         assert_eq!(parse_duration("30d"), Ok(Duration::from_secs(30 * 86_400)));
-        assert_eq!(parse_duration("10"), Ok(Duration::from_secs(10)));
+        assert_eq!(parse_duration("10s"), Ok(Duration::from_secs(10)));
         assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
         assert!(parse_duration("15 minutes").is_err());
         assert!(parse_duration("m").is_err());
         assert!(parse_duration("99999999999999999999d").is_err());
+    }
+
+    #[test]
+    fn a_duration_without_a_unit_is_refused_with_the_accepted_units() {
+        let e = parse_duration("15").unwrap_err();
+        assert!(e.contains("no unit"), "{e}");
+        assert!(e.contains("ms, s, m, h or d"), "{e}");
+        assert!(parse_duration("0").is_err());
+        assert_eq!(parse_duration("0s"), Ok(Duration::ZERO));
     }
 
     #[test]

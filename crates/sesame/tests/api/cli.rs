@@ -136,6 +136,8 @@ async fn an_invalid_duration_refuses_to_start_naming_the_setting() {
         ("SESAME_ACCESS_TOKEN_TTL", "soon"),
         ("SESAME_REFRESH_TOKEN_TTL", "15 minutes"),
         ("SESAME_JWT_LEEWAY", "5y"),
+        // A bare number is not read as seconds (15 meant as minutes would be 15 s).
+        ("SESAME_ACCESS_TOKEN_TTL", "15"),
     ] {
         let mut cmd = sesame(dir.path());
         cmd.env("SESAME_LISTEN", "127.0.0.1:0")
