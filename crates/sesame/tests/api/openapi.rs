@@ -516,3 +516,19 @@ async fn every_bounded_operation_documents_timeout_share_and_unavailable_answers
     }
     assert!(bounded >= 25, "only {bounded} bounded operations");
 }
+
+/// The license the crates and the API document declare is the one the repository ships.
+#[test]
+fn the_repository_ships_the_license_that_the_crates_and_the_document_declare() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let manifest = std::fs::read_to_string(root.join("Cargo.toml")).unwrap();
+    assert!(manifest.contains("license = \"Apache-2.0\""), "{manifest}");
+    let license = std::fs::read_to_string(root.join("LICENSE")).expect("a LICENSE file");
+    assert!(
+        license.contains("Apache License"),
+        "LICENSE is not the Apache license"
+    );
+    assert!(license.contains("Version 2.0, January 2004"));
+    let doc = serde_json::to_value(sesame::http::openapi()).unwrap();
+    assert_eq!(doc["info"]["license"]["identifier"], "Apache-2.0");
+}
