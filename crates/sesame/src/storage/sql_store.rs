@@ -413,13 +413,8 @@ impl SessionStore for Backend {
     }
 
     async fn revoke_user_sessions(&self, user: UserId, now: Timestamp) -> Result<u64, StoreError> {
-        sqlx::query("UPDATE sessions SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL")
-            .bind(Dialect::time(now))
-            .bind(user.as_uuid())
-            .execute(&self.writer)
-            .await
-            .map(|r| r.rows_affected())
-            .map_err(store_err)
+        let mut conn = self.writer.acquire().await.map_err(store_err)?;
+        revoke_sessions_of(&mut conn, user, now).await
     }
 
     async fn user_sessions(
@@ -571,6 +566,21 @@ async fn insert_audit(conn: &mut Conn, e: &AuditEvent) -> Result<(), StoreError>
 }
 
 /// Makes every unused token of `purpose` of `user` unusable.
+/// Ends every live session of `user` at `now`; the number ended.
+async fn revoke_sessions_of(
+    conn: &mut Conn,
+    user: UserId,
+    now: Timestamp,
+) -> Result<u64, StoreError> {
+    sqlx::query("UPDATE sessions SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL")
+        .bind(Dialect::time(now))
+        .bind(user.as_uuid())
+        .execute(conn)
+        .await
+        .map(|r| r.rows_affected())
+        .map_err(store_err)
+}
+
 async fn invalidate_tokens(
     conn: &mut Conn,
     user: UserId,
@@ -705,14 +715,7 @@ impl EmailTokenStore for Backend {
                     .await
                     .map_err(store_err)?;
                 invalidate_tokens(&mut tx, user, TokenPurpose::ResetPassword, now).await?;
-                sqlx::query(
-                    "UPDATE sessions SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL",
-                )
-                .bind(Dialect::time(now))
-                .bind(user.as_uuid())
-                .execute(&mut *tx)
-                .await
-                .map_err(store_err)?;
+                revoke_sessions_of(&mut tx, user, now).await?;
             }
             TokenEffect::ChangeEmail { new_email } => {
                 sqlx::query(
@@ -1017,14 +1020,7 @@ impl AdminStore for Backend {
                 .await
                 .map_err(store_err)?;
             if !active {
-                sqlx::query(
-                    "UPDATE sessions SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL",
-                )
-                .bind(Dialect::time(now))
-                .bind(id.as_uuid())
-                .execute(&mut *tx)
-                .await
-                .map_err(store_err)?;
+                revoke_sessions_of(&mut tx, id, now).await?;
             }
         }
         if let Some(verified) = change.email_verified {
