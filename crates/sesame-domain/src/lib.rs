@@ -18,6 +18,7 @@ pub mod clock;
 pub mod device;
 pub mod error;
 pub mod keyed_lock;
+pub mod locale;
 pub mod mail;
 pub mod model;
 pub mod outbox;

@@ -9,6 +9,7 @@
 pub mod cli;
 pub mod config;
 pub mod http;
+pub mod i18n;
 pub mod limits;
 pub mod mail;
 pub mod metrics;

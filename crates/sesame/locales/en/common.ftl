@@ -1,0 +1,2 @@
+# Shared words. Pages: pages.ftl; email: mail.ftl.
+language-name = English
