@@ -402,11 +402,18 @@ fn confirm_down(plan: &[MigrationStatus], yes: bool) -> Result<(), CliError> {
     if yes {
         return Ok(());
     }
-    let list = plan
-        .iter()
-        .map(|m| format!("{} {}", m.version, m.description))
-        .collect::<Vec<_>>()
-        .join(", ");
+    let noun = if plan.len() == 1 {
+        "migration"
+    } else {
+        "migrations"
+    };
+    let list = format!(
+        "{noun} {}",
+        plan.iter()
+            .map(|m| format!("{} ({})", m.version, m.description))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
     let what = if plan.iter().any(|m| m.version == 1) {
         "every table and all the data in them, every user included"
     } else {

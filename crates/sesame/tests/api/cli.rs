@@ -973,6 +973,51 @@ async fn migrate_down_without_yes_off_a_terminal_refuses_and_reverts_nothing(b: 
     app.create_user("a@example.com").await;
 }
 
+/// `sesame ARGS…` on a terminal (a pseudo-terminal from util-linux's `script`), typing `typed`.
+async fn on_a_terminal(dir: &Path, args: &str, typed: &str) -> Output {
+    let mut cmd = tokio::process::Command::new("script");
+    for (k, _) in std::env::vars_os() {
+        if k.to_string_lossy().starts_with("SESAME_") {
+            cmd.env_remove(k);
+        }
+    }
+    cmd.args([
+        "--quiet",
+        "--return",
+        "--command",
+        &format!("{} {args}", env!("CARGO_BIN_EXE_sesame")),
+        "/dev/null",
+    ])
+    .current_dir(dir)
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .kill_on_drop(true);
+    run(cmd, Some(typed)).await
+}
+
+async fn migrate_down_on_a_terminal_asks_and_goes_ahead_only_on_yes(b: Backend) {
+    let db = TestDb::new(b).await;
+    let dir = TempDir::new();
+    migrate(dir.path(), &db.url, &["up"]).await;
+    let before = migrate_status(dir.path(), &db.url).await;
+    let args = format!("--database-url {} migrate down --to 0", db.url);
+
+    let out = on_a_terminal(dir.path(), &args, "no\n").await;
+    let shown = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(!out.status.success(), "{shown}");
+    assert!(shown.contains("Type yes to go ahead"), "{shown}");
+    assert!(shown.contains("every user"), "{shown}");
+    assert!(shown.contains("nothing was reverted"), "{shown}");
+    assert_eq!(migrate_status(dir.path(), &db.url).await, before);
+
+    let out = on_a_terminal(dir.path(), &args, "yes\n").await;
+    let shown = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(out.status.success(), "{shown}");
+    assert!(shown.contains("schema at version 0"), "{shown}");
+    let after = migrate_status(dir.path(), &db.url).await;
+    assert!(after.iter().all(|(_, s)| s == "pending"), "{after:?}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn commands_other_than_serve_and_migrate_up_do_not_create_a_missing_sqlite_file() {
     let dir = TempDir::new();
@@ -1295,4 +1340,5 @@ crate::on_every_backend!(
     migrate_up_lists_what_it_applied_and_says_when_nothing_is_pending,
     migrate_down_lists_what_it_reverted_and_says_when_nothing_was_applied,
     migrate_down_without_yes_off_a_terminal_refuses_and_reverts_nothing,
+    migrate_down_on_a_terminal_asks_and_goes_ahead_only_on_yes,
 );
