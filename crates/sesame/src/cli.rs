@@ -222,7 +222,10 @@ fn report(outcome: Result<(), CliError>) -> ExitCode {
 }
 
 async fn run(common: &CommonConfig, job: Job) -> Result<(), CliError> {
-    crate::telemetry::init(common);
+    match job {
+        Job::Serve(_) => crate::telemetry::init(common),
+        Job::Migrate(_) | Job::Users(_) => crate::telemetry::init_on_stderr(common),
+    }
     match job {
         Job::Serve(mut cfg) => serve(common, &mut cfg).await,
         Job::Migrate(action) => migrate(common, action).await,
@@ -416,6 +419,8 @@ fn confirm_down(plan: &[MigrationStatus], yes: bool) -> Result<(), CliError> {
     );
     let what = if plan.iter().any(|m| m.version == 1) {
         "every table and all the data in them, every user included"
+    } else if plan.len() == 1 {
+        "the tables and columns it added, with the data in them"
     } else {
         "the tables and columns they added, with the data in them"
     };
