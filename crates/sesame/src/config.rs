@@ -81,12 +81,6 @@ impl fmt::Debug for ListenAddr {
     }
 }
 
-impl From<std::net::SocketAddr> for ListenAddr {
-    fn from(addr: std::net::SocketAddr) -> Self {
-        Self(addr.to_string())
-    }
-}
-
 impl std::str::FromStr for ListenAddr {
     type Err = String;
 
@@ -101,7 +95,8 @@ impl std::str::FromStr for ListenAddr {
         let (host, port) = s.rsplit_once(':').ok_or_else(form)?;
         port.parse::<u16>()
             .map_err(|_| format!("`{raw}`: the port must be a number from 0 to 65535"))?;
-        // An IPv6 address needs brackets (`[::1]:8080`); a bare one would have parsed above.
+        // Not an IP address, so a host name (RFC 1123 section 2.1 labels). A bare IPv6 address
+        // (`::1:8080`) lands here and is refused: it needs brackets (`[::1]:8080`).
         let name_ok = !host.is_empty()
             && host.len() <= 253
             && host.split('.').all(|label| {
