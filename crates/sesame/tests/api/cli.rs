@@ -796,8 +796,12 @@ fn readme_first_admin_example() -> (String, String) {
         .split("```sh\n")
         .skip(1)
         .filter_map(|b| b.split("```").next())
-        .find(|b| b.contains("echo '") && b.contains("sesame users create"))
-        .expect("README.md has a ```sh block piping a password into `sesame users create`")
+        .find(|b| {
+            b.contains("echo '")
+                && b.contains("sesame users create --email admin@example.com")
+                && !b.contains("curl")
+        })
+        .expect("README.md has a ```sh block (of the Command line section) piping a password into `sesame users create --email admin@example.com`")
         .to_owned();
     let password = block
         .split("echo '")
