@@ -102,6 +102,11 @@ enum CliError {
 /// Parses the command line and runs the chosen subcommand.
 #[must_use]
 pub fn main() -> ExitCode {
+    // Before clap reads the environment, and before any thread exists (it sets variables).
+    if let Err(e) = crate::envfile::load() {
+        eprintln!("error: {e}");
+        return ExitCode::FAILURE;
+    }
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
