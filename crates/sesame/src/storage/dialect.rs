@@ -21,6 +21,7 @@ use sesame_domain::model::SessionId;
 use sesame_domain::store::NewSession;
 use sesame_domain::token::TokenHash;
 use sesame_domain::StoreError;
+use sqlx::postgres::PgConnectOptions;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
 use sqlx::{PgConnection, PgPool, SqliteConnection, SqlitePool};
 use std::str::FromStr;
@@ -70,9 +71,11 @@ impl SqliteStore {
     /// Opens (creating if missing) the database at `url`.
     ///
     /// # Errors
-    /// [`ConnectError::Connect`] when the file cannot be opened.
+    /// [`ConnectError::Sqlite`] naming the file when it cannot be opened.
     pub async fn connect(url: &str, settings: &PoolSettings) -> Result<Self, ConnectError> {
-        let opts = SqliteConnectOptions::from_str(url)?
+        let opts = SqliteConnectOptions::from_str(url)?;
+        super::reach::sqlite(&opts)?;
+        let opts = opts
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
@@ -80,7 +83,8 @@ impl SqliteStore {
             .busy_timeout(Duration::from_secs(5));
         let pool = pool::sqlite_options(settings.max_connections, settings)
             .connect_with(opts.clone())
-            .await?;
+            .await
+            .map_err(|e| super::reach::sqlite_failed(&opts, e))?;
         let writer = pool::sqlite_options(1, settings).connect_with(opts).await?;
         let rotations = Rotations::start(writer.clone());
         Ok(Self {
@@ -95,8 +99,11 @@ impl PgStore {
     /// Connects to the server at `url`.
     ///
     /// # Errors
-    /// [`ConnectError::Connect`] when the server cannot be reached.
+    /// [`ConnectError::Postgres`] naming `host:port` and the cause when the server cannot be
+    /// reached.
     pub async fn connect(url: &str, settings: &PoolSettings) -> Result<Self, ConnectError> {
+        // One direct attempt first, so an unreachable server is told by name and cause.
+        super::reach::postgres(&PgConnectOptions::from_str(url)?, settings.acquire_timeout).await?;
         // Deadlines and the release check: see `storage/pool.rs`.
         let pool = pool::postgres(url, settings).await?;
         Ok(Self {
