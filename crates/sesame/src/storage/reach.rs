@@ -177,7 +177,7 @@ pub async fn postgres(
     let limit = acquire_timeout.max(MIN_CONNECT_TIMEOUT);
     match tokio::time::timeout(limit, opts.connect()).await {
         Err(_) => Err(fail(PgCause::Timeout(limit))),
-        Ok(Err(e)) => Err(fail(pg_cause(&e))),
+        Ok(Err(e)) => Err(fail(pg_cause(&e, limit))),
         Ok(Ok(conn)) => {
             let _ = sqlx::Connection::close(conn).await;
             Ok(())
@@ -188,11 +188,11 @@ pub async fn postgres(
 /// Classifies a failed connection attempt. SQLSTATEs from PostgreSQL's Appendix A: class 28
 /// (invalid authorization specification: 28000, 28P01 invalid password) and 3D000
 /// (invalid_catalog_name: the database does not exist).
-fn pg_cause(e: &sqlx::Error) -> PgCause {
+fn pg_cause(e: &sqlx::Error, limit: Duration) -> PgCause {
     match e {
         sqlx::Error::Io(io) => match io.kind() {
             std::io::ErrorKind::ConnectionRefused => PgCause::Refused,
-            std::io::ErrorKind::TimedOut => PgCause::Timeout(MIN_CONNECT_TIMEOUT),
+            std::io::ErrorKind::TimedOut => PgCause::Timeout(limit),
             _ => PgCause::Other(format!("network error: {io}")),
         },
         sqlx::Error::Tls(tls) => PgCause::Tls(tls.to_string()),
