@@ -190,6 +190,10 @@ pub async fn postgres(
 /// (invalid_catalog_name: the database does not exist).
 fn pg_cause(e: &sqlx::Error, limit: Duration) -> PgCause {
     match e {
+        // sqlx hands a failed TLS handshake back as an I/O error wrapping rustls' own.
+        sqlx::Error::Io(io) if io.get_ref().is_some_and(|e| e.is::<rustls::Error>()) => {
+            PgCause::Tls(io.to_string())
+        }
         sqlx::Error::Io(io) => match io.kind() {
             std::io::ErrorKind::ConnectionRefused => PgCause::Refused,
             std::io::ErrorKind::TimedOut => PgCause::Timeout(limit),

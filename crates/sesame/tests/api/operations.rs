@@ -164,6 +164,52 @@ async fn an_unresolvable_postgres_host_is_named() {
     assert!(all.contains("host not found"), "{all}");
 }
 
+/// A TCP server on 127.0.0.1 standing in for a PostgreSQL server that misbehaves: each
+/// connection's first message (the client's `SSLRequest`) gets `reply`, then `then` is sent
+/// and the connection held open until the test ends.
+async fn odd_server(
+    reply: &'static [u8],
+    then: &'static [u8],
+) -> (u16, tokio::task::JoinHandle<()>) {
+    use tokio::io::AsyncWriteExt as _;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let task = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((mut conn, _)) = listener.accept().await {
+            let mut first = [0u8; 8];
+            if conn.read_exact(&mut first).await.is_ok() {
+                let _ = conn.write_all(reply).await;
+                let _ = conn.write_all(then).await;
+            }
+            held.push(conn);
+        }
+    });
+    (port, task)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_postgres_server_that_never_answers_is_a_timeout() {
+    // Accepts, reads the client's first message, says nothing.
+    let (port, server) = odd_server(b"", b"").await;
+    let url = format!("postgres://postgres:{DB_SECRET}@127.0.0.1:{port}/sesame");
+    let all = migrate_status_failure(&url).await;
+    assert!(all.contains(&format!("127.0.0.1:{port}")), "{all}");
+    assert!(all.contains("timeout"), "{all}");
+    server.abort();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_tls_handshake_with_postgres_is_named() {
+    // Agrees to TLS (`S`, PostgreSQL protocol 54.2.10 SSLRequest), then sends no TLS at all.
+    let (port, server) = odd_server(b"S", b"this is not a TLS record\r\n").await;
+    let url = format!("postgres://postgres:{DB_SECRET}@127.0.0.1:{port}/sesame?sslmode=require");
+    let all = migrate_status_failure(&url).await;
+    assert!(all.contains(&format!("127.0.0.1:{port}")), "{all}");
+    assert!(all.contains("TLS failed"), "{all}");
+    server.abort();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sqlite_file_in_a_missing_directory_is_named() {
     let dir = TempDir::new();
