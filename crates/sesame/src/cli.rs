@@ -177,6 +177,11 @@ fn invalid_fields(rules: &[FieldError]) -> String {
 /// `error:` line on stderr, and ends the process with a non-zero exit code.
 #[must_use]
 pub fn main() -> ExitCode {
+    // Before clap reads the environment, and before any thread exists (it sets variables).
+    if let Err(e) = crate::envfile::load() {
+        eprintln!("error: {e}");
+        return ExitCode::FAILURE;
+    }
     let Cli { common, command } = Cli::parse();
     // The commands that only print need neither a runtime nor a log.
     let job = match command {

@@ -645,6 +645,11 @@ pub struct MailConfig {
     #[arg(long, env = "SESAME_SMTP_URL", hide_env_values = true, help_heading = heading::MAIL)]
     pub smtp_url: Option<DatabaseUrl>,
 
+    /// PEM file of CA certificates to trust for the SMTP server's TLS certificate, besides the
+    /// bundled web PKI roots (a private CA, or a self-signed server).
+    #[arg(long, env = "SESAME_SMTP_CA_FILE")]
+    pub smtp_ca_file: Option<std::path::PathBuf>,
+
     /// How long one SMTP exchange may take.
     #[arg(long, env = "SESAME_SMTP_TIMEOUT", default_value = "10s", value_parser = parse_duration, help_heading = heading::MAIL)]
     pub smtp_timeout: Duration,

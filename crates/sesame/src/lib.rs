@@ -1,13 +1,15 @@
 //! The `sesame` server: everything between the outside world and the domain.
 //!
 //! [`http`] is the JSON API, [`storage`] implements the domain's store per database,
-//! [`config`] and [`startup`] turn settings into a running [`startup::Application`], [`cli`] is
-//! the command line, [`limits`] holds the rate limiters, [`metrics`] what `/metrics` reports,
-//! [`monotonic`] the clock of the in-process timers. The rules themselves live in the
+//! [`config`] (with [`envfile`], the `.env` file) and [`startup`] turn settings into a running
+//! [`startup::Application`], [`cli`] is the command line, [`limits`] holds the rate limiters,
+//! [`metrics`] what `/metrics` reports, [`monotonic`] the clock of the in-process timers. The
+//! rules themselves live in the
 //! `sesame-domain` crate.
 
 pub mod cli;
 pub mod config;
+pub mod envfile;
 pub mod http;
 pub mod i18n;
 pub mod limits;

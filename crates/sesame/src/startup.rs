@@ -150,8 +150,14 @@ fn transport(cfg: &ServeConfig) -> Result<Arc<dyn MailTransport>, StartupError> 
                 StartupError::Mail("SESAME_SMTP_URL is required with the smtp transport".into())
             })?;
             Arc::new(
-                SmtpTransport::new(url.expose(), from, m.smtp_timeout, templates)
-                    .map_err(StartupError::Mail)?,
+                SmtpTransport::new(
+                    url.expose(),
+                    m.smtp_ca_file.as_deref(),
+                    from,
+                    m.smtp_timeout,
+                    templates,
+                )
+                .map_err(StartupError::Mail)?,
             )
         }
         TransportKind::File => Arc::new(
@@ -171,9 +177,7 @@ pub async fn build_state(
     clock: Arc<dyn Clock>,
 ) -> Result<(AppState, OutboxWorker), StartupError> {
     let db = connect(common).await?;
-    if cfg.auto_migrate {
-        db.migrate_up().await?;
-    }
+    let schema = migrate_at_start(&db, cfg.auto_migrate).await?;
     let (store, session_cache) = db
         .into_server_store(common.database_url.expose(), cfg.session_cache_ttl)
         .await;
@@ -183,6 +187,21 @@ pub async fn build_state(
     let hasher = hasher(&cfg.hashing, cfg.hash_workers(), cfg.hash_queue).await?;
     let m = &cfg.mail;
     let signal = Arc::new(tokio::sync::Notify::new());
+    let limits = rate_limits(cfg)?;
+    // One line that says what this node runs on; never a credential (see `describe_*`).
+    tracing::info!(
+        version = env!("CARGO_PKG_VERSION"),
+        storage = %describe_storage(common),
+        mail = %crate::mail::describe(
+            m.mail_transport,
+            m.smtp_url.as_ref().map(crate::config::DatabaseUrl::expose),
+            &m.mail_dir,
+        ),
+        rate_limiter = %describe_rate_limiter(cfg),
+        migrations = %schema.summary(),
+        schema_version = schema.version,
+        "sesame starting"
+    );
     let worker = OutboxWorker::new(
         Arc::clone(&store),
         transport(cfg)?,
@@ -251,7 +270,7 @@ pub async fn build_state(
             metrics: Arc::new(crate::metrics::Metrics::new(session_cache)),
             metrics_token: cfg.http.metrics_token.clone(),
             max_body_bytes: cfg.http.max_body_bytes,
-            limits: Arc::new(rate_limits(cfg)?),
+            limits: Arc::new(limits),
             trusted_proxies: Arc::new(trusted_proxies(cfg)?),
             detached: tokio_util::task::TaskTracker::new(),
             client_bounds: Arc::new(http::client_bounds::ClientBounds::new(
@@ -262,6 +281,88 @@ pub async fn build_state(
         }),
         worker,
     ))
+}
+
+/// What startup found and did to the schema, for the startup line.
+struct SchemaAtStart {
+    /// The migrations this start applied, as `VERSION description`.
+    applied: Vec<String>,
+    /// Still pending (only when auto-migration is off).
+    pending: usize,
+    /// The highest applied version (0: none).
+    version: i64,
+}
+
+impl SchemaAtStart {
+    fn summary(&self) -> String {
+        match (self.applied.is_empty(), self.pending) {
+            (true, 0) => format!("schema up to date at version {}", self.version),
+            (true, n) => format!(
+                "{n} migration(s) pending and SESAME_AUTO_MIGRATE is off (run `sesame migrate \
+                 up`); schema at version {}",
+                self.version
+            ),
+            (false, _) => format!(
+                "applied {}; schema at version {}",
+                self.applied.join(", "),
+                self.version
+            ),
+        }
+    }
+}
+
+/// Applies the pending migrations when `apply` is set, noting which ran.
+async fn migrate_at_start(db: &Database, apply: bool) -> Result<SchemaAtStart, StartupError> {
+    let before = db.status().await?;
+    let pending: Vec<_> = before.iter().filter(|m| !m.applied).collect();
+    if !apply || pending.is_empty() {
+        return Ok(SchemaAtStart {
+            applied: Vec::new(),
+            pending: pending.len(),
+            version: before
+                .iter()
+                .filter(|m| m.applied)
+                .map(|m| m.version)
+                .max()
+                .unwrap_or(0),
+        });
+    }
+    db.migrate_up().await?;
+    Ok(SchemaAtStart {
+        applied: pending
+            .iter()
+            .map(|m| format!("{} {}", m.version, m.description))
+            .collect(),
+        pending: 0,
+        version: before.iter().map(|m| m.version).max().unwrap_or(0),
+    })
+}
+
+/// The database for the startup line: `sqlite PATH` or `postgres HOST:PORT/DB`.
+fn describe_storage(common: &CommonConfig) -> String {
+    crate::storage::reach::Target::of_url(common.database_url.expose())
+        .map_or_else(|| "unknown".to_owned(), |t| t.to_string())
+}
+
+/// The rate limiter for the startup line: `memory`, or `redis HOST:PORT (fail open|closed)`.
+/// The URL's password is never part of it.
+fn describe_rate_limiter(cfg: &ServeConfig) -> String {
+    let a = &cfg.abuse;
+    let Some(url) = &a.redis_url else {
+        return "memory".to_owned();
+    };
+    let mode = match a.rate_limit_fail_mode {
+        crate::config::FailModeArg::Open => "fail open",
+        crate::config::FailModeArg::Closed => "fail closed",
+    };
+    let place = url::Url::parse(url.expose())
+        .ok()
+        .and_then(|u| {
+            u.host_str()
+                .map(|h| format!(" {h}:{}", u.port().unwrap_or(6379)))
+        })
+        .unwrap_or_default();
+    format!("redis{place} ({mode})")
 }
 
 /// The admin capability of the local operator, for the CLI's `users` commands: the same

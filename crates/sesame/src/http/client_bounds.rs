@@ -210,8 +210,15 @@ pub async fn admit(State(state): State<AppState>, mut req: Request, next: Next) 
         .map(|ConnectInfo(addr)| addr.ip());
     let _slot = match peer {
         Some(peer) => {
-            let client = client_ip(peer, req.headers(), &state.trusted_proxies);
-            req.extensions_mut().insert(ResolvedIp(client));
+            // `observe` (outside) has usually resolved it already.
+            let client = match req.extensions().get::<ResolvedIp>() {
+                Some(ResolvedIp(ip)) => *ip,
+                None => {
+                    let ip = client_ip(peer, req.headers(), &state.trusted_proxies);
+                    req.extensions_mut().insert(ResolvedIp(ip));
+                    ip
+                }
+            };
             match bounds.enter(ClientKey::of(client)) {
                 Some(slot) => Some(slot),
                 None => return refuse_unread(ApiError::ClientBusy, req.into_body()),

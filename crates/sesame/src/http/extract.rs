@@ -263,7 +263,7 @@ impl FromRequestParts<AppState> for Client {
     ) -> Result<Self, Self::Rejection> {
         let ip = match parts.extensions.get::<ResolvedIp>() {
             Some(ResolvedIp(ip)) => Some(*ip),
-            // A route outside `admit` (none reads `Client` today) resolves it here.
+            // `observe` resolves it for every served request; one built without it resolves it here.
             None => parts
                 .extensions
                 .get::<ConnectInfo<SocketAddr>>()

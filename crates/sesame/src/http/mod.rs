@@ -281,15 +281,37 @@ fn pick_request_id(req: &Request) -> String {
         .map_or_else(|| uuid::Uuid::now_v7().to_string(), str::to_owned)
 }
 
+/// A duration in milliseconds with at most three decimals (whole microseconds), so the log
+/// reads `679.339`, not the binary fraction `679.3387600000001`.
+fn latency_ms(took: std::time::Duration) -> f64 {
+    // Up to 2^53 µs (285 years) converts exactly.
+    #[allow(clippy::cast_precision_loss)]
+    let micros = took.as_micros().min(1 << 53) as f64;
+    micros / 1000.0
+}
+
 /// Runs each request inside a span carrying its id, method, path and (once known) user id;
 /// writes problem+json bodies with the request id; logs internal causes and one line per
-/// request. Query strings are never logged (they can carry tokens).
+/// request (status, latency, client IP after trusted-proxy resolution, cleaned user agent).
+/// Query strings are never logged (they can carry tokens).
 async fn observe(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     let started = Instant::now();
     let method = crate::metrics::method_label(req.method());
     let route = req.extensions().get::<MatchedPath>().cloned();
     let request_id = pick_request_id(&req);
     req.extensions_mut().insert(RequestId(request_id.clone()));
+    // Resolved once here for the log line, and reused by `client_bounds::admit` and `Client`.
+    let client_ip = req
+        .extensions()
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|info| client_ip::client_ip(info.0.ip(), req.headers(), &state.trusted_proxies));
+    if let Some(ip) = client_ip {
+        req.extensions_mut().insert(extract::ResolvedIp(ip));
+    }
+    let user_agent = req
+        .headers()
+        .get(axum::http::header::USER_AGENT)
+        .and_then(|v| extract::clean_user_agent(v.as_bytes()));
     let span = tracing::info_span!(
         "request",
         request_id = %request_id,
@@ -318,7 +340,9 @@ async fn observe(State(state): State<AppState>, mut req: Request, next: Next) ->
     tracing::info!(
         parent: &span,
         status = resp.status().as_u16(),
-        latency_ms = took.as_secs_f64() * 1000.0,
+        latency_ms = latency_ms(took),
+        client_ip = client_ip.map(tracing::field::display),
+        user_agent = user_agent.as_deref(),
         "request finished"
     );
     let route = route.as_ref().map_or("unmatched", MatchedPath::as_str);
@@ -326,4 +350,17 @@ async fn observe(State(state): State<AppState>, mut req: Request, next: Next) ->
         .metrics
         .record(method, route, resp.status().as_u16(), took);
     resp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::latency_ms;
+    use std::time::Duration;
+
+    #[test]
+    fn latency_is_logged_in_whole_microseconds_without_float_noise() {
+        let ms = latency_ms(Duration::from_nanos(679_338_760));
+        assert_eq!(serde_json::json!(ms).to_string(), "679.338");
+        assert_eq!(latency_ms(Duration::from_micros(1)).to_string(), "0.001");
+    }
 }

@@ -1,6 +1,7 @@
 //! Turning outbox messages into email: templates (built in, overridable from a folder) and the
 //! three transports an operator can choose — `log` (the embedded default: the whole message, link
-//! included, goes to the log), `smtp` (lettre; STARTTLS or implicit TLS) and `file` (`.eml` files).
+//! included, goes to the log), `smtp` (lettre over rustls, trusting the bundled web PKI roots and
+//! optionally a CA file; STARTTLS or implicit TLS) and `file` (`.eml` files).
 //!
 //! The domain decides *what* to send and *when* (the outbox worker); this module only renders and
 //! delivers one message at a time, classifying failures as transient or permanent.
@@ -9,6 +10,7 @@ pub mod templates;
 
 use async_trait::async_trait;
 use lettre::message::{Mailbox, MultiPart};
+use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use sesame_domain::mail::{DeliveryError, MailTransport, QueuedMail};
 use std::path::PathBuf;
@@ -102,25 +104,124 @@ fn lettre_url(url: &str) -> String {
     }
 }
 
+/// How the connection to the SMTP server is secured, as [`lettre_url`] settles it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SmtpSecurity {
+    /// `smtps://`: TLS from the first byte (RFC 8314 section 3.3).
+    ImplicitTls,
+    /// `smtp://` (default): STARTTLS (RFC 3207), refusing to go on without it.
+    StartTls,
+    /// `smtp://…?tls=opportunistic`: STARTTLS when the server offers it.
+    Opportunistic,
+    /// `smtp://…?tls=none`.
+    Plain,
+}
+
+impl SmtpSecurity {
+    fn of(url: &str) -> Self {
+        let lettre = lettre_url(url);
+        if lettre.starts_with("smtps://") {
+            Self::ImplicitTls
+        } else if lettre.contains("tls=required") {
+            Self::StartTls
+        } else if lettre.contains("tls=opportunistic") {
+            Self::Opportunistic
+        } else {
+            Self::Plain
+        }
+    }
+
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::ImplicitTls => "implicit TLS",
+            Self::StartTls => "STARTTLS",
+            Self::Opportunistic => "STARTTLS if offered",
+            Self::Plain => "no TLS",
+        }
+    }
+}
+
+/// Where mail goes, for the startup log: `log`, `file DIR` or `smtp HOST:PORT (security)`.
+/// Never the URL's user or password.
+#[must_use]
+pub fn describe(kind: TransportKind, smtp_url: Option<&str>, dir: &std::path::Path) -> String {
+    match kind {
+        TransportKind::Log => "log".to_owned(),
+        TransportKind::File => format!("file {}", dir.display()),
+        TransportKind::Smtp => {
+            let Some(url) = smtp_url else {
+                return "smtp".to_owned();
+            };
+            let Ok(parsed) = url::Url::parse(url) else {
+                return "smtp (unparsable URL)".to_owned();
+            };
+            let security = SmtpSecurity::of(url);
+            let port = parsed.port().unwrap_or(match security {
+                SmtpSecurity::ImplicitTls => 465,
+                SmtpSecurity::StartTls | SmtpSecurity::Opportunistic => 587,
+                SmtpSecurity::Plain => 25,
+            });
+            format!(
+                "smtp {}:{port} ({})",
+                parsed.host_str().unwrap_or(""),
+                security.as_str()
+            )
+        }
+    }
+}
+
 impl SmtpTransport {
+    /// `ca_file`: PEM certificates trusted in addition to the bundled web PKI roots (a private
+    /// or self-signed mail server).
+    ///
     /// # Errors
-    /// A message naming what is wrong with the URL.
+    /// A message naming what is wrong with the URL or the certificate file.
     pub fn new(
         url: &str,
+        ca_file: Option<&std::path::Path>,
         from: Mailbox,
         timeout: Duration,
         templates: Arc<Templates>,
     ) -> Result<Self, String> {
-        let inner = AsyncSmtpTransport::<Tokio1Executor>::from_url(&lettre_url(url))
+        let mut builder = AsyncSmtpTransport::<Tokio1Executor>::from_url(&lettre_url(url))
             .map_err(|e| format!("SESAME_SMTP_URL is not a usable smtp:// or smtps:// URL: {e}"))?
-            .timeout(Some(timeout))
-            .build();
+            .timeout(Some(timeout));
+        if let Some(path) = ca_file {
+            builder = builder.tls(tls_with_ca(url, path)?);
+        }
+        let inner = builder.build();
         Ok(Self {
             templates,
             from,
             inner,
         })
     }
+}
+
+/// The TLS settings lettre derives from the URL, with the certificates in `path` trusted too.
+fn tls_with_ca(url: &str, path: &std::path::Path) -> Result<Tls, String> {
+    let pem = std::fs::read(path)
+        .map_err(|e| format!("SESAME_SMTP_CA_FILE {} cannot be read: {e}", path.display()))?;
+    let cert = Certificate::from_pem(&pem).map_err(|e| {
+        format!(
+            "SESAME_SMTP_CA_FILE {} holds no PEM certificate: {e}",
+            path.display()
+        )
+    })?;
+    let host = url::Url::parse(url)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_owned))
+        .ok_or("SESAME_SMTP_URL names no host")?;
+    let params = TlsParameters::builder(host)
+        .add_root_certificate(cert)
+        .build()
+        .map_err(|e| format!("SESAME_SMTP_CA_FILE {}: {e}", path.display()))?;
+    Ok(match SmtpSecurity::of(url) {
+        SmtpSecurity::ImplicitTls => Tls::Wrapper(params),
+        SmtpSecurity::StartTls => Tls::Required(params),
+        SmtpSecurity::Opportunistic => Tls::Opportunistic(params),
+        SmtpSecurity::Plain => Tls::None,
+    })
 }
 
 #[async_trait]
@@ -186,5 +287,22 @@ mod tests {
             "smtp://mail:25?tls=opportunistic"
         );
         assert_eq!(lettre_url("smtps://u:p@mail:465"), "smtps://u:p@mail:465");
+    }
+
+    #[test]
+    fn a_described_transport_names_host_port_and_security_but_no_credentials() {
+        let dir = std::path::Path::new("mail");
+        let smtp = |url: &str| describe(TransportKind::Smtp, Some(url), dir);
+        assert_eq!(
+            smtp("smtp://user:hunter2@mail.example:2525"),
+            "smtp mail.example:2525 (STARTTLS)"
+        );
+        assert_eq!(
+            smtp("smtps://user:hunter2@mail.example"),
+            "smtp mail.example:465 (implicit TLS)"
+        );
+        assert_eq!(smtp("smtp://relay?tls=none"), "smtp relay:25 (no TLS)");
+        assert_eq!(describe(TransportKind::Log, None, dir), "log");
+        assert_eq!(describe(TransportKind::File, None, dir), "file mail");
     }
 }

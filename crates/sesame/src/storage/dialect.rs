@@ -21,6 +21,7 @@ use sesame_domain::model::SessionId;
 use sesame_domain::store::NewSession;
 use sesame_domain::token::TokenHash;
 use sesame_domain::StoreError;
+use sqlx::postgres::PgConnectOptions;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
 use sqlx::{PgConnection, PgPool, SqliteConnection, SqlitePool};
 use std::str::FromStr;
@@ -70,8 +71,8 @@ impl SqliteStore {
     /// Opens the database at `url`, creating the file if it is missing and `create` allows.
     ///
     /// # Errors
-    /// [`ConnectError::Connect`] when the file cannot be opened; [`ConnectError::Missing`] when
-    /// it does not exist and may not be created.
+    /// [`ConnectError::Sqlite`] naming the file when it cannot be opened; [`ConnectError::Missing`]
+    /// when it does not exist and may not be created.
     pub async fn connect(
         url: &str,
         settings: &PoolSettings,
@@ -82,6 +83,7 @@ impl SqliteStore {
         if create == Create::Never && !in_memory && !opts.get_filename().exists() {
             return Err(ConnectError::Missing(opts.get_filename().to_owned()));
         }
+        super::reach::sqlite(&opts)?;
         let opts = opts
             .create_if_missing(create == Create::IfMissing)
             .journal_mode(SqliteJournalMode::Wal)
@@ -90,7 +92,8 @@ impl SqliteStore {
             .busy_timeout(Duration::from_secs(5));
         let pool = pool::sqlite_options(settings.max_connections, settings)
             .connect_with(opts.clone())
-            .await?;
+            .await
+            .map_err(|e| super::reach::sqlite_failed(&opts, e))?;
         let writer = pool::sqlite_options(1, settings).connect_with(opts).await?;
         let rotations = Rotations::start(writer.clone());
         Ok(Self {
@@ -105,8 +108,11 @@ impl PgStore {
     /// Connects to the server at `url`.
     ///
     /// # Errors
-    /// [`ConnectError::Connect`] when the server cannot be reached.
+    /// [`ConnectError::Postgres`] naming `host:port` and the cause when the server cannot be
+    /// reached.
     pub async fn connect(url: &str, settings: &PoolSettings) -> Result<Self, ConnectError> {
+        // One direct attempt first, so an unreachable server is told by name and cause.
+        super::reach::postgres(&PgConnectOptions::from_str(url)?, settings.acquire_timeout).await?;
         // Deadlines and the release check: see `storage/pool.rs`.
         let pool = pool::postgres(url, settings).await?;
         Ok(Self {

@@ -12,6 +12,7 @@ mod dialect;
 pub mod pg_notify;
 pub mod pool;
 pub mod postgres;
+pub mod reach;
 pub mod session_cache;
 pub mod sqlite;
 pub mod sqlite_rotations;
@@ -75,6 +76,17 @@ pub enum ConnectError {
         .0.display()
     )]
     Missing(std::path::PathBuf),
+    /// The first connection attempt failed (see [`reach`]): where, without credentials, and why.
+    #[error("cannot connect to PostgreSQL at {target}: {cause}")]
+    Postgres {
+        target: String,
+        cause: reach::PgCause,
+    },
+    #[error("cannot open the SQLite database {}: {cause}", path.display())]
+    Sqlite {
+        path: std::path::PathBuf,
+        cause: String,
+    },
     #[error("migration failed: {0}")]
     Migrate(#[source] sqlx::migrate::MigrateError),
 }
