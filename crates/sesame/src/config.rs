@@ -647,7 +647,7 @@ pub struct MailConfig {
 
     /// PEM file of CA certificates to trust for the SMTP server's TLS certificate, besides the
     /// bundled web PKI roots (a private CA, or a self-signed server).
-    #[arg(long, env = "SESAME_SMTP_CA_FILE")]
+    #[arg(long, env = "SESAME_SMTP_CA_FILE", help_heading = heading::MAIL)]
     pub smtp_ca_file: Option<std::path::PathBuf>,
 
     /// How long one SMTP exchange may take.

@@ -127,8 +127,8 @@ async fn an_unreachable_postgres_port_is_named_with_connection_refused() {
     let mut cmd = sesame(dir.path());
     cmd.env("SESAME_DATABASE_URL", &url)
         .env("SESAME_LISTEN", "127.0.0.1:0")
-        .args(FAST_HASH)
-        .arg("serve");
+        .arg("serve")
+        .args(FAST_HASH);
     let all = failure(&run(cmd).await);
     assert!(all.contains(&format!("127.0.0.1:{port}")), "{all}");
     assert!(all.contains("connection refused"), "{all}");
@@ -424,8 +424,8 @@ impl Serving {
     fn start(mut cmd: tokio::process::Command) -> Self {
         cmd.env("SESAME_LISTEN", "127.0.0.1:0")
             .env("SESAME_LOG_FORMAT", "json")
-            .args(FAST_HASH)
-            .arg("serve");
+            .arg("serve")
+            .args(FAST_HASH);
         let mut child = cmd.spawn().expect("start sesame serve");
         let (tx, lines) = tokio::sync::mpsc::unbounded_channel::<String>();
         let stdout = child.stdout.take().unwrap();
