@@ -524,6 +524,20 @@ pub struct MailConfig {
     #[arg(long, env = "SESAME_APP_URL")]
     pub app_url: Option<String>,
 
+    /// Product name on the built-in pages (their heading and title).
+    #[arg(long, env = "SESAME_PRODUCT_NAME", default_value = "Sesame", value_parser = crate::branding::ProductName::parse)]
+    pub product_name: crate::branding::ProductName,
+
+    /// Logo on the built-in pages: an https:// URL or a path on this server (/static/logo.svg);
+    /// their CSP admits exactly this image.
+    #[arg(long, env = "SESAME_LOGO_URL", value_parser = crate::branding::LogoUrl::parse)]
+    pub logo_url: Option<crate::branding::LogoUrl>,
+
+    /// Accent colour of the built-in pages' buttons, #rrggbb; their text is white or black,
+    /// whichever contrasts more.
+    #[arg(long, env = "SESAME_ACCENT_COLOR", default_value = crate::branding::AccentColor::DEFAULT, value_parser = crate::branding::AccentColor::parse)]
+    pub accent_color: crate::branding::AccentColor,
+
     /// Refuse login until the email address is verified.
     #[arg(long, env = "SESAME_REQUIRE_VERIFIED_EMAIL", default_value_t = true, action = clap::ArgAction::Set)]
     pub require_verified_email: bool,
