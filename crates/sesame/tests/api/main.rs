@@ -22,6 +22,7 @@ mod metrics;
 mod openapi;
 mod outages;
 mod outbox;
+mod pages;
 mod problems;
 mod quotas;
 mod refresh;
