@@ -499,10 +499,10 @@ fn password_form(
     format!(
         "<p>{intro}</p>\n<form method=\"post\" action=\"{action}\">{token}\
          <label for=\"new_password\">{new}</label>\
+         <div id=\"rules-box\"><p id=\"rules-heading\" class=\"rules-heading\">{heading}</p>\
+         <ul id=\"rules\" class=\"rules\" aria-labelledby=\"rules-heading\">{rules}</ul></div>\
          <input id=\"new_password\" name=\"new_password\" type=\"password\" autocomplete=\"new-password\" \
-         required minlength=\"{min}\" aria-describedby=\"rules error\"{invalid}>\
-         <p id=\"rules-heading\" class=\"rules-heading\">{heading}</p>\
-         <ul id=\"rules\" class=\"rules\" aria-labelledby=\"rules-heading\">{rules}</ul>\
+         required minlength=\"{min}\" aria-describedby=\"rules-box error\"{invalid}>\
          <label for=\"confirm_password\">{repeat}</label>\
          <input id=\"confirm_password\" name=\"confirm_password\" type=\"password\" autocomplete=\"new-password\" \
          required minlength=\"{min}\">\
