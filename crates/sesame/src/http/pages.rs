@@ -496,8 +496,12 @@ fn password_form(
         ""
     };
     let w = link.words();
+    // The hidden `username` field: browsers and password managers expect an account-name field
+    // in a form that sets a password (Chrome warns without one); the page does not know the
+    // address behind the token, so the field is empty and ignored when posted.
     format!(
         "<p>{intro}</p>\n<form method=\"post\" action=\"{action}\">{token}\
+         <input type=\"text\" name=\"username\" autocomplete=\"username\" hidden>\
          <label for=\"new_password\">{new}</label>\
          <div id=\"rules-box\"><p id=\"rules-heading\" class=\"rules-heading\">{heading}</p>\
          <ul id=\"rules\" class=\"rules\" aria-labelledby=\"rules-heading\">{rules}</ul></div>\

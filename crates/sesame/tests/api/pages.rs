@@ -609,6 +609,10 @@ async fn branding_reaches_the_page_and_the_csp_admits_exactly_the_logo(b: Backen
     let html = r.text().await.unwrap();
     assert!(html.contains("<span>Sesame</span>"), "the default name");
     assert!(!html.contains("<img"), "{html}");
+    assert!(
+        !html.contains("src=") && !html.contains("<link") && !html.contains("url("),
+        "nothing to fetch: {html}"
+    );
 }
 
 crate::on_every_backend!(

@@ -218,7 +218,6 @@ impl<'a> Frame<'a> {
             "<!doctype html>\n<html lang=\"{lang}\"><head><meta charset=\"utf-8\">\
              <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
              <meta name=\"color-scheme\" content=\"light dark\">\
-             <link rel=\"icon\" href=\"data:,\">\
              <title>{title} – {product}</title><style>{css}</style></head>\n<body>\n\
              <header class=\"brand\">{logo}<span>{product}</span></header>\n\
              <main>\n<h1>{title}</h1>\n\
