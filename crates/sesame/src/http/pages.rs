@@ -24,7 +24,7 @@ use crate::mail::templates::escape_html;
 use axum::body::Bytes;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::routing::{get, MethodRouter};
 use axum::Router;
@@ -39,7 +39,8 @@ use sesame_domain::{AuthError, FieldError};
 /// Where a person asks for a new link (GET shows the form, POST sends the link).
 pub const NEW_LINK_PATH: &str = "/new-link";
 
-/// Every path these pages answer, for tests that visit each one.
+/// Every path these pages answer, for tests that visit each one (`/new-link` wants
+/// `?kind=` one of [`NewLink::ALL`]'s tags).
 #[must_use]
 pub fn paths() -> Vec<&'static str> {
     Page::ALL
@@ -635,7 +636,11 @@ impl NewLink {
         }
     }
 
-    fn tag(self) -> &'static str {
+    pub const ALL: [Self; 2] = [Self::VerifyEmail, Self::ResetPassword];
+
+    /// The `kind` the form posts (`/new-link?kind=…` shows the form for it).
+    #[must_use]
+    pub fn tag(self) -> &'static str {
         match self {
             Self::VerifyEmail => "verify-email",
             Self::ResetPassword => "reset-password",
@@ -713,14 +718,34 @@ async fn new_link_page(
     }
 }
 
+/// Whether the browser says the request comes from another site's page (Fetch Metadata,
+/// `Sec-Fetch-Site`). The JSON endpoints cannot be posted to from another site without CORS
+/// (they take only `application/json`); a form can, so another site could make its visitors'
+/// browsers ask for links in their names. Browsers that send no such header are not refused.
+fn from_another_site(headers: &HeaderMap) -> bool {
+    headers
+        .get("sec-fetch-site")
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"cross-site"))
+}
+
 /// POST /new-link — asks for the link and answers the same whether or not an account needs one.
 async fn new_link_submit(
     State(state): State<AppState>,
     lang: Lang,
     Client(client): Client,
+    headers: HeaderMap,
     body: Bytes,
 ) -> Response {
     let f = frame(&state, lang);
+    if from_another_site(&headers) {
+        return message(
+            &f,
+            StatusCode::FORBIDDEN,
+            "page-cross-site-title",
+            "page-cross-site-text",
+            "error",
+        );
+    }
     let form = match form::<NewLinkForm>(&body) {
         Ok(form) => form,
         Err(FormError::Characters) => return bad_characters(&f),

@@ -539,6 +539,37 @@ async fn the_new_link_form_is_rate_limited_like_the_json_endpoints(b: Backend) {
     }
 }
 
+async fn another_site_cannot_ask_for_links_in_its_visitors_names(b: Backend) {
+    let (app, sink) = app_with_sink(b, &[]).await;
+    app.create_user(ALICE).await;
+    sink.wait_for_mail_to(ALICE, 1).await;
+    let send = |site: &'static str| {
+        app.client
+            .post(app.url("/new-link"))
+            .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header("sec-fetch-site", site)
+            .body("kind=reset-password&email=alice%40example.com")
+            .send()
+    };
+    let r = send("cross-site").await.unwrap();
+    assert_eq!(r.status(), 403);
+    let html = r.text().await.unwrap();
+    assert!(
+        html.contains(&sentence(Locale::En, "page-cross-site-title")),
+        "{html}"
+    );
+    // The page's own form (same-origin) goes through, and only it sends mail.
+    assert_eq!(send("same-origin").await.unwrap().status(), 200);
+    sink.wait_for_mail_to(ALICE, 2).await;
+    assert_eq!(
+        app.db
+            .count("mail_outbox WHERE kind = 'password_reset'")
+            .await,
+        1,
+        "one reset mail: the refused request queued none"
+    );
+}
+
 // --- branding and the CSP -------------------------------------------------------------------------
 
 fn csp_directive(csp: &str, name: &str) -> Option<String> {
@@ -626,6 +657,7 @@ crate::on_every_backend!(
     a_new_link_is_sent_and_the_answer_is_the_same_whether_or_not_the_account_exists,
     the_new_link_form_refuses_what_is_not_an_address,
     the_new_link_form_is_rate_limited_like_the_json_endpoints,
+    another_site_cannot_ask_for_links_in_its_visitors_names,
     branding_reaches_the_page_and_the_csp_admits_exactly_the_logo,
 );
 
