@@ -571,7 +571,7 @@ async fn password_submit(
     let form = match form::<PasswordForm>(&body) {
         Ok(form) => form,
         Err(FormError::Characters) => return bad_characters(&f),
-        Err(FormError::Shape) => return invalid_link(&f, link.page()),
+        Err(FormError::Shape) => return bad_form(&f),
     };
     if form.new_password != form.confirm_password {
         let attempt = Attempt {
