@@ -166,6 +166,7 @@ pub mod heading {
     pub const HTTP: &str = "HTTP";
     pub const TOKENS: &str = "Tokens and sessions";
     pub const MAIL: &str = "Mail";
+    pub const PAGES: &str = "Pages and languages";
     pub const ABUSE: &str = "Abuse protection";
     pub const PASSWORDS: &str = "Passwords and hashing";
     pub const STARTUP: &str = "Startup";
@@ -615,6 +616,20 @@ pub struct MailConfig {
     /// SESAME_PUBLIC_URL.
     #[arg(long, env = "SESAME_APP_URL", help_heading = heading::MAIL)]
     pub app_url: Option<String>,
+
+    /// Product name on the built-in pages (their heading and title).
+    #[arg(long, env = "SESAME_PRODUCT_NAME", default_value = "Sesame", value_parser = crate::branding::ProductName::parse, help_heading = heading::PAGES)]
+    pub product_name: crate::branding::ProductName,
+
+    /// Logo on the built-in pages: an https:// URL or a path on this server (/static/logo.svg);
+    /// their CSP admits exactly this image.
+    #[arg(long, env = "SESAME_LOGO_URL", value_parser = crate::branding::LogoUrl::parse, help_heading = heading::PAGES)]
+    pub logo_url: Option<crate::branding::LogoUrl>,
+
+    /// Accent colour of the built-in pages' buttons, #rrggbb; their text is white or black,
+    /// whichever contrasts more.
+    #[arg(long, env = "SESAME_ACCENT_COLOR", default_value = crate::branding::AccentColor::DEFAULT, value_parser = crate::branding::AccentColor::parse, help_heading = heading::PAGES)]
+    pub accent_color: crate::branding::AccentColor,
 
     /// Refuse login until the email address is verified.
     #[arg(long, env = "SESAME_REQUIRE_VERIFIED_EMAIL", default_value_t = true, action = clap::ArgAction::Set, help_heading = heading::MAIL)]

@@ -3,10 +3,12 @@
 //! [`http`] is the JSON API, [`storage`] implements the domain's store per database,
 //! [`config`] (with [`envfile`], the `.env` file) and [`startup`] turn settings into a running
 //! [`startup::Application`], [`cli`] is the command line, [`limits`] holds the rate limiters,
-//! [`metrics`] what `/metrics` reports, [`monotonic`] the clock of the in-process timers. The
-//! rules themselves live in the
+//! [`metrics`] what `/metrics` reports, [`monotonic`] the clock of the in-process timers,
+//! [`branding`] how the built-in pages present the product, [`i18n`] the words in every language.
+//! The rules themselves live in the
 //! `sesame-domain` crate.
 
+pub mod branding;
 pub mod cli;
 pub mod config;
 pub mod envfile;

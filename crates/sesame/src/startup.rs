@@ -278,6 +278,17 @@ pub async fn build_state(
                 cfg.http.body_read_timeout,
                 cfg.http.max_body_bytes,
             )),
+            pages: Arc::new(http::pages::PageSettings::new(
+                http::pages::Branding {
+                    product_name: m.product_name.clone(),
+                    logo_url: m.logo_url.clone(),
+                    accent: m.accent_color,
+                    app_url: m.app_url.clone(),
+                },
+                &origin_of(&cfg.public_url),
+                cfg.abuse.password_min_score,
+                sesame_domain::locale::Locale::En,
+            )),
         }),
         worker,
     ))

@@ -30,7 +30,7 @@ fn accepted() -> Response {
 }
 
 /// Runs `work` after the response, in the request's span, logging failures.
-fn in_background<F>(what: &'static str, work: F)
+pub(crate) fn in_background<F>(what: &'static str, work: F)
 where
     F: std::future::Future<Output = Result<(), AuthError>> + Send + 'static,
 {

@@ -97,6 +97,8 @@ pub struct Shared {
     pub detached: tokio_util::task::TaskTracker,
     /// Per-client share of open requests and the body bounds (see `client_bounds::admit`).
     pub client_bounds: Arc<client_bounds::ClientBounds>,
+    /// Branding, default language and stylesheet of the built-in pages.
+    pub pages: Arc<pages::PageSettings>,
 }
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");

@@ -23,6 +23,7 @@ mod openapi;
 mod operations;
 mod outages;
 mod outbox;
+mod pages;
 mod problems;
 mod quotas;
 mod readme;

@@ -1,0 +1,80 @@
+# Les pages intégrées qu'ouvrent les liens envoyés par e-mail (crates/sesame/src/http/pages.rs).
+# { $product } est SESAME_PRODUCT_NAME.
+
+page-back-to-app = Retour à { $product }
+
+## Un lien qui ne fonctionne plus, et un nouveau lien
+page-invalid-title = Ce lien ne fonctionne pas
+page-invalid-text = Le lien est incomplet, a déjà été utilisé, a été remplacé par un plus récent ou a expiré.
+page-new-link-title = Obtenir un nouveau lien
+page-new-link-offer = Saisissez votre adresse e-mail et nous vous enverrons un nouveau lien.
+page-new-link-email = Adresse e-mail
+page-new-link-button = M'envoyer un nouveau lien
+page-new-link-bad-email = Ce n'est pas une adresse e-mail. Vérifiez-la et réessayez.
+page-new-link-sent-title = Consultez votre boîte de réception
+page-new-link-sent-text = Si { $email } correspond à un compte qui a besoin de ce lien, un nouveau lien est en route. Il peut mettre quelques minutes à arriver ; pensez à regarder aussi dans vos courriers indésirables.
+page-new-link-change-email = Un lien confirmant une nouvelle adresse e-mail ne peut pas être renvoyé depuis cette page. Connectez-vous à { $product } et modifiez de nouveau votre adresse pour en recevoir un nouveau.
+page-sign-in-to-app = Se connecter à { $product }
+
+## Confirmer une adresse e-mail
+page-verify-title = Confirmez votre adresse e-mail
+page-verify-intro = Appuyez sur le bouton pour confirmer votre adresse e-mail.
+page-verify-button = Confirmer mon adresse e-mail
+page-verify-done-title = Adresse e-mail confirmée
+page-verify-done-text = Merci : votre adresse e-mail est confirmée. Vous pouvez maintenant vous connecter.
+
+## Confirmer un changement d'adresse e-mail
+page-confirm-title = Confirmez votre nouvelle adresse e-mail
+page-confirm-intro = Appuyez sur le bouton pour en faire l'adresse e-mail de votre compte.
+page-confirm-button = Confirmer la nouvelle adresse
+page-confirm-done-title = Adresse e-mail modifiée
+page-confirm-done-text = Votre compte utilise désormais la nouvelle adresse.
+
+## Réinitialiser un mot de passe
+page-reset-title = Choisissez un nouveau mot de passe
+page-reset-intro = Choisissez un nouveau mot de passe pour votre compte. Tous les appareils qui y sont connectés seront déconnectés.
+page-reset-button = Enregistrer le nouveau mot de passe
+page-reset-done-title = Mot de passe modifié
+page-reset-done-text = Votre mot de passe est modifié et toutes les sessions ont été fermées. Vous pouvez vous connecter avec le nouveau mot de passe.
+
+## Choisir le premier mot de passe depuis une invitation
+page-set-title = Bienvenue — choisissez votre mot de passe
+page-set-intro = Un compte a été créé pour vous. Choisissez le mot de passe avec lequel vous vous connecterez.
+page-set-button = Enregistrer mon mot de passe
+page-set-done-title = Votre mot de passe est enregistré
+page-set-done-text = Bienvenue ! Vous pouvez maintenant vous connecter avec votre adresse e-mail et ce mot de passe.
+
+## Le formulaire de mot de passe
+page-new-password = Nouveau mot de passe
+page-confirm-password = Confirmez le mot de passe
+page-rules-heading = Votre mot de passe doit :
+page-rule-too_short = comporter au moins { $min } caractères
+page-rule-too_long = faire au plus { $max } octets (une lettre simple compte pour un octet ; rien n'est jamais tronqué)
+page-rule-common_password = ne pas faire partie des mots de passe les plus courants
+page-rule-contains_email = ne pas contenir votre adresse e-mail ni la partie qui précède le @
+page-rule-contains_username = ne pas contenir votre nom d'utilisateur
+page-rule-too_weak = être difficile à deviner : quelques mots sans rapport entre eux conviennent bien
+page-passwords-differ = Les deux mots de passe sont différents. Saisissez le même mot de passe dans les deux champs.
+page-error-too_short = Ce mot de passe est trop court : utilisez au moins { $min } caractères.
+page-error-too_long = Ce mot de passe est trop long : utilisez au plus { $max } octets.
+page-error-common_password = C'est l'un des mots de passe les plus courants, que les attaquants essaient en premier. Choisissez-en un autre, par exemple quelques mots sans rapport entre eux.
+page-error-contains_email = Ce mot de passe contient votre adresse e-mail ou la partie qui précède le @. Choisissez-en un qui ne la contient pas.
+page-error-contains_username = Ce mot de passe contient votre nom d'utilisateur. Choisissez-en un qui ne le contient pas.
+page-error-too_weak = Ce mot de passe est trop facile à deviner. Ajoutez un ou deux mots ; les mots peu courants sont préférables.
+page-error-password-other = Ce mot de passe n'est pas accepté. Choisissez-en un autre.
+
+## Autres réponses
+page-invalid-chars-title = Caractères non valides
+page-invalid-chars-text = Le formulaire contenait des caractères de contrôle, qui ne sont pas autorisés. Revenez en arrière et réessayez.
+page-bad-form-title = Ce formulaire est incomplet
+page-bad-form-text = Certains champs manquent. Revenez en arrière et réessayez.
+page-cross-site-title = Ce formulaire doit être envoyé depuis ce site
+page-cross-site-text = Votre navigateur indique que le formulaire provient d'un autre site. Ouvrez de nouveau le lien reçu par e-mail et demandez un nouveau lien depuis cette page.
+page-email-taken-title = Adresse déjà utilisée
+page-email-taken-text = Un autre compte utilise désormais cette adresse : elle ne peut donc pas devenir la vôtre.
+page-busy-title = Veuillez réessayer
+page-busy-text = Le serveur est occupé. Veuillez réessayer dans un instant.
+page-too-many-title = Trop de tentatives
+page-too-many-text = Il y a eu trop de demandes depuis cet endroit ou pour cette adresse. Veuillez patienter environ { $minutes } min, puis réessayer.
+page-error-title = Une erreur s'est produite
+page-error-text = Une erreur s'est produite de notre côté. Veuillez réessayer plus tard.
