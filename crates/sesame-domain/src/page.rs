@@ -16,10 +16,17 @@ pub enum Page {
     ResetPassword,
     /// Completes an email change: the link sent to the new address.
     ConfirmEmail,
+    /// Chooses the first password of an account an admin created: the link in an invite.
+    SetPassword,
 }
 
 impl Page {
-    pub const ALL: [Self; 3] = [Self::VerifyEmail, Self::ResetPassword, Self::ConfirmEmail];
+    pub const ALL: [Self; 4] = [
+        Self::VerifyEmail,
+        Self::ResetPassword,
+        Self::ConfirmEmail,
+        Self::SetPassword,
+    ];
 
     /// The route path, from the site's root.
     #[must_use]
@@ -28,6 +35,7 @@ impl Page {
             Self::VerifyEmail => "/verify-email",
             Self::ResetPassword => "/reset-password",
             Self::ConfirmEmail => "/confirm-email",
+            Self::SetPassword => "/set-password",
         }
     }
 

@@ -182,6 +182,7 @@ async fn seed(
                     password_hash: hash.clone(),
                     email_verified: true,
                     roles: Vec::new(),
+                    locale: sesame_domain::locale::Locale::default(),
                     now,
                 })
             })
@@ -273,6 +274,8 @@ async fn users(common: &CommonConfig, action: UsersAction) -> Result<(), CliErro
             .transpose()
             .map_err(bad)?,
         password: Password::parse(password).map_err(bad)?,
+        // The operator's configuration has no mail settings: English (a PATCH changes it).
+        locale: None,
     };
     // The shell user holds the database and the configuration: the local operator.
     let operator = startup::operator(common).await?;

@@ -7,6 +7,7 @@
 
 use crate::secret::Secret;
 use clap::{Args, ValueEnum};
+use sesame_domain::locale::Locale;
 use std::fmt;
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -85,6 +86,17 @@ pub fn parse_duration(raw: &str) -> Result<Duration, String> {
         "d" => secs(86_400),
         _ => Err(format!("`{raw}` has an unknown unit: use ms, s, m, h or d")),
     }
+}
+
+/// Parses a supported language tag (`en`, `de`, `fr`, `es`; a region such as `de-AT` is its
+/// language).
+///
+/// # Errors
+/// A message naming the accepted tags.
+pub fn parse_locale(raw: &str) -> Result<Locale, String> {
+    let tags: Vec<&str> = Locale::ALL.iter().map(|l| l.as_str()).collect();
+    Locale::from_tag(raw.trim())
+        .ok_or_else(|| format!("`{raw}` is not a supported language: use one of {}", tags.join(", ")))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -536,6 +548,15 @@ pub struct MailConfig {
     #[arg(long, env = "SESAME_RESET_TOKEN_TTL", default_value = "1h", value_parser = parse_duration)]
     pub reset_token_ttl: Duration,
 
+    /// Lifetime of the set-password links of admin invitations (`"invite": "set_password"`).
+    #[arg(long, env = "SESAME_INVITE_TOKEN_TTL", default_value = "7d", value_parser = parse_duration)]
+    pub invite_token_ttl: Duration,
+
+    /// Language of the emails of accounts created without one (en, de, fr, es), and of mail
+    /// queued before mail had a language.
+    #[arg(long, env = "SESAME_DEFAULT_LOCALE", default_value = "en", value_parser = parse_locale)]
+    pub default_locale: Locale,
+
     /// Lifetime of email-change confirmation links.
     #[arg(long, env = "SESAME_EMAIL_CHANGE_TOKEN_TTL", default_value = "24h", value_parser = parse_duration)]
     pub email_change_token_ttl: Duration,
@@ -569,7 +590,8 @@ pub struct MailConfig {
     #[arg(long, env = "SESAME_MAIL_DIR", default_value = "mail")]
     pub mail_dir: std::path::PathBuf,
 
-    /// Folder whose template files replace the built-in ones.
+    /// Folder whose template files replace the built-in ones: `<kind>.<part>` for every
+    /// language, `<tag>/<kind>.<part>` for one (`<part>`: subject.txt, txt, html).
     #[arg(long, env = "SESAME_MAIL_TEMPLATES_DIR")]
     pub mail_templates_dir: Option<std::path::PathBuf>,
 
@@ -728,6 +750,14 @@ mod tests {
         assert!(parse_duration("15 minutes").is_err());
         assert!(parse_duration("m").is_err());
         assert!(parse_duration("99999999999999999999d").is_err());
+    }
+
+    #[test]
+    fn an_unsupported_default_locale_is_refused_naming_the_accepted_tags() {
+        assert_eq!(parse_locale("de"), Ok(Locale::De));
+        assert_eq!(parse_locale("fr-CA"), Ok(Locale::Fr));
+        let e = parse_locale("it").unwrap_err();
+        assert_eq!(e, "`it` is not a supported language: use one of en, de, fr, es");
     }
 
     #[test]

@@ -123,7 +123,10 @@ fn transport(cfg: &ServeConfig) -> Result<Arc<dyn MailTransport>, StartupError> 
     };
     let m = &cfg.mail;
     let templates =
-        Arc::new(Templates::load(m.mail_templates_dir.as_deref()).map_err(StartupError::Mail)?);
+        Arc::new(
+            Templates::load(m.mail_templates_dir.as_deref(), m.default_locale)
+                .map_err(StartupError::Mail)?,
+        );
     let from = m
         .mail_from
         .parse()
@@ -195,6 +198,8 @@ pub async fn build_state(
             verify_ttl: m.verify_token_ttl,
             reset_ttl: m.reset_token_ttl,
             change_ttl: m.email_change_token_ttl,
+            invite_ttl: m.invite_token_ttl,
+            default_locale: m.default_locale,
             require_verified: m.require_verified_email,
             resend_interval: m.verify_resend_interval,
         },
@@ -268,6 +273,8 @@ pub async fn operator(common: &CommonConfig) -> Result<Admin, StartupError> {
             verify_ttl: std::time::Duration::ZERO,
             reset_ttl: std::time::Duration::ZERO,
             change_ttl: std::time::Duration::ZERO,
+            invite_ttl: std::time::Duration::ZERO,
+            default_locale: sesame_domain::locale::Locale::default(),
             require_verified: false,
             resend_interval: std::time::Duration::ZERO,
         },

@@ -48,6 +48,9 @@ pub fn routes() -> Router<AppState> {
         match page {
             Page::VerifyEmail => ButtonLink::VerifyEmail.routes(),
             Page::ResetPassword => get(reset_password_page).post(reset_password_submit),
+            // An invitation's link: the reset form sets the first password (the token's purpose
+            // tells the service which it is).
+            Page::SetPassword => get(reset_password_page).post(reset_password_submit),
             Page::ConfirmEmail => ButtonLink::ConfirmEmail.routes(),
         }
     }
