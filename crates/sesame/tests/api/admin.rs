@@ -1703,7 +1703,9 @@ async fn an_invitation_lasts_its_own_lifetime_in_the_users_language(b: Backend) 
         .await;
     assert_problem(r, 400, "invalid_email_token").await;
 
-    // An admin can change the user's language; an unsupported one is refused.
+    // An admin can change the user's language; an unsupported one is refused. (The clock moved
+    // past the first access token's life.)
+    let admin = Caller::from_tokens(&app.tokens(ADMIN_EMAIL).await);
     let path = format!("{USERS}/{}", s(&ines, "id"));
     let r = patch(&app, &path, &admin.access, &json!({ "locale": "fr" })).await;
     assert_eq!(expect(r, 200).await["locale"], "fr");
