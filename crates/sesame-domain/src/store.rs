@@ -98,8 +98,8 @@ impl TokenPurpose {
             Self::ChangeEmail,
             Self::SetPassword,
         ]
-            .into_iter()
-            .find(|p| p.as_str() == s)
+        .into_iter()
+        .find(|p| p.as_str() == s)
     }
 }
 

@@ -95,8 +95,12 @@ pub fn parse_duration(raw: &str) -> Result<Duration, String> {
 /// A message naming the accepted tags.
 pub fn parse_locale(raw: &str) -> Result<Locale, String> {
     let tags: Vec<&str> = Locale::ALL.iter().map(|l| l.as_str()).collect();
-    Locale::from_tag(raw.trim())
-        .ok_or_else(|| format!("`{raw}` is not a supported language: use one of {}", tags.join(", ")))
+    Locale::from_tag(raw.trim()).ok_or_else(|| {
+        format!(
+            "`{raw}` is not a supported language: use one of {}",
+            tags.join(", ")
+        )
+    })
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -757,7 +761,10 @@ mod tests {
         assert_eq!(parse_locale("de"), Ok(Locale::De));
         assert_eq!(parse_locale("fr-CA"), Ok(Locale::Fr));
         let e = parse_locale("it").unwrap_err();
-        assert_eq!(e, "`it` is not a supported language: use one of en, de, fr, es");
+        assert_eq!(
+            e,
+            "`it` is not a supported language: use one of en, de, fr, es"
+        );
     }
 
     #[test]

@@ -122,11 +122,10 @@ fn transport(cfg: &ServeConfig) -> Result<Arc<dyn MailTransport>, StartupError> 
         templates::Templates, FileTransport, LogTransport, SmtpTransport, TransportKind,
     };
     let m = &cfg.mail;
-    let templates =
-        Arc::new(
-            Templates::load(m.mail_templates_dir.as_deref(), m.default_locale)
-                .map_err(StartupError::Mail)?,
-        );
+    let templates = Arc::new(
+        Templates::load(m.mail_templates_dir.as_deref(), m.default_locale)
+            .map_err(StartupError::Mail)?,
+    );
     let from = m
         .mail_from
         .parse()

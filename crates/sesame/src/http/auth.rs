@@ -35,7 +35,10 @@ pub(crate) fn optional_names(
 }
 
 /// Parses an optional language tag of a new account, collecting a failure like [`collect`].
-pub(crate) fn optional_locale(errors: &mut Vec<FieldError>, locale: Option<&str>) -> Option<Locale> {
+pub(crate) fn optional_locale(
+    errors: &mut Vec<FieldError>,
+    locale: Option<&str>,
+) -> Option<Locale> {
     locale.and_then(|l| collect(errors, Locale::parse(l)))
 }
 

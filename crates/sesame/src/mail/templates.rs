@@ -476,8 +476,14 @@ mod tests {
                         format!("value-of-{field}")
                     };
                     let all = format!("{}\n{}", r.subject, r.text);
-                    assert!(all.contains(&value), "{kind:?} {locale}: text lacks {field}");
-                    assert!(r.html.contains(&value), "{kind:?} {locale}: html lacks {field}");
+                    assert!(
+                        all.contains(&value),
+                        "{kind:?} {locale}: text lacks {field}"
+                    );
+                    assert!(
+                        r.html.contains(&value),
+                        "{kind:?} {locale}: html lacks {field}"
+                    );
                 }
                 for part in [&r.subject, &r.text, &r.html] {
                     assert!(
@@ -620,16 +626,36 @@ mod tests {
             email: "a@example.com".into(),
             locked_for: Lifetime::of(Duration::from_secs(900)),
         });
-        let err = fill("account_locked.txt", "Open {{ link }}", &message, Locale::En, false)
-            .unwrap_err();
+        let err = fill(
+            "account_locked.txt",
+            "Open {{ link }}",
+            &message,
+            Locale::En,
+            false,
+        )
+        .unwrap_err();
         assert_eq!(err.field, "link");
         assert_eq!(err.template, "account_locked.txt");
         assert_eq!(
-            fill("x", "{{email}} for {{locked_for}}", &message, Locale::En, false).unwrap(),
+            fill(
+                "x",
+                "{{email}} for {{locked_for}}",
+                &message,
+                Locale::En,
+                false
+            )
+            .unwrap(),
             "a@example.com for 15 minutes"
         );
         assert_eq!(
-            fill("x", "{{email}} für {{locked_for}}", &message, Locale::De, false).unwrap(),
+            fill(
+                "x",
+                "{{email}} für {{locked_for}}",
+                &message,
+                Locale::De,
+                false
+            )
+            .unwrap(),
             "a@example.com für 15 Minuten"
         );
     }
@@ -657,7 +683,10 @@ mod tests {
             assert_eq!(r.subject, "Welcome to Acme, a@example.com");
         }
         let r = t
-            .render(&queued(verification("a@example.com", "https://s.example/v")))
+            .render(&queued(verification(
+                "a@example.com",
+                "https://s.example/v",
+            )))
             .unwrap();
         assert!(
             r.text.contains("Please confirm"),
@@ -670,7 +699,10 @@ mod tests {
     fn a_template_file_in_a_language_folder_replaces_the_builtin_in_that_language_only() {
         let dir = override_dir(&[
             ("invite.txt", "Join us: {{link}}\n"),
-            ("de/invite.txt", "Willkommen bei Acme: {{link}} ({{expires_in}})\n"),
+            (
+                "de/invite.txt",
+                "Willkommen bei Acme: {{link}} ({{expires_in}})\n",
+            ),
         ]);
         let t = load(Some(&dir));
         let invite = Invite {
@@ -679,7 +711,9 @@ mod tests {
             link: "https://s.example/set-password?token=t".into(),
             site: "s.example".into(),
         };
-        let de = t.render(&queued_in(Some(Locale::De), invite.clone())).unwrap();
+        let de = t
+            .render(&queued_in(Some(Locale::De), invite.clone()))
+            .unwrap();
         assert_eq!(
             de.text,
             "Willkommen bei Acme: https://s.example/set-password?token=t (7 Tage)\n"
@@ -694,7 +728,10 @@ mod tests {
     fn mail_queued_without_a_language_is_rendered_in_the_default_one() {
         let t = Templates::load(None, Locale::Es).unwrap();
         let r = t
-            .render(&queued_in(None, verification("a@example.com", "https://s.example/v")))
+            .render(&queued_in(
+                None,
+                verification("a@example.com", "https://s.example/v"),
+            ))
             .unwrap();
         assert_eq!(r.subject, "Confirme su dirección de correo electrónico");
         assert!(r.html.contains("<html lang=\"es\">"));

@@ -1610,8 +1610,16 @@ async fn an_invited_user_without_a_password_chooses_one_through_the_emailed_link
         "{}",
         mail.text
     );
-    assert!(mail.text.contains("expires in 7 days"), "the invite lifetime: {}", mail.text);
-    assert!(!mail.text.contains("reset"), "not the reset wording: {}", mail.text);
+    assert!(
+        mail.text.contains("expires in 7 days"),
+        "the invite lifetime: {}",
+        mail.text
+    );
+    assert!(
+        !mail.text.contains("reset"),
+        "not the reset wording: {}",
+        mail.text
+    );
     let link = mail.expect_link();
     assert!(
         link.starts_with("http://sesame.test/set-password?token="),
@@ -1633,7 +1641,10 @@ async fn an_invited_user_without_a_password_chooses_one_through_the_emailed_link
     let r = app
         .client
         .post(app.url(path.split('?').next().unwrap()))
-        .header(reqwest::header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .header(
+            reqwest::header::CONTENT_TYPE,
+            "application/x-www-form-urlencoded",
+        )
         .body(serde_urlencoded::to_string(form).unwrap())
         .send()
         .await

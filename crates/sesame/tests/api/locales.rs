@@ -20,10 +20,7 @@ async fn app_with_sink(b: Backend, extra: &[&str]) -> (TestApp, SmtpSink) {
 
 /// Registers with `body`, sending `Accept-Language` when given.
 async fn register(app: &TestApp, body: &Value, accept_language: Option<&str>) -> reqwest::Response {
-    let mut req = app
-        .client
-        .post(app.url("/api/v1/auth/register"))
-        .json(body);
+    let mut req = app.client.post(app.url("/api/v1/auth/register")).json(body);
     if let Some(l) = accept_language {
         req = req.header(ACCEPT_LANGUAGE, l);
     }
@@ -31,7 +28,12 @@ async fn register(app: &TestApp, body: &Value, accept_language: Option<&str>) ->
 }
 
 /// Registers `email` with `body`'s extra fields and returns the user's JSON.
-async fn registered(app: &TestApp, email: &str, extra: Value, accept_language: Option<&str>) -> Value {
+async fn registered(
+    app: &TestApp,
+    email: &str,
+    extra: Value,
+    accept_language: Option<&str>,
+) -> Value {
     let mut body = json!({ "email": email, "password": PASSWORD });
     if let (Some(b), Some(e)) = (body.as_object_mut(), extra.as_object()) {
         b.extend(e.clone());
@@ -56,7 +58,13 @@ fn assert_german_verification(m: &Mail) {
 async fn a_registration_in_german_gets_its_verification_mail_in_german(b: Backend) {
     let (app, sink) = app_with_sink(b, &[]).await;
     // The body's language wins over the browser's.
-    let user = registered(&app, "anna@example.com", json!({ "locale": "de" }), Some("fr")).await;
+    let user = registered(
+        &app,
+        "anna@example.com",
+        json!({ "locale": "de" }),
+        Some("fr"),
+    )
+    .await;
     assert_eq!(user["locale"], "de");
     let m = sink.wait_for_mail_to("anna@example.com", 1).await;
     assert_german_verification(&m);
@@ -64,7 +72,13 @@ async fn a_registration_in_german_gets_its_verification_mail_in_german(b: Backen
 
 async fn without_a_locale_the_browsers_language_chooses_the_mails(b: Backend) {
     let (app, sink) = app_with_sink(b, &[]).await;
-    let user = registered(&app, "chloe@example.com", json!({}), Some("it, fr-CH;q=0.8, en;q=0.5")).await;
+    let user = registered(
+        &app,
+        "chloe@example.com",
+        json!({}),
+        Some("it, fr-CH;q=0.8, en;q=0.5"),
+    )
+    .await;
     assert_eq!(user["locale"], "fr");
     let m = sink.wait_for_mail_to("chloe@example.com", 1).await;
     assert_eq!(m.subject, "Confirmez votre adresse e-mail");
@@ -127,7 +141,10 @@ async fn an_unsupported_locale_is_refused_with_its_own_code(b: Backend) {
     let body = assert_problem(r, 422, "validation_failed").await;
     assert_eq!(body["errors"][0]["field"], "locale", "{body}");
     assert_eq!(body["errors"][0]["code"], "unsupported_locale", "{body}");
-    assert_eq!(app.db.count("users WHERE email = 'ivo@example.com'").await, 0);
+    assert_eq!(
+        app.db.count("users WHERE email = 'ivo@example.com'").await,
+        0
+    );
 
     app.create_user("ivo@example.com").await;
     let access = app.tokens("ivo@example.com").await["access_token"]
@@ -178,9 +195,18 @@ async fn a_template_override_for_one_language_replaces_only_that_language(b: Bac
     let m = sink.wait_for_mail_to("anna@example.com", 1).await;
     assert_eq!(m.subject, "Willkommen bei Acme, anna@example.com");
     // The file for every language, with its duration in German words.
-    assert!(m.text.starts_with("Acme: http://sesame.test/verify-email?token="), "{}", m.text);
+    assert!(
+        m.text
+            .starts_with("Acme: http://sesame.test/verify-email?token="),
+        "{}",
+        m.text
+    );
     assert!(m.text.contains("(24 Stunden)"), "{}", m.text);
-    assert!(m.html.contains("Adresse bestätigen</a>"), "the built-in HTML: {}", m.html);
+    assert!(
+        m.html.contains("Adresse bestätigen</a>"),
+        "the built-in HTML: {}",
+        m.html
+    );
 
     registered(&app, "amy@example.com", json!({ "locale": "en" }), None).await;
     let m = sink.wait_for_mail_to("amy@example.com", 1).await;

@@ -509,20 +509,35 @@ async fn a_users_locale_is_stored_and_changed_only_by_a_patch_naming_it(b: Backe
     new.locale = Locale::De;
     let u = s.insert_user(&new, None, None, None).await.unwrap();
     assert_eq!(u.locale, Locale::De);
-    assert_eq!(s.user_by_id(u.id).await.unwrap().unwrap().locale, Locale::De);
+    assert_eq!(
+        s.user_by_id(u.id).await.unwrap().unwrap().locale,
+        Locale::De
+    );
     let rename = ProfilePatch {
         display_name: Some(None),
         username: None,
         locale: None,
     };
-    let after = s.update_profile(u.id, &rename, now()).await.unwrap().unwrap();
-    assert_eq!(after.locale, Locale::De, "a patch without a locale leaves it");
+    let after = s
+        .update_profile(u.id, &rename, now())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        after.locale,
+        Locale::De,
+        "a patch without a locale leaves it"
+    );
     let relocate = ProfilePatch {
         display_name: None,
         username: None,
         locale: Some(Locale::Fr),
     };
-    let after = s.update_profile(u.id, &relocate, now()).await.unwrap().unwrap();
+    let after = s
+        .update_profile(u.id, &relocate, now())
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(after.locale, Locale::Fr);
     assert_eq!(after.username.unwrap().as_str(), "loc");
 }
