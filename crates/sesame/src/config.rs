@@ -535,8 +535,8 @@ impl HttpConfig {
 #[derive(Debug, Clone, Args)]
 pub struct MailConfig {
     /// Base URL of the integrator's own pages for emailed links (`/verify-email`,
-    /// `/reset-password`, `/confirm-email` are appended); default: Sesame's built-in pages at
-    /// SESAME_PUBLIC_URL.
+    /// `/reset-password`, `/confirm-email`, `/set-password` are appended); default: Sesame's
+    /// built-in pages at SESAME_PUBLIC_URL.
     #[arg(long, env = "SESAME_APP_URL")]
     pub app_url: Option<String>,
 
