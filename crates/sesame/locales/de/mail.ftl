@@ -1,6 +1,7 @@
 # E-Mails (siehe en/mail.ftl für den Aufbau).
 
 mail-greeting = Guten Tag,
+mail-link-label = { $action }:
 
 ## Zeitspannen
 

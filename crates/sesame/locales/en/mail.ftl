@@ -4,6 +4,8 @@
 # words, from the `duration-*` messages below.
 
 mail-greeting = Hello,
+# Above the bare link in the plain-text part: the action's words as a label.
+mail-link-label = { $action }:
 
 ## Durations, by unit: `$count` is a number.
 

@@ -1,6 +1,7 @@
 # Correos (la estructura se describe en en/mail.ftl).
 
 mail-greeting = Hola:
+mail-link-label = { $action }:
 
 ## Duraciones
 
@@ -38,7 +39,7 @@ password_reset-outro = El enlace solo funciona una vez y caduca en { $expires_in
 ## invite
 
 invite-subject = Su nueva cuenta en { $site }
-invite-intro = ¡Bienvenido/a! Un administrador de { $site } ha creado una cuenta para usted con la dirección { $email }. Para empezar a usarla, elija su contraseña.
+invite-intro = ¡Le damos la bienvenida! Un administrador de { $site } ha creado una cuenta para usted con la dirección { $email }. Para empezar a usarla, elija su contraseña.
 invite-action = Elegir mi contraseña
 invite-outro = El enlace solo funciona una vez y caduca en { $expires_in }. Si no esperaba esta invitación, ignore este mensaje: nadie puede iniciar sesión en la cuenta hasta que se elija una contraseña.
 

@@ -1,6 +1,7 @@
 # E-mails (voir en/mail.ftl pour la structure).
 
 mail-greeting = Bonjour,
+mail-link-label = { $action } :
 
 ## Durées
 
@@ -38,7 +39,7 @@ password_reset-outro = Le lien ne fonctionne qu’une fois et expire dans { $exp
 ## invite
 
 invite-subject = Votre nouveau compte sur { $site }
-invite-intro = Bienvenue ! Un administrateur de { $site } a créé pour vous un compte avec l’adresse { $email }. Pour commencer à l’utiliser, choisissez votre mot de passe.
+invite-intro = Bienvenue ! Un administrateur du site { $site } a créé pour vous un compte avec l’adresse { $email }. Pour commencer à l’utiliser, choisissez votre mot de passe.
 invite-action = Choisir mon mot de passe
 invite-outro = Le lien ne fonctionne qu’une fois et expire dans { $expires_in }. Si vous n’attendiez pas cette invitation, ignorez ce message : personne ne peut se connecter au compte tant qu’aucun mot de passe n’a été choisi.
 

@@ -219,8 +219,9 @@ fn builtin(message: &Message, locale: Locale) -> Rendered {
     let (text, html) = match &link {
         Some(link) => {
             let action = say("action");
+            let label = i18n::text_with(locale, "mail-link-label", &[("action", &action)]);
             (
-                format!("{greeting}\n\n{intro}\n\n{action}:\n{link}\n\n{outro}\n"),
+                format!("{greeting}\n\n{intro}\n\n{label}\n{link}\n\n{outro}\n"),
                 format!(
                     "<p>{}</p>\n<p>{}</p>\n<p><a href=\"{}\">{}</a></p>\n<p>{}</p>\n",
                     escape_html(&greeting),
@@ -563,6 +564,7 @@ mod tests {
                 variables(value, &mut vars);
                 let allowed: &[&str] = match m.id.name.split_once('-') {
                     Some(("duration", _)) => &["count"],
+                    Some(("mail", "link-label")) => &["action"],
                     Some(("mail", _)) => &[],
                     Some((kind, _)) => MailKind::parse(kind)
                         .unwrap_or_else(|| panic!("{locale}: {} names no mail kind", m.id.name))
