@@ -8,6 +8,9 @@
 //! plus a flat JSON object of its fields (`{"email":…,"expires_in":…,"link":…}`), the shape
 //! string-pair parameters had, so mail queued before this type existed still decodes.
 //!
+//! A mail carries the [`Locale`] it is to be written in, chosen when it is queued (the account's),
+//! and durations as [`Lifetime`]s, never as words: the words are the renderer's, in that language.
+//!
 //! This module knows neither rendering (templates, MIME) nor the wire protocol (SMTP): both
 //! belong to the transport, in the `sesame` crate. Delivery pacing and retries are
 //! [`crate::outbox`]'s.

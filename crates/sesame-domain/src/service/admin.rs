@@ -303,6 +303,7 @@ impl Admin {
             "roles": change.roles.as_ref().map(|r| crate::token::role_names(r)),
             "display_name_changed": change.profile.display_name.is_some(),
             "username_changed": change.profile.username.is_some(),
+            "locale": change.profile.locale.map(crate::locale::Locale::as_str),
         });
         self.admin_audit(AuditKind::AdminUserUpdated, Some(id), client, detail)
             .await;
