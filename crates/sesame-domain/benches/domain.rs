@@ -34,6 +34,7 @@ fn user() -> User {
         email_verified: true,
         is_active: true,
         roles: vec![RoleName::admin()],
+        locale: sesame_domain::locale::Locale::En,
         created_at: t,
         updated_at: t,
         last_login_at: None,

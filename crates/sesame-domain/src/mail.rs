@@ -8,15 +8,143 @@
 //! plus a flat JSON object of its fields (`{"email":…,"expires_in":…,"link":…}`), the shape
 //! string-pair parameters had, so mail queued before this type existed still decodes.
 //!
+//! A mail carries the [`Locale`] it is to be written in, chosen when it is queued (the account's),
+//! and durations as [`Lifetime`]s, never as words: the words are the renderer's, in that language.
+//!
 //! This module knows neither rendering (templates, MIME) nor the wire protocol (SMTP): both
 //! belong to the transport, in the `sesame` crate. Delivery pacing and retries are
 //! [`crate::outbox`]'s.
 
 use crate::clock::Timestamp;
+use crate::locale::Locale;
 use crate::model::UserId;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::time::Duration;
 use uuid::Uuid;
+
+/// The unit a [`Lifetime`] is counted in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TimeUnit {
+    Second,
+    Minute,
+    Hour,
+    Day,
+}
+
+impl TimeUnit {
+    const ALL: [Self; 4] = [Self::Second, Self::Minute, Self::Hour, Self::Day];
+
+    /// The English singular, as stored (`"hour"`).
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Second => "second",
+            Self::Minute => "minute",
+            Self::Hour => "hour",
+            Self::Day => "day",
+        }
+    }
+}
+
+/// How long a link works or sign-in stays paused, as a mail states it: a count of one unit
+/// ("24 hours", "7 days"). The words a reader sees are the renderer's, in the mail's language;
+/// in the outbox a lifetime is stored as its English form (`"24 hours"`), which is what rows
+/// queued before lifetimes had a type hold, so both old and new rows decode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Lifetime {
+    pub count: u64,
+    pub unit: TimeUnit,
+}
+
+impl Lifetime {
+    /// The largest unit that counts `d` exactly, with days only from two on ("24 hours" reads
+    /// better than "1 day" for a link's lifetime); below a minute, seconds.
+    #[must_use]
+    pub fn of(d: Duration) -> Self {
+        let s = d.as_secs();
+        let (count, unit) = if s.is_multiple_of(86_400) && s >= 86_400 * 2 {
+            (s / 86_400, TimeUnit::Day)
+        } else if s.is_multiple_of(3600) && s >= 3600 {
+            (s / 3600, TimeUnit::Hour)
+        } else if s >= 60 {
+            (s / 60, TimeUnit::Minute)
+        } else {
+            (s, TimeUnit::Second)
+        };
+        Self { count, unit }
+    }
+
+    /// Reads the stored form (`"1 hour"`, `"15 minutes"`).
+    #[must_use]
+    pub fn parse(s: &str) -> Option<Self> {
+        let (count, word) = s.trim().split_once(' ')?;
+        let count = count.parse().ok()?;
+        let singular = word.strip_suffix('s').unwrap_or(word);
+        let unit = TimeUnit::ALL.into_iter().find(|u| u.as_str() == singular)?;
+        Some(Self { count, unit })
+    }
+}
+
+impl fmt::Display for Lifetime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let plural = if self.count == 1 { "" } else { "s" };
+        write!(f, "{} {}{plural}", self.count, self.unit.as_str())
+    }
+}
+
+impl Serialize for Lifetime {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Lifetime {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw = String::deserialize(d)?;
+        Self::parse(&raw).ok_or_else(|| {
+            serde::de::Error::custom(format!("`{raw}` is not a lifetime such as \"24 hours\""))
+        })
+    }
+}
+
+/// What a template placeholder receives: text as it is, or a lifetime to put into words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Field<'a> {
+    Text(&'a str),
+    Lifetime(Lifetime),
+}
+
+/// The type a message field may have: [`String`] (the default) or [`Lifetime`].
+pub trait FieldValue {
+    /// Whether the renderer puts it into words as a duration.
+    const IS_LIFETIME: bool;
+    fn as_field(&self) -> Field<'_>;
+}
+
+impl FieldValue for String {
+    const IS_LIFETIME: bool = false;
+    fn as_field(&self) -> Field<'_> {
+        Field::Text(self)
+    }
+}
+
+impl FieldValue for Lifetime {
+    const IS_LIFETIME: bool = true;
+    fn as_field(&self) -> Field<'_> {
+        Field::Lifetime(*self)
+    }
+}
+
+macro_rules! field_type {
+    () => {
+        String
+    };
+    ($t:ty) => {
+        $t
+    };
+}
 
 /// Declares the message kinds once: each becomes a [`MailKind`] variant with its stable name, a
 /// struct of its fields and a [`Message`] variant, so the kind list, the field names, the outbox
@@ -26,7 +154,7 @@ macro_rules! messages {
     ($(
         $(#[doc = $doc:literal])*
         $kind:ident = $name:literal {
-            $( $(#[doc = $fdoc:literal])* $field:ident ),+ $(,)?
+            $( $(#[doc = $fdoc:literal])* $field:ident $(: $fty:ty)? ),+ $(,)?
         }
     )+) => {
         /// The messages Sesame sends.
@@ -53,13 +181,24 @@ macro_rules! messages {
                     $( Self::$kind => &[$(stringify!($field)),+], )+
                 }
             }
+
+            /// Whether `field` of this kind is a [`Lifetime`] (every other field is text).
+            #[must_use]
+            pub fn is_lifetime(self, field: &str) -> bool {
+                match self {
+                    $( Self::$kind => match field {
+                        $( stringify!($field) => <field_type!($($fty)?) as FieldValue>::IS_LIFETIME, )+
+                        _ => false,
+                    }, )+
+                }
+            }
         }
 
         $(
             $(#[doc = $doc])*
             #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
             pub struct $kind {
-                $( $(#[doc = $fdoc])* pub $field: String, )+
+                $( $(#[doc = $fdoc])* pub $field: field_type!($($fty)?), )+
             }
 
             impl From<$kind> for Message {
@@ -87,10 +226,10 @@ macro_rules! messages {
 
             /// The value of the field `name`, or `None` when this kind has no such field.
             #[must_use]
-            pub fn field(&self, name: &str) -> Option<&str> {
+            pub fn field(&self, name: &str) -> Option<Field<'_>> {
                 match self {
                     $( Self::$kind(m) => match name {
-                        $( stringify!($field) => Some(m.$field.as_str()), )+
+                        $( stringify!($field) => Some(m.$field.as_field()), )+
                         _ => None,
                     }, )+
                 }
@@ -115,16 +254,26 @@ messages! {
     VerifyEmail = "verify_email" {
         /// The address to confirm.
         email,
-        /// How long the link works, in words ("24 hours").
-        expires_in,
+        /// How long the link works ("24 hours" in the mail's language).
+        expires_in: Lifetime,
         /// The verification page, token included.
         link,
     }
     /// "Reset your password", with a link to the reset form.
     PasswordReset = "password_reset" {
         email,
-        expires_in,
+        expires_in: Lifetime,
         link,
+    }
+    /// Welcome to an account an administrator created: a link to choose its first password.
+    Invite = "invite" {
+        /// The new account's address (the recipient).
+        email,
+        expires_in: Lifetime,
+        /// The set-password page, token included.
+        link,
+        /// Where the account lives: the host of the links' base URL (`auth.example.com`).
+        site,
     }
     /// Notice that the password was changed or reset.
     PasswordChanged = "password_changed" {
@@ -132,7 +281,7 @@ messages! {
     }
     /// To the *new* address: a link to confirm an email change.
     EmailChangeConfirm = "email_change_confirm" {
-        expires_in,
+        expires_in: Lifetime,
         link,
         /// The address the account moves to (the recipient).
         new_email,
@@ -151,8 +300,8 @@ messages! {
     /// Sign-in was paused after repeated failed attempts.
     AccountLocked = "account_locked" {
         email,
-        /// How long sign-in stays paused, in words.
-        locked_for,
+        /// How long sign-in stays paused.
+        locked_for: Lifetime,
     }
 }
 
@@ -175,6 +324,9 @@ pub struct OutboundMail {
     pub kind: MailKind,
     /// The message's fields, the outbox's JSON `params`. Wiped once the mail is sent.
     pub params: Message,
+    /// The language it is written in, chosen now (the recipient account's), so a later change
+    /// of the account's language or of the server default does not rewrite queued mail.
+    pub locale: Locale,
     /// When it was enqueued: the outbox's due time, so it comes from the caller's clock.
     pub created_at: Timestamp,
 }
@@ -186,6 +338,7 @@ impl OutboundMail {
     pub fn new(
         user_id: Option<UserId>,
         to: &str,
+        locale: Locale,
         message: impl Into<Message>,
         now: Timestamp,
     ) -> Self {
@@ -196,6 +349,7 @@ impl OutboundMail {
             to: to.to_owned(),
             kind: params.kind(),
             params,
+            locale,
             created_at: now,
         }
     }
@@ -209,6 +363,9 @@ pub struct QueuedMail {
     pub kind: MailKind,
     /// Decoded with [`Message::decode`] for `kind`, so the two agree.
     pub params: Message,
+    /// The language to render it in; `None` for rows queued before mail had one (the
+    /// renderer's default language then).
+    pub locale: Option<Locale>,
     /// Delivery attempts before this one.
     pub attempts: u32,
 }
@@ -237,6 +394,24 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_lifetime_counts_in_the_largest_exact_unit_and_round_trips_through_its_stored_form() {
+        for (secs, stored) in [
+            (86_400, "24 hours"),
+            (3600, "1 hour"),
+            (172_800, "2 days"),
+            (604_800, "7 days"),
+            (1800, "30 minutes"),
+            (5, "5 seconds"),
+        ] {
+            let l = Lifetime::of(std::time::Duration::from_secs(secs));
+            assert_eq!(l.to_string(), stored);
+            assert_eq!(Lifetime::parse(stored), Some(l));
+        }
+        assert_eq!(Lifetime::parse("a while"), None);
+        assert_eq!(Lifetime::parse("3 fortnights"), None);
+    }
+
+    #[test]
     fn mail_kinds_round_trip_by_name() {
         for &k in MailKind::ALL {
             assert_eq!(MailKind::parse(k.as_str()), Some(k));
@@ -249,14 +424,16 @@ mod tests {
         let m = OutboundMail::new(
             None,
             "a@example.com",
+            Locale::De,
             VerifyEmail {
                 email: "a@example.com".into(),
-                expires_in: "24 hours".into(),
+                expires_in: Lifetime::of(std::time::Duration::from_secs(86_400)),
                 link: "https://s.example/verify-email?token=t".into(),
             },
             crate::clock::now(),
         );
         assert_eq!(m.kind, MailKind::VerifyEmail);
+        assert_eq!(m.locale, Locale::De);
         assert_eq!(
             serde_json::to_string(&m.params).unwrap(),
             r#"{"email":"a@example.com","expires_in":"24 hours","link":"https://s.example/verify-email?token=t"}"#
@@ -272,10 +449,20 @@ mod tests {
             m,
             Message::AccountLocked(AccountLocked {
                 email: "a@example.com".into(),
-                locked_for: "15 minutes".into(),
+                locked_for: Lifetime {
+                    count: 15,
+                    unit: TimeUnit::Minute
+                },
             })
         );
-        assert_eq!(m.field("locked_for"), Some("15 minutes"));
+        assert_eq!(
+            m.field("locked_for"),
+            Some(Field::Lifetime(Lifetime {
+                count: 15,
+                unit: TimeUnit::Minute
+            }))
+        );
+        assert_eq!(m.field("email"), Some(Field::Text("a@example.com")));
         assert_eq!(m.field("link"), None);
     }
 
@@ -290,17 +477,33 @@ mod tests {
     #[test]
     fn every_kind_names_its_fields_and_serializes_exactly_them() {
         for &kind in MailKind::ALL {
+            let value = |f: &str| {
+                if kind.is_lifetime(f) {
+                    "3 hours".to_owned()
+                } else {
+                    format!("<{f}>")
+                }
+            };
             let object: serde_json::Map<String, serde_json::Value> = kind
                 .fields()
                 .iter()
-                .map(|f| ((*f).to_owned(), serde_json::Value::String(format!("<{f}>"))))
+                .map(|f| ((*f).to_owned(), serde_json::Value::String(value(f))))
                 .collect();
             let json = serde_json::Value::Object(object).to_string();
             let m = Message::decode(kind, &json).unwrap();
             assert_eq!(m.kind(), kind);
             assert_eq!(serde_json::to_string(&m).unwrap(), json, "{kind:?}");
             for f in kind.fields() {
-                assert_eq!(m.field(f), Some(format!("<{f}>").as_str()));
+                let text = value(f);
+                let expected = if kind.is_lifetime(f) {
+                    Field::Lifetime(Lifetime {
+                        count: 3,
+                        unit: TimeUnit::Hour,
+                    })
+                } else {
+                    Field::Text(&text)
+                };
+                assert_eq!(m.field(f), Some(expected), "{kind:?} {f}");
             }
         }
     }

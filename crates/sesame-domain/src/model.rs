@@ -7,6 +7,7 @@
 
 use crate::clock::Timestamp;
 use crate::error::FieldError;
+use crate::locale::Locale;
 use std::fmt;
 use unicode_normalization::UnicodeNormalization;
 use uuid::Uuid;
@@ -354,6 +355,8 @@ pub struct User {
     pub email_verified: bool,
     pub is_active: bool,
     pub roles: Vec<RoleName>,
+    /// The language of the user's emails.
+    pub locale: Locale,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
     pub last_login_at: Option<Timestamp>,
@@ -383,6 +386,7 @@ pub struct NewUser {
     pub password_hash: String,
     pub email_verified: bool,
     pub roles: Vec<RoleName>,
+    pub locale: Locale,
     pub now: Timestamp,
 }
 
@@ -391,12 +395,14 @@ pub struct NewUser {
 pub struct ProfilePatch {
     pub display_name: Option<Option<DisplayName>>,
     pub username: Option<Option<Username>>,
+    /// The language of the user's emails (there is always one, so it is set, never cleared).
+    pub locale: Option<Locale>,
 }
 
 impl ProfilePatch {
     #[must_use]
     pub fn is_empty(&self) -> bool {
-        self.display_name.is_none() && self.username.is_none()
+        self.display_name.is_none() && self.username.is_none() && self.locale.is_none()
     }
 }
 

@@ -75,6 +75,8 @@ pub enum TokenPurpose {
     VerifyEmail,
     ResetPassword,
     ChangeEmail,
+    /// An admin's invitation to choose the first password of an account it created.
+    SetPassword,
 }
 
 impl TokenPurpose {
@@ -84,14 +86,20 @@ impl TokenPurpose {
             Self::VerifyEmail => "verify_email",
             Self::ResetPassword => "reset_password",
             Self::ChangeEmail => "change_email",
+            Self::SetPassword => "set_password",
         }
     }
 
     #[must_use]
     pub fn parse(s: &str) -> Option<Self> {
-        [Self::VerifyEmail, Self::ResetPassword, Self::ChangeEmail]
-            .into_iter()
-            .find(|p| p.as_str() == s)
+        [
+            Self::VerifyEmail,
+            Self::ResetPassword,
+            Self::ChangeEmail,
+            Self::SetPassword,
+        ]
+        .into_iter()
+        .find(|p| p.as_str() == s)
     }
 }
 
@@ -126,6 +134,9 @@ pub enum TokenEffect {
     ResetPassword { password_hash: String },
     /// Switch the account to `new_email` (verified), invalidate other change tokens.
     ChangeEmail { new_email: Email },
+    /// An invitation accepted: set the first password, mark the address verified (the link
+    /// reached it), invalidate every other invitation and reset token, end every session.
+    SetPassword { password_hash: String },
 }
 
 impl TokenEffect {
@@ -138,6 +149,7 @@ impl TokenEffect {
             Self::VerifyEmail => TokenPurpose::VerifyEmail,
             Self::ResetPassword { .. } => TokenPurpose::ResetPassword,
             Self::ChangeEmail { .. } => TokenPurpose::ChangeEmail,
+            Self::SetPassword { .. } => TokenPurpose::SetPassword,
         }
     }
 }

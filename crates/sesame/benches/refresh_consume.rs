@@ -38,6 +38,7 @@ impl Chain {
                         "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA".into(),
                     email_verified: true,
                     roles: Vec::new(),
+                    locale: sesame_domain::locale::Locale::En,
                     now: t,
                 },
                 None,

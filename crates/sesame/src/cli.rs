@@ -307,6 +307,7 @@ async fn seed(
                     password_hash: hash.clone(),
                     email_verified: true,
                     roles: Vec::new(),
+                    locale: sesame_domain::locale::Locale::default(),
                     now,
                 })
             })
@@ -492,6 +493,8 @@ async fn users(common: &CommonConfig, action: UsersAction) -> Result<(), CliErro
         username,
         display_name,
         password,
+        // The operator's configuration has no mail settings: English (a PATCH changes it).
+        locale: None,
     };
     // The shell user holds the database and the configuration: the local operator.
     let operator = startup::operator(common, &hashing).await?;

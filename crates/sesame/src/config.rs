@@ -7,6 +7,7 @@
 
 use crate::secret::Secret;
 use clap::{Args, ValueEnum};
+use sesame_domain::locale::Locale;
 use std::fmt;
 use std::time::Duration;
 
@@ -142,6 +143,21 @@ pub fn parse_duration(raw: &str) -> Result<Duration, String> {
         "d" => secs(86_400),
         _ => Err(format!("`{raw}` has an unknown unit: use ms, s, m, h or d")),
     }
+}
+
+/// Parses a supported language tag (`en`, `de`, `fr`, `es`; a region such as `de-AT` is its
+/// language).
+///
+/// # Errors
+/// A message naming the accepted tags.
+pub fn parse_locale(raw: &str) -> Result<Locale, String> {
+    let tags: Vec<&str> = Locale::ALL.iter().map(|l| l.as_str()).collect();
+    Locale::from_tag(raw.trim()).ok_or_else(|| {
+        format!(
+            "`{raw}` is not a supported language: use one of {}",
+            tags.join(", ")
+        )
+    })
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -612,8 +628,8 @@ impl HttpConfig {
 #[derive(Debug, Clone, Args)]
 pub struct MailConfig {
     /// Base URL of the integrator's own pages for emailed links (`/verify-email`,
-    /// `/reset-password`, `/confirm-email` are appended); default: Sesame's built-in pages at
-    /// SESAME_PUBLIC_URL.
+    /// `/reset-password`, `/confirm-email`, `/set-password` are appended); default: Sesame's
+    /// built-in pages at SESAME_PUBLIC_URL.
     #[arg(long, env = "SESAME_APP_URL", help_heading = heading::MAIL)]
     pub app_url: Option<String>,
 
@@ -642,6 +658,15 @@ pub struct MailConfig {
     /// Lifetime of password-reset links.
     #[arg(long, env = "SESAME_RESET_TOKEN_TTL", default_value = "1h", value_parser = parse_duration, help_heading = heading::MAIL)]
     pub reset_token_ttl: Duration,
+
+    /// Lifetime of the set-password links of admin invitations (`"invite": "set_password"`).
+    #[arg(long, env = "SESAME_INVITE_TOKEN_TTL", default_value = "7d", value_parser = parse_duration, help_heading = heading::MAIL)]
+    pub invite_token_ttl: Duration,
+
+    /// Language (en, de, fr, es) of the pages when the browser asks for none Sesame speaks, of
+    /// the emails of accounts created without one, and of mail queued before mail had a language.
+    #[arg(long, env = "SESAME_DEFAULT_LOCALE", default_value = "en", value_parser = parse_locale, help_heading = heading::PAGES)]
+    pub default_locale: Locale,
 
     /// Lifetime of email-change confirmation links.
     #[arg(long, env = "SESAME_EMAIL_CHANGE_TOKEN_TTL", default_value = "24h", value_parser = parse_duration, help_heading = heading::MAIL)]
@@ -680,7 +705,8 @@ pub struct MailConfig {
     #[arg(long, env = "SESAME_MAIL_DIR", default_value = "mail", help_heading = heading::MAIL)]
     pub mail_dir: std::path::PathBuf,
 
-    /// Folder whose template files replace the built-in ones.
+    /// Folder whose template files replace the built-in ones: `<kind>.<part>` for every
+    /// language, `<tag>/<kind>.<part>` for one (`<part>`: subject.txt, txt, html).
     #[arg(long, env = "SESAME_MAIL_TEMPLATES_DIR", help_heading = heading::MAIL)]
     pub mail_templates_dir: Option<std::path::PathBuf>,
 
@@ -839,6 +865,17 @@ mod tests {
         assert!(parse_duration("15 minutes").is_err());
         assert!(parse_duration("m").is_err());
         assert!(parse_duration("99999999999999999999d").is_err());
+    }
+
+    #[test]
+    fn an_unsupported_default_locale_is_refused_naming_the_accepted_tags() {
+        assert_eq!(parse_locale("de"), Ok(Locale::De));
+        assert_eq!(parse_locale("fr-CA"), Ok(Locale::Fr));
+        let e = parse_locale("it").unwrap_err();
+        assert_eq!(
+            e,
+            "`it` is not a supported language: use one of en, de, fr, es"
+        );
     }
 
     #[test]

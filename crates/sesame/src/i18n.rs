@@ -53,6 +53,16 @@ pub fn text_with(locale: Locale, key: &str, args: &[(&'static str, &str)]) -> St
     LOCALES.lookup_with_args(id(locale), key, &args)
 }
 
+/// The text of message `key` in `locale` with its `{ $count }` argument set to the number `n`,
+/// so the message can choose its plural form (Fluent selects on the language's CLDR plural
+/// category: `one`, `other`, …).
+#[must_use]
+pub fn count(locale: Locale, key: &str, n: u64) -> String {
+    let args: HashMap<Cow<'static, str>, FluentValue<'_>> =
+        HashMap::from([(Cow::Borrowed("count"), FluentValue::from(n))]);
+    LOCALES.lookup_with_args(id(locale), key, &args)
+}
+
 /// The supported language an `Accept-Language` header prefers (RFC 9110 §12.5.4: the highest
 /// weight wins, `q=0` means "not this"), or `None` when it names none Sesame speaks.
 #[must_use]

@@ -137,8 +137,10 @@ fn transport(cfg: &ServeConfig) -> Result<Arc<dyn MailTransport>, StartupError> 
         templates::Templates, FileTransport, LogTransport, SmtpTransport, TransportKind,
     };
     let m = &cfg.mail;
-    let templates =
-        Arc::new(Templates::load(m.mail_templates_dir.as_deref()).map_err(StartupError::Mail)?);
+    let templates = Arc::new(
+        Templates::load(m.mail_templates_dir.as_deref(), m.default_locale)
+            .map_err(StartupError::Mail)?,
+    );
     let from = m
         .mail_from
         .parse()
@@ -229,6 +231,8 @@ pub async fn build_state(
             verify_ttl: m.verify_token_ttl,
             reset_ttl: m.reset_token_ttl,
             change_ttl: m.email_change_token_ttl,
+            invite_ttl: m.invite_token_ttl,
+            default_locale: m.default_locale,
             require_verified: m.require_verified_email,
             resend_interval: m.verify_resend_interval,
         },
@@ -287,7 +291,7 @@ pub async fn build_state(
                 },
                 &origin_of(&cfg.public_url),
                 cfg.abuse.password_min_score,
-                sesame_domain::locale::Locale::En,
+                m.default_locale,
             )),
         }),
         worker,
@@ -396,6 +400,8 @@ pub async fn operator(common: &CommonConfig, hashing: &HashConfig) -> Result<Adm
             verify_ttl: std::time::Duration::ZERO,
             reset_ttl: std::time::Duration::ZERO,
             change_ttl: std::time::Duration::ZERO,
+            invite_ttl: std::time::Duration::ZERO,
+            default_locale: sesame_domain::locale::Locale::default(),
             require_verified: false,
             resend_interval: std::time::Duration::ZERO,
         },

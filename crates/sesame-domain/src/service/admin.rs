@@ -17,6 +17,7 @@
 
 use crate::audit::{AuditEvent, AuditKind, AuditRecord};
 use crate::error::AuthError;
+use crate::locale::Locale;
 use crate::model::{
     ClientInfo, DisplayName, Email, RoleName, Session, SessionId, User, UserId, Username,
 };
@@ -60,6 +61,8 @@ pub struct NewAccount {
     pub roles: Vec<RoleName>,
     pub email_verified: bool,
     pub invite: Option<Invite>,
+    /// The language of the user's emails; `None`: the server's default.
+    pub locale: Option<Locale>,
 }
 
 fn outcome<T>(o: AdminOutcome<T>) -> Result<T, AuthError> {
@@ -235,6 +238,7 @@ impl Admin {
             username: new.username,
             display_name: new.display_name,
             password,
+            locale: new.locale,
         };
         // A random password needs no policy check: nobody will ever type it.
         let policy = if random_password {
@@ -264,7 +268,7 @@ impl Admin {
             )
             .await?;
         if new.invite == Some(Invite::SetPassword) {
-            let (record, mail) = self.core.reset_mail(&user);
+            let (record, mail) = self.core.invite_mail(&user);
             self.core
                 .store
                 .issue_email_token(&record, true, &[mail])
@@ -299,6 +303,7 @@ impl Admin {
             "roles": change.roles.as_ref().map(|r| crate::token::role_names(r)),
             "display_name_changed": change.profile.display_name.is_some(),
             "username_changed": change.profile.username.is_some(),
+            "locale": change.profile.locale.map(crate::locale::Locale::as_str),
         });
         self.admin_audit(AuditKind::AdminUserUpdated, Some(id), client, detail)
             .await;
@@ -480,6 +485,7 @@ impl Admin {
             username: None,
             display_name: None,
             password,
+            locale: None,
         };
         let event = AuditEvent::new(
             AuditKind::AdminUserCreated,

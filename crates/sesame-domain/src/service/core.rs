@@ -10,7 +10,8 @@
 use crate::audit::{AuditEvent, AuditKind};
 use crate::clock::{Clock, Timestamp};
 use crate::error::AuthError;
-use crate::mail::{OutboundMail, PasswordReset, VerifyEmail};
+use crate::locale::Locale;
+use crate::mail::{Invite, Lifetime, OutboundMail, PasswordReset, VerifyEmail};
 use crate::model::{ClientInfo, Email, LoginName, NewUser, RoleName, User, UserId, Username};
 use crate::page::Page;
 use crate::password::{Password, PasswordHasher};
@@ -31,6 +32,10 @@ pub struct EmailSettings {
     pub verify_ttl: Duration,
     pub reset_ttl: Duration,
     pub change_ttl: Duration,
+    /// How long an admin's invitation to choose a password works.
+    pub invite_ttl: Duration,
+    /// The language of accounts created without one (`SESAME_DEFAULT_LOCALE`).
+    pub default_locale: Locale,
     /// Refuse login until the email is verified.
     pub require_verified: bool,
     /// At most one verification email per address in this interval.
@@ -138,7 +143,9 @@ impl Core {
             e.user_id = Some(id);
             e
         });
-        let verification = send_verification.then(|| self.verification_mail(id, &reg.email));
+        let locale = reg.locale.unwrap_or(self.email.default_locale);
+        let verification =
+            send_verification.then(|| self.verification_mail(id, &reg.email, locale));
         let new = NewUser {
             id,
             email: reg.email,
@@ -147,6 +154,7 @@ impl Core {
             password_hash,
             email_verified,
             roles,
+            locale,
             now: self.now(),
         };
         let user = self
@@ -209,15 +217,17 @@ impl Core {
         &self,
         user: UserId,
         email: &Email,
+        locale: Locale,
     ) -> (NewEmailToken, OutboundMail) {
         let ttl = self.email.verify_ttl;
         let (token, record) = self.email_token(user, TokenPurpose::VerifyEmail, None, ttl);
         let mail = OutboundMail::new(
             Some(user),
             email.as_str(),
+            locale,
             VerifyEmail {
                 email: email.as_str().to_owned(),
-                expires_in: human(ttl),
+                expires_in: Lifetime::of(ttl),
                 link: self.link(Page::VerifyEmail, &token),
             },
             record.created_at,
@@ -225,18 +235,38 @@ impl Core {
         (record, mail)
     }
 
-    /// A password-reset link for `user` (a "forgot password" answer, or an admin's invitation to
-    /// choose a password).
+    /// A password-reset link for `user`: the answer to "forgot password".
     pub(crate) fn reset_mail(&self, user: &User) -> (NewEmailToken, OutboundMail) {
         let ttl = self.email.reset_ttl;
         let (token, record) = self.email_token(user.id, TokenPurpose::ResetPassword, None, ttl);
         let mail = OutboundMail::new(
             Some(user.id),
             user.email.as_str(),
+            user.locale,
             PasswordReset {
                 email: user.email.as_str().to_owned(),
-                expires_in: human(ttl),
+                expires_in: Lifetime::of(ttl),
                 link: self.link(Page::ResetPassword, &token),
+            },
+            record.created_at,
+        );
+        (record, mail)
+    }
+
+    /// An admin's invitation to `user` to choose the first password: a token of its own purpose
+    /// and lifetime, to its own page, in welcome words (not a reset the user never asked for).
+    pub(crate) fn invite_mail(&self, user: &User) -> (NewEmailToken, OutboundMail) {
+        let ttl = self.email.invite_ttl;
+        let (token, record) = self.email_token(user.id, TokenPurpose::SetPassword, None, ttl);
+        let mail = OutboundMail::new(
+            Some(user.id),
+            user.email.as_str(),
+            user.locale,
+            Invite {
+                email: user.email.as_str().to_owned(),
+                expires_in: Lifetime::of(ttl),
+                link: self.link(Page::SetPassword, &token),
+                site: site_of(&self.email.link_base).to_owned(),
             },
             record.created_at,
         );
@@ -259,19 +289,11 @@ impl Core {
     }
 }
 
-/// "24 hours", "1 hour", "30 minutes": for the text of emails.
-pub(crate) fn human(d: Duration) -> String {
-    let s = d.as_secs();
-    let (n, unit) = if s.is_multiple_of(86_400) && s >= 86_400 * 2 {
-        (s / 86_400, "day")
-    } else if s.is_multiple_of(3600) && s >= 3600 {
-        (s / 3600, "hour")
-    } else if s >= 60 {
-        (s / 60, "minute")
-    } else {
-        (s, "second")
-    };
-    format!("{n} {unit}{}", if n == 1 { "" } else { "s" })
+/// The host (and port) of a base URL, as a reader names a site: `https://auth.example.com/x`
+/// → `auth.example.com`. The base was checked to be an http(s) URL at startup.
+fn site_of(base: &str) -> &str {
+    let rest = base.split_once("://").map_or(base, |(_, r)| r);
+    rest.split(['/', '?', '#']).next().unwrap_or(rest)
 }
 
 pub(crate) fn chrono_dur(d: Duration) -> chrono::Duration {
@@ -283,11 +305,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn durations_read_naturally_in_emails() {
-        assert_eq!(human(Duration::from_secs(86_400)), "24 hours");
-        assert_eq!(human(Duration::from_secs(3600)), "1 hour");
-        assert_eq!(human(Duration::from_secs(172_800)), "2 days");
-        assert_eq!(human(Duration::from_secs(1800)), "30 minutes");
-        assert_eq!(human(Duration::from_secs(5)), "5 seconds");
+    fn an_invitation_names_the_site_by_the_host_of_the_link_base() {
+        assert_eq!(site_of("https://auth.example.com"), "auth.example.com");
+        assert_eq!(site_of("http://127.0.0.1:8080/app"), "127.0.0.1:8080");
     }
 }

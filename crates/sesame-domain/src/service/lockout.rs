@@ -8,13 +8,13 @@
 
 use crate::clock::Timestamp;
 use crate::error::AuthError;
-use crate::mail::{AccountLocked, OutboundMail};
+use crate::mail::{AccountLocked, Lifetime, OutboundMail};
 use crate::model::{ClientInfo, UserId};
 use crate::store::{LockoutKey, LoginThrottle};
 use crate::{audit::AuditKind, model::User, password::Password};
 use std::time::Duration;
 
-use super::core::{chrono_dur, human, Core};
+use super::core::{chrono_dur, Core};
 
 /// Progressive login delays: after `threshold` failures in a row, sign-in pauses for `base`,
 /// doubling with each further failure up to `max`. Never a permanent lock.
@@ -121,9 +121,10 @@ pub(crate) async fn count_failure(
                 let mail = OutboundMail::new(
                     Some(u.id),
                     u.email.as_str(),
+                    u.locale,
                     AccountLocked {
                         email: u.email.as_str().to_owned(),
-                        locked_for: human(delay),
+                        locked_for: Lifetime::of(delay),
                     },
                     t,
                 );

@@ -25,6 +25,7 @@ pub use admin::{Admin, AdminGate};
 pub use lockout::{paused_until, LockoutSettings};
 pub use sign_in::{LoginAttempt, SessionSettings, SignIn};
 
+use crate::locale::Locale;
 use crate::model::{DisplayName, Email, SessionId, User, Username};
 use crate::password::Password;
 use crate::token::{AccessClaims, RefreshToken, TokenIssuer};
@@ -37,6 +38,8 @@ pub struct Registration {
     pub username: Option<Username>,
     pub display_name: Option<DisplayName>,
     pub password: Password,
+    /// The language of the account's emails; `None`: the server's default.
+    pub locale: Option<Locale>,
 }
 
 /// What a successful login or refresh hands back.

@@ -3,7 +3,7 @@
 //! answers 401 without a token and 403 without the `admin` role; the rules themselves live in
 //! the domain (`sesame_domain::service::admin`).
 
-use super::auth::{collect, optional_names};
+use super::auth::{collect, optional_locale, optional_names};
 use super::dto::{AuditEventResponse, SessionResponse, UserResponse};
 use super::extract::{AdminUser, ApiJson, ApiQuery, Client};
 use super::problem::{ApiError, ApiResult, ProblemBody};
@@ -208,7 +208,14 @@ pub struct CreateUserRequest {
     pub roles: Vec<String>,
     #[serde(default)]
     pub email_verified: bool,
+    /// `set_password` emails an invitation to choose a password (`SESAME_INVITE_TOKEN_TTL`);
+    /// `verification` a verification link.
     pub invite: Option<InviteKind>,
+    /// The language of the user's emails: `en`, `de`, `fr` or `es` (a region such as `de-AT`
+    /// is its language); anything else is refused with `unsupported_locale`.
+    /// Absent: `SESAME_DEFAULT_LOCALE`.
+    #[schema(example = "de")]
+    pub locale: Option<String>,
 }
 
 /// Create a user, optionally emailing a verification or set-password link.
@@ -240,6 +247,7 @@ pub async fn create_user(
         req.display_name.as_deref(),
     );
     let roles = roles(&req.roles, &mut errs);
+    let locale = optional_locale(&mut errs, req.locale.as_deref());
     let invite = req.invite.map(|i| match i {
         InviteKind::Verification => Invite::Verification,
         InviteKind::SetPassword => Invite::SetPassword,
@@ -265,6 +273,7 @@ pub async fn create_user(
                 roles,
                 email_verified: req.email_verified,
                 invite,
+                locale,
             },
         )
         .await?;
@@ -285,6 +294,10 @@ pub struct PatchUserRequest {
     pub username: Option<Option<String>>,
     /// Replaces the user's roles (effective in tokens at the next refresh, for admin powers at once).
     pub roles: Option<Vec<String>>,
+    /// The language of the user's emails: `en`, `de`, `fr` or `es` (a region such as `de-AT`
+    /// is its language); anything else is refused with `unsupported_locale`.
+    #[schema(example = "de")]
+    pub locale: Option<String>,
 }
 
 /// Change a user.
@@ -311,7 +324,7 @@ pub async fn patch_user(
     let change = AdminUserChange {
         is_active: req.is_active,
         email_verified: req.email_verified,
-        profile: profile_patch(&mut errs, req.display_name, req.username),
+        profile: profile_patch(&mut errs, req.display_name, req.username, req.locale),
         roles: req.roles.as_deref().map(|r| roles(r, &mut errs)),
     };
     if !errs.is_empty() {

@@ -11,6 +11,7 @@ use axum::http::HeaderMap;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use sesame_domain::locale::Locale;
 use sesame_domain::model::{DisplayName, Email, Username};
 use sesame_domain::password::Password;
 use sesame_domain::service::{Registration, TokenPair};
@@ -33,9 +34,19 @@ pub(crate) fn optional_names(
     (username, display_name)
 }
 
+/// Parses an optional language tag of a new account, collecting a failure like [`collect`].
+pub(crate) fn optional_locale(
+    errors: &mut Vec<FieldError>,
+    locale: Option<&str>,
+) -> Option<Locale> {
+    locale.and_then(|l| collect(errors, Locale::parse(l)))
+}
+
 /// Create an account.
 ///
-/// Never grants roles or marks the email verified; fields other than the four below are rejected.
+/// Never grants roles or marks the email verified; fields other than the five below are
+/// rejected. The account's email language is `locale`, else the one `Accept-Language` prefers
+/// among those Sesame speaks, else `SESAME_DEFAULT_LOCALE`.
 #[utoipa::path(post, path = "/api/v1/auth/register", tag = "auth",
     request_body = RegisterRequest,
     responses(
@@ -44,13 +55,15 @@ pub(crate) fn optional_names(
         (status = 409, description = "`email_taken` or `username_taken`", body = ProblemBody, content_type = "application/problem+json"),
         (status = 413, description = "Body over 64 KiB", body = ProblemBody, content_type = "application/problem+json"),
         (status = 415, description = "Not JSON", body = ProblemBody, content_type = "application/problem+json"),
-        (status = 422, description = "`validation_failed` (with `errors`) or `invalid_body`", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 422, description = "`validation_failed` (with `errors`, e.g. `unsupported_locale`) or `invalid_body`", body = ProblemBody, content_type = "application/problem+json"),
         (status = 503, description = "`overloaded`: hashing saturated; see Retry-After", body = ProblemBody, content_type = "application/problem+json", headers(("Retry-After" = u64, description = "Seconds until a retry can succeed (RFC 9110 §10.2.3)"))),
         (status = 429, description = "`rate_limited`: a rate limit; see Retry-After", body = ProblemBody, content_type = "application/problem+json", headers(("Retry-After" = u64, description = "Seconds until a retry can succeed (RFC 9110 §10.2.3)"))),
-    ))]
+    ),
+    params(("Accept-Language" = Option<String>, Header, description = "Chooses the account's email language when the body has no `locale`")))]
 pub async fn register(
     State(state): State<AppState>,
     Client(client): Client,
+    headers: HeaderMap,
     ApiJson(req): ApiJson<RegisterRequest>,
 ) -> ApiResult<Response> {
     state.limits.register(client.ip).await?;
@@ -62,6 +75,12 @@ pub async fn register(
         req.username.as_deref(),
         req.display_name.as_deref(),
     );
+    let locale = optional_locale(&mut errs, req.locale.as_deref()).or_else(|| {
+        headers
+            .get(axum::http::header::ACCEPT_LANGUAGE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(crate::i18n::negotiate)
+    });
     let (Some(email), Some(password), true) = (email, password, errs.is_empty()) else {
         return Err(AuthError::Validation(errs).into());
     };
@@ -73,6 +92,7 @@ pub async fn register(
                 username,
                 display_name,
                 password,
+                locale,
             },
             &client,
         )

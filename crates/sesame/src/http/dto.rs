@@ -19,6 +19,9 @@ pub struct UserResponse {
     pub email_verified: bool,
     pub is_active: bool,
     pub roles: Vec<String>,
+    /// The language of the user's emails: `en`, `de`, `fr` or `es`.
+    #[schema(example = "en")]
+    pub locale: String,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub last_login_at: Option<DateTime<Utc>>,
@@ -34,6 +37,7 @@ impl From<User> for UserResponse {
             email_verified: u.email_verified,
             is_active: u.is_active,
             roles: u.roles.iter().map(|r| r.as_str().to_owned()).collect(),
+            locale: u.locale.as_str().to_owned(),
             created_at: u.created_at,
             updated_at: u.updated_at,
             last_login_at: u.last_login_at,
@@ -54,6 +58,12 @@ pub struct RegisterRequest {
     pub username: Option<String>,
     #[schema(example = "Alice")]
     pub display_name: Option<String>,
+    /// The language of the user's emails: `en`, `de`, `fr` or `es` (a region such as `de-AT`
+    /// is its language); anything else is refused with `unsupported_locale`.
+    /// Absent: the language `Accept-Language` prefers, if Sesame speaks it, else
+    /// `SESAME_DEFAULT_LOCALE`.
+    #[schema(example = "de")]
+    pub locale: Option<String>,
 }
 
 /// Log in with an email address *or* a username.
@@ -134,6 +144,10 @@ pub struct UpdateMeRequest {
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<String>, nullable)]
     pub username: Option<Option<String>>,
+    /// The language of the user's emails: `en`, `de`, `fr` or `es` (a region such as `de-AT`
+    /// is its language); anything else is refused with `unsupported_locale`.
+    #[schema(example = "de")]
+    pub locale: Option<String>,
 }
 
 /// A token from an emailed link.

@@ -7,6 +7,7 @@ use super::problem::{ApiResult, ProblemBody};
 use super::AppState;
 use axum::extract::State;
 use axum::Json;
+use sesame_domain::locale::Locale;
 use sesame_domain::model::{DisplayName, ProfilePatch, Username};
 use sesame_domain::{AuthError, FieldError};
 
@@ -21,7 +22,8 @@ pub async fn get_me(CurrentUser(who): CurrentUser) -> Json<UserResponse> {
     Json(who.user.into())
 }
 
-/// Change the caller's display name and/or username. Absent fields are left alone; `null` clears.
+/// Change the caller's display name, username and/or email language. Absent fields are left
+/// alone; `null` clears (a name; the language is set, never cleared).
 #[utoipa::path(patch, path = "/api/v1/users/me", tag = "users",
     security(("bearer" = []), ("oauth2" = [])),
     request_body = UpdateMeRequest,
@@ -29,7 +31,7 @@ pub async fn get_me(CurrentUser(who): CurrentUser) -> Json<UserResponse> {
         (status = 200, description = "The updated account", body = UserResponse),
         (status = 401, description = "`missing_token` or `invalid_token`", body = ProblemBody, content_type = "application/problem+json"),
         (status = 409, description = "`username_taken`", body = ProblemBody, content_type = "application/problem+json"),
-        (status = 422, description = "`validation_failed` or `invalid_body`", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 422, description = "`validation_failed` (its `errors` name the field: e.g. `unsupported_locale`) or `invalid_body`", body = ProblemBody, content_type = "application/problem+json"),
     ))]
 pub async fn patch_me(
     State(state): State<AppState>,
@@ -37,7 +39,7 @@ pub async fn patch_me(
     ApiJson(req): ApiJson<UpdateMeRequest>,
 ) -> ApiResult<Json<UserResponse>> {
     let mut errs = Vec::new();
-    let patch = profile_patch(&mut errs, req.display_name, req.username);
+    let patch = profile_patch(&mut errs, req.display_name, req.username, req.locale);
     if !errs.is_empty() {
         return Err(AuthError::Validation(errs).into());
     }
@@ -51,9 +53,11 @@ pub(crate) fn profile_patch(
     errors: &mut Vec<FieldError>,
     display_name: Option<Option<String>>,
     username: Option<Option<String>>,
+    locale: Option<String>,
 ) -> ProfilePatch {
     ProfilePatch {
         display_name: display_name.map(|d| d.and_then(|d| collect(errors, DisplayName::parse(&d)))),
         username: username.map(|u| u.and_then(|u| collect(errors, Username::parse(&u)))),
+        locale: locale.and_then(|l| collect(errors, Locale::parse(&l))),
     }
 }

@@ -342,7 +342,7 @@ impl Sqlite {
         "UPDATE mail_outbox SET locked_until = $1 WHERE id IN (\
            SELECT id FROM mail_outbox WHERE status = 'pending' AND next_attempt_at <= $2 \
            AND (locked_until IS NULL OR locked_until <= $3) ORDER BY next_attempt_at LIMIT $4) \
-         RETURNING id, recipient, kind, params, attempts";
+         RETURNING id, recipient, kind, params, locale, attempts";
 }
 
 impl Postgres {
@@ -351,7 +351,7 @@ impl Postgres {
            SELECT id FROM mail_outbox WHERE status = 'pending' AND next_attempt_at <= $2 \
            AND (locked_until IS NULL OR locked_until <= $3) ORDER BY next_attempt_at LIMIT $4 \
            FOR UPDATE SKIP LOCKED) \
-         RETURNING id, recipient, kind, params, attempts";
+         RETURNING id, recipient, kind, params, locale, attempts";
 }
 
 // ---- Admin lock: serializes the transactions that can change who is an admin ----------------

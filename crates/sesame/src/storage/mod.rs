@@ -408,6 +408,7 @@ pub(crate) fn decode_mail(
     to: String,
     kind: &str,
     params: &str,
+    locale: Option<&str>,
     attempts: i64,
 ) -> Result<sesame_domain::mail::QueuedMail, String> {
     let kind = sesame_domain::mail::MailKind::parse(kind)
@@ -419,6 +420,8 @@ pub(crate) fn decode_mail(
         to,
         kind,
         params,
+        // NULL: queued before mail had a language (the renderer's default speaks it).
+        locale: locale.and_then(sesame_domain::locale::Locale::from_tag),
         attempts: u32::try_from(attempts).unwrap_or(0),
     })
 }

@@ -354,6 +354,7 @@ mod tests {
                 email_verified: true,
                 is_active: true,
                 roles: Vec::new(),
+                locale: sesame_domain::locale::Locale::En,
                 created_at: t,
                 updated_at: t,
                 last_login_at: None,

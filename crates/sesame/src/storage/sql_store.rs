@@ -27,6 +27,7 @@ use admin_sql::Arg;
 use async_trait::async_trait;
 use sesame_domain::audit::{AuditEvent, AuditRecord};
 use sesame_domain::clock::Timestamp;
+use sesame_domain::locale::Locale;
 use sesame_domain::mail::{OutboundMail, QueuedMail};
 use sesame_domain::model::{
     DisplayName, Email, LoginName, NewUser, ProfilePatch, RoleName, Session, SessionId, User,
@@ -50,7 +51,7 @@ const SESSION_COLS: &str = "s.id AS s_id, s.user_id AS s_user_id, s.created_at A
     s.ip AS s_ip, s.user_agent AS s_user_agent";
 
 const USER_COLS: &str =
-    "u.id, u.email, u.username, u.display_name, u.email_verified, u.is_active, \
+    "u.id, u.email, u.username, u.display_name, u.email_verified, u.is_active, u.locale, \
     u.created_at, u.updated_at, u.last_login_at, \
     (SELECT string_agg(r.role, ',') FROM user_roles r WHERE r.user_id = u.id) AS roles";
 
@@ -67,6 +68,9 @@ fn user_from_row(row: &DbRow) -> Result<User, sqlx::Error> {
         email_verified: row.try_get("email_verified")?,
         is_active: row.try_get("is_active")?,
         roles: split_roles(row.try_get("roles")?),
+        // Only `Locale::as_str` tags are ever written; a row edited by hand to another reads as
+        // English rather than failing every request of its user.
+        locale: Locale::from_tag(row.try_get("locale")?).unwrap_or_default(),
         created_at: Dialect::read_time(row.try_get("created_at")?)?,
         updated_at: Dialect::read_time(row.try_get("updated_at")?)?,
         last_login_at: Dialect::read_opt_time(row.try_get("last_login_at")?)?,
@@ -146,8 +150,8 @@ impl UserStore for Backend {
         let mut tx = pool::begin(&self.writer).await.map_err(store_err)?;
         sqlx::query(
             "INSERT INTO users (id, email, email_normalized, username, username_normalized, display_name, \
-             password_hash, email_verified, is_active, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, TRUE, $9, $10)",
+             password_hash, email_verified, is_active, locale, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, TRUE, $9, $10, $11)",
         )
         .bind(u.id.as_uuid())
         .bind(u.email.as_str())
@@ -157,6 +161,7 @@ impl UserStore for Backend {
         .bind(u.display_name.as_ref().map(DisplayName::as_str))
         .bind(&u.password_hash)
         .bind(u.email_verified)
+        .bind(u.locale.as_str())
         .bind(Dialect::time(u.now))
         .bind(Dialect::time(u.now))
         .execute(&mut *tx)
@@ -189,6 +194,7 @@ impl UserStore for Backend {
             email_verified: u.email_verified,
             is_active: true,
             roles,
+            locale: u.locale,
             created_at: u.now,
             updated_at: u.now,
             last_login_at: None,
@@ -292,6 +298,7 @@ impl UserStore for Backend {
              display_name = CASE WHEN $1 THEN $2 ELSE display_name END, \
              username = CASE WHEN $3 THEN $4 ELSE username END, \
              username_normalized = CASE WHEN $5 THEN $6 ELSE username_normalized END, \
+             locale = COALESCE($9, locale), \
              updated_at = $7 WHERE id = $8",
         )
         .bind(set_name)
@@ -302,6 +309,7 @@ impl UserStore for Backend {
         .bind(username.as_ref().map(Username::normalized))
         .bind(Dialect::time(now))
         .bind(id.as_uuid())
+        .bind(patch.locale.map(Locale::as_str))
         .execute(&self.writer)
         .await
         .map_err(store_err)?;
@@ -527,14 +535,15 @@ async fn insert_mails<'a>(
     for m in mails {
         let params = serde_json::to_string(&m.params).map_err(StoreError::backend)?;
         sqlx::query(
-            "INSERT INTO mail_outbox (id, user_id, recipient, kind, params, next_attempt_at, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            "INSERT INTO mail_outbox (id, user_id, recipient, kind, params, locale, next_attempt_at, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
         .bind(m.id)
         .bind(m.user_id.map(|u| u.as_uuid()))
         .bind(&m.to)
         .bind(m.kind.as_str())
         .bind(params)
+        .bind(m.locale.as_str())
         .bind(Dialect::time(m.created_at))
         .bind(Dialect::time(m.created_at))
         .execute(&mut *conn)
@@ -714,7 +723,24 @@ impl EmailTokenStore for Backend {
                     .execute(&mut *tx)
                     .await
                     .map_err(store_err)?;
-                invalidate_tokens(&mut tx, user, TokenPurpose::ResetPassword, now).await?;
+                for purpose in [TokenPurpose::ResetPassword, TokenPurpose::SetPassword] {
+                    invalidate_tokens(&mut tx, user, purpose, now).await?;
+                }
+                revoke_sessions_of(&mut tx, user, now).await?;
+            }
+            TokenEffect::SetPassword { password_hash } => {
+                sqlx::query(
+                    "UPDATE users SET password_hash = $1, email_verified = TRUE, updated_at = $2 WHERE id = $3",
+                )
+                .bind(password_hash)
+                .bind(Dialect::time(now))
+                .bind(user.as_uuid())
+                .execute(&mut *tx)
+                .await
+                .map_err(store_err)?;
+                for purpose in [TokenPurpose::ResetPassword, TokenPurpose::SetPassword] {
+                    invalidate_tokens(&mut tx, user, purpose, now).await?;
+                }
                 revoke_sessions_of(&mut tx, user, now).await?;
             }
             TokenEffect::ChangeEmail { new_email } => {
@@ -732,6 +758,7 @@ impl EmailTokenStore for Backend {
                     TokenPurpose::ChangeEmail,
                     TokenPurpose::ResetPassword,
                     TokenPurpose::VerifyEmail,
+                    TokenPurpose::SetPassword,
                 ] {
                     invalidate_tokens(&mut tx, user, purpose, now).await?;
                 }
@@ -771,6 +798,9 @@ impl MailStore for Backend {
                 r.try_get("recipient").map_err(store_err)?,
                 &r.try_get::<String, _>("kind").map_err(store_err)?,
                 &r.try_get::<String, _>("params").map_err(store_err)?,
+                r.try_get::<Option<String>, _>("locale")
+                    .map_err(store_err)?
+                    .as_deref(),
                 attempts,
             ) {
                 Ok(m) => claimed.push(m),
@@ -1039,6 +1069,14 @@ impl AdminStore for Backend {
                 .await
                 .map_err(store_err)?;
         }
+        if let Some(locale) = change.profile.locale {
+            sqlx::query("UPDATE users SET locale = $1 WHERE id = $2")
+                .bind(locale.as_str())
+                .bind(id.as_uuid())
+                .execute(&mut *tx)
+                .await
+                .map_err(store_err)?;
+        }
         if let Some(username) = &change.profile.username {
             sqlx::query("UPDATE users SET username = $1, username_normalized = $2 WHERE id = $3")
                 .bind(username.as_ref().map(Username::as_str))
@@ -1184,7 +1222,7 @@ impl AdminStore for Backend {
         for chunk in users.chunks(500) {
             let mut qb: sqlx::QueryBuilder<Db> = sqlx::QueryBuilder::new(
                 "INSERT INTO users (id, email, email_normalized, username, username_normalized, display_name, \
-                 password_hash, email_verified, is_active, created_at, updated_at) ",
+                 password_hash, email_verified, is_active, locale, created_at, updated_at) ",
             );
             qb.push_values(chunk, |mut b, u| {
                 b.push_bind(u.id.as_uuid())
@@ -1196,6 +1234,7 @@ impl AdminStore for Backend {
                     .push_bind(u.password_hash.clone())
                     .push_bind(u.email_verified)
                     .push_bind(true)
+                    .push_bind(u.locale.as_str())
                     .push_bind(Dialect::time(u.now))
                     .push_bind(Dialect::time(u.now));
             });

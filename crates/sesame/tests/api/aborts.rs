@@ -731,6 +731,7 @@ async fn store_calls_cancelled_mid_transaction_never_poison_the_pool() {
         password_hash: "$argon2id$v=19$m=256,t=1,p=1$c29tZXNhbHQ$aGFzaA".into(),
         email_verified: false,
         roles: vec![],
+        locale: sesame_domain::locale::Locale::En,
         now: now(),
     };
     store

@@ -28,11 +28,13 @@ async fn registration_returns_the_user_and_never_a_secret(b: Backend) {
             "id",
             "is_active",
             "last_login_at",
+            "locale",
             "roles",
             "updated_at",
             "username"
         ]
     );
+    assert_eq!(u["locale"], "en");
     assert_eq!(u["email"], "Alice@Example.com");
     assert_eq!(u["username"], "alice");
     assert_eq!(u["display_name"], "Alice A.");

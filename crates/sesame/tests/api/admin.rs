@@ -1588,19 +1588,19 @@ async fn an_invited_user_without_a_password_chooses_one_through_the_emailed_link
     .await;
     let gina = expect(r, 201).await;
     assert_eq!(gina["email_verified"], false);
-    // The mail is queued with the account: a password-reset link, and no verification mail.
-    assert_eq!(
-        app.db
-            .count("mail_outbox WHERE kind = 'password_reset' AND recipient = 'gina@example.com'")
-            .await,
-        1
-    );
-    assert_eq!(
-        app.db
-            .count("mail_outbox WHERE kind = 'verify_email' AND recipient = 'gina@example.com'")
-            .await,
-        0
-    );
+    // The invitation is queued with the account: a mail of its own kind, not a password reset
+    // the user never asked for, and no verification mail.
+    for (kind, n) in [("invite", 1), ("password_reset", 0), ("verify_email", 0)] {
+        assert_eq!(
+            app.db
+                .count(&format!(
+                    "mail_outbox WHERE kind = '{kind}' AND recipient = 'gina@example.com'"
+                ))
+                .await,
+            n,
+            "{kind}"
+        );
+    }
     // Nobody can sign in before a password is chosen.
     assert_problem(
         app.login("gina@example.com", PASSWORD).await,
@@ -1610,19 +1610,61 @@ async fn an_invited_user_without_a_password_chooses_one_through_the_emailed_link
     .await;
 
     let mail = sink.wait_for_mail_to("gina@example.com", 1).await;
+    assert_eq!(mail.subject, "Your new account on sesame.test");
+    assert!(mail.text.contains("Welcome!"), "{}", mail.text);
+    assert!(
+        mail.text
+            .contains("created an account for you with the address gina@example.com"),
+        "{}",
+        mail.text
+    );
+    assert!(
+        mail.text.contains("expires in 7 days"),
+        "the invite lifetime: {}",
+        mail.text
+    );
+    assert!(
+        !mail.text.contains("reset"),
+        "not the reset wording: {}",
+        mail.text
+    );
     let link = mail.expect_link();
-    assert!(link.contains("reset-password"), "{link}");
+    assert!(
+        link.starts_with("http://sesame.test/set-password?token="),
+        "{link}"
+    );
+    let path = link.trim_start_matches("http://sesame.test");
+    let page = app.get(path).await;
+    assert_eq!(page.status(), 200);
+    let page = page.text().await.unwrap();
+    assert!(page.contains("name=\"new_password\""), "{page}");
+
+    // The set-password page's form sets the first password.
     let chosen = "a passphrase she chose herself today";
+    let form = [
+        ("token", mail.token()),
+        ("new_password", chosen.to_owned()),
+        ("confirm_password", chosen.to_owned()),
+    ];
     let r = app
-        .post_json(
-            "/api/v1/auth/password/reset",
-            &json!({ "token": mail.token(), "new_password": chosen }),
+        .client
+        .post(app.url(path.split('?').next().unwrap()))
+        .header(
+            reqwest::header::CONTENT_TYPE,
+            "application/x-www-form-urlencoded",
         )
-        .await;
-    expect(r, 204).await;
+        .body(serde_urlencoded::to_string(form).unwrap())
+        .send()
+        .await
+        .unwrap();
+    let status = r.status();
+    let body = r.text().await.unwrap();
+    assert_eq!(status, 200, "{body}");
     let t = app.login("gina@example.com", chosen).await;
     let t = expect(t, 200).await;
     assert_eq!(t["user"]["id"], gina["id"]);
+    // The link reached her address: it is verified.
+    assert_eq!(t["user"]["email_verified"], true);
     // The link works once.
     let r = app
         .post_json(
@@ -1631,6 +1673,73 @@ async fn an_invited_user_without_a_password_chooses_one_through_the_emailed_link
         )
         .await;
     assert_problem(r, 400, "invalid_email_token").await;
+}
+
+async fn an_invitation_lasts_its_own_lifetime_in_the_users_language(b: Backend) {
+    let sink = SmtpSink::start().await;
+    let mut flags = sink.serve_flags().to_vec();
+    flags.extend_from_slice(&["--invite-token-ttl", "2d", "--reset-token-ttl", "1h"]);
+    let (app, admin) = admin_app_with(b, &flags).await;
+    let r = post(
+        &app,
+        USERS,
+        &admin.access,
+        &json!({ "email": "ines@example.com", "invite": "set_password", "locale": "es" }),
+    )
+    .await;
+    let ines = expect(r, 201).await;
+    assert_eq!(ines["locale"], "es");
+    let mail = sink.wait_for_mail_to("ines@example.com", 1).await;
+    assert_eq!(mail.subject, "Su nueva cuenta en sesame.test");
+    assert!(mail.text.contains("caduca en 2 días"), "{}", mail.text);
+    assert!(mail.html.contains("<html lang=\"es\">"), "{}", mail.html);
+
+    // Past the reset lifetime an invitation still works; past its own, it does not.
+    let r = post(
+        &app,
+        USERS,
+        &admin.access,
+        &json!({ "email": "juan@example.com", "invite": "set_password" }),
+    )
+    .await;
+    expect(r, 201).await;
+    let late = sink.wait_for_mail_to("juan@example.com", 1).await;
+    assert!(late.text.contains("expires in 2 days"), "{}", late.text);
+    app.clock.advance(Duration::from_secs(2 * 3600));
+    let r = app
+        .post_json(
+            "/api/v1/auth/password/reset",
+            &json!({ "token": mail.token(), "new_password": "a passphrase chosen in time" }),
+        )
+        .await;
+    expect(r, 204).await;
+    app.clock.advance(Duration::from_secs(2 * 86_400));
+    let r = app
+        .post_json(
+            "/api/v1/auth/password/reset",
+            &json!({ "token": late.token(), "new_password": "a passphrase chosen too late" }),
+        )
+        .await;
+    assert_problem(r, 400, "invalid_email_token").await;
+
+    // An admin can change the user's language; an unsupported one is refused. (The clock moved
+    // past the first access token's life.)
+    let admin = Caller::from_tokens(&app.tokens(ADMIN_EMAIL).await);
+    let path = format!("{USERS}/{}", s(&ines, "id"));
+    let r = patch(&app, &path, &admin.access, &json!({ "locale": "fr" })).await;
+    assert_eq!(expect(r, 200).await["locale"], "fr");
+    let r = patch(&app, &path, &admin.access, &json!({ "locale": "klingon" })).await;
+    let body = assert_problem(r, 422, "validation_failed").await;
+    assert_eq!(body["errors"][0]["code"], "unsupported_locale", "{body}");
+    let r = post(
+        &app,
+        USERS,
+        &admin.access,
+        &json!({ "email": "x@example.com", "invite": "set_password", "locale": "xx" }),
+    )
+    .await;
+    let body = assert_problem(r, 422, "validation_failed").await;
+    assert_eq!(body["errors"][0]["code"], "unsupported_locale", "{body}");
 }
 
 async fn an_invitation_to_verify_sends_a_verification_mail_unless_already_verified(b: Backend) {
@@ -2248,6 +2357,7 @@ crate::on_every_backend!(
     paging_while_users_are_being_added_returns_every_earlier_user_exactly_once,
     an_admin_creates_users_with_a_password_under_the_password_policy,
     an_invited_user_without_a_password_chooses_one_through_the_emailed_link,
+    an_invitation_lasts_its_own_lifetime_in_the_users_language,
     an_invitation_to_verify_sends_a_verification_mail_unless_already_verified,
     a_user_is_read_and_deleted_by_id_and_unknown_ids_are_not_found,
     unlocking_a_user_lets_them_log_in_again_at_once,

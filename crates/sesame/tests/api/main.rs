@@ -16,6 +16,7 @@ mod email;
 mod expiry;
 mod hardening;
 mod input;
+mod locales;
 mod lockout;
 mod lockout_race;
 mod metrics;

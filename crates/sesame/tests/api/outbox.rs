@@ -73,6 +73,7 @@ async fn two_nodes_delivering_one_outbox_send_each_message_exactly_once(b: Backe
             OutboundMail::new(
                 None,
                 &to,
+                sesame_domain::locale::Locale::En,
                 PasswordChanged { email: to.clone() },
                 sesame_domain::clock::now(),
             )

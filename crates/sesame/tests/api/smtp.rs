@@ -382,33 +382,39 @@ pub fn decode_quoted_printable(s: &str) -> String {
 
 /// Decodes an RFC 2047 encoded word if the whole value is one (`=?utf-8?b?…?=`).
 fn decode_header_value(v: &str) -> String {
-    let words: Vec<&str> = v.split_whitespace().collect();
-    if words.is_empty()
-        || !words
-            .iter()
-            .all(|w| w.starts_with("=?") && w.ends_with("?="))
-    {
-        return v.to_owned();
+    let encoded = |w: &str| w.len() > 4 && w.starts_with("=?") && w.ends_with("?=");
+    let decode = |w: &str| {
+        let inner = &w[2..w.len() - 2];
+        let mut it = inner.splitn(3, '?');
+        let (_charset, enc, text) = (it.next(), it.next().unwrap_or(""), it.next().unwrap_or(""));
+        if enc.eq_ignore_ascii_case("b") {
+            String::from_utf8(
+                base64::engine::general_purpose::STANDARD
+                    .decode(text)
+                    .expect("base64 encoded word"),
+            )
+            .unwrap()
+        } else {
+            decode_quoted_printable(&text.replace('_', " "))
+        }
+    };
+    // RFC 2047 §6.2: encoded words may stand among plain ones (lettre encodes only the words that
+    // need it); the white space between two adjacent encoded words is not part of the text.
+    let mut out = String::new();
+    let mut previous_encoded = false;
+    for (i, w) in v.split_whitespace().enumerate() {
+        let is_encoded = encoded(w);
+        if i > 0 && !(previous_encoded && is_encoded) {
+            out.push(' ');
+        }
+        if is_encoded {
+            out.push_str(&decode(w));
+        } else {
+            out.push_str(w);
+        }
+        previous_encoded = is_encoded;
     }
-    words
-        .iter()
-        .map(|w| {
-            let inner = &w[2..w.len() - 2];
-            let mut it = inner.splitn(3, '?');
-            let (_charset, enc, text) =
-                (it.next(), it.next().unwrap_or(""), it.next().unwrap_or(""));
-            if enc.eq_ignore_ascii_case("b") {
-                String::from_utf8(
-                    base64::engine::general_purpose::STANDARD
-                        .decode(text)
-                        .expect("base64 encoded word"),
-                )
-                .unwrap()
-            } else {
-                decode_quoted_printable(&text.replace('_', " "))
-            }
-        })
-        .collect()
+    out
 }
 
 /// Decodes a part body by its `Content-Transfer-Encoding`; line endings become `\n`.

@@ -42,6 +42,7 @@ fn new_user(email: &str, username: Option<&str>) -> NewUser {
         password_hash: "$argon2id$v=19$m=256,t=1,p=1$c29tZXNhbHQ$aGFzaA".into(),
         email_verified: false,
         roles: vec![],
+        locale: sesame_domain::locale::Locale::En,
         now: now(),
     }
 }
@@ -149,6 +150,7 @@ async fn a_profile_patch_changes_only_what_it_names(b: Backend) {
             sesame_domain::model::DisplayName::parse("New Name").unwrap(),
         )),
         username: None,
+        locale: None,
     };
     let after = s
         .update_profile(u.id, &patch, now())
@@ -160,6 +162,7 @@ async fn a_profile_patch_changes_only_what_it_names(b: Backend) {
     let clear = ProfilePatch {
         display_name: None,
         username: Some(None),
+        locale: None,
     };
     let after = s
         .update_profile(u.id, &clear, now())
@@ -439,6 +442,9 @@ async fn an_emailed_token_is_consumed_only_unexpired_and_for_its_own_purpose(b: 
         TokenEffect::ResetPassword {
             password_hash: "$argon2id$v=19$m=256,t=1,p=1$bmV3c2FsdA$bmV3aGFzaA".into(),
         },
+        TokenEffect::SetPassword {
+            password_hash: "$argon2id$v=19$m=256,t=1,p=1$aW52aXRl$aW52aXRl".into(),
+        },
         TokenEffect::ChangeEmail {
             new_email: Email::parse("new@example.com").unwrap(),
         },
@@ -446,6 +452,7 @@ async fn an_emailed_token_is_consumed_only_unexpired_and_for_its_own_purpose(b: 
     for purpose in [
         TokenPurpose::VerifyEmail,
         TokenPurpose::ResetPassword,
+        TokenPurpose::SetPassword,
         TokenPurpose::ChangeEmail,
     ] {
         let (token, record) = email_token_record(u.id, purpose);
@@ -484,13 +491,84 @@ fn mail_to(to: &str) -> OutboundMail {
     OutboundMail::new(
         None,
         to,
+        sesame_domain::locale::Locale::En,
         VerifyEmail {
             link: "x".into(),
             email: to.into(),
-            expires_in: "1 hour".into(),
+            expires_in: sesame_domain::mail::Lifetime::parse("1 hour").unwrap(),
         },
         now(),
     )
+}
+
+async fn a_users_locale_is_stored_and_changed_only_by_a_patch_naming_it(b: Backend) {
+    use sesame_domain::locale::Locale;
+    let db = TestDb::new(b).await;
+    let s = store(&db).await;
+    let mut new = new_user("loc@example.com", Some("loc"));
+    new.locale = Locale::De;
+    let u = s.insert_user(&new, None, None, None).await.unwrap();
+    assert_eq!(u.locale, Locale::De);
+    assert_eq!(
+        s.user_by_id(u.id).await.unwrap().unwrap().locale,
+        Locale::De
+    );
+    let rename = ProfilePatch {
+        display_name: Some(None),
+        username: None,
+        locale: None,
+    };
+    let after = s
+        .update_profile(u.id, &rename, now())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        after.locale,
+        Locale::De,
+        "a patch without a locale leaves it"
+    );
+    let relocate = ProfilePatch {
+        display_name: None,
+        username: None,
+        locale: Some(Locale::Fr),
+    };
+    let after = s
+        .update_profile(u.id, &relocate, now())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(after.locale, Locale::Fr);
+    assert_eq!(after.username.unwrap().as_str(), "loc");
+}
+
+async fn queued_mail_keeps_its_language_and_mail_from_before_languages_has_none(b: Backend) {
+    use sesame_domain::locale::Locale;
+    let db = TestDb::new(b).await;
+    let s = store(&db).await;
+    let mut german = mail_to("de@example.com");
+    german.locale = Locale::De;
+    s.enqueue_mail(&[german]).await.unwrap();
+    let t = now();
+    let claimed = s
+        .claim_mail(t, t + chrono::Duration::seconds(60), 10)
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), 1);
+    assert_eq!(claimed[0].locale, Some(Locale::De));
+    s.mail_sent(claimed[0].id, now()).await.unwrap();
+
+    // A row queued before the column existed holds NULL.
+    s.enqueue_mail(&[mail_to("old@example.com")]).await.unwrap();
+    db.exec("UPDATE mail_outbox SET locale = NULL WHERE recipient = 'old@example.com'")
+        .await;
+    let t = now();
+    let claimed = s
+        .claim_mail(t, t + chrono::Duration::seconds(60), 10)
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), 1);
+    assert_eq!(claimed[0].locale, None);
 }
 
 async fn a_delivered_mail_keeps_no_earlier_error(b: Backend) {
@@ -557,7 +635,7 @@ async fn queued_mail_is_claimed_as_its_typed_message_and_a_row_missing_a_field_d
         claimed[0].params,
         Message::VerifyEmail(VerifyEmail {
             email: "e@example.com".into(),
-            expires_in: "1 hour".into(),
+            expires_in: sesame_domain::mail::Lifetime::parse("1 hour").unwrap(),
             link: "x".into(),
         })
     );
@@ -737,6 +815,7 @@ async fn a_password_change_is_recorded_with_the_change_and_a_failed_one_leaves_n
     let mail = OutboundMail::new(
         Some(u.id),
         "pw@example.com",
+        sesame_domain::locale::Locale::En,
         PasswordChanged {
             email: "pw@example.com".into(),
         },
@@ -765,6 +844,7 @@ async fn a_password_change_is_recorded_with_the_change_and_a_failed_one_leaves_n
     let fresh_mail = OutboundMail::new(
         Some(u.id),
         "pw@example.com",
+        sesame_domain::locale::Locale::En,
         PasswordChanged {
             email: "pw@example.com".into(),
         },
@@ -940,6 +1020,8 @@ async fn a_pause_stored_before_the_account_column_existed_still_lists_its_accoun
 }
 
 crate::on_every_backend!(
+    a_users_locale_is_stored_and_changed_only_by_a_patch_naming_it,
+    queued_mail_keeps_its_language_and_mail_from_before_languages_has_none,
     only_a_paused_account_key_lists_its_account_as_locked,
     a_pause_stored_before_the_account_column_existed_still_lists_its_account,
     duplicates_are_reported_as_the_conflict_they_are,
