@@ -244,6 +244,17 @@ async fn check_views(
             load.assert_clean(&origin(app), &what);
             load.assert_renders(&what);
             assert_eq!(load.shown.lang, language.as_str(), "{what}: <html lang>");
+            // The emulation took: the page was laid out at this width and in this scheme.
+            assert_eq!(
+                load.shown.inner_width,
+                i64::from(width),
+                "{what}: innerWidth"
+            );
+            assert_eq!(
+                load.shown.dark,
+                scheme == Scheme::Dark,
+                "{what}: color scheme"
+            );
             if let (Some(dir), Locale::En) = (shots, language) {
                 let file = dir.join(format!("{name}-{width}-{}.png", scheme.as_str()));
                 tab.screenshot(&file).await;

@@ -71,7 +71,7 @@ pub struct Chromium {
     browser: tokio::sync::Mutex<Browser>,
     handler: tokio::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
     /// Removed after the browser has exited (field order: dropped last).
-    _profile: tempfile::TempDir,
+    profile: tempfile::TempDir,
 }
 
 impl Chromium {
@@ -101,6 +101,9 @@ impl Chromium {
                 "--disable-domain-reliability",
                 "--no-pings",
                 "--no-default-browser-check",
+                // No crash handler: it daemonizes (outside the browser's process tree) and
+                // there is nothing to report to.
+                "--disable-crashpad-for-testing",
             ])
             .build()
             .unwrap_or_else(|e| panic!("Chromium configuration: {e}"));
@@ -114,7 +117,7 @@ impl Chromium {
         Self {
             browser: tokio::sync::Mutex::new(browser),
             handler: tokio::sync::Mutex::new(Some(handler)),
-            _profile: profile,
+            profile,
         }
     }
 
@@ -162,7 +165,40 @@ impl Chromium {
             let _ = tokio::time::timeout(Duration::from_secs(10), &mut handler).await;
             handler.abort();
         }
+        // The helpers (zygotes, renderers, GPU and utility processes) exit after the browser
+        // process; wait for them, so the test leaves nothing running and the profile can go.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let mut left = processes_using(self.profile.path());
+        while !left.is_empty() && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            left = processes_using(self.profile.path());
+        }
+        for pid in left {
+            eprintln!("Chromium process {pid} outlived its browser; killing it");
+            let _ = std::process::Command::new("kill")
+                .args(["-KILL", &pid.to_string()])
+                .status();
+        }
     }
+}
+
+/// The live processes started on `profile` (every Chromium process carries
+/// `--user-data-dir=<profile>`; a zombie's command line reads empty, so it is not counted).
+/// Empty where there is no `/proc`.
+fn processes_using(profile: &Path) -> Vec<u32> {
+    let needle = format!("--user-data-dir={}", profile.display());
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline"))
+                .unwrap_or_default()
+                .split(|b| *b == 0)
+                .any(|arg| arg == needle.as_bytes())
+        })
+        .collect()
 }
 
 /// The colour scheme a page is shown in (`prefers-color-scheme`).
@@ -232,6 +268,8 @@ pub struct Shown {
     pub scroll_width: i64,
     /// `window.innerWidth`.
     pub inner_width: i64,
+    /// The page sees `prefers-color-scheme: dark`.
+    pub dark: bool,
     /// The body's rendered text.
     pub text: String,
 }
@@ -254,6 +292,7 @@ const SHOWN_JS: &str = r"(() => {
     h1_visible: visible,
     scroll_width: document.documentElement.scrollWidth,
     inner_width: innerWidth,
+    dark: matchMedia('(prefers-color-scheme: dark)').matches,
     text: document.body ? document.body.innerText : '',
   };
 })()";
