@@ -509,3 +509,76 @@ async fn an_invitation_link_lets_the_invited_user_choose_a_password_in_the_brows
         200
     );
 }
+
+/// A reset link that no longer works (here: already used), opened in the browser: submitting
+/// its form says so and offers a new link; typing the address there mails a fresh link, which
+/// then sets the password.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the pages branch (the new-link form)"]
+async fn a_dead_reset_link_offers_a_new_one_that_works_in_the_browser() {
+    let (app, sink) = app_with_sink(&[]).await;
+    let path = mailed_link(&app, &sink, Page::ResetPassword).await;
+    let token = crate::smtp::token_of(&path).expect("a token in the link");
+    let r = app
+        .post_json(
+            "/api/v1/auth/password/reset",
+            &serde_json::json!({ "token": token, "new_password": "the first new passphrase" }),
+        )
+        .await;
+    assert_eq!(r.status(), 204, "the link is used once through the API");
+    let origin = origin(&app);
+    let chromium = Chromium::launch().await;
+    chromium
+        .run(async {
+            let mut tab = chromium.tab().await;
+            tab.open(&app.url(&path)).await;
+            tab.type_into("#new_password", NEW_PASSWORD).await;
+            tab.type_into("#confirm_password", NEW_PASSWORD).await;
+            let dead = tab.click_and_wait("button[type=submit]").await;
+            dead.assert_clean(&origin, "dead link page");
+            dead.assert_renders("dead link page");
+            assert_eq!(dead.status, Some(400), "{}", dead.shown.text);
+
+            tab.type_into("#email", "reset@example.com").await;
+            let sent = tab.click_and_wait("button[type=submit]").await;
+            sent.assert_clean(&origin, "new link sent page");
+            sent.assert_renders("new link sent page");
+            assert_eq!(sent.status, Some(200), "{}", sent.shown.text);
+        })
+        .await;
+
+    let fresh = wait_for_fresh_link(&sink, "reset@example.com", &path).await;
+    let chromium = Chromium::launch().await;
+    chromium
+        .run(async {
+            let mut tab = chromium.tab().await;
+            let form = tab.open(&app.url(&fresh)).await;
+            tab.type_into("#new_password", NEW_PASSWORD).await;
+            tab.type_into("#confirm_password", NEW_PASSWORD).await;
+            let done = tab.click_and_wait("button[type=submit]").await;
+            assert_success_page(&tab, &done, &form, &origin, "password changed page").await;
+        })
+        .await;
+    assert_eq!(
+        app.login("reset@example.com", NEW_PASSWORD).await.status(),
+        200
+    );
+}
+
+/// Waits for a second reset link to `address`, other than `old`, and returns its path.
+async fn wait_for_fresh_link(sink: &SmtpSink, address: &str, old: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let fresh = sink
+            .messages_to(address)
+            .iter()
+            .filter_map(crate::smtp::Mail::link)
+            .map(|l| path_of(&l))
+            .find(|p| p.starts_with("/reset-password?") && p != old);
+        if let Some(path) = fresh {
+            return path;
+        }
+        assert!(Instant::now() < deadline, "no new reset link to {address}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}

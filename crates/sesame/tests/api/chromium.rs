@@ -21,6 +21,7 @@ use chromiumoxide::cdp::browser_protocol::log::{EventEntryAdded, LogEntryLevel, 
 use chromiumoxide::cdp::browser_protocol::network::{
     EventRequestWillBeSent, EventResponseReceived, Headers, ResourceType, SetExtraHttpHeadersParams,
 };
+use chromiumoxide::cdp::browser_protocol::page::Viewport;
 use chromiumoxide::cdp::js_protocol::runtime::{
     ConsoleApiCalledType, EventConsoleApiCalled, EventExceptionThrown,
 };
@@ -388,9 +389,26 @@ impl Tab {
             .unwrap_or_else(|e| panic!("the value of `{expression}`: {e}"))
     }
 
-    /// Writes a PNG of the whole page to `path`.
+    /// Writes a PNG of the whole page, as laid out in the current view, to `path`. (Not
+    /// chromiumoxide's `full_page`, which lays the page out again as a desktop page of its
+    /// content's size and then drops the view's emulation.)
     pub async fn screenshot(&self, path: &Path) {
-        let params = ScreenshotParams::builder().full_page(true).build();
+        let size = self
+            .page
+            .layout_metrics()
+            .await
+            .expect("Page.getLayoutMetrics")
+            .css_content_size;
+        let params = ScreenshotParams::builder()
+            .capture_beyond_viewport(true)
+            .clip(Viewport {
+                x: 0.0,
+                y: 0.0,
+                width: size.width,
+                height: size.height,
+                scale: 1.0,
+            })
+            .build();
         self.page
             .save_screenshot(params, path)
             .await
