@@ -418,6 +418,10 @@ impl Tab {
     /// Starts `navigation`, waits until a new document has loaded, and records what happened
     /// since it began.
     async fn navigate(&mut self, navigation: Navigation<'_>) -> Load {
+        let what = match navigation {
+            Navigation::Open(url) => format!("opening {url}"),
+            Navigation::Click(selector) => format!("clicking `{selector}`"),
+        };
         self.page
             .evaluate_expression(MARK_OLD)
             .await
@@ -458,7 +462,7 @@ impl Tab {
             }
             assert!(
                 Instant::now() < deadline,
-                "no new page loaded within {DEADLINE:?}"
+                "no new page loaded within {DEADLINE:?} of {what}"
             );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
