@@ -1,22 +1,35 @@
-//! The command line: `serve`, `migrate up|down|status`, `users create`, `openapi`. Each
-//! subcommand parses its flags (and `SESAME_*` variables) and calls into library code; `users
-//! create` runs the admin service as the local operator ([`startup::operator`]).
+//! The command line: `serve`, `migrate up|down|status`, `users create|seed`, `openapi`,
+//! `completions`, `man`. Each subcommand parses its flags (and `SESAME_*` variables) and calls
+//! into library code; `users create` runs the admin service as the local operator
+//! ([`startup::operator`]).
+//!
+//! Owns what an operator reads: one `error:` line on stderr per failure (with the exit code; the
+//! log is for `serve`), validation failures named by field, rule and sentence, the list of
+//! migrations each `migrate` run applied or reverted, and the confirmation `migrate down` asks
+//! for. It does not decide the rules themselves (the domain does) nor how the schema changes
+//! (`storage`).
 
-use crate::config::{CommonConfig, ServeConfig};
+use crate::config::{CommonConfig, HashConfig, ServeConfig};
 use crate::startup::{self, Application, StartupError};
-use clap::{Parser, Subcommand};
+use crate::storage::MigrationStatus;
+use clap::{CommandFactory, Parser, Subcommand};
 use sesame_domain::clock::{Clock, SystemClock};
 use sesame_domain::model::{DisplayName, Email, RoleName, Username};
 use sesame_domain::password::Password;
 use sesame_domain::service::Registration;
-use std::io::BufRead;
+use sesame_domain::{AuthError, FieldError};
+use std::io::{BufRead, IsTerminal, Write};
 use std::process::ExitCode;
 
 #[derive(Debug, Parser)]
 #[command(
     name = "sesame",
     version,
-    about = "Sesame: a self-hosted authentication server"
+    about = "Sesame: a self-hosted authentication server",
+    long_about = "Sesame: a self-hosted authentication server.\n\nEvery flag can also be set \
+                  through the environment variable named beside it (flags win). Run \
+                  `sesame <COMMAND> --help` for a command's own flags.",
+    subcommand_help_heading = "Commands"
 )]
 pub struct Cli {
     #[command(flatten)]
@@ -27,7 +40,7 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run the HTTP server.
+    /// Run the HTTP server (applies pending migrations first unless --auto-migrate false).
     Serve(Box<ServeConfig>),
     /// Manage the database schema.
     Migrate {
@@ -41,16 +54,38 @@ pub enum Command {
     },
     /// Print the OpenAPI document (JSON).
     Openapi,
+    /// Print a shell completion script.
+    ///
+    /// E.g. `sesame completions bash > ~/.local/share/bash-completion/completions/sesame`.
+    Completions {
+        /// The shell to complete for.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page sesame(1) as roff.
+    ///
+    /// E.g. `sesame man > ~/.local/share/man/man1/sesame.1`, then `man sesame`.
+    Man {
+        /// Write sesame.1 and a page per subcommand (sesame-serve.1, …) into this folder instead.
+        #[arg(long, value_name = "DIR")]
+        dir: Option<std::path::PathBuf>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
 pub enum MigrateAction {
-    /// Apply every pending migration.
+    /// Apply every pending migration (creates a missing SQLite file) and list them.
     Up,
-    /// Revert the latest migration, or every migration after `--to VERSION` (`--to 0`: all).
+    /// Revert the latest migration, or every migration after `--to VERSION`, and list them.
+    /// Reverting deletes what those migrations hold (`--to 0`: every table, every user), so it
+    /// asks first on a terminal and needs `--yes` otherwise.
     Down {
-        #[arg(long)]
+        /// Keep the migrations up to this version and revert every later one (`0`: all).
+        #[arg(long, value_name = "VERSION")]
         to: Option<i64>,
+        /// Revert without asking (scripts; without it, a run off a terminal is refused).
+        #[arg(long, short = 'y')]
+        yes: bool,
     },
     /// List migrations and whether each is applied.
     Status,
@@ -61,21 +96,28 @@ pub enum UsersAction {
     /// Fill the database with many test users at once (for benchmarks and scale tests): emails
     /// `PREFIX<i>@seed.example`, usernames `PREFIX<i>`, all with one password (hashed once).
     Seed {
+        /// How many users to create.
         #[arg(long)]
         count: u64,
+        /// The start of every seeded email address and username.
         #[arg(long, default_value = "seed")]
         prefix: String,
         /// Password of every seeded user (test data only).
         #[arg(long, default_value = "seed passphrase for load tests 42")]
         password: String,
+        #[command(flatten)]
+        hashing: HashConfig,
     },
     /// Create a user (email marked verified: the operator vouches for it). The password is read
-    /// from the first line of standard input.
+    /// from the first line of standard input and must pass the password policy.
     Create {
+        /// The user's email address; they log in with it.
         #[arg(long)]
         email: String,
+        /// A username they can log in with instead of the email address (optional).
         #[arg(long)]
         username: Option<String>,
+        /// The name shown for them, e.g. in the admin API (optional).
         #[arg(long)]
         display_name: Option<String>,
         /// Grant the `admin` role.
@@ -84,6 +126,8 @@ pub enum UsersAction {
         /// Read the password from standard input (required: passwords never go in arguments).
         #[arg(long, required = true)]
         password_stdin: bool,
+        #[command(flatten)]
+        hashing: HashConfig,
     },
 }
 
@@ -93,16 +137,59 @@ enum CliError {
     Startup(#[from] StartupError),
     #[error("{0}")]
     Input(String),
+    /// Input the domain refused: the rules are named, not "the request has invalid fields".
+    #[error("{}", invalid_fields(.0))]
+    Invalid(Vec<FieldError>),
     #[error(transparent)]
-    Auth(#[from] sesame_domain::AuthError),
+    Auth(AuthError),
     #[error(transparent)]
     Io(#[from] std::io::Error),
+    /// An operation that deletes data was not confirmed.
+    #[error("{0}")]
+    NotConfirmed(String),
 }
 
-/// Parses the command line and runs the chosen subcommand.
+impl From<FieldError> for CliError {
+    fn from(e: FieldError) -> Self {
+        Self::Invalid(vec![e])
+    }
+}
+
+impl From<AuthError> for CliError {
+    fn from(e: AuthError) -> Self {
+        match e {
+            AuthError::Validation(rules) => Self::Invalid(rules),
+            other => Self::Auth(other),
+        }
+    }
+}
+
+/// `password: a password must not contain … (rule contains_email)`, one per failed rule.
+fn invalid_fields(rules: &[FieldError]) -> String {
+    rules
+        .iter()
+        .map(|r| format!("{}: {} (rule {})", r.field, r.message, r.code))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// Parses the command line and runs the chosen subcommand. A failure is printed once, as an
+/// `error:` line on stderr, and ends the process with a non-zero exit code.
 #[must_use]
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let Cli { common, command } = Cli::parse();
+    // The commands that only print need neither a runtime nor a log.
+    let job = match command {
+        Command::Completions { shell } => {
+            clap_complete::generate(shell, &mut Cli::command(), "sesame", &mut std::io::stdout());
+            return ExitCode::SUCCESS;
+        }
+        Command::Man { dir } => return report(man(dir.as_deref())),
+        Command::Openapi => return report(openapi()),
+        Command::Serve(cfg) => Job::Serve(cfg),
+        Command::Migrate { action } => Job::Migrate(action),
+        Command::Users { action } => Job::Users(action),
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -113,30 +200,63 @@ pub fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(cli)) {
+    report(runtime.block_on(run(&common, job)))
+}
+
+/// The commands that work on the database (and so run on the async runtime, with a log).
+enum Job {
+    Serve(Box<ServeConfig>),
+    Migrate(MigrateAction),
+    Users(UsersAction),
+}
+
+/// The one place a failure is shown: not also logged, so it is never printed twice.
+fn report(outcome: Result<(), CliError>) -> ExitCode {
+    match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            tracing::error!(error = %e, "sesame failed");
             eprintln!("error: {e}");
             ExitCode::FAILURE
         }
     }
 }
 
-async fn run(cli: Cli) -> Result<(), CliError> {
-    crate::telemetry::init(&cli.common);
-    match cli.command {
-        Command::Serve(mut cfg) => serve(&cli.common, &mut cfg).await,
-        Command::Migrate { action } => migrate(&cli.common, action).await,
-        Command::Users { action } => users(&cli.common, action).await,
-        Command::Openapi => {
-            let doc = crate::http::openapi()
-                .to_pretty_json()
-                .map_err(|e| CliError::Input(e.to_string()))?;
-            println!("{doc}");
-            Ok(())
+async fn run(common: &CommonConfig, job: Job) -> Result<(), CliError> {
+    match job {
+        Job::Serve(_) => crate::telemetry::init(common),
+        Job::Migrate(_) | Job::Users(_) => crate::telemetry::init_on_stderr(common),
+    }
+    match job {
+        Job::Serve(mut cfg) => serve(common, &mut cfg).await,
+        Job::Migrate(action) => migrate(common, action).await,
+        Job::Users(action) => users(common, action).await,
+    }
+}
+
+fn openapi() -> Result<(), CliError> {
+    let doc = crate::http::openapi()
+        .to_pretty_json()
+        .map_err(|e| CliError::Input(e.to_string()))?;
+    println!("{doc}");
+    Ok(())
+}
+
+/// The manual: sesame(1) on stdout, or every page (one per subcommand too) into `dir`.
+fn man(dir: Option<&std::path::Path>) -> Result<(), CliError> {
+    // `help` is no page of its own (`generate_to` leaves it out too).
+    let cmd = Cli::command().disable_help_subcommand(true);
+    match dir {
+        Some(dir) => {
+            std::fs::create_dir_all(dir)?;
+            clap_mangen::generate_to(cmd, dir)?;
+        }
+        None => {
+            let mut out = std::io::stdout().lock();
+            clap_mangen::Man::new(cmd).render(&mut out)?;
+            out.flush()?;
         }
     }
+    Ok(())
 }
 
 async fn serve(common: &CommonConfig, cfg: &mut ServeConfig) -> Result<(), CliError> {
@@ -154,16 +274,16 @@ async fn serve(common: &CommonConfig, cfg: &mut ServeConfig) -> Result<(), CliEr
 
 async fn seed(
     common: &CommonConfig,
+    hashing: &HashConfig,
     count: u64,
     prefix: &str,
     password: &str,
 ) -> Result<(), CliError> {
-    let bad = |e: sesame_domain::FieldError| CliError::Input(e.to_string());
-    let password = Password::parse(password).map_err(bad)?;
-    let db = startup::connect(common).await?;
+    let password = Password::parse(password)?;
+    let db = startup::open_existing(common).await?;
     db.migrate_up().await.map_err(StartupError::from)?;
     let store = db.into_store();
-    let hasher = startup::hasher(common, 1, 1).await?;
+    let hasher = startup::hasher(hashing, 1, 1).await?;
     let hash = hasher.hash(&password).await?;
     let started = std::time::Instant::now();
     let batch = 10_000u64;
@@ -176,8 +296,8 @@ async fn seed(
             .map(|i| {
                 Ok(sesame_domain::model::NewUser {
                     id: sesame_domain::model::UserId::new(),
-                    email: Email::parse(&format!("{prefix}{i}@seed.example")).map_err(bad)?,
-                    username: Some(Username::parse(&format!("{prefix}{i}")).map_err(bad)?),
+                    email: Email::parse(&format!("{prefix}{i}@seed.example"))?,
+                    username: Some(Username::parse(&format!("{prefix}{i}"))?),
                     display_name: None,
                     password_hash: hash.clone(),
                     email_verified: true,
@@ -189,7 +309,7 @@ async fn seed(
         store
             .bulk_insert_users(&users)
             .await
-            .map_err(sesame_domain::AuthError::from)?;
+            .map_err(AuthError::from)?;
         done += n;
         if done.is_multiple_of(100_000) || done == count {
             println!("{done} users");
@@ -221,15 +341,39 @@ async fn shutdown_signal() {
 }
 
 async fn migrate(common: &CommonConfig, action: MigrateAction) -> Result<(), CliError> {
-    let db = startup::connect(common).await?;
+    let db = match action {
+        // Only `up` builds a schema, so only `up` may create a missing SQLite file.
+        MigrateAction::Up => startup::connect(common).await?,
+        MigrateAction::Down { .. } | MigrateAction::Status => {
+            startup::open_existing(common).await?
+        }
+    };
     match action {
         MigrateAction::Up => {
-            db.migrate_up().await.map_err(StartupError::from)?;
-            println!("migrations applied");
+            let applied = db.migrate_up().await.map_err(StartupError::from)?;
+            let version = schema_version(&db).await?;
+            if applied.is_empty() {
+                println!("no pending migrations; schema at version {version}");
+            } else {
+                for m in &applied {
+                    println!("applied  {:>4}  {}", m.version, m.description);
+                }
+                println!("schema at version {version}");
+            }
         }
-        MigrateAction::Down { to } => {
-            db.migrate_down(to).await.map_err(StartupError::from)?;
-            println!("migrations reverted");
+        MigrateAction::Down { to, yes } => {
+            let plan = db.down_plan(to).await.map_err(StartupError::from)?;
+            if plan.is_empty() {
+                let version = schema_version(&db).await?;
+                println!("nothing to revert; schema at version {version}");
+                return Ok(());
+            }
+            confirm_down(&plan, yes)?;
+            let reverted = db.migrate_down(to).await.map_err(StartupError::from)?;
+            for m in &reverted {
+                println!("reverted {:>4}  {}", m.version, m.description);
+            }
+            println!("schema at version {}", schema_version(&db).await?);
         }
         MigrateAction::Status => {
             for m in db.status().await.map_err(StartupError::from)? {
@@ -241,41 +385,111 @@ async fn migrate(common: &CommonConfig, action: MigrateAction) -> Result<(), Cli
     Ok(())
 }
 
+/// The highest applied migration (0: none).
+async fn schema_version(db: &crate::storage::Database) -> Result<i64, CliError> {
+    Ok(db
+        .status()
+        .await
+        .map_err(StartupError::from)?
+        .iter()
+        .filter(|m| m.applied)
+        .map(|m| m.version)
+        .max()
+        .unwrap_or(0))
+}
+
+/// Reverting a migration deletes what it holds (its tables and columns with their rows; the
+/// first one holds every user), so `migrate down` goes ahead only with `--yes` or a "yes" typed
+/// on a terminal. Off a terminal without `--yes` (a script, a pipe) it refuses.
+fn confirm_down(plan: &[MigrationStatus], yes: bool) -> Result<(), CliError> {
+    if yes {
+        return Ok(());
+    }
+    let noun = if plan.len() == 1 {
+        "migration"
+    } else {
+        "migrations"
+    };
+    let list = format!(
+        "{noun} {}",
+        plan.iter()
+            .map(|m| format!("{} ({})", m.version, m.description))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let what = if plan.iter().any(|m| m.version == 1) {
+        "every table and all the data in them, every user included"
+    } else if plan.len() == 1 {
+        "the tables and columns it added, with the data in them"
+    } else {
+        "the tables and columns they added, with the data in them"
+    };
+    let stdin = std::io::stdin();
+    if !stdin.is_terminal() {
+        return Err(CliError::NotConfirmed(format!(
+            "`migrate down` would revert {list}, deleting {what}; nothing was reverted. \
+             Run it again with --yes to go ahead"
+        )));
+    }
+    eprint!("This reverts {list}, deleting {what}.\nType yes to go ahead: ");
+    std::io::stderr().flush()?;
+    let mut answer = String::new();
+    // A blocking read on the runtime's thread is fine here: nothing else runs meanwhile.
+    stdin.lock().read_line(&mut answer)?;
+    if answer.trim() == "yes" {
+        Ok(())
+    } else {
+        Err(CliError::NotConfirmed(
+            "not confirmed; nothing was reverted".into(),
+        ))
+    }
+}
+
 async fn users(common: &CommonConfig, action: UsersAction) -> Result<(), CliError> {
-    let (email, username, display_name, admin) = match action {
+    let (email, username, display_name, admin, hashing) = match action {
         UsersAction::Create {
             email,
             username,
             display_name,
             admin,
             password_stdin: _,
-        } => (email, username, display_name, admin),
+            hashing,
+        } => (email, username, display_name, admin, hashing),
         UsersAction::Seed {
             count,
             prefix,
             password,
-        } => return seed(common, count, &prefix, &password).await,
+            hashing,
+        } => return seed(common, &hashing, count, &prefix, &password).await,
     };
     let mut line = String::new();
     std::io::stdin().lock().read_line(&mut line)?;
     let password = line.trim_end_matches(['\r', '\n']);
-    let bad = |e: sesame_domain::FieldError| CliError::Input(e.to_string());
+    // Every field is checked before anything is refused, so one run names every problem.
+    let mut invalid = Vec::new();
+    let email = noted(Email::parse(&email), &mut invalid);
+    let username = noted(
+        username.as_deref().map(Username::parse).transpose(),
+        &mut invalid,
+    );
+    let display_name = noted(
+        display_name.as_deref().map(DisplayName::parse).transpose(),
+        &mut invalid,
+    );
+    let password = noted(Password::parse(password), &mut invalid);
+    let (Some(email), Some(username), Some(display_name), Some(password)) =
+        (email, username, display_name, password)
+    else {
+        return Err(CliError::Invalid(invalid));
+    };
     let reg = Registration {
-        email: Email::parse(&email).map_err(bad)?,
-        username: username
-            .as_deref()
-            .map(Username::parse)
-            .transpose()
-            .map_err(bad)?,
-        display_name: display_name
-            .as_deref()
-            .map(DisplayName::parse)
-            .transpose()
-            .map_err(bad)?,
-        password: Password::parse(password).map_err(bad)?,
+        email,
+        username,
+        display_name,
+        password,
     };
     // The shell user holds the database and the configuration: the local operator.
-    let operator = startup::operator(common).await?;
+    let operator = startup::operator(common, &hashing).await?;
     let roles = if admin {
         vec![RoleName::admin()]
     } else {
@@ -289,4 +503,9 @@ async fn users(common: &CommonConfig, action: UsersAction) -> Result<(), CliErro
         if admin { " with role admin" } else { "" }
     );
     Ok(())
+}
+
+/// The value, or `None` with its error added to `invalid`.
+fn noted<T>(parsed: Result<T, FieldError>, invalid: &mut Vec<FieldError>) -> Option<T> {
+    parsed.map_err(|e| invalid.push(e)).ok()
 }

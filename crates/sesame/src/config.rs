@@ -8,7 +8,6 @@
 use crate::secret::Secret;
 use clap::{Args, ValueEnum};
 use std::fmt;
-use std::net::SocketAddr;
 use std::time::Duration;
 
 /// A database URL whose password, if any, is hidden in `Debug`.
@@ -56,7 +55,65 @@ impl std::str::FromStr for DatabaseUrl {
     }
 }
 
-/// Parses `500ms`, `30s`, `15m`, `12h`, `30d`, or a bare number of seconds.
+/// Where `serve` listens: `HOST:PORT`, the host an IP address (`127.0.0.1`, `0.0.0.0`, `[::1]`)
+/// or a name (`localhost`). A name is resolved when the listener is bound (the first of its
+/// addresses that can be bound wins), not when the flag is read.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ListenAddr(String);
+
+impl ListenAddr {
+    /// The `HOST:PORT` text, as `tokio::net::TcpListener::bind` takes it.
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for ListenAddr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Debug for ListenAddr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+impl std::str::FromStr for ListenAddr {
+    type Err = String;
+
+    fn from_str(raw: &str) -> Result<Self, Self::Err> {
+        let s = raw.trim();
+        if s.parse::<std::net::SocketAddr>().is_ok() {
+            return Ok(Self(s.to_owned()));
+        }
+        let form = || {
+            format!("`{raw}` is not HOST:PORT (e.g. 127.0.0.1:8080, [::1]:8080 or localhost:8080)")
+        };
+        let (host, port) = s.rsplit_once(':').ok_or_else(form)?;
+        port.parse::<u16>()
+            .map_err(|_| format!("`{raw}`: the port must be a number from 0 to 65535"))?;
+        // Not an IP address, so a host name (RFC 1123 section 2.1 labels). A bare IPv6 address
+        // (`::1:8080`) lands here and is refused: it needs brackets (`[::1]:8080`).
+        let name_ok = !host.is_empty()
+            && host.len() <= 253
+            && host.split('.').all(|label| {
+                !label.is_empty()
+                    && label.len() <= 63
+                    && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+                    && !label.starts_with('-')
+                    && !label.ends_with('-')
+            });
+        if !name_ok {
+            return Err(form());
+        }
+        Ok(Self(s.to_owned()))
+    }
+}
+
+/// Parses `500ms`, `30s`, `15m`, `12h` or `30d`.
 ///
 /// # Errors
 /// A message naming the accepted forms.
@@ -101,15 +158,30 @@ pub enum JwtAlg {
     Hs256,
 }
 
+/// The `--help` headings, so that `serve --help` reads as groups and the man page has a section
+/// per group. Global flags (every subcommand) carry "(every command)" in theirs.
+pub mod heading {
+    pub const DATABASE_GLOBAL: &str = "Database (every command)";
+    pub const LOGGING_GLOBAL: &str = "Logging (every command)";
+    pub const HTTP: &str = "HTTP";
+    pub const TOKENS: &str = "Tokens and sessions";
+    pub const MAIL: &str = "Mail";
+    pub const ABUSE: &str = "Abuse protection";
+    pub const PASSWORDS: &str = "Passwords and hashing";
+    pub const STARTUP: &str = "Startup";
+}
+
 /// Settings shared by every subcommand: where the data lives and how to log.
 #[derive(Debug, Clone, Args)]
 pub struct CommonConfig {
-    /// Database URL: sqlite://PATH (created if missing) or postgres://USER:PASS@HOST/DB.
+    /// Database URL: sqlite://PATH (the file is created by `serve` and `migrate up` only) or
+    /// postgres://USER:PASS@HOST/DB.
     #[arg(
         long,
         env = "SESAME_DATABASE_URL",
         default_value = "sqlite://sesame.db",
-        global = true
+        global = true,
+        help_heading = heading::DATABASE_GLOBAL
     )]
     pub database_url: DatabaseUrl,
 
@@ -118,7 +190,8 @@ pub struct CommonConfig {
         long,
         env = "SESAME_DATABASE_MAX_CONNECTIONS",
         default_value_t = 10,
-        global = true
+        global = true,
+        help_heading = heading::DATABASE_GLOBAL
     )]
     pub database_max_connections: u32,
 
@@ -129,7 +202,8 @@ pub struct CommonConfig {
         env = "SESAME_DATABASE_ACQUIRE_TIMEOUT",
         default_value = "3s",
         value_parser = parse_duration,
-        global = true
+        global = true,
+        help_heading = heading::DATABASE_GLOBAL
     )]
     pub database_acquire_timeout: Duration,
 
@@ -140,24 +214,42 @@ pub struct CommonConfig {
         env = "SESAME_DATABASE_STATEMENT_TIMEOUT",
         default_value = "10s",
         value_parser = parse_duration,
-        global = true
+        global = true,
+        help_heading = heading::DATABASE_GLOBAL
     )]
     pub database_statement_timeout: Duration,
 
     /// Log format; default: json when stdout is not a terminal, pretty when it is.
-    #[arg(long, env = "SESAME_LOG_FORMAT", value_enum, global = true)]
+    #[arg(
+        long,
+        env = "SESAME_LOG_FORMAT",
+        value_enum,
+        global = true,
+        help_heading = heading::LOGGING_GLOBAL
+    )]
     pub log_format: Option<LogFormat>,
 
     /// Log filter, e.g. `info` or `sesame=debug,sqlx=warn`.
-    #[arg(long, env = "SESAME_LOG_LEVEL", default_value = "info", global = true)]
+    #[arg(
+        long,
+        env = "SESAME_LOG_LEVEL",
+        default_value = "info",
+        global = true,
+        help_heading = heading::LOGGING_GLOBAL
+    )]
     pub log_level: String,
+}
 
+/// argon2id parameters of new password hashes: for the commands that hash (`serve`, `users
+/// create`, `users seed`).
+#[derive(Debug, Clone, Args)]
+pub struct HashConfig {
     /// argon2id memory cost in KiB (OWASP: 19456).
     #[arg(
         long,
         env = "SESAME_ARGON2_MEMORY_KIB",
         default_value_t = 19_456,
-        global = true
+        help_heading = heading::PASSWORDS
     )]
     pub argon2_memory_kib: u32,
 
@@ -166,7 +258,7 @@ pub struct CommonConfig {
         long,
         env = "SESAME_ARGON2_ITERATIONS",
         default_value_t = 2,
-        global = true
+        help_heading = heading::PASSWORDS
     )]
     pub argon2_iterations: u32,
 
@@ -175,7 +267,7 @@ pub struct CommonConfig {
         long,
         env = "SESAME_ARGON2_PARALLELISM",
         default_value_t = 1,
-        global = true
+        help_heading = heading::PASSWORDS
     )]
     pub argon2_parallelism: u32,
 }
@@ -183,35 +275,35 @@ pub struct CommonConfig {
 /// Settings of the HTTP server.
 #[derive(Debug, Clone, Args)]
 pub struct ServeConfig {
-    /// Address to listen on (host:port).
-    #[arg(long, env = "SESAME_LISTEN", default_value = "127.0.0.1:8080")]
-    pub listen: SocketAddr,
+    /// Address to listen on: HOST:PORT, where HOST is an IP address (`0.0.0.0`, `[::1]`) or a
+    /// name (`localhost`) resolved when the server starts.
+    #[arg(long, env = "SESAME_LISTEN", default_value = "127.0.0.1:8080", help_heading = heading::HTTP)]
+    pub listen: ListenAddr,
 
     /// Public base URL of this service: the token issuer (`iss`) and the base of links.
     #[arg(
         long,
         env = "SESAME_PUBLIC_URL",
-        default_value = "http://127.0.0.1:8080"
-    )]
+        default_value = "http://127.0.0.1:8080", help_heading = heading::HTTP)]
     pub public_url: String,
 
     /// Access-token lifetime.
-    #[arg(long, env = "SESAME_ACCESS_TOKEN_TTL", default_value = "15m", value_parser = parse_duration)]
+    #[arg(long, env = "SESAME_ACCESS_TOKEN_TTL", default_value = "15m", value_parser = parse_duration, help_heading = heading::TOKENS)]
     pub access_token_ttl: Duration,
 
     /// Refresh-token (session) lifetime; every refresh slides it forward.
-    #[arg(long, env = "SESAME_REFRESH_TOKEN_TTL", default_value = "30d", value_parser = parse_duration)]
+    #[arg(long, env = "SESAME_REFRESH_TOKEN_TTL", default_value = "30d", value_parser = parse_duration, help_heading = heading::TOKENS)]
     pub refresh_token_ttl: Duration,
 
     /// How long a rotated refresh token may still be presented (concurrent tabs) before reuse
     /// is treated as theft and the session revoked.
-    #[arg(long, env = "SESAME_REFRESH_REUSE_GRACE", default_value = "10s", value_parser = parse_duration)]
+    #[arg(long, env = "SESAME_REFRESH_REUSE_GRACE", default_value = "10s", value_parser = parse_duration, help_heading = heading::TOKENS)]
     pub refresh_reuse_grace: Duration,
 
     /// How long a node may answer "is this session live" from memory. Logout, revocation and
     /// account changes invalidate at once (on every node through PostgreSQL NOTIFY); this only
     /// bounds staleness if a notification is lost. `0s` turns the cache off.
-    #[arg(long, env = "SESAME_SESSION_CACHE_TTL", default_value = "10s", value_parser = parse_duration)]
+    #[arg(long, env = "SESAME_SESSION_CACHE_TTL", default_value = "10s", value_parser = parse_duration, help_heading = heading::TOKENS)]
     pub session_cache_ttl: Duration,
 
     /// Access-token signing algorithm.
@@ -219,51 +311,53 @@ pub struct ServeConfig {
         long,
         env = "SESAME_JWT_ALGORITHM",
         value_enum,
-        default_value = "EdDSA"
-    )]
+        default_value = "EdDSA", help_heading = heading::TOKENS)]
     pub jwt_algorithm: JwtAlg,
 
     /// HS256 signing secret, at least 32 bytes (required with SESAME_JWT_ALGORITHM=HS256).
-    #[arg(long, env = "SESAME_SECRET_KEY", hide_env_values = true)]
+    #[arg(long, env = "SESAME_SECRET_KEY", hide_env_values = true, help_heading = heading::TOKENS)]
     pub secret_key: Option<Secret>,
 
     /// Expected and issued `aud` claim.
-    #[arg(long, env = "SESAME_JWT_AUDIENCE", default_value = "sesame")]
+    #[arg(long, env = "SESAME_JWT_AUDIENCE", default_value = "sesame", help_heading = heading::TOKENS)]
     pub jwt_audience: String,
 
     /// Clock-skew leeway when checking `exp`.
-    #[arg(long, env = "SESAME_JWT_LEEWAY", default_value = "5s", value_parser = parse_duration)]
+    #[arg(long, env = "SESAME_JWT_LEEWAY", default_value = "5s", value_parser = parse_duration, help_heading = heading::TOKENS)]
     pub jwt_leeway: Duration,
 
     /// Run pending migrations when the server starts.
-    #[arg(long, env = "SESAME_AUTO_MIGRATE", default_value_t = true, action = clap::ArgAction::Set)]
+    #[arg(long, env = "SESAME_AUTO_MIGRATE", default_value_t = true, action = clap::ArgAction::Set, help_heading = heading::STARTUP)]
     pub auto_migrate: bool,
 
     /// Password hashes computed at once; default: the number of CPU cores.
-    #[arg(long, env = "SESAME_HASH_WORKERS")]
+    #[arg(long, env = "SESAME_HASH_WORKERS", help_heading = heading::PASSWORDS)]
     pub hash_workers: Option<usize>,
 
     /// Password hashes admitted at once (running plus queued); beyond it, 503 with Retry-After.
-    #[arg(long, env = "SESAME_HASH_QUEUE", default_value_t = 256)]
+    #[arg(long, env = "SESAME_HASH_QUEUE", default_value_t = 256, help_heading = heading::PASSWORDS)]
     pub hash_queue: usize,
 
     /// Failed logins in a row before sign-in pauses for the account (or unknown name).
-    #[arg(long, env = "SESAME_LOCKOUT_THRESHOLD", default_value_t = 5)]
+    #[arg(long, env = "SESAME_LOCKOUT_THRESHOLD", default_value_t = 5, help_heading = heading::ABUSE)]
     pub lockout_threshold: u32,
 
     /// First pause; it doubles with every further failure.
-    #[arg(long, env = "SESAME_LOCKOUT_BASE", default_value = "1m", value_parser = parse_duration)]
+    #[arg(long, env = "SESAME_LOCKOUT_BASE", default_value = "1m", value_parser = parse_duration, help_heading = heading::ABUSE)]
     pub lockout_base: Duration,
 
     /// Longest pause.
-    #[arg(long, env = "SESAME_LOCKOUT_MAX", default_value = "1h", value_parser = parse_duration)]
+    #[arg(long, env = "SESAME_LOCKOUT_MAX", default_value = "1h", value_parser = parse_duration, help_heading = heading::ABUSE)]
     pub lockout_max: Duration,
 
     /// How long a known-device token is honoured after the sign-in that issued it (each sign-in
     /// renews it). A device presenting one is judged by its own failure streak, not the
     /// account's shared one.
-    #[arg(long, env = "SESAME_DEVICE_TOKEN_TTL", default_value = "90d", value_parser = parse_duration)]
+    #[arg(long, env = "SESAME_DEVICE_TOKEN_TTL", default_value = "90d", value_parser = parse_duration, help_heading = heading::ABUSE)]
     pub device_token_ttl: Duration,
+
+    #[command(flatten)]
+    pub hashing: HashConfig,
 
     #[command(flatten)]
     pub mail: MailConfig,
@@ -275,15 +369,15 @@ pub struct ServeConfig {
     pub abuse: AbuseConfig,
 
     /// Email of an admin to create at start when no active admin exists (container deployments).
-    #[arg(long, env = "SESAME_BOOTSTRAP_ADMIN_EMAIL")]
+    #[arg(long, env = "SESAME_BOOTSTRAP_ADMIN_EMAIL", help_heading = heading::STARTUP)]
     pub bootstrap_admin_email: Option<String>,
 
     /// Password of that admin. Prefer SESAME_BOOTSTRAP_ADMIN_PASSWORD_FILE.
-    #[arg(long, env = "SESAME_BOOTSTRAP_ADMIN_PASSWORD", hide_env_values = true)]
+    #[arg(long, env = "SESAME_BOOTSTRAP_ADMIN_PASSWORD", hide_env_values = true, help_heading = heading::STARTUP)]
     pub bootstrap_admin_password: Option<Secret>,
 
     /// A file holding that admin's password (first line), e.g. a mounted secret.
-    #[arg(long, env = "SESAME_BOOTSTRAP_ADMIN_PASSWORD_FILE")]
+    #[arg(long, env = "SESAME_BOOTSTRAP_ADMIN_PASSWORD_FILE", help_heading = heading::STARTUP)]
     pub bootstrap_admin_password_file: Option<std::path::PathBuf>,
 }
 
@@ -308,7 +402,7 @@ pub fn parse_quota(raw: &str) -> Result<crate::limits::Quota, String> {
 pub struct AbuseConfig {
     /// Redis for rate limits shared by every node (redis://[:PASS@]HOST:6379[/DB]); unset:
     /// each node limits in its own memory. The password is never logged.
-    #[arg(long, env = "SESAME_REDIS_URL", hide_env_values = true)]
+    #[arg(long, env = "SESAME_REDIS_URL", hide_env_values = true, help_heading = heading::ABUSE)]
     pub redis_url: Option<DatabaseUrl>,
 
     /// While Redis is unreachable: `open` limits from each node's memory (and logs it),
@@ -317,13 +411,12 @@ pub struct AbuseConfig {
         long,
         env = "SESAME_RATE_LIMIT_FAIL_MODE",
         value_enum,
-        default_value = "open"
-    )]
+        default_value = "open", help_heading = heading::ABUSE)]
     pub rate_limit_fail_mode: FailModeArg,
 
     /// Reverse proxies whose forwarding headers are believed (comma-separated CIDRs or IPs).
     /// Unset: the socket peer is the client.
-    #[arg(long, env = "SESAME_TRUSTED_PROXIES", default_value = "")]
+    #[arg(long, env = "SESAME_TRUSTED_PROXIES", default_value = "", help_heading = heading::ABUSE)]
     pub trusted_proxies: String,
 
     /// Which header the trusted proxies write: x-forwarded-for, forwarded, or
@@ -332,40 +425,39 @@ pub struct AbuseConfig {
         long,
         env = "SESAME_TRUSTED_PROXY_HEADER",
         value_enum,
-        default_value = "x-forwarded-for"
-    )]
+        default_value = "x-forwarded-for", help_heading = heading::ABUSE)]
     pub trusted_proxy_header: ProxyHeaderArg,
 
     /// Minimum zxcvbn strength score (0-4) of new passwords.
-    #[arg(long, env = "SESAME_PASSWORD_MIN_SCORE", default_value_t = 3)]
+    #[arg(long, env = "SESAME_PASSWORD_MIN_SCORE", default_value_t = 3, help_heading = heading::PASSWORDS)]
     pub password_min_score: u8,
 
     /// Logins per client IP.
-    #[arg(long, env = "SESAME_RATE_LOGIN_IP", default_value = "20/1m", value_parser = parse_quota)]
+    #[arg(long, env = "SESAME_RATE_LOGIN_IP", default_value = "20/1m", value_parser = parse_quota, help_heading = heading::ABUSE)]
     pub rate_login_ip: crate::limits::Quota,
     /// Logins per account name.
-    #[arg(long, env = "SESAME_RATE_LOGIN_ACCOUNT", default_value = "10/1m", value_parser = parse_quota)]
+    #[arg(long, env = "SESAME_RATE_LOGIN_ACCOUNT", default_value = "10/1m", value_parser = parse_quota, help_heading = heading::ABUSE)]
     pub rate_login_account: crate::limits::Quota,
     /// Registrations per client IP.
-    #[arg(long, env = "SESAME_RATE_REGISTER_IP", default_value = "10/1h", value_parser = parse_quota)]
+    #[arg(long, env = "SESAME_RATE_REGISTER_IP", default_value = "10/1h", value_parser = parse_quota, help_heading = heading::ABUSE)]
     pub rate_register_ip: crate::limits::Quota,
     /// Password-reset requests per client IP.
-    #[arg(long, env = "SESAME_RATE_FORGOT_IP", default_value = "10/1h", value_parser = parse_quota)]
+    #[arg(long, env = "SESAME_RATE_FORGOT_IP", default_value = "10/1h", value_parser = parse_quota, help_heading = heading::ABUSE)]
     pub rate_forgot_ip: crate::limits::Quota,
     /// Password-reset requests per email address.
-    #[arg(long, env = "SESAME_RATE_FORGOT_EMAIL", default_value = "3/1h", value_parser = parse_quota)]
+    #[arg(long, env = "SESAME_RATE_FORGOT_EMAIL", default_value = "3/1h", value_parser = parse_quota, help_heading = heading::ABUSE)]
     pub rate_forgot_email: crate::limits::Quota,
     /// Verification resends per client IP.
-    #[arg(long, env = "SESAME_RATE_RESEND_IP", default_value = "10/1h", value_parser = parse_quota)]
+    #[arg(long, env = "SESAME_RATE_RESEND_IP", default_value = "10/1h", value_parser = parse_quota, help_heading = heading::ABUSE)]
     pub rate_resend_ip: crate::limits::Quota,
     /// Verification resends per email address.
-    #[arg(long, env = "SESAME_RATE_RESEND_EMAIL", default_value = "3/1h", value_parser = parse_quota)]
+    #[arg(long, env = "SESAME_RATE_RESEND_EMAIL", default_value = "3/1h", value_parser = parse_quota, help_heading = heading::ABUSE)]
     pub rate_resend_email: crate::limits::Quota,
     /// Email-change requests per client IP.
-    #[arg(long, env = "SESAME_RATE_EMAIL_CHANGE_IP", default_value = "10/1h", value_parser = parse_quota)]
+    #[arg(long, env = "SESAME_RATE_EMAIL_CHANGE_IP", default_value = "10/1h", value_parser = parse_quota, help_heading = heading::ABUSE)]
     pub rate_email_change_ip: crate::limits::Quota,
     /// Email-change requests per user.
-    #[arg(long, env = "SESAME_RATE_EMAIL_CHANGE_USER", default_value = "5/1h", value_parser = parse_quota)]
+    #[arg(long, env = "SESAME_RATE_EMAIL_CHANGE_USER", default_value = "5/1h", value_parser = parse_quota, help_heading = heading::ABUSE)]
     pub rate_email_change_user: crate::limits::Quota,
 }
 
@@ -410,48 +502,48 @@ impl AbuseConfig {
 pub struct HttpConfig {
     /// Origins allowed to call the API from a browser, comma-separated and exact
     /// (`https://app.example.com,https://admin.example.com`). Empty: no cross-origin access.
-    #[arg(long, env = "SESAME_CORS_ORIGINS", value_delimiter = ',', num_args = 0..)]
+    #[arg(long, env = "SESAME_CORS_ORIGINS", value_delimiter = ',', num_args = 0.., help_heading = heading::HTTP)]
     pub cors_origins: Vec<String>,
 
     /// Browser mode: the refresh token travels in an HttpOnly cookie (with CSRF protection)
     /// instead of the response body.
-    #[arg(long, env = "SESAME_COOKIE_MODE", default_value_t = false, action = clap::ArgAction::Set)]
+    #[arg(long, env = "SESAME_COOKIE_MODE", default_value_t = false, action = clap::ArgAction::Set, help_heading = heading::HTTP)]
     pub cookie_mode: bool,
 
     /// When set, `GET /metrics` requires `Authorization: Bearer <this token>`; unset, it is open
     /// (it reveals only counts and timings per route template).
-    #[arg(long, env = "SESAME_METRICS_TOKEN", hide_env_values = true)]
+    #[arg(long, env = "SESAME_METRICS_TOKEN", hide_env_values = true, help_heading = heading::HTTP)]
     pub metrics_token: Option<Secret>,
 
     /// Largest request body in bytes.
-    #[arg(long, env = "SESAME_MAX_BODY_BYTES", default_value_t = 65_536)]
+    #[arg(long, env = "SESAME_MAX_BODY_BYTES", default_value_t = 65_536, help_heading = heading::HTTP)]
     pub max_body_bytes: usize,
 
     /// Largest request head (request line plus headers) in bytes; larger gets 431.
-    #[arg(long, env = "SESAME_MAX_HEADER_BYTES", default_value_t = 16_384)]
+    #[arg(long, env = "SESAME_MAX_HEADER_BYTES", default_value_t = 16_384, help_heading = heading::HTTP)]
     pub max_header_bytes: usize,
 
     /// Time a client has to send the request head.
-    #[arg(long, env = "SESAME_HEADER_READ_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    #[arg(long, env = "SESAME_HEADER_READ_TIMEOUT", default_value = "10s", value_parser = parse_duration, help_heading = heading::HTTP)]
     pub header_read_timeout: Duration,
 
     /// Time a client has to send the whole request body once its head is in (beyond: 408).
     /// The body is read before the request takes an in-flight permit.
-    #[arg(long, env = "SESAME_BODY_READ_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    #[arg(long, env = "SESAME_BODY_READ_TIMEOUT", default_value = "10s", value_parser = parse_duration, help_heading = heading::HTTP)]
     pub body_read_timeout: Duration,
 
     /// Longest time one request may take once its body is in (beyond: 408).
-    #[arg(long, env = "SESAME_REQUEST_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
+    #[arg(long, env = "SESAME_REQUEST_TIMEOUT", default_value = "30s", value_parser = parse_duration, help_heading = heading::HTTP)]
     pub request_timeout: Duration,
 
     /// Requests handled at once; beyond it, 503 at once instead of queueing.
-    #[arg(long, env = "SESAME_MAX_IN_FLIGHT", default_value_t = 1024)]
+    #[arg(long, env = "SESAME_MAX_IN_FLIGHT", default_value_t = 1024, help_heading = heading::HTTP)]
     pub max_in_flight: usize,
 
     /// Requests one client (one IPv4 address or IPv6 /64, behind trusted proxies the address
     /// they report) may have open at once, body reading included; beyond it, 429 at once.
     /// Default: a quarter of SESAME_MAX_IN_FLIGHT.
-    #[arg(long, env = "SESAME_MAX_IN_FLIGHT_PER_CLIENT")]
+    #[arg(long, env = "SESAME_MAX_IN_FLIGHT_PER_CLIENT", help_heading = heading::HTTP)]
     pub max_in_flight_per_client: Option<usize>,
 }
 
@@ -521,72 +613,71 @@ pub struct MailConfig {
     /// Base URL of the integrator's own pages for emailed links (`/verify-email`,
     /// `/reset-password`, `/confirm-email` are appended); default: Sesame's built-in pages at
     /// SESAME_PUBLIC_URL.
-    #[arg(long, env = "SESAME_APP_URL")]
+    #[arg(long, env = "SESAME_APP_URL", help_heading = heading::MAIL)]
     pub app_url: Option<String>,
 
     /// Refuse login until the email address is verified.
-    #[arg(long, env = "SESAME_REQUIRE_VERIFIED_EMAIL", default_value_t = true, action = clap::ArgAction::Set)]
+    #[arg(long, env = "SESAME_REQUIRE_VERIFIED_EMAIL", default_value_t = true, action = clap::ArgAction::Set, help_heading = heading::MAIL)]
     pub require_verified_email: bool,
 
     /// Lifetime of email-verification links.
-    #[arg(long, env = "SESAME_VERIFY_TOKEN_TTL", default_value = "24h", value_parser = parse_duration)]
+    #[arg(long, env = "SESAME_VERIFY_TOKEN_TTL", default_value = "24h", value_parser = parse_duration, help_heading = heading::MAIL)]
     pub verify_token_ttl: Duration,
 
     /// Lifetime of password-reset links.
-    #[arg(long, env = "SESAME_RESET_TOKEN_TTL", default_value = "1h", value_parser = parse_duration)]
+    #[arg(long, env = "SESAME_RESET_TOKEN_TTL", default_value = "1h", value_parser = parse_duration, help_heading = heading::MAIL)]
     pub reset_token_ttl: Duration,
 
     /// Lifetime of email-change confirmation links.
-    #[arg(long, env = "SESAME_EMAIL_CHANGE_TOKEN_TTL", default_value = "24h", value_parser = parse_duration)]
+    #[arg(long, env = "SESAME_EMAIL_CHANGE_TOKEN_TTL", default_value = "24h", value_parser = parse_duration, help_heading = heading::MAIL)]
     pub email_change_token_ttl: Duration,
 
     /// At most one verification email per address within this interval.
-    #[arg(long, env = "SESAME_VERIFY_RESEND_INTERVAL", default_value = "60s", value_parser = parse_duration)]
+    #[arg(long, env = "SESAME_VERIFY_RESEND_INTERVAL", default_value = "60s", value_parser = parse_duration, help_heading = heading::MAIL)]
     pub verify_resend_interval: Duration,
 
     /// How mail is delivered: log (print it), smtp, or file (.eml files in SESAME_MAIL_DIR).
-    #[arg(long, env = "SESAME_MAIL_TRANSPORT", value_enum, default_value = "log")]
+    #[arg(long, env = "SESAME_MAIL_TRANSPORT", value_enum, default_value = "log", help_heading = heading::MAIL)]
     pub mail_transport: crate::mail::TransportKind,
 
     /// smtp://USER:PASS@HOST:587 (STARTTLS; add ?tls=none for a plain local relay) or
     /// smtps://USER:PASS@HOST:465 (implicit TLS). The password is never logged.
-    #[arg(long, env = "SESAME_SMTP_URL", hide_env_values = true)]
+    #[arg(long, env = "SESAME_SMTP_URL", hide_env_values = true, help_heading = heading::MAIL)]
     pub smtp_url: Option<DatabaseUrl>,
 
     /// How long one SMTP exchange may take.
-    #[arg(long, env = "SESAME_SMTP_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    #[arg(long, env = "SESAME_SMTP_TIMEOUT", default_value = "10s", value_parser = parse_duration, help_heading = heading::MAIL)]
     pub smtp_timeout: Duration,
 
     /// Sender of every email, e.g. `Acme <no-reply@acme.example>`.
     #[arg(
         long,
         env = "SESAME_MAIL_FROM",
-        default_value = "Sesame <no-reply@localhost>"
-    )]
+        default_value = "Sesame <no-reply@localhost>", help_heading = heading::MAIL)]
     pub mail_from: String,
 
     /// Folder for the file transport.
-    #[arg(long, env = "SESAME_MAIL_DIR", default_value = "mail")]
+    #[arg(long, env = "SESAME_MAIL_DIR", default_value = "mail", help_heading = heading::MAIL)]
     pub mail_dir: std::path::PathBuf,
 
     /// Folder whose template files replace the built-in ones.
-    #[arg(long, env = "SESAME_MAIL_TEMPLATES_DIR")]
+    #[arg(long, env = "SESAME_MAIL_TEMPLATES_DIR", help_heading = heading::MAIL)]
     pub mail_templates_dir: Option<std::path::PathBuf>,
 
     /// How often the outbox is checked when no new mail signals itself.
-    #[arg(long, env = "SESAME_MAIL_POLL_INTERVAL", default_value = "1s", value_parser = parse_duration)]
+    #[arg(long, env = "SESAME_MAIL_POLL_INTERVAL", default_value = "1s", value_parser = parse_duration, help_heading = heading::MAIL)]
     pub mail_poll_interval: Duration,
 
     /// First retry delay after a transient failure; doubles per attempt.
-    #[arg(long, env = "SESAME_MAIL_RETRY_BASE", default_value = "5s", value_parser = parse_duration)]
+    #[arg(long, env = "SESAME_MAIL_RETRY_BASE", default_value = "5s", value_parser = parse_duration, help_heading = heading::MAIL)]
     pub mail_retry_base: Duration,
 
     /// Longest retry delay.
-    #[arg(long, env = "SESAME_MAIL_RETRY_MAX", default_value = "1h", value_parser = parse_duration)]
+    #[arg(long, env = "SESAME_MAIL_RETRY_MAX", default_value = "1h", value_parser = parse_duration, help_heading = heading::MAIL)]
     pub mail_retry_max: Duration,
 
     /// Attempts before a message is marked dead.
-    #[arg(long, env = "SESAME_MAIL_MAX_ATTEMPTS", default_value_t = 12)]
+    #[arg(long, env = "SESAME_MAIL_MAX_ATTEMPTS", default_value_t = 12, help_heading = heading::MAIL)]
     pub mail_max_attempts: u32,
 }
 
@@ -737,6 +828,33 @@ mod tests {
         assert!(e.contains("ms, s, m, h or d"), "{e}");
         assert!(parse_duration("0").is_err());
         assert_eq!(parse_duration("0s"), Ok(Duration::ZERO));
+    }
+
+    #[test]
+    fn listen_takes_ip_addresses_and_host_names_with_a_port() {
+        for ok in [
+            "127.0.0.1:8080",
+            "0.0.0.0:8080",
+            "[::1]:8080",
+            "[::]:0",
+            "localhost:8080",
+            "auth.internal.example:443",
+        ] {
+            let parsed: Result<ListenAddr, _> = ok.parse();
+            assert_eq!(parsed.map(|a| a.to_string()), Ok(ok.to_owned()));
+        }
+        for bad in [
+            "localhost",
+            ":8080",
+            "localhost:http",
+            "localhost:99999",
+            "::1:8080",
+            "exa mple:80",
+            "-bad.example:80",
+        ] {
+            let e = bad.parse::<ListenAddr>().unwrap_err();
+            assert!(e.contains(bad), "{bad}: {e}");
+        }
     }
 
     #[test]

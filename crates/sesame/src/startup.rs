@@ -3,9 +3,9 @@
 //! and the tests, so all three start the server the same way; the CLI's operator commands get
 //! the same services from [`operator`].
 
-use crate::config::{CommonConfig, JwtAlg, ServeConfig};
+use crate::config::{CommonConfig, HashConfig, JwtAlg, ListenAddr, ServeConfig};
 use crate::http::{self, AppState, Shared};
-use crate::storage::{ConnectError, Database};
+use crate::storage::{ConnectError, Create, Database};
 use sesame_domain::clock::{Clock, SystemClock, Timestamp};
 use sesame_domain::mail::MailTransport;
 use sesame_domain::outbox::{OutboxSettings, OutboxWorker};
@@ -30,22 +30,37 @@ pub enum StartupError {
     Mail(String),
     #[error("cannot listen on {addr}: {source}")]
     Bind {
-        addr: std::net::SocketAddr,
+        addr: ListenAddr,
         source: std::io::Error,
     },
 }
 
-/// Connects to the configured database.
+/// Connects to the configured database, creating a missing SQLite file: for the commands that
+/// build the schema (`serve`, `migrate up`).
 ///
 /// # Errors
 /// [`StartupError::Database`] with what to fix.
 pub async fn connect(common: &CommonConfig) -> Result<Database, StartupError> {
+    open(common, Create::IfMissing).await
+}
+
+/// Connects to the configured database, which must exist: for every other command, so that one
+/// run in the wrong directory says so instead of creating an empty `sesame.db`.
+///
+/// # Errors
+/// [`StartupError::Database`] with what to fix ([`ConnectError::Missing`] for a SQLite file
+/// that is not there).
+pub async fn open_existing(common: &CommonConfig) -> Result<Database, StartupError> {
+    open(common, Create::Never).await
+}
+
+async fn open(common: &CommonConfig, create: Create) -> Result<Database, StartupError> {
     let settings = crate::storage::pool::PoolSettings {
         max_connections: common.database_max_connections,
         acquire_timeout: common.database_acquire_timeout,
         statement_timeout: common.database_statement_timeout,
     };
-    Ok(Database::connect_with(common.database_url.expose(), &settings).await?)
+    Ok(Database::open(common.database_url.expose(), &settings, create).await?)
 }
 
 /// The password hasher for these settings. Builds its dummy hash off the async runtime.
@@ -53,14 +68,14 @@ pub async fn connect(common: &CommonConfig) -> Result<Database, StartupError> {
 /// # Errors
 /// [`StartupError::Config`] when argon2 rejects the parameters.
 pub async fn hasher(
-    common: &CommonConfig,
+    hashing: &HashConfig,
     workers: usize,
     queue: usize,
 ) -> Result<Arc<PasswordHasher>, StartupError> {
     let params = HashParams {
-        memory_kib: common.argon2_memory_kib,
-        iterations: common.argon2_iterations,
-        parallelism: common.argon2_parallelism,
+        memory_kib: hashing.argon2_memory_kib,
+        iterations: hashing.argon2_iterations,
+        parallelism: hashing.argon2_parallelism,
     };
     tokio::task::spawn_blocking(move || PasswordHasher::new(params, workers, queue))
         .await
@@ -165,7 +180,7 @@ pub async fn build_state(
     let tokens = token_issuer(store.as_ref(), cfg, clock.now())
         .await?
         .with_clock(Arc::clone(&clock));
-    let hasher = hasher(common, cfg.hash_workers(), cfg.hash_queue).await?;
+    let hasher = hasher(&cfg.hashing, cfg.hash_workers(), cfg.hash_queue).await?;
     let m = &cfg.mail;
     let signal = Arc::new(tokio::sync::Notify::new());
     let worker = OutboxWorker::new(
@@ -250,18 +265,19 @@ pub async fn build_state(
 }
 
 /// The admin capability of the local operator, for the CLI's `users` commands: the same
-/// services the server runs, over the configured database (migrated first), with the default
+/// services the server runs, over the configured database (which must exist; it is migrated
+/// first), with the default
 /// password policy. They send no mail (the operator vouches for the addresses it creates), so
 /// the email settings carry no link base and no lifetimes.
 ///
 /// # Errors
 /// A [`StartupError`] when the database or the hasher cannot be set up.
-pub async fn operator(common: &CommonConfig) -> Result<Admin, StartupError> {
-    let db = connect(common).await?;
+pub async fn operator(common: &CommonConfig, hashing: &HashConfig) -> Result<Admin, StartupError> {
+    let db = open_existing(common).await?;
     db.migrate_up().await?;
     let core = Core::new(
         db.into_store(),
-        hasher(common, 1, 1).await?,
+        hasher(hashing, 1, 1).await?,
         PasswordPolicy::default(),
         EmailSettings {
             link_base: String::new(),
@@ -414,10 +430,11 @@ impl Application {
     ) -> Result<Self, StartupError> {
         cfg.validate()?;
         let (state, worker) = build_state(common, cfg, clock).await?;
-        let listener = tokio::net::TcpListener::bind(cfg.listen)
+        // A host name is resolved here; the first of its addresses that binds is used.
+        let listener = tokio::net::TcpListener::bind(cfg.listen.as_str())
             .await
             .map_err(|source| StartupError::Bind {
-                addr: cfg.listen,
+                addr: cfg.listen.clone(),
                 source,
             })?;
         let h = &cfg.http;

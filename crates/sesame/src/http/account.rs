@@ -67,7 +67,7 @@ pub async fn verify_email(
     responses(
         (status = 202, description = "Accepted (whether or not the account exists)", body = AcceptedResponse),
         (status = 422, description = "`validation_failed`: not an email address", body = ProblemBody, content_type = "application/problem+json"),
-        (status = 429, description = "`rate_limited`: a rate limit; see Retry-After", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 429, description = "`rate_limited`: a rate limit; see Retry-After", body = ProblemBody, content_type = "application/problem+json", headers(("Retry-After" = u64, description = "Seconds until a retry can succeed (RFC 9110 §10.2.3)"))),
     ))]
 pub async fn resend_verification(
     State(state): State<AppState>,
@@ -89,7 +89,7 @@ pub async fn resend_verification(
     responses(
         (status = 202, description = "Accepted (whether or not the account exists)", body = AcceptedResponse),
         (status = 422, description = "`validation_failed`: not an email address", body = ProblemBody, content_type = "application/problem+json"),
-        (status = 429, description = "`rate_limited`: a rate limit; see Retry-After", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 429, description = "`rate_limited`: a rate limit; see Retry-After", body = ProblemBody, content_type = "application/problem+json", headers(("Retry-After" = u64, description = "Seconds until a retry can succeed (RFC 9110 §10.2.3)"))),
     ))]
 pub async fn forgot_password(
     State(state): State<AppState>,
@@ -112,7 +112,7 @@ pub async fn forgot_password(
         (status = 204, description = "Password set; all sessions ended"),
         (status = 400, description = "`invalid_email_token`", body = ProblemBody, content_type = "application/problem+json"),
         (status = 422, description = "`validation_failed` on `new_password`", body = ProblemBody, content_type = "application/problem+json"),
-        (status = 503, description = "`overloaded`", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 503, description = "`overloaded`", body = ProblemBody, content_type = "application/problem+json", headers(("Retry-After" = u64, description = "Seconds until a retry can succeed (RFC 9110 §10.2.3)"))),
     ))]
 pub async fn reset_password(
     State(state): State<AppState>,
@@ -156,7 +156,7 @@ pub async fn confirm_email_change(
         (status = 200, description = "Changed; a fresh token pair for this session", body = TokenResponse),
         (status = 401, description = "`missing_token` or `invalid_token`", body = ProblemBody, content_type = "application/problem+json"),
         (status = 422, description = "`validation_failed`: wrong `current_password` or weak `new_password`", body = ProblemBody, content_type = "application/problem+json"),
-        (status = 503, description = "`overloaded`: password hashing is saturated; see Retry-After", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 503, description = "`overloaded`: password hashing is saturated; see Retry-After", body = ProblemBody, content_type = "application/problem+json", headers(("Retry-After" = u64, description = "Seconds until a retry can succeed (RFC 9110 §10.2.3)"))),
     ))]
 pub async fn change_password(
     State(state): State<AppState>,
@@ -181,8 +181,8 @@ pub async fn change_password(
         (status = 202, description = "Confirmation sent to the new address", body = AcceptedResponse),
         (status = 401, description = "`missing_token` or `invalid_token`", body = ProblemBody, content_type = "application/problem+json"),
         (status = 422, description = "`validation_failed`: wrong password, bad or unchanged address", body = ProblemBody, content_type = "application/problem+json"),
-        (status = 429, description = "`rate_limited`: a rate limit; see Retry-After", body = ProblemBody, content_type = "application/problem+json"),
-        (status = 503, description = "`overloaded`: password hashing is saturated; see Retry-After", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 429, description = "`rate_limited`: a rate limit; see Retry-After", body = ProblemBody, content_type = "application/problem+json", headers(("Retry-After" = u64, description = "Seconds until a retry can succeed (RFC 9110 §10.2.3)"))),
+        (status = 503, description = "`overloaded`: password hashing is saturated; see Retry-After", body = ProblemBody, content_type = "application/problem+json", headers(("Retry-After" = u64, description = "Seconds until a retry can succeed (RFC 9110 §10.2.3)"))),
     ))]
 pub async fn change_email(
     State(state): State<AppState>,
@@ -267,7 +267,7 @@ pub async fn end_session(
         (status = 401, description = "`missing_token` or `invalid_token`", body = ProblemBody, content_type = "application/problem+json"),
         (status = 409, description = "`last_admin`: the last active admin cannot delete their account", body = ProblemBody, content_type = "application/problem+json"),
         (status = 422, description = "`validation_failed`: wrong password", body = ProblemBody, content_type = "application/problem+json"),
-        (status = 503, description = "`overloaded`: password hashing is saturated; see Retry-After", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 503, description = "`overloaded`: password hashing is saturated; see Retry-After", body = ProblemBody, content_type = "application/problem+json", headers(("Retry-After" = u64, description = "Seconds until a retry can succeed (RFC 9110 §10.2.3)"))),
     ))]
 pub async fn delete_me(
     State(state): State<AppState>,

@@ -221,7 +221,7 @@ pub struct CreateUserRequest {
         (status = 403, description = "`forbidden`", body = ProblemBody, content_type = "application/problem+json"),
         (status = 409, description = "`email_taken` or `username_taken`", body = ProblemBody, content_type = "application/problem+json"),
         (status = 422, description = "`validation_failed` (password policy, unknown role, missing password without set-password invite)", body = ProblemBody, content_type = "application/problem+json"),
-        (status = 503, description = "`overloaded`: password hashing is saturated; see Retry-After", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 503, description = "`overloaded`: password hashing is saturated; see Retry-After", body = ProblemBody, content_type = "application/problem+json", headers(("Retry-After" = u64, description = "Seconds until a retry can succeed (RFC 9110 §10.2.3)"))),
     ))]
 pub async fn create_user(
     AdminUser(admin): AdminUser,

@@ -18,6 +18,7 @@
 //! [`ApiQuery`]: super::extract::ApiQuery
 
 use std::collections::BTreeSet;
+use utoipa::openapi::header::{Header, HeaderBuilder};
 use utoipa::openapi::path::{Operation, ParameterIn};
 use utoipa::openapi::schema::{
     AdditionalProperties, ArrayItems, ObjectBuilder, OneOfBuilder, Schema, SchemaType, Type,
@@ -99,12 +100,15 @@ const EVERY: [(&str, &str, &str); 3] = [
 /// Adds the shared responses and the hand-written schemas to the generated document.
 pub(crate) fn complete(doc: &mut OpenApi) {
     let components = doc.components.get_or_insert_with(Default::default);
-    for (name, _, description) in JSON_BODY.iter().chain(QUERY.iter()).chain(EVERY.iter()) {
+    for (name, status, description) in JSON_BODY.iter().chain(QUERY.iter()).chain(EVERY.iter()) {
+        let mut response = ResponseBuilder::new().description(*description);
+        if matches!(*status, "429" | "503") {
+            response = response.header("Retry-After", retry_after());
+        }
         components.responses.insert(
             (*name).to_owned(),
             RefOr::T(
-                ResponseBuilder::new()
-                    .description(*description)
+                response
                     .content(
                         PROBLEM,
                         ContentBuilder::new()
@@ -252,6 +256,14 @@ fn add_shared(op: &mut Operation, shared: &[(&str, &str, &str)]) {
             Some(RefOr::Ref(_)) => {}
         }
     }
+}
+
+/// The `Retry-After` header of a 429 or 503 answer: whole seconds (RFC 9110 §10.2.3).
+fn retry_after() -> Header {
+    HeaderBuilder::new()
+        .schema(ObjectBuilder::new().schema_type(SchemaType::Type(Type::Integer)))
+        .description(Some("Seconds until a retry can succeed (RFC 9110 §10.2.3)"))
+        .build()
 }
 
 fn string() -> ObjectBuilder {

@@ -45,8 +45,8 @@ pub(crate) fn optional_names(
         (status = 413, description = "Body over 64 KiB", body = ProblemBody, content_type = "application/problem+json"),
         (status = 415, description = "Not JSON", body = ProblemBody, content_type = "application/problem+json"),
         (status = 422, description = "`validation_failed` (with `errors`) or `invalid_body`", body = ProblemBody, content_type = "application/problem+json"),
-        (status = 503, description = "`overloaded`: hashing saturated; see Retry-After", body = ProblemBody, content_type = "application/problem+json"),
-        (status = 429, description = "`rate_limited`: a rate limit; see Retry-After", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 503, description = "`overloaded`: hashing saturated; see Retry-After", body = ProblemBody, content_type = "application/problem+json", headers(("Retry-After" = u64, description = "Seconds until a retry can succeed (RFC 9110 §10.2.3)"))),
+        (status = 429, description = "`rate_limited`: a rate limit; see Retry-After", body = ProblemBody, content_type = "application/problem+json", headers(("Retry-After" = u64, description = "Seconds until a retry can succeed (RFC 9110 §10.2.3)"))),
     ))]
 pub async fn register(
     State(state): State<AppState>,
@@ -91,9 +91,8 @@ pub async fn register(
         (status = 401, description = "`invalid_credentials`", body = ProblemBody, content_type = "application/problem+json"),
         (status = 403, description = "`account_disabled` or `email_not_verified` (only after a correct password)", body = ProblemBody, content_type = "application/problem+json"),
         (status = 422, description = "`validation_failed`: neither or both of email and username", body = ProblemBody, content_type = "application/problem+json"),
-        (status = 429, description = "`rate_limited`: a rate limit, or sign-in paused after repeated failures; see Retry-After", body = ProblemBody, content_type = "application/problem+json"),
-        (status = 503, description = "`overloaded`", body = ProblemBody, content_type = "application/problem+json"),
-        (status = 429, description = "`rate_limited`: a rate limit or the sign-in pause after repeated failures; see Retry-After", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 429, description = "`rate_limited`: a rate limit, or sign-in paused after repeated failures; see Retry-After", body = ProblemBody, content_type = "application/problem+json", headers(("Retry-After" = u64, description = "Seconds until a retry can succeed (RFC 9110 §10.2.3)"))),
+        (status = 503, description = "`overloaded`", body = ProblemBody, content_type = "application/problem+json", headers(("Retry-After" = u64, description = "Seconds until a retry can succeed (RFC 9110 §10.2.3)"))),
     ))]
 pub async fn login(
     State(state): State<AppState>,

@@ -4,6 +4,7 @@
 use super::cookies::constant_time_eq;
 use super::dto::HealthResponse;
 use super::problem::ApiError;
+use super::problem::ProblemBody;
 use super::AppState;
 use axum::extract::State;
 use axum::http::header::{AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE};
@@ -68,6 +69,12 @@ pub async fn ready(State(state): State<AppState>) -> (StatusCode, Json<HealthRes
 ///
 /// # Errors
 /// [`ApiError::MissingToken`] or an invalid-token error when the token is required.
+#[utoipa::path(get, path = "/metrics", tag = "meta",
+    security((), ("metrics" = [])),
+    responses(
+        (status = 200, description = "Prometheus text exposition format 0.0.4 (see README, Metrics)", body = String, content_type = "text/plain; version=0.0.4; charset=utf-8"),
+        (status = 401, description = "`missing_token` or `invalid_token`: `SESAME_METRICS_TOKEN` is set and the request lacks `Authorization: Bearer <that token>`", body = ProblemBody, content_type = "application/problem+json"),
+    ))]
 pub async fn metrics(
     State(state): State<AppState>,
     headers: HeaderMap,

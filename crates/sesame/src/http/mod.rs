@@ -32,7 +32,6 @@ use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, PRAGMA};
 use axum::http::{HeaderName, HeaderValue};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use axum::Router;
 use problem::{ApiError, Problem};
 use sesame_domain::service::{Account, AdminGate, SignIn};
@@ -119,7 +118,7 @@ pub struct RequestId(pub String);
         (name = "email", description = "Flows driven by emailed links"),
         (name = "users", description = "The caller's own account"),
         (name = "admin", description = "User management, roles and the audit trail (admin role required)"),
-        (name = "meta", description = "Keys and health"),
+        (name = "meta", description = "Keys, health and metrics"),
     )
 )]
 struct ApiDoc;
@@ -135,6 +134,15 @@ impl utoipa::Modify for SecuritySchemes {
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
                     .bearer_format("JWT")
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            "metrics",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some("`SESAME_METRICS_TOKEN`, when it is set"))
                     .build(),
             ),
         );
@@ -182,6 +190,7 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(admin::delete_role))
         .routes(routes!(admin::audit_events))
         .routes(routes!(meta::jwks))
+        .routes(routes!(meta::metrics))
         .split_for_parts()
 }
 
@@ -218,7 +227,6 @@ pub fn app(state: AppState) -> Router {
     let doc = document(api_doc, probes_doc);
     api.merge(pages::routes())
         .merge(SwaggerUi::new("/docs").url("/openapi.json", doc))
-        .route("/metrics", get(meta::metrics))
         .fallback(|| async { ApiError::NotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(CatchPanicLayer::custom(|_| ApiError::Panic.into_response()))

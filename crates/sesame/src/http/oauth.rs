@@ -188,7 +188,11 @@ impl IntoResponse for OAuthError {
     responses(
         (status = 200, description = "RFC 6749 §5.1 token response", body = OAuthTokenResponse),
         (status = 400, description = "RFC 6749 §5.2: `invalid_request`, `invalid_grant`, `unsupported_grant_type`", body = OAuthErrorResponse),
-        (status = 503, description = "`temporarily_unavailable`; see Retry-After", body = OAuthErrorResponse),
+        (status = 429, description = "`invalid_grant`: a rate limit (`SESAME_RATE_LOGIN_*`) or the sign-in pause after repeated failures", body = OAuthErrorResponse,
+            headers(("Retry-After" = u64, description = "Seconds until a retry can succeed (RFC 9110 §10.2.3)"))),
+        (status = 500, description = "`server_error`: the server failed (details are logged, never sent)", body = OAuthErrorResponse),
+        (status = 503, description = "`temporarily_unavailable`: too many password checks in progress, or the database is unavailable", body = OAuthErrorResponse,
+            headers(("Retry-After" = u64, description = "Seconds until a retry can succeed (RFC 9110 §10.2.3)"))),
     ))]
 pub async fn token(
     State(state): State<AppState>,

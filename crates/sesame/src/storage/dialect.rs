@@ -14,7 +14,7 @@
 
 use super::pool::{self, PoolSettings};
 use super::sqlite_rotations::{run_script, Rotation, Rotations};
-use super::{store_err, ConnectError};
+use super::{store_err, ConnectError, Create};
 use chrono::{DateTime, Utc};
 use sesame_domain::clock::Timestamp;
 use sesame_domain::model::SessionId;
@@ -67,13 +67,23 @@ pub struct PgStore {
 }
 
 impl SqliteStore {
-    /// Opens (creating if missing) the database at `url`.
+    /// Opens the database at `url`, creating the file if it is missing and `create` allows.
     ///
     /// # Errors
-    /// [`ConnectError::Connect`] when the file cannot be opened.
-    pub async fn connect(url: &str, settings: &PoolSettings) -> Result<Self, ConnectError> {
-        let opts = SqliteConnectOptions::from_str(url)?
-            .create_if_missing(true)
+    /// [`ConnectError::Connect`] when the file cannot be opened; [`ConnectError::Missing`] when
+    /// it does not exist and may not be created.
+    pub async fn connect(
+        url: &str,
+        settings: &PoolSettings,
+        create: Create,
+    ) -> Result<Self, ConnectError> {
+        let opts = SqliteConnectOptions::from_str(url)?;
+        let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+        if create == Create::Never && !in_memory && !opts.get_filename().exists() {
+            return Err(ConnectError::Missing(opts.get_filename().to_owned()));
+        }
+        let opts = opts
+            .create_if_missing(create == Create::IfMissing)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)

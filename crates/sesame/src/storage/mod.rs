@@ -51,6 +51,16 @@ pub struct MigrationStatus {
     pub applied: bool,
 }
 
+/// Whether opening the database may create it. Only the commands that build a schema (`serve`,
+/// `migrate up`) create a missing SQLite file; the others, run in the wrong directory, say the
+/// file is not there instead of leaving an empty database behind. (A PostgreSQL database is
+/// never created by Sesame.)
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Create {
+    IfMissing,
+    Never,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ConnectError {
     #[error(
@@ -59,6 +69,12 @@ pub enum ConnectError {
     UnknownScheme,
     #[error("cannot open the database: {0}")]
     Connect(#[source] sqlx::Error),
+    #[error(
+        "the database {} does not exist: `sesame migrate up` (or `sesame serve`) creates it, \
+         or point SESAME_DATABASE_URL / --database-url at the right file",
+        .0.display()
+    )]
+    Missing(std::path::PathBuf),
     #[error("migration failed: {0}")]
     Migrate(#[source] sqlx::migrate::MigrateError),
 }
@@ -72,7 +88,7 @@ impl Database {
         Self::connect_with(url, &pool::PoolSettings::new(max_connections)).await
     }
 
-    /// Connects by URL scheme with these pool settings.
+    /// Connects by URL scheme with these pool settings, creating a missing SQLite file.
     ///
     /// # Errors
     /// [`ConnectError::UnknownScheme`] for anything but `sqlite:` and `postgres(ql)://`.
@@ -80,9 +96,23 @@ impl Database {
         url: &str,
         settings: &pool::PoolSettings,
     ) -> Result<Self, ConnectError> {
+        Self::open(url, settings, Create::IfMissing).await
+    }
+
+    /// Connects by URL scheme with these pool settings; `create` says whether a missing SQLite
+    /// file may be created.
+    ///
+    /// # Errors
+    /// [`ConnectError::UnknownScheme`] for anything but `sqlite:` and `postgres(ql)://`;
+    /// [`ConnectError::Missing`] for a SQLite file that is not there with [`Create::Never`].
+    pub async fn open(
+        url: &str,
+        settings: &pool::PoolSettings,
+        create: Create,
+    ) -> Result<Self, ConnectError> {
         if url.starts_with("sqlite:") {
             Ok(Self::Sqlite(
-                sqlite::SqliteStore::connect(url, settings).await?,
+                sqlite::SqliteStore::connect(url, settings, create).await?,
             ))
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             Ok(Self::Postgres(
@@ -148,55 +178,105 @@ impl Database {
         }
     }
 
-    /// Applies every pending migration.
+    /// Applies every pending migration and returns those this call applied, oldest first
+    /// (empty when the schema was up to date).
     ///
     /// # Errors
     /// [`ConnectError::Migrate`] naming the migration that failed.
-    pub async fn migrate_up(&self) -> Result<(), ConnectError> {
+    pub async fn migrate_up(&self) -> Result<Vec<MigrationStatus>, ConnectError> {
+        let pending: Vec<MigrationStatus> = self
+            .status()
+            .await?
+            .into_iter()
+            .filter(|m| !m.applied)
+            .collect();
+        // Run even with nothing pending: sqlx also checks that the applied migrations still
+        // match their files (a changed checksum, a half-applied migration).
         let m = self.migrator();
         match self {
             Self::Sqlite(s) => m.run(s.pool()).await,
-            // A migration may rewrite a big table: it runs on a connection of its own without
-            // the statement timeout, closed afterwards.
             Self::Postgres(s) => {
-                let mut conn = s.pool().acquire().await.map_err(ConnectError::Connect)?;
-                sqlx::query("SET statement_timeout = 0")
-                    .execute(&mut *conn)
-                    .await
-                    .map_err(ConnectError::Connect)?;
+                let mut conn = migration_connection(s.pool()).await?;
                 let ran = m.run(&mut *conn).await;
                 let _ = conn.close().await;
                 ran
             }
         }
-        .map_err(ConnectError::Migrate)
+        .map_err(ConnectError::Migrate)?;
+        // Another node starting at the same moment may have applied some of them (sqlx holds a
+        // lock while it migrates): "applied" here means "pending before, applied now".
+        let now = self.status().await?;
+        Ok(pending
+            .into_iter()
+            .filter(|p| now.iter().any(|n| n.version == p.version && n.applied))
+            .map(|p| MigrationStatus { applied: true, ..p })
+            .collect())
     }
 
-    /// Reverts applied migrations down to (and keeping) `target`; `None` reverts only the latest.
+    /// The applied migrations a `migrate_down(target)` would revert, newest first: those after
+    /// `target`, or only the latest when `target` is `None`. Empty: nothing to revert.
     ///
     /// # Errors
-    /// [`ConnectError::Migrate`] naming the migration that failed.
-    pub async fn migrate_down(&self, target: Option<i64>) -> Result<(), ConnectError> {
-        let applied: Vec<i64> = self
+    /// [`ConnectError::Connect`] if the database cannot be read.
+    pub async fn down_plan(
+        &self,
+        target: Option<i64>,
+    ) -> Result<Vec<MigrationStatus>, ConnectError> {
+        let mut applied: Vec<MigrationStatus> = self
             .status()
             .await?
             .into_iter()
             .filter(|m| m.applied)
-            .map(|m| m.version)
             .collect();
-        let Some(&latest) = applied.last() else {
-            return Ok(());
+        applied.reverse();
+        Ok(match target {
+            None => applied.into_iter().take(1).collect(),
+            Some(t) => applied.into_iter().filter(|m| m.version > t).collect(),
+        })
+    }
+
+    /// Reverts applied migrations down to (and keeping) `target`; `None` reverts only the
+    /// latest. Returns what was reverted, newest first (empty when there was nothing to revert).
+    ///
+    /// # Errors
+    /// [`ConnectError::Migrate`] naming the migration that failed.
+    pub async fn migrate_down(
+        &self,
+        target: Option<i64>,
+    ) -> Result<Vec<MigrationStatus>, ConnectError> {
+        let plan = self.down_plan(target).await?;
+        let Some(oldest) = plan.last() else {
+            return Ok(Vec::new());
         };
-        let target = target.unwrap_or_else(|| applied.iter().rev().nth(1).copied().unwrap_or(0));
-        if target >= latest {
-            return Ok(());
-        }
+        // Keep every migration below the oldest one to revert.
+        let keep = self
+            .status()
+            .await?
+            .iter()
+            .filter(|m| m.applied && m.version < oldest.version)
+            .map(|m| m.version)
+            .max()
+            .unwrap_or(0);
         let m = self.migrator();
         match self {
-            Self::Sqlite(s) => m.undo(s.pool(), target).await,
-            Self::Postgres(s) => m.undo(s.pool(), target).await,
+            Self::Sqlite(s) => m.undo(s.pool(), keep).await,
+            Self::Postgres(s) => {
+                let mut conn = migration_connection(s.pool()).await?;
+                let ran = m.undo(&mut *conn, keep).await;
+                let _ = conn.close().await;
+                ran
+            }
         }
-        .map_err(ConnectError::Migrate)
+        .map_err(ConnectError::Migrate)?;
+        let now = self.status().await?;
+        Ok(plan
+            .into_iter()
+            .filter(|p| now.iter().any(|n| n.version == p.version && !n.applied))
+            .map(|p| MigrationStatus {
+                applied: false,
+                ..p
+            })
+            .collect())
     }
 
     /// Every known migration with whether it is applied.
@@ -220,6 +300,27 @@ impl Database {
             })
             .collect())
     }
+}
+
+/// A PostgreSQL connection of its own for migrating, closed by the caller afterwards: a
+/// migration may rewrite a big table, so it runs without the statement timeout; and sqlx's
+/// `CREATE TABLE IF NOT EXISTS _sqlx_migrations`, run on every start, makes the server send a
+/// NOTICE ("relation … already exists, skipping") that sqlx logs at INFO, so this session asks
+/// only for warnings and errors (`client_min_messages`; PostgreSQL docs, "Client Connection
+/// Defaults"). Errors still fail the migration as before.
+async fn migration_connection(
+    pool: &sqlx::PgPool,
+) -> Result<sqlx::pool::PoolConnection<sqlx::Postgres>, ConnectError> {
+    let mut conn = pool.acquire().await.map_err(ConnectError::Connect)?;
+    sqlx::query("SET statement_timeout = 0")
+        .execute(&mut *conn)
+        .await
+        .map_err(ConnectError::Connect)?;
+    sqlx::query("SET client_min_messages = warning")
+        .execute(&mut *conn)
+        .await
+        .map_err(ConnectError::Connect)?;
+    Ok(conn)
 }
 
 impl From<sqlx::Error> for ConnectError {

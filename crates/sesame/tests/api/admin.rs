@@ -955,28 +955,36 @@ async fn deactivating_a_user_ends_their_sessions_at_once_and_reactivation_allows
 // The user list
 // ---------------------------------------------------------------------------------------------
 
-/// Runs `sesame … users seed` against `url` and returns its stdout.
+/// Runs `sesame … users seed` against `url` (after `migrate up`: the users commands need an
+/// existing database) and returns its stdout.
 async fn seed(url: &str, args: &[&str]) -> String {
+    sesame_on(url, &["migrate", "up"]).await;
+    let mut seed = vec!["users", "seed"];
+    seed.extend_from_slice(FAST_HASH);
+    seed.extend_from_slice(args);
+    sesame_on(url, &seed).await
+}
+
+/// Runs `sesame --database-url URL ARGS…` to success and returns its stdout.
+async fn sesame_on(url: &str, args: &[&str]) -> String {
     let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_sesame"));
     for (k, _) in std::env::vars_os() {
         if k.to_string_lossy().starts_with("SESAME_") {
             cmd.env_remove(k);
         }
     }
-    cmd.args(["--database-url", url])
-        .args(FAST_HASH)
-        .args(["--log-level", "warn", "users", "seed"])
+    cmd.args(["--database-url", url, "--log-level", "warn"])
         .args(args)
         .stdin(std::process::Stdio::null())
         .kill_on_drop(true);
     let out = tokio::time::timeout(Duration::from_secs(120), cmd.output())
         .await
-        .expect("sesame users seed finishes within 2 minutes")
+        .unwrap_or_else(|_| panic!("sesame {args:?} finishes within 2 minutes"))
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(
         out.status.success(),
-        "{stdout}{}",
+        "{args:?}: {stdout}{}",
         String::from_utf8_lossy(&out.stderr)
     );
     stdout

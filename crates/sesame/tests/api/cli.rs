@@ -174,8 +174,8 @@ async fn a_bootstrap_admin_password_that_breaks_the_policy_stops_the_server_nami
     cmd.env("SESAME_LISTEN", "127.0.0.1:0")
         .env("SESAME_BOOTSTRAP_ADMIN_EMAIL", "root@example.com")
         .env("SESAME_BOOTSTRAP_ADMIN_PASSWORD", weak)
-        .args(FAST_HASH)
-        .arg("serve");
+        .arg("serve")
+        .args(FAST_HASH);
     let out = run(cmd, None).await;
     let stderr = failure(&out);
     assert!(
@@ -240,7 +240,8 @@ async fn migrate_status(dir: &Path, url: &str) -> Vec<(i64, String)> {
         .collect()
 }
 
-async fn migrate(dir: &Path, url: &str, args: &[&str]) {
+/// Runs `sesame migrate ARGS…` to success and returns its stdout (the log goes to stderr).
+async fn migrate(dir: &Path, url: &str, args: &[&str]) -> String {
     let mut cmd = sesame(dir);
     cmd.args(["--database-url", url, "migrate"]).args(args);
     let out = run(cmd, None).await;
@@ -249,6 +250,7 @@ async fn migrate(dir: &Path, url: &str, args: &[&str]) {
         "migrate {args:?}: {}",
         text(&out.stderr)
     );
+    text(&out.stdout)
 }
 
 /// The application's tables (not the migration bookkeeping).
@@ -275,6 +277,11 @@ fn states(rows: &[(i64, String)]) -> Vec<&str> {
 async fn migrate_status_up_and_down_round_trip(b: Backend) {
     let db = TestDb::new(b).await;
     let dir = TempDir::new();
+    if b == Backend::Sqlite {
+        // `status` creates no file; an empty one is a database with nothing applied.
+        let path = db.url.trim_start_matches("sqlite://");
+        std::fs::File::create(path).unwrap();
+    }
     let fresh = migrate_status(dir.path(), &db.url).await;
     assert_eq!(fresh.first().map(|r| r.0), Some(1), "{fresh:?}");
     assert!(
@@ -299,7 +306,7 @@ async fn migrate_status_up_and_down_round_trip(b: Backend) {
     assert_eq!(migrate_status(dir.path(), &db.url).await, up);
 
     // `down` reverts only the latest migration.
-    migrate(dir.path(), &db.url, &["down"]).await;
+    migrate(dir.path(), &db.url, &["down", "--yes"]).await;
     let down = migrate_status(dir.path(), &db.url).await;
     let n = down.len();
     assert_eq!(states(&down)[n - 1], "pending", "{down:?}");
@@ -308,7 +315,7 @@ async fn migrate_status_up_and_down_round_trip(b: Backend) {
         "{down:?}"
     );
     if n > 1 {
-        migrate(dir.path(), &db.url, &["down", "--to", "0"]).await;
+        migrate(dir.path(), &db.url, &["down", "--to", "0", "--yes"]).await;
     }
     let all_down = migrate_status(dir.path(), &db.url).await;
     assert!(all_down.iter().all(|(_, s)| s == "pending"), "{all_down:?}");
@@ -380,20 +387,23 @@ fn both_backends_have_the_same_reversible_migration_versions() {
 
 fn users_create(dir: &Path, url: &str, email: &str) -> tokio::process::Command {
     let mut cmd = sesame(dir);
-    cmd.args(["--database-url", url]).args(FAST_HASH).args([
-        "users",
-        "create",
-        "--email",
-        email,
-        "--admin",
-        "--password-stdin",
-    ]);
+    cmd.args(["--database-url", url])
+        .args([
+            "users",
+            "create",
+            "--email",
+            email,
+            "--admin",
+            "--password-stdin",
+        ])
+        .args(FAST_HASH);
     cmd
 }
 
 async fn users_create_makes_a_verified_admin_who_can_log_in(b: Backend) {
     let db = TestDb::new(b).await;
     let dir = TempDir::new();
+    migrate(dir.path(), &db.url, &["up"]).await;
     let out = run(
         users_create(dir.path(), &db.url, "admin@example.com"),
         Some(&format!("{PASSWORD}\n")),
@@ -404,6 +414,9 @@ async fn users_create_makes_a_verified_admin_who_can_log_in(b: Backend) {
     assert!(out.status.success(), "{stdout}{stderr}");
     assert!(stdout.contains("admin@example.com"), "{stdout}");
     assert!(stdout.contains("admin"), "{stdout}");
+    // stdout is the result alone; the log (the "user created" line) goes to stderr.
+    assert_eq!(stdout.lines().count(), 1, "{stdout}");
+    assert!(stderr.contains("user created"), "{stderr}");
     assert!(
         !stdout.contains(PASSWORD) && !stderr.contains(PASSWORD),
         "the password was echoed"
@@ -479,8 +492,8 @@ async fn serve_with_no_configuration_uses_an_embedded_sqlite_file_and_logs_json_
     let mut cmd = sesame(dir.path());
     cmd.env("SESAME_LISTEN", "127.0.0.1:0")
         .env("SESAME_LOG_FORMAT", "json")
-        .args(FAST_HASH)
-        .arg("serve");
+        .arg("serve")
+        .args(FAST_HASH);
     let mut child = cmd.spawn().expect("start sesame serve");
     let pid = child.id().unwrap();
 
@@ -712,8 +725,618 @@ async fn serve_with_no_configuration_uses_an_embedded_sqlite_file_and_logs_json_
     );
 }
 
+// ---------------------------------------------------------------------------------------------
+// What an operator reads: rules named, migrations listed, confirmations, one error line
+// ---------------------------------------------------------------------------------------------
+
+/// How often `needle` occurs in `haystack`.
+fn occurrences(haystack: &str, needle: &str) -> usize {
+    haystack.matches(needle).count()
+}
+
+/// How many lines of `output` are `error: …` lines.
+fn error_lines(output: &str) -> usize {
+    output.lines().filter(|l| l.starts_with("error: ")).count()
+}
+
+async fn users_create_names_the_password_rule_that_failed(b: Backend) {
+    let db = TestDb::new(b).await;
+    let dir = TempDir::new();
+    migrate(dir.path(), &db.url, &["up"]).await;
+    // The README's old example: the password holds the address's local part.
+    let out = run(
+        users_create(dir.path(), &db.url, "admin@example.com"),
+        Some("a long admin password\n"),
+    )
+    .await;
+    let stderr = failure(&out);
+    assert!(
+        stderr.contains("contains_email"),
+        "names the rule: {stderr}"
+    );
+    assert!(
+        stderr.contains("password: a password must not contain your email address"),
+        "names the field and says what to do: {stderr}"
+    );
+    assert!(
+        !stderr.contains("the request has invalid fields"),
+        "an HTTP phrase is no help to an operator: {stderr}"
+    );
+    assert!(
+        !stderr.contains("a long admin password"),
+        "the password was echoed"
+    );
+
+    // Several bad fields are named in one run.
+    let mut cmd = sesame(dir.path());
+    cmd.args(["--database-url", &db.url])
+        .args([
+            "users",
+            "create",
+            "--email",
+            "not an address",
+            "--username",
+            "x",
+            "--password-stdin",
+        ])
+        .args(FAST_HASH);
+    let stderr = failure(&run(cmd, Some("short\n")).await);
+    for field in ["email: ", "username: ", "password: "] {
+        assert!(stderr.contains(field), "{field} missing: {stderr}");
+    }
+    assert_eq!(error_lines(&stderr), 1, "{stderr}");
+}
+
+/// The README's shell block that creates the first admin, and the password it uses.
+fn readme_first_admin_example() -> (String, String) {
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../README.md"))
+            .unwrap();
+    let block = readme
+        .split("```sh\n")
+        .skip(1)
+        .filter_map(|b| b.split("```").next())
+        .find(|b| b.contains("echo '") && b.contains("sesame users create"))
+        .expect("README.md has a ```sh block piping a password into `sesame users create`")
+        .to_owned();
+    let password = block
+        .split("echo '")
+        .nth(1)
+        .and_then(|rest| rest.split('\'').next())
+        .unwrap()
+        .to_owned();
+    (block, password)
+}
+
+async fn the_readme_first_admin_example_works_as_written(b: Backend) {
+    let (block, password) = readme_first_admin_example();
+    assert!(block.contains("--admin"), "{block}");
+    let dir = TempDir::new();
+    let bin = Path::new(env!("CARGO_BIN_EXE_sesame")).parent().unwrap();
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let mut cmd = tokio::process::Command::new("sh");
+    for (k, _) in std::env::vars_os() {
+        if k.to_string_lossy().starts_with("SESAME_") {
+            cmd.env_remove(k);
+        }
+    }
+    // Cheap hashing keeps the test quick; the command itself is the README's, byte for byte.
+    cmd.args(["-euc", &block])
+        .current_dir(dir.path())
+        .env("PATH", path)
+        .env("SESAME_ARGON2_MEMORY_KIB", "256")
+        .env("SESAME_ARGON2_ITERATIONS", "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    // As written, the example uses the default ./sesame.db; on PostgreSQL only the URL is set.
+    let db = match b {
+        Backend::Sqlite => TestDb::unmanaged(
+            format!("sqlite://{}", dir.path().join("sesame.db").display()),
+            b,
+        ),
+        Backend::Postgres => {
+            let db = TestDb::new(b).await;
+            cmd.env("SESAME_DATABASE_URL", &db.url);
+            db
+        }
+    };
+    let out = run(cmd, None).await;
+    assert!(
+        out.status.success(),
+        "the README's first-admin example failed:\n{block}\nstdout: {}\nstderr: {}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    assert!(
+        text(&out.stdout).contains("with role admin"),
+        "{}",
+        text(&out.stdout)
+    );
+    let app = spawn_on(db, &[], &[]).await;
+    let r = app.login("admin@example.com", &password).await;
+    assert_eq!(
+        r.status(),
+        200,
+        "the admin logs in with the README's password"
+    );
+    let tokens: Value = r.json().await.unwrap();
+    assert_eq!(tokens["user"]["roles"], json!(["admin"]));
+}
+
+/// The migration files' versions, which `migrate up` applies in order.
+fn migration_versions() -> Vec<i64> {
+    migration_files("sqlite").keys().copied().collect()
+}
+
+async fn migrate_up_lists_what_it_applied_and_says_when_nothing_is_pending(b: Backend) {
+    let db = TestDb::new(b).await;
+    let dir = TempDir::new();
+    let versions = migration_versions();
+    let latest = *versions.last().unwrap();
+
+    let out = migrate(dir.path(), &db.url, &["up"]).await;
+    let applied: Vec<i64> = out
+        .lines()
+        .filter_map(|l| l.strip_prefix("applied"))
+        .map(|rest| {
+            let mut parts = rest.split_whitespace();
+            let v = parts.next().unwrap().parse().unwrap();
+            assert!(parts.next().is_some(), "no description in {rest:?}");
+            v
+        })
+        .collect();
+    assert_eq!(applied, versions, "every migration, in order: {out}");
+    assert!(
+        out.trim_end()
+            .ends_with(&format!("schema at version {latest}")),
+        "{out}"
+    );
+    assert!(!out.contains("no pending"), "{out}");
+
+    let again = migrate(dir.path(), &db.url, &["up"]).await;
+    assert_eq!(
+        again.trim(),
+        format!("no pending migrations; schema at version {latest}")
+    );
+}
+
+async fn migrate_down_lists_what_it_reverted_and_says_when_nothing_was_applied(b: Backend) {
+    let db = TestDb::new(b).await;
+    let dir = TempDir::new();
+    let versions = migration_versions();
+    let latest = *versions.last().unwrap();
+    migrate(dir.path(), &db.url, &["up"]).await;
+
+    let out = migrate(dir.path(), &db.url, &["down", "--yes"]).await;
+    let reverted = |out: &str| -> Vec<i64> {
+        out.lines()
+            .filter_map(|l| l.strip_prefix("reverted"))
+            .map(|rest| rest.split_whitespace().next().unwrap().parse().unwrap())
+            .collect()
+    };
+    assert_eq!(reverted(&out), vec![latest], "{out}");
+    let before_latest = versions.iter().rev().nth(1).copied().unwrap_or(0);
+    assert!(
+        out.contains(&format!("schema at version {before_latest}")),
+        "{out}"
+    );
+
+    let out = migrate(dir.path(), &db.url, &["down", "--to", "0", "--yes"]).await;
+    let rest: Vec<i64> = versions[..versions.len() - 1]
+        .iter()
+        .rev()
+        .copied()
+        .collect();
+    assert_eq!(reverted(&out), rest, "newest first: {out}");
+    assert!(out.contains("schema at version 0"), "{out}");
+
+    let out = migrate(dir.path(), &db.url, &["down", "--to", "0"]).await;
+    assert_eq!(out.trim(), "nothing to revert; schema at version 0");
+}
+
+async fn migrate_down_without_yes_off_a_terminal_refuses_and_reverts_nothing(b: Backend) {
+    let db = TestDb::new(b).await;
+    let dir = TempDir::new();
+    migrate(dir.path(), &db.url, &["up"]).await;
+    let before = migrate_status(dir.path(), &db.url).await;
+    for args in [&["down", "--to", "0"][..], &["down"][..]] {
+        let mut cmd = sesame(dir.path());
+        cmd.args(["--database-url", &db.url, "migrate"]).args(args);
+        // stdin is /dev/null: no terminal to ask on.
+        let out = run(cmd, None).await;
+        let stderr = failure(&out);
+        assert!(stderr.contains("--yes"), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains("nothing was reverted"),
+            "{args:?}: {stderr}"
+        );
+        if args.len() > 1 {
+            assert!(stderr.contains("every user"), "says what is lost: {stderr}");
+        }
+        assert!(!text(&out.stdout).contains("reverted"), "{args:?}");
+        assert_eq!(
+            migrate_status(dir.path(), &db.url).await,
+            before,
+            "{args:?}"
+        );
+    }
+    // The data is still there: a server starts on the schema as it was.
+    let app = spawn_on(db, &[], &["--auto-migrate", "false"]).await;
+    app.create_user("a@example.com").await;
+}
+
+/// `sesame ARGS…` on a terminal (a pseudo-terminal from util-linux's `script`), typing `typed`.
+async fn on_a_terminal(dir: &Path, args: &str, typed: &str) -> Output {
+    let mut cmd = tokio::process::Command::new("script");
+    for (k, _) in std::env::vars_os() {
+        if k.to_string_lossy().starts_with("SESAME_") {
+            cmd.env_remove(k);
+        }
+    }
+    cmd.args([
+        "--quiet",
+        "--return",
+        "--command",
+        &format!("{} {args}", env!("CARGO_BIN_EXE_sesame")),
+        "/dev/null",
+    ])
+    .current_dir(dir)
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .kill_on_drop(true);
+    run(cmd, Some(typed)).await
+}
+
+async fn migrate_down_on_a_terminal_asks_and_goes_ahead_only_on_yes(b: Backend) {
+    let db = TestDb::new(b).await;
+    let dir = TempDir::new();
+    migrate(dir.path(), &db.url, &["up"]).await;
+    let before = migrate_status(dir.path(), &db.url).await;
+    let args = format!("--database-url {} migrate down --to 0", db.url);
+
+    let out = on_a_terminal(dir.path(), &args, "no\n").await;
+    let shown = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(!out.status.success(), "{shown}");
+    assert!(shown.contains("Type yes to go ahead"), "{shown}");
+    assert!(shown.contains("every user"), "{shown}");
+    assert!(shown.contains("nothing was reverted"), "{shown}");
+    assert_eq!(migrate_status(dir.path(), &db.url).await, before);
+
+    let out = on_a_terminal(dir.path(), &args, "yes\n").await;
+    let shown = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(out.status.success(), "{shown}");
+    assert!(shown.contains("schema at version 0"), "{shown}");
+    let after = migrate_status(dir.path(), &db.url).await;
+    assert!(after.iter().all(|(_, s)| s == "pending"), "{after:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn commands_other_than_serve_and_migrate_up_do_not_create_a_missing_sqlite_file() {
+    let dir = TempDir::new();
+    let runs: &[(&[&str], Option<&str>)] = &[
+        (&["migrate", "status"], None),
+        (&["migrate", "down", "--yes"], None),
+        (&["migrate", "down", "--to", "0", "--yes"], None),
+        (
+            &[
+                "users",
+                "create",
+                "--email",
+                "a@example.com",
+                "--password-stdin",
+            ],
+            Some("violet tractor meadow lantern\n"),
+        ),
+        (&["users", "seed", "--count", "1"], None),
+    ];
+    for (args, stdin) in runs {
+        let mut cmd = sesame(dir.path());
+        cmd.args(*args);
+        let stderr = failure(&run(cmd, *stdin).await);
+        assert!(stderr.contains("sesame.db"), "{args:?}: {stderr}");
+        assert!(stderr.contains("does not exist"), "{args:?}: {stderr}");
+        assert!(stderr.contains("migrate up"), "says what to do: {stderr}");
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            0,
+            "{args:?} created something"
+        );
+    }
+    // `migrate up` is the command that creates it.
+    let mut cmd = sesame(dir.path());
+    cmd.args(["migrate", "up"]);
+    let out = run(cmd, None).await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(dir.path().join("sesame.db").is_file());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_migrations_log_no_notice_when_the_schema_is_already_there() {
+    let db = TestDb::new(Backend::Postgres).await;
+    let dir = TempDir::new();
+    for round in 0..2 {
+        let mut cmd = sesame(dir.path());
+        cmd.args([
+            "--database-url",
+            &db.url,
+            "--log-level",
+            "info",
+            "--log-format",
+            "json",
+            "migrate",
+            "up",
+        ]);
+        let out = run(cmd, None).await;
+        let all = format!("{}{}", text(&out.stdout), text(&out.stderr));
+        assert!(out.status.success(), "{all}");
+        assert!(!all.contains("already exists"), "round {round}: {all}");
+        assert!(
+            !all.contains("sqlx::postgres::notice"),
+            "round {round}: {all}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failure_is_printed_once_as_an_error_line_on_stderr() {
+    let dir = TempDir::new();
+    // A configuration error at `serve` start, with JSON logs on.
+    let mut cmd = sesame(dir.path());
+    cmd.env("SESAME_LISTEN", "127.0.0.1:0")
+        .env("SESAME_LOG_FORMAT", "json")
+        .env("SESAME_JWT_ALGORITHM", "HS256")
+        .arg("serve");
+    let out = run(cmd, None).await;
+    let stderr = failure(&out);
+    let stdout = text(&out.stdout);
+    let all = format!("{stdout}{stderr}");
+    assert_eq!(
+        occurrences(&all, "SESAME_SECRET_KEY"),
+        1,
+        "printed once: {all}"
+    );
+    assert_eq!(error_lines(&stderr), 1, "{stderr}");
+    assert!(stderr.starts_with("error: "), "{stderr}");
+    assert!(!stdout.contains("ERROR"), "not logged as well: {stdout}");
+
+    // A database error of an operator command.
+    let mut cmd = sesame(dir.path());
+    cmd.env("SESAME_LOG_FORMAT", "json")
+        .args(["--database-url", "mysql://x", "migrate", "status"]);
+    let out = run(cmd, None).await;
+    let stderr = failure(&out);
+    let all = format!("{}{stderr}", text(&out.stdout));
+    assert_eq!(
+        occurrences(&all, "unsupported database URL scheme"),
+        1,
+        "{all}"
+    );
+    assert_eq!(error_lines(&stderr), 1, "{stderr}");
+}
+
+/// Every argument of `cmd` and its subcommands, with the command's path.
+fn every_argument(cmd: &clap::Command, path: &str, out: &mut Vec<(String, clap::Arg)>) {
+    for arg in cmd.get_arguments() {
+        out.push((path.to_owned(), arg.clone()));
+    }
+    for sub in cmd.get_subcommands() {
+        every_argument(sub, &format!("{path} {}", sub.get_name()), out);
+    }
+}
+
+#[test]
+fn every_flag_and_argument_of_every_command_is_described() {
+    use clap::CommandFactory;
+    let mut cmd = sesame::cli::Cli::command();
+    // Propagates the global flags into every subcommand, as parsing does.
+    cmd.build();
+    let mut args = Vec::new();
+    every_argument(&cmd, "sesame", &mut args);
+    assert!(args.len() > 80, "{}", args.len());
+    for (path, arg) in &args {
+        let id = arg.get_id().as_str();
+        if id == "help" || id == "version" {
+            continue;
+        }
+        let help = arg.get_help().map(ToString::to_string).unwrap_or_default();
+        assert!(
+            !help.trim().is_empty(),
+            "`{path}` --{id} has no description"
+        );
+    }
+    for sub in cmd.get_subcommands() {
+        assert!(
+            sub.get_about().is_some(),
+            "`sesame {}` has no description",
+            sub.get_name()
+        );
+    }
+    // `serve` groups every flag under a heading; the global ones say that they are global.
+    let serve = cmd.find_subcommand("serve").unwrap();
+    for arg in serve.get_arguments() {
+        let id = arg.get_id().as_str();
+        if id == "help" || id == "version" {
+            continue;
+        }
+        let heading = arg
+            .get_help_heading()
+            .unwrap_or_else(|| panic!("`serve --{id}` has no heading"));
+        assert_eq!(
+            arg.is_global_set(),
+            heading.ends_with("(every command)"),
+            "--{id} under {heading}"
+        );
+    }
+}
+
+/// `sesame ARGS…` run to success; its stdout.
+async fn stdout_of(args: &[&str]) -> String {
+    let dir = TempDir::new();
+    let mut cmd = sesame(dir.path());
+    cmd.args(args);
+    let out = run(cmd, None).await;
+    assert!(out.status.success(), "{args:?}: {}", text(&out.stderr));
+    assert_eq!(
+        std::fs::read_dir(dir.path()).unwrap().count(),
+        0,
+        "{args:?} created a file"
+    );
+    text(&out.stdout)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn help_groups_flags_by_subject_and_lists_each_where_it_applies() {
+    let serve = stdout_of(&["serve", "--help"]).await;
+    for heading in [
+        "Database (every command):",
+        "Logging (every command):",
+        "HTTP:",
+        "Tokens and sessions:",
+        "Mail:",
+        "Abuse protection:",
+        "Passwords and hashing:",
+        "Startup:",
+    ] {
+        assert!(serve.contains(heading), "{heading} missing:\n{serve}");
+    }
+    assert!(serve.contains("--argon2-memory-kib"), "{serve}");
+    for args in [
+        &["migrate", "--help"][..],
+        &["migrate", "up", "--help"][..],
+        &["--help"][..],
+    ] {
+        let help = stdout_of(args).await;
+        assert!(
+            !help.contains("argon2"),
+            "{args:?} lists hashing flags:\n{help}"
+        );
+        assert!(
+            !help.contains("--listen"),
+            "{args:?} lists serve flags:\n{help}"
+        );
+        assert!(help.contains("--database-url"), "{args:?}:\n{help}");
+    }
+    let create = stdout_of(&["users", "create", "--help"]).await;
+    for flag in [
+        "--email",
+        "--username",
+        "--display-name",
+        "--admin",
+        "--password-stdin",
+        "--argon2-memory-kib",
+    ] {
+        assert!(create.contains(flag), "{flag} missing:\n{create}");
+    }
+    let down = stdout_of(&["migrate", "down", "--help"]).await;
+    assert!(down.contains("--yes"), "{down}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_listens_on_a_host_name() {
+    let dir = TempDir::new();
+    let mut cmd = sesame(dir.path());
+    cmd.env("SESAME_LOG_FORMAT", "json")
+        .args(["serve", "--listen", "localhost:0"])
+        .args(FAST_HASH);
+    let mut child = cmd.spawn().expect("start sesame serve");
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let addr = tokio::time::timeout(Duration::from_secs(20), async {
+        while let Ok(Some(line)) = lines.next_line().await {
+            let v: Value = serde_json::from_str(&line).unwrap_or(Value::Null);
+            if v["fields"]["message"] == "sesame is listening" {
+                return v["fields"]["listen"].as_str().unwrap().to_owned();
+            }
+        }
+        panic!("sesame exited before listening");
+    })
+    .await
+    .expect("sesame listens within 20 s");
+    let ip: std::net::SocketAddr = addr.parse().unwrap();
+    assert!(ip.ip().is_loopback(), "{addr}");
+    let r = reqwest::get(format!("http://{addr}/health/live"))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let _ = child.start_kill();
+
+    // A listen value of the wrong form is refused naming the accepted ones.
+    let mut cmd = sesame(dir.path());
+    cmd.args(["serve", "--listen", "localhost"]);
+    let stderr = failure(&run(cmd, None).await);
+    assert!(stderr.contains("HOST:PORT"), "{stderr}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn completions_are_printed_for_every_supported_shell() {
+    for shell in ["bash", "zsh", "fish", "powershell", "elvish"] {
+        let script = stdout_of(&["completions", shell]).await;
+        assert!(script.len() > 1000, "{shell}: {script}");
+        assert!(script.contains("sesame"), "{shell}");
+        assert!(script.contains("migrate"), "{shell}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_committed_man_pages_are_what_the_binary_prints() {
+    let committed = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/man");
+    let regenerate = "regenerate with `cargo run -- man --dir docs/man`";
+    let page = stdout_of(&["man"]).await;
+    assert!(
+        page.starts_with(".ie") || page.contains(".TH sesame 1"),
+        "{page}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(committed.join("sesame.1")).unwrap_or_default(),
+        page,
+        "docs/man/sesame.1 is out of date: {regenerate}"
+    );
+    let out = TempDir::new();
+    let dir = out.path().join("man");
+    stdout_of(&["man", "--dir", dir.to_str().unwrap()]).await;
+    let pages = |d: &Path| -> BTreeMap<String, String> {
+        std::fs::read_dir(d)
+            .unwrap()
+            .map(|e| {
+                let p = e.unwrap().path();
+                (
+                    p.file_name().unwrap().to_string_lossy().into_owned(),
+                    std::fs::read_to_string(&p).unwrap(),
+                )
+            })
+            .collect()
+    };
+    let generated = pages(&dir);
+    assert!(
+        generated.contains_key("sesame-serve.1"),
+        "{:?}",
+        generated.keys()
+    );
+    assert!(
+        generated.contains_key("sesame-migrate-down.1"),
+        "{:?}",
+        generated.keys()
+    );
+    assert_eq!(
+        pages(&committed),
+        generated,
+        "docs/man is out of date: {regenerate}"
+    );
+}
+
 crate::on_every_backend!(
     migrate_status_up_and_down_round_trip,
     users_create_makes_a_verified_admin_who_can_log_in,
     users_create_rejects_a_too_short_password_and_creates_nothing,
+    users_create_names_the_password_rule_that_failed,
+    the_readme_first_admin_example_works_as_written,
+    migrate_up_lists_what_it_applied_and_says_when_nothing_is_pending,
+    migrate_down_lists_what_it_reverted_and_says_when_nothing_was_applied,
+    migrate_down_without_yes_off_a_terminal_refuses_and_reverts_nothing,
+    migrate_down_on_a_terminal_asks_and_goes_ahead_only_on_yes,
 );

@@ -101,14 +101,14 @@ impl Server {
             }
         }
         cmd.args(["--database-url", database_url, "--log-level", "warn"])
-            .args(FAST_HASH)
             .args([
                 "serve",
                 "--listen",
                 &addr,
                 "--public-url",
                 "http://sesame.test",
-            ]);
+            ])
+            .args(FAST_HASH);
         for (flag, value) in TEST_SERVE_DEFAULTS {
             cmd.args([flag, value]);
         }

@@ -1107,8 +1107,8 @@ async fn beyond_max_in_flight_requests_get_503_server_busy_but_the_probes_are_an
 /// Arguments for `sesame … serve …` over `db`, with `serve` flags last.
 fn serve_args<'a>(db: &'a TestDb, serve: &[&'a str]) -> Vec<&'a str> {
     let mut args = vec!["sesame", "--database-url", &db.url, "--log-level", "warn"];
-    args.extend_from_slice(FAST_HASH);
     args.extend_from_slice(&["serve", "--listen", "127.0.0.1:0"]);
+    args.extend_from_slice(FAST_HASH);
     if !serve.contains(&"--public-url") {
         args.extend_from_slice(&["--public-url", PUBLIC_ORIGIN]);
     }

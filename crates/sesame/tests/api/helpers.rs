@@ -320,10 +320,22 @@ pub const TEST_SERVE_DEFAULTS: &[(&str, &str)] = &[
 
 async fn build(url: &str, global: &[&str], serve: &[&str], test_defaults: bool) -> TestBuild {
     let mut args = vec!["sesame", "--database-url", url, "--log-level", "warn"];
-    if !global.iter().any(|a| a.starts_with("--argon2")) {
-        args.extend_from_slice(FAST_HASH);
+    // The argon2 flags belong to `serve` (and the other hashing commands): tests may still list
+    // them with the global ones, and they are moved behind `serve` here.
+    let (mut hashing, mut rest) = (Vec::new(), Vec::new());
+    let mut flags = global.iter();
+    while let Some(&flag) = flags.next() {
+        if flag.starts_with("--argon2") {
+            hashing.push(flag);
+            hashing.extend(flags.next().copied());
+        } else {
+            rest.push(flag);
+        }
     }
-    args.extend_from_slice(global);
+    if hashing.is_empty() {
+        hashing.extend_from_slice(FAST_HASH);
+    }
+    args.extend_from_slice(&rest);
     args.extend_from_slice(&[
         "serve",
         "--listen",
@@ -331,6 +343,7 @@ async fn build(url: &str, global: &[&str], serve: &[&str], test_defaults: bool) 
         "--public-url",
         "http://sesame.test",
     ]);
+    args.extend_from_slice(&hashing);
     for (flag, value) in TEST_SERVE_DEFAULTS {
         if test_defaults && !serve.contains(flag) {
             args.extend_from_slice(&[flag, value]);

@@ -26,6 +26,7 @@ mod outages;
 mod outbox;
 mod problems;
 mod quotas;
+mod readme;
 mod refresh;
 mod session_cache;
 mod slow_clients;

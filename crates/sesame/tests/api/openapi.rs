@@ -88,6 +88,7 @@ async fn openapi_json_lists_exactly_the_api_operations() {
         "DELETE /api/v1/admin/roles/{name}",
         "GET /api/v1/admin/audit-events",
         "GET /.well-known/jwks.json",
+        "GET /metrics",
         "GET /health/live",
         "GET /health/ready",
     ]
@@ -531,4 +532,212 @@ fn the_repository_ships_the_license_that_the_crates_and_the_document_declare() {
     assert!(license.contains("Version 2.0, January 2004"));
     let doc = serde_json::to_value(sesame::http::openapi()).unwrap();
     assert_eq!(doc["info"]["license"]["identifier"], "Apache-2.0");
+}
+
+/// A request body for `schema` (resolved through `components.schemas`; of a `oneOf`, the first
+/// alternative) that gets past the JSON/form extractors: every required property set to a value
+/// of its type, chosen by its name where the name implies a format. `n` keeps addresses unique.
+fn probe_body(doc: &Value, schema: &Value, n: usize) -> Value {
+    let schema = match schema["$ref"].as_str() {
+        Some(r) => {
+            let name = r.trim_start_matches("#/components/schemas/");
+            doc["components"]["schemas"][name].clone()
+        }
+        None => schema.clone(),
+    };
+    if let Some(first) = schema["oneOf"].as_array().and_then(|a| a.first()) {
+        return probe_body(doc, first, n);
+    }
+    let mut body = serde_json::Map::new();
+    for name in schema["required"].as_array().into_iter().flatten() {
+        let name = name.as_str().unwrap();
+        let prop = &schema["properties"][name];
+        let value = if let Some(first) = prop["enum"].as_array().and_then(|e| e.first()) {
+            first.clone()
+        } else if name.contains("email") {
+            Value::from(format!("probe-{n}@example.com"))
+        } else if name.contains("password") {
+            Value::from(crate::helpers::PASSWORD)
+        } else if name == "username" {
+            Value::from(format!("probe{n}"))
+        } else {
+            let ty = prop["type"].as_str().or_else(|| {
+                prop["type"]
+                    .as_array()
+                    .and_then(|t| t.iter().find_map(|t| t.as_str().filter(|t| *t != "null")))
+            });
+            match ty {
+                Some("boolean") => Value::Bool(false),
+                Some("integer" | "number") => Value::from(1),
+                Some("array") => Value::Array(vec![]),
+                Some("object") => Value::Object(serde_json::Map::new()),
+                _ => Value::from("probe"),
+            }
+        };
+        body.insert(name.to_owned(), value);
+    }
+    Value::Object(body)
+}
+
+/// Sends the operation `method path` with a probe body (JSON or form, as the document says) and
+/// an optional bearer token; path parameters get a random id or name.
+async fn probe(
+    app: &TestApp,
+    doc: &Value,
+    (method, path, op): (&str, &str, &Value),
+    token: Option<&str>,
+    n: usize,
+) -> reqwest::Response {
+    let path = path
+        .replace("{id}", &uuid::Uuid::now_v7().to_string())
+        .replace("{name}", "probe-role");
+    let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+    let mut rb = app.client.request(method, app.url(&path));
+    if let Some(t) = token {
+        rb = rb.bearer_auth(t);
+    }
+    let content = &op["requestBody"]["content"];
+    if let Some(schema) = content.get("application/json").map(|c| &c["schema"]) {
+        rb = rb.json(&probe_body(doc, schema, n));
+    } else if let Some(schema) = content
+        .get("application/x-www-form-urlencoded")
+        .map(|c| &c["schema"])
+    {
+        let body = probe_body(doc, schema, n);
+        let pairs: Vec<(String, String)> = body
+            .as_object()
+            .unwrap()
+            .iter()
+            .map(|(k, v)| (k.clone(), v.as_str().map_or(v.to_string(), str::to_owned)))
+            .collect();
+        rb = rb.form(&pairs);
+    }
+    rb.send().await.unwrap()
+}
+
+/// The contract for the two answers a client must be ready for everywhere they can happen:
+/// every operation that answers 401 documents it (and exactly the operations that declare a
+/// bearer requirement answer 401 without one), and every operation that a rate limit can
+/// answer with 429 documents 429 with `Retry-After`. Both are found by calling every documented
+/// operation on a server whose quotas are all one request per hour, not from a list; tokens
+/// come fresh for each operation from a second server on the same database (same keys, normal
+/// quotas), so one operation's logout cannot hide the next one's answers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_authenticated_operation_documents_401_and_every_rate_limited_one_429() {
+    const ADMIN: &str = "admin@example.com";
+    let bootstrap = [
+        "--bootstrap-admin-email",
+        ADMIN,
+        "--bootstrap-admin-password",
+        crate::helpers::PASSWORD,
+    ];
+    let minter = crate::helpers::spawn_app_with(Backend::Sqlite, &[], &bootstrap).await;
+    let mut strict_flags: Vec<&str> = Vec::new();
+    for rule in [
+        "login-ip",
+        "login-account",
+        "register-ip",
+        "forgot-ip",
+        "forgot-email",
+        "resend-ip",
+        "resend-email",
+        "email-change-ip",
+        "email-change-user",
+    ] {
+        strict_flags.push(Box::leak(format!("--rate-{rule}").into_boxed_str()));
+        strict_flags.push("1/1h");
+    }
+    let strict = crate::helpers::spawn_on(minter.db.share(), &[], &strict_flags).await;
+    let doc = document(&strict).await;
+
+    let mut answered_401 = BTreeSet::new();
+    let mut limited = BTreeSet::new();
+    for (n, (method, path, op)) in operations(&doc).into_iter().enumerate() {
+        let name = format!("{method} {path}");
+        let documented = statuses(&op)
+            .into_iter()
+            .map(str::to_owned)
+            .collect::<BTreeSet<_>>();
+        let bearer = op["security"]
+            .as_array()
+            .is_some_and(|s| s.iter().any(|req| req.get("bearer").is_some()));
+
+        // Without credentials.
+        let anonymous = probe(&strict, &doc, (&method, &path, &op), None, n).await;
+        let status = anonymous.status().as_u16();
+        if status == 401 {
+            answered_401.insert(name.clone());
+            assert!(
+                documented.contains("401"),
+                "{name} answers 401 but documents {documented:?}"
+            );
+        }
+        if bearer {
+            assert_eq!(
+                status, 401,
+                "{name} declares a bearer token but answers {status} without one"
+            );
+        }
+
+        // Twice with a fresh token: a quota of one lets at most the first through.
+        let token = minter.tokens(ADMIN).await;
+        let token = crate::helpers::text_field(&token, "access_token");
+        for attempt in 0..2 {
+            let r = probe(
+                &strict,
+                &doc,
+                (&method, &path, &op),
+                Some(&token),
+                n * 2 + attempt,
+            )
+            .await;
+            if r.status() == 429 {
+                let retry = r.headers().get("retry-after").cloned();
+                let body: Value = r.json().await.unwrap_or(Value::Null);
+                assert!(retry.is_some(), "{name}: 429 without Retry-After");
+                let code = body["code"]
+                    .as_str()
+                    .or(body["error"].as_str())
+                    .unwrap_or("");
+                assert!(
+                    matches!(code, "rate_limited" | "invalid_grant"),
+                    "{name}: 429 with {body}"
+                );
+                limited.insert(name.clone());
+            }
+        }
+        if limited.contains(&name) {
+            assert!(
+                documented.contains("429"),
+                "{name} is rate limited but documents {documented:?}"
+            );
+            let resp = resolve(&doc, &op["responses"]["429"]);
+            assert!(
+                resp["headers"].get("Retry-After").is_some(),
+                "{name}: its 429 does not document Retry-After: {resp}"
+            );
+        }
+    }
+    // The probes reached what they claim to check.
+    assert!(
+        answered_401.contains("GET /api/v1/users/me"),
+        "{answered_401:?}"
+    );
+    assert!(
+        answered_401.contains("GET /api/v1/admin/users"),
+        "{answered_401:?}"
+    );
+    for op in [
+        "POST /api/v1/auth/register",
+        "POST /api/v1/auth/login",
+        "POST /api/v1/auth/token",
+        "POST /api/v1/auth/password/forgot",
+        "POST /api/v1/auth/verify-email/resend",
+        "POST /api/v1/users/me/email",
+    ] {
+        assert!(
+            limited.contains(op),
+            "{op} was not rate limited: {limited:?}"
+        );
+    }
 }
