@@ -15,6 +15,10 @@ esac
 export SESAME_TEST_REDIS_URL="${SESAME_TEST_REDIS_URL:-redis://127.0.0.1:6379}"
 scripts/ensure-redis.sh
 
+# The browser tests (browser::*) drive headless Chromium: SESAME_TEST_CHROMIUM, else `chromium`
+# or `chromium-browser` on PATH; installed from Debian's packages when missing and root.
+scripts/ensure-chromium.sh
+
 # `--coverage`: the same tests, run once under cargo-tarpaulin (LLVM engine, instrumented build
 # in target/tarpaulin), failing below SESAME_COVERAGE_FLOOR % of lines (default 90). The bench
 # crate's tests run but its lines are not counted: it is a harness, exercised by the CI smoke run.

@@ -8,6 +8,8 @@ mod abuse;
 mod accounts;
 mod admin;
 mod audit_trail;
+mod browser;
+mod chromium;
 mod cli;
 mod core_flow;
 mod crash;

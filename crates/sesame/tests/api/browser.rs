@@ -1,0 +1,585 @@
+//! The pages emailed links open, tested in a real browser (headless Chromium, see `chromium.rs`):
+//! every page in every language, at phone and desktop widths, light and dark, renders, makes no
+//! external request and logs no error; and every form works end to end, from the mailed link to
+//! what the API then reports.
+//!
+//! These run on SQLite only. What they add over the HTTP page tests in `email.rs` (which run on
+//! both backends) is the browser's view: rendering, requests, console, form handling. None of it
+//! depends on the database, and a PostgreSQL run would double the slowest tests of the suite for
+//! no coverage.
+//!
+//! With `SESAME_SCREENSHOTS_DIR` set, the matrix also writes a PNG of every English page at each
+//! width and scheme (`<page>-<width>-<scheme>.png`); `scripts/screenshots.sh` fills
+//! `docs/screenshots/` that way.
+
+use crate::chromium::{Chromium, Load, Scheme, Tab};
+use crate::helpers::{spawn_app_with, text_field, Backend, TestApp, PASSWORD};
+use crate::smtp::SmtpSink;
+use serde_json::Value;
+use sesame_domain::locale::Locale;
+use sesame_domain::page::Page;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+/// The languages the matrix shows every page in, by `Accept-Language`; `<html lang>` must be the
+/// one asked for. English only until the pages are localized (the `pages` branch): then this
+/// becomes `&Locale::ALL`.
+const PAGE_LANGUAGES: &[Locale] = &Locale::ALL;
+
+/// Phone and desktop, in CSS pixels.
+const WIDTHS: [u32; 2] = [375, 1280];
+
+/// The directory the matrix writes screenshots of the English pages to, when set.
+const SCREENSHOTS_ENV: &str = "SESAME_SCREENSHOTS_DIR";
+
+/// A password that passes every rule, for the forms.
+const NEW_PASSWORD: &str = "an entirely new passphrase";
+
+/// A password the policy refuses: one of the most common passwords (NIST SP 800-63B §3.1.1.2
+/// has verifiers refuse those), long enough to pass the browser's `minlength`.
+const COMMON_PASSWORD: &str = "password1";
+
+/// The page states the matrix shows besides the one each emailed link opens ([`Page::ALL`],
+/// reached through [`mailed_link`]): a name (for failure messages and screenshot files) and
+/// the path that shows it. Adding a state is one line.
+const OTHER_STATES: &[(&str, &str)] = &[
+    // A link with its token cut off: the "this link does not work" page.
+    ("invalid-link", "/verify-email"),
+    // The "send me a new link" form on its own.
+    ("new-link", "/new-link?kind=reset-password"),
+];
+
+/// The bootstrap admin every server here has, to send invitations.
+const ADMIN_EMAIL: &str = "admin@example.com";
+
+/// A server that mails through SMTP to a sink the test reads, and that sink.
+async fn app_with_sink(extra: &[&str]) -> (TestApp, SmtpSink) {
+    let sink = SmtpSink::start().await;
+    let mut flags: Vec<&str> = sink.serve_flags().to_vec();
+    flags.extend_from_slice(&[
+        "--bootstrap-admin-email",
+        ADMIN_EMAIL,
+        "--bootstrap-admin-password",
+        PASSWORD,
+    ]);
+    flags.extend_from_slice(extra);
+    let app = spawn_app_with(Backend::Sqlite, &[], &flags).await;
+    (app, sink)
+}
+
+/// `http://127.0.0.1:port`, the only origin a page may load from.
+fn origin(app: &TestApp) -> String {
+    app.url("")
+}
+
+/// The path and query of a mailed link (links carry the configured public URL; the test opens
+/// them on the test server).
+fn path_of(link: &str) -> String {
+    let after_scheme = link.split_once("://").map_or(link, |(_, rest)| rest);
+    after_scheme[after_scheme.find('/').unwrap_or(after_scheme.len())..].to_owned()
+}
+
+/// Waits for a mail to `address` with a link to `page` (to any page when `None`), and returns
+/// the link's path and query.
+async fn wait_for_link(sink: &SmtpSink, address: &str, page: Option<Page>) -> String {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let prefix = page.map(|p| format!("{}?", p.path()));
+    loop {
+        let found = sink
+            .messages_to(address)
+            .iter()
+            .filter_map(crate::smtp::Mail::link)
+            .map(|l| path_of(&l))
+            .find(|p| prefix.as_ref().is_none_or(|prefix| p.starts_with(prefix)));
+        if let Some(path) = found {
+            return path;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no mail to {address} with a link to {prefix:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// The admin invites `invited@example.com` to choose a password; returns the mailed link's
+/// path and query (to `page` when given).
+async fn invitation_link(app: &TestApp, sink: &SmtpSink, page: Option<Page>) -> String {
+    let admin = app.tokens(ADMIN_EMAIL).await;
+    let r = app
+        .post_json_auth(
+            "/api/v1/admin/users",
+            &text_field(&admin, "access_token"),
+            Some(&serde_json::json!({ "email": "invited@example.com", "invite": "set_password" })),
+        )
+        .await;
+    assert_eq!(r.status(), 201, "the invitation");
+    wait_for_link(sink, "invited@example.com", page).await
+}
+
+/// Does what makes Sesame mail a link to `page`, for a user made for it, and returns the link's
+/// path. The match is exhaustive: a new page does not compile until the browser tests can reach
+/// it (the set-password page of an invitation: `invitation_link(app, sink, Some(page))`).
+async fn mailed_link(app: &TestApp, sink: &SmtpSink, page: Page) -> String {
+    match page {
+        Page::SetPassword => invitation_link(app, sink, Some(page)).await,
+        Page::VerifyEmail => {
+            app.create_user("verify@example.com").await;
+            wait_for_link(sink, "verify@example.com", Some(page)).await
+        }
+        Page::ResetPassword => {
+            app.create_user("reset@example.com").await;
+            assert_eq!(app.forgot_password("reset@example.com").await.status(), 202);
+            wait_for_link(sink, "reset@example.com", Some(page)).await
+        }
+        Page::ConfirmEmail => {
+            let t = app.user_with_tokens("change@example.com").await;
+            let r = app
+                .change_email(
+                    &text_field(&t, "access_token"),
+                    "changed@example.com",
+                    PASSWORD,
+                )
+                .await;
+            assert_eq!(r.status(), 202);
+            wait_for_link(sink, "changed@example.com", Some(page)).await
+        }
+    }
+}
+
+/// A page name for messages and files: its path without the slash.
+fn page_name(page: Page) -> &'static str {
+    page.path().trim_start_matches('/')
+}
+
+// --- the harness itself ------------------------------------------------------------------------
+
+/// A page that breaks both rules the matrix checks: it loads an image from another origin
+/// (another port on the loopback address, where nothing listens: no traffic leaves the machine)
+/// and its inline script violates its own CSP.
+fn bad_page(foreign_origin: &str) -> String {
+    format!(
+        "<!doctype html><html lang=\"en\"><head><title>bad</title></head><body><h1>Bad</h1>\
+         <img src=\"{foreign_origin}/x.png\" alt=\"\"><script>document.title = 'ran'</script>\
+         </body></html>"
+    )
+}
+
+/// A one-page server for the harness's own test.
+struct BadPageServer {
+    origin: String,
+    /// The origin the page loads its image from.
+    foreign: String,
+    /// The head of every request received, lower-cased.
+    heads: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+/// Serves [`bad_page`] with a CSP that forbids scripts, to every connection, until aborted.
+async fn serve_bad_page() -> BadPageServer {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let origin = format!("http://{}", listener.local_addr().unwrap());
+    let foreign = format!("http://127.0.0.1:{}", crate::smtp::free_port());
+    let body = bad_page(&foreign);
+    let heads: std::sync::Arc<std::sync::Mutex<Vec<String>>> = std::sync::Arc::default();
+    let seen = std::sync::Arc::clone(&heads);
+    let task = tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let response = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: text/html\r\n\
+                 content-security-policy: script-src 'none'\r\ncontent-length: {}\r\n\
+                 connection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let seen = std::sync::Arc::clone(&seen);
+            tokio::spawn(async move {
+                let mut buf = [0u8; 8192];
+                let n = stream.read(&mut buf).await.unwrap_or(0);
+                let head = String::from_utf8_lossy(&buf[..n]).to_lowercase();
+                seen.lock().unwrap().push(head);
+                let _ = stream.write_all(response.as_bytes()).await;
+            });
+        }
+    });
+    BadPageServer {
+        origin,
+        foreign,
+        heads,
+        task,
+    }
+}
+
+/// The checks below would pass vacuously if the recorder heard nothing: on a page that loads
+/// from another origin and violates its CSP, it must see both, and `assert_clean` must fail.
+/// And the language a tab asks for must reach the server.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_browser_harness_sees_foreign_requests_and_csp_violations() {
+    let server = serve_bad_page().await;
+    let (origin, foreign) = (&server.origin, &server.foreign);
+    let chromium = Chromium::launch().await;
+    chromium
+        .run(async {
+            let mut tab = chromium.tab().await;
+            tab.accept_language("de").await;
+            let load = tab.open(&format!("{origin}/")).await;
+            let heads = server.heads.lock().unwrap().clone();
+            assert!(
+                heads
+                    .iter()
+                    .any(|h| h.contains("\r\naccept-language: de\r\n")),
+                "the page was asked for in German: {heads:?}"
+            );
+            assert_eq!(load.status, Some(200));
+            assert!(
+                load.requests
+                    .iter()
+                    .any(|u| u.starts_with(foreign.as_str())),
+                "the image request was recorded: {:?}",
+                load.requests
+            );
+            assert!(
+                load.errors
+                    .iter()
+                    .any(|e| e.contains("Content Security Policy")),
+                "the CSP violation was recorded: {:?}",
+                load.errors
+            );
+            let outcome = std::panic::catch_unwind(|| load.assert_clean(origin, "bad page"));
+            assert!(outcome.is_err(), "assert_clean refuses the bad page");
+        })
+        .await;
+    server.task.abort();
+}
+
+// --- the matrix --------------------------------------------------------------------------------
+
+/// Shows `path` in every width and scheme in `language` and checks each view; writes
+/// screenshots of English views to `shots` when set.
+async fn check_views(
+    tab: &mut Tab,
+    app: &TestApp,
+    name: &str,
+    path: &str,
+    language: Locale,
+    shots: Option<&PathBuf>,
+) {
+    for width in WIDTHS {
+        for scheme in Scheme::ALL {
+            let what = format!("{name} ({language}, {width} px, {})", scheme.as_str());
+            tab.view(width, scheme).await;
+            let load: Load = tab.open(&app.url(path)).await;
+            load.assert_clean(&origin(app), &what);
+            load.assert_renders(&what);
+            assert_eq!(load.shown.lang, language.as_str(), "{what}: <html lang>");
+            // The emulation took: the page was laid out at this width and in this scheme.
+            assert_eq!(
+                load.shown.inner_width,
+                i64::from(width),
+                "{what}: innerWidth"
+            );
+            assert_eq!(
+                load.shown.dark,
+                scheme == Scheme::Dark,
+                "{what}: color scheme"
+            );
+            if let (Some(dir), Locale::En) = (shots, language) {
+                let file = dir.join(format!("{name}-{width}-{}.png", scheme.as_str()));
+                tab.screenshot(&file).await;
+            }
+        }
+    }
+}
+
+/// Every page, in every language, at phone and desktop width, light and dark: it renders (a
+/// visible `h1`, no sideways overflow), loads nothing from elsewhere, logs no error, and says
+/// which language it is in. One browser and one tab serve the whole matrix.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_page_renders_cleanly_in_every_language_width_and_scheme() {
+    let (app, sink) = app_with_sink(&[]).await;
+    let mut pages = Vec::new();
+    for page in Page::ALL {
+        pages.push((
+            page_name(page).to_owned(),
+            mailed_link(&app, &sink, page).await,
+        ));
+    }
+    pages.extend(
+        OTHER_STATES
+            .iter()
+            .map(|(name, path)| ((*name).to_owned(), (*path).to_owned())),
+    );
+    let shots = std::env::var_os(SCREENSHOTS_ENV)
+        .filter(|d| !d.is_empty())
+        .map(PathBuf::from);
+    if let Some(dir) = &shots {
+        std::fs::create_dir_all(dir)
+            .unwrap_or_else(|e| panic!("{SCREENSHOTS_ENV}={}: {e}", dir.display()));
+    }
+
+    let chromium = Chromium::launch().await;
+    chromium
+        .run(async {
+            let mut tab = chromium.tab().await;
+            for &language in PAGE_LANGUAGES {
+                tab.accept_language(language.as_str()).await;
+                for (name, path) in &pages {
+                    check_views(&mut tab, &app, name, path, language, shots.as_ref()).await;
+                }
+            }
+        })
+        .await;
+}
+
+// --- the forms, end to end ---------------------------------------------------------------------
+
+/// Asserts that a form's answer is a success page: served 200, clean, with a visible heading
+/// other than the form's, and no password field left.
+async fn assert_success_page(tab: &Tab, load: &Load, form: &Load, origin: &str, what: &str) {
+    load.assert_clean(origin, what);
+    load.assert_renders(what);
+    assert_eq!(load.status, Some(200), "{what}: {}", load.shown.text);
+    assert_ne!(
+        load.shown.h1, form.shown.h1,
+        "{what}: the page after the form says something else than the form"
+    );
+    let fields: usize = tab
+        .eval("document.querySelectorAll('input[type=password]').length")
+        .await;
+    assert_eq!(fields, 0, "{what}: {}", load.shown.text);
+}
+
+/// The visible text of the page's error region (`role=alert`, `aria-live` or `.error`), if
+/// one has text.
+async fn error_text(tab: &Tab) -> Option<String> {
+    tab.eval(
+        "(() => { for (const e of document.querySelectorAll('[role=alert], [aria-live], .error')) {
+           const t = e.innerText.trim(); if (t) return t; } return null; })()",
+    )
+    .await
+}
+
+/// The verification link, opened in the browser: one press of the button confirms the address,
+/// and the API then says so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_verification_link_confirms_the_address_in_the_browser() {
+    let (app, sink) = app_with_sink(&["--require-verified-email", "true"]).await;
+    let path = mailed_link(&app, &sink, Page::VerifyEmail).await;
+    let origin = origin(&app);
+    let chromium = Chromium::launch().await;
+    chromium
+        .run(async {
+            let mut tab = chromium.tab().await;
+            let form = tab.open(&app.url(&path)).await;
+            form.assert_clean(&origin, "verify page");
+            form.assert_renders("verify page");
+            assert_eq!(form.status, Some(200));
+            let r = app.login("verify@example.com", PASSWORD).await;
+            assert_eq!(r.status(), 403, "opening the link alone verifies nothing");
+
+            let done = tab.click_and_wait("button[type=submit]").await;
+            assert_success_page(&tab, &done, &form, &origin, "verified page").await;
+        })
+        .await;
+    let r = app.login("verify@example.com", PASSWORD).await;
+    assert_eq!(r.status(), 200);
+    let t: Value = r.json().await.unwrap();
+    assert_eq!(t["user"]["email_verified"], true, "{t}");
+}
+
+/// The reset link, opened in the browser: typing a new password twice and submitting sets it;
+/// the API then signs in with the new password and not the old one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_reset_link_sets_a_new_password_typed_in_the_browser() {
+    let (app, sink) = app_with_sink(&[]).await;
+    let path = mailed_link(&app, &sink, Page::ResetPassword).await;
+    let origin = origin(&app);
+    let chromium = Chromium::launch().await;
+    chromium
+        .run(async {
+            let mut tab = chromium.tab().await;
+            let form = tab.open(&app.url(&path)).await;
+            form.assert_clean(&origin, "reset page");
+            form.assert_renders("reset page");
+            tab.type_into("#new_password", NEW_PASSWORD).await;
+            tab.type_into("#confirm_password", NEW_PASSWORD).await;
+            let done = tab.click_and_wait("button[type=submit]").await;
+            assert_success_page(&tab, &done, &form, &origin, "password changed page").await;
+        })
+        .await;
+    assert_eq!(
+        app.login("reset@example.com", NEW_PASSWORD).await.status(),
+        200
+    );
+    assert_eq!(app.login("reset@example.com", PASSWORD).await.status(), 401);
+}
+
+/// A password the policy refuses, typed on the reset page: the page says why (a 422 with its
+/// error region filled, not a server error), keeps the form, and the next, acceptable password
+/// typed into it works.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_password_on_the_reset_page_is_explained_and_the_form_stays_usable() {
+    let (app, sink) = app_with_sink(&[]).await;
+    let path = mailed_link(&app, &sink, Page::ResetPassword).await;
+    let origin = origin(&app);
+    let chromium = Chromium::launch().await;
+    chromium
+        .run(async {
+            let mut tab = chromium.tab().await;
+            let form = tab.open(&app.url(&path)).await;
+            tab.type_into("#new_password", COMMON_PASSWORD).await;
+            tab.type_into("#confirm_password", COMMON_PASSWORD).await;
+            let refused = tab.click_and_wait("button[type=submit]").await;
+            refused.assert_clean(&origin, "refused password");
+            refused.assert_renders("refused password");
+            assert_eq!(
+                refused.status,
+                Some(422),
+                "a refused password is the user's to fix: {}",
+                refused.shown.text
+            );
+            let error = error_text(&tab).await;
+            assert!(
+                error.is_some(),
+                "the page says what is wrong: {}",
+                refused.shown.text
+            );
+
+            tab.type_into("#new_password", NEW_PASSWORD).await;
+            tab.type_into("#confirm_password", NEW_PASSWORD).await;
+            let done = tab.click_and_wait("button[type=submit]").await;
+            assert_success_page(&tab, &done, &form, &origin, "password changed page").await;
+        })
+        .await;
+    assert_eq!(
+        app.login("reset@example.com", NEW_PASSWORD).await.status(),
+        200
+    );
+}
+
+/// The link mailed to a new address, opened in the browser: one press of the button moves the
+/// account to it, and the API then shows the new address.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_email_change_link_moves_the_account_in_the_browser() {
+    let (app, sink) = app_with_sink(&[]).await;
+    let path = mailed_link(&app, &sink, Page::ConfirmEmail).await;
+    let origin = origin(&app);
+    let chromium = Chromium::launch().await;
+    chromium
+        .run(async {
+            let mut tab = chromium.tab().await;
+            let form = tab.open(&app.url(&path)).await;
+            form.assert_clean(&origin, "confirm page");
+            form.assert_renders("confirm page");
+            let done = tab.click_and_wait("button[type=submit]").await;
+            assert_success_page(&tab, &done, &form, &origin, "address changed page").await;
+        })
+        .await;
+    let t = app.tokens("changed@example.com").await;
+    assert_eq!(t["user"]["email"], "changed@example.com", "{t}");
+    assert_eq!(
+        app.login("change@example.com", PASSWORD).await.status(),
+        401
+    );
+}
+
+/// An admin's invitation, opened in the browser: the invited user types a first password twice
+/// and submits; the API then signs them in with it. (Whichever page the invitation links to:
+/// today the reset page, a page of its own once invitations have one.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_invitation_link_lets_the_invited_user_choose_a_password_in_the_browser() {
+    let (app, sink) = app_with_sink(&[]).await;
+    let path = invitation_link(&app, &sink, Some(Page::SetPassword)).await;
+    let origin = origin(&app);
+    let chromium = Chromium::launch().await;
+    chromium
+        .run(async {
+            let mut tab = chromium.tab().await;
+            let form = tab.open(&app.url(&path)).await;
+            form.assert_clean(&origin, "invitation page");
+            form.assert_renders("invitation page");
+            tab.type_into("#new_password", NEW_PASSWORD).await;
+            tab.type_into("#confirm_password", NEW_PASSWORD).await;
+            let done = tab.click_and_wait("button[type=submit]").await;
+            assert_success_page(&tab, &done, &form, &origin, "password chosen page").await;
+        })
+        .await;
+    assert_eq!(
+        app.login("invited@example.com", NEW_PASSWORD)
+            .await
+            .status(),
+        200
+    );
+}
+
+/// A reset link that no longer works (here: already used), opened in the browser: submitting
+/// its form says so and offers a new link; typing the address there mails a fresh link, which
+/// then sets the password.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_reset_link_offers_a_new_one_that_works_in_the_browser() {
+    let (app, sink) = app_with_sink(&[]).await;
+    let path = mailed_link(&app, &sink, Page::ResetPassword).await;
+    let token = crate::smtp::token_of(&path).expect("a token in the link");
+    let r = app
+        .post_json(
+            "/api/v1/auth/password/reset",
+            &serde_json::json!({ "token": token, "new_password": "the first new passphrase" }),
+        )
+        .await;
+    assert_eq!(r.status(), 204, "the link is used once through the API");
+    let origin = origin(&app);
+    let chromium = Chromium::launch().await;
+    chromium
+        .run(async {
+            let mut tab = chromium.tab().await;
+            tab.open(&app.url(&path)).await;
+            tab.type_into("#new_password", NEW_PASSWORD).await;
+            tab.type_into("#confirm_password", NEW_PASSWORD).await;
+            let dead = tab.click_and_wait("button[type=submit]").await;
+            dead.assert_clean(&origin, "dead link page");
+            dead.assert_renders("dead link page");
+            assert_eq!(dead.status, Some(400), "{}", dead.shown.text);
+
+            tab.type_into("#email", "reset@example.com").await;
+            let sent = tab.click_and_wait("button[type=submit]").await;
+            sent.assert_clean(&origin, "new link sent page");
+            sent.assert_renders("new link sent page");
+            assert_eq!(sent.status, Some(200), "{}", sent.shown.text);
+        })
+        .await;
+
+    let fresh = wait_for_fresh_link(&sink, "reset@example.com", &path).await;
+    let chromium = Chromium::launch().await;
+    chromium
+        .run(async {
+            let mut tab = chromium.tab().await;
+            let form = tab.open(&app.url(&fresh)).await;
+            tab.type_into("#new_password", NEW_PASSWORD).await;
+            tab.type_into("#confirm_password", NEW_PASSWORD).await;
+            let done = tab.click_and_wait("button[type=submit]").await;
+            assert_success_page(&tab, &done, &form, &origin, "password changed page").await;
+        })
+        .await;
+    assert_eq!(
+        app.login("reset@example.com", NEW_PASSWORD).await.status(),
+        200
+    );
+}
+
+/// Waits for a second reset link to `address`, other than `old`, and returns its path.
+async fn wait_for_fresh_link(sink: &SmtpSink, address: &str, old: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let fresh = sink
+            .messages_to(address)
+            .iter()
+            .filter_map(crate::smtp::Mail::link)
+            .map(|l| path_of(&l))
+            .find(|p| p.starts_with("/reset-password?") && p != old);
+        if let Some(path) = fresh {
+            return path;
+        }
+        assert!(Instant::now() < deadline, "no new reset link to {address}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
