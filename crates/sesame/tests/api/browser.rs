@@ -22,8 +22,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 /// The languages the matrix shows every page in, by `Accept-Language`; `<html lang>` must be the
-/// one asked for. English only until the pages are localized (the `pages` branch): then this
-/// becomes `&Locale::ALL`.
+/// one asked for.
 const PAGE_LANGUAGES: &[Locale] = &Locale::ALL;
 
 /// Phone and desktop, in CSS pixels.
