@@ -348,6 +348,25 @@ async fn every_page_speaks_the_browsers_language_and_says_so(b: Backend) {
     );
 }
 
+/// A browser that names no language Sesame speaks gets the operator's default, not English.
+async fn without_a_language_the_browser_asks_for_pages_speak_the_default_locale(b: Backend) {
+    let app = spawn_app_with(b, &[], &["--default-locale", "es"]).await;
+    for accept in [None, Some("it, pt;q=0.5")] {
+        let r = get_page(&app, "/reset-password?token=abc", accept).await;
+        assert_eq!(r.status(), 200);
+        assert_eq!(
+            header(&r, "content-language").as_deref(),
+            Some("es"),
+            "{accept:?}"
+        );
+        let html = r.text().await.unwrap();
+        assert!(html.contains("<html lang=\"es\">"), "{accept:?}: {html}");
+    }
+    // A language it does speak still wins over the default.
+    let r = get_page(&app, "/reset-password?token=abc", Some("de")).await;
+    assert_eq!(header(&r, "content-language").as_deref(), Some("de"));
+}
+
 // --- a dead link, and a new one -------------------------------------------------------------------
 
 async fn a_dead_link_offers_a_new_link_of_its_own_kind(b: Backend) {
@@ -653,6 +672,7 @@ crate::on_every_backend!(
     without_a_strength_rule_the_pages_do_not_list_one,
     the_set_password_page_sets_the_password_with_its_own_words,
     every_page_speaks_the_browsers_language_and_says_so,
+    without_a_language_the_browser_asks_for_pages_speak_the_default_locale,
     a_dead_link_offers_a_new_link_of_its_own_kind,
     a_new_link_is_sent_and_the_answer_is_the_same_whether_or_not_the_account_exists,
     the_new_link_form_refuses_what_is_not_an_address,
