@@ -123,6 +123,9 @@ pub enum UsersAction {
         /// Grant the `admin` role.
         #[arg(long)]
         admin: bool,
+        /// The language of their emails: en, de, fr or es (default: SESAME_DEFAULT_LOCALE's, else en).
+        #[arg(long, env = "SESAME_DEFAULT_LOCALE", value_parser = crate::config::parse_locale)]
+        locale: Option<sesame_domain::locale::Locale>,
         /// Read the password from standard input (required: passwords never go in arguments).
         #[arg(long, required = true)]
         password_stdin: bool,
@@ -452,15 +455,16 @@ fn confirm_down(plan: &[MigrationStatus], yes: bool) -> Result<(), CliError> {
 }
 
 async fn users(common: &CommonConfig, action: UsersAction) -> Result<(), CliError> {
-    let (email, username, display_name, admin, hashing) = match action {
+    let (email, username, display_name, admin, locale, hashing) = match action {
         UsersAction::Create {
             email,
             username,
             display_name,
             admin,
+            locale,
             password_stdin: _,
             hashing,
-        } => (email, username, display_name, admin, hashing),
+        } => (email, username, display_name, admin, locale, hashing),
         UsersAction::Seed {
             count,
             prefix,
@@ -493,8 +497,7 @@ async fn users(common: &CommonConfig, action: UsersAction) -> Result<(), CliErro
         username,
         display_name,
         password,
-        // The operator's configuration has no mail settings: English (a PATCH changes it).
-        locale: None,
+        locale,
     };
     // The shell user holds the database and the configuration: the local operator.
     let operator = startup::operator(common, &hashing).await?;

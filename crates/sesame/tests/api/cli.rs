@@ -400,6 +400,36 @@ fn users_create(dir: &Path, url: &str, email: &str) -> tokio::process::Command {
     cmd
 }
 
+/// `--locale` sets the language of the user's emails; without it, the `SESAME_DEFAULT_LOCALE`
+/// the command sees; an unsupported one is refused naming the supported ones.
+async fn users_create_sets_the_language_of_the_users_emails(b: Backend) {
+    let db = TestDb::new(b).await;
+    let dir = TempDir::new();
+    migrate(dir.path(), &db.url, &["up"]).await;
+    let mut cmd = users_create(dir.path(), &db.url, "de@example.com");
+    cmd.args(["--locale", "de"]);
+    let out = run(cmd, Some(&format!("{PASSWORD}\n"))).await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let mut cmd = users_create(dir.path(), &db.url, "fr@example.com");
+    cmd.env("SESAME_DEFAULT_LOCALE", "fr");
+    let out = run(cmd, Some(&format!("{PASSWORD}\n"))).await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let locale = |email: &str| format!("SELECT locale FROM users WHERE email = '{email}'");
+    assert_eq!(
+        db.text(&locale("de@example.com")).await.as_deref(),
+        Some("de")
+    );
+    assert_eq!(
+        db.text(&locale("fr@example.com")).await.as_deref(),
+        Some("fr")
+    );
+
+    let mut cmd = users_create(dir.path(), &db.url, "it@example.com");
+    cmd.args(["--locale", "it"]);
+    let stderr = failure(&run(cmd, Some(&format!("{PASSWORD}\n"))).await);
+    assert!(stderr.contains("en, de, fr, es"), "{stderr}");
+}
+
 async fn users_create_makes_a_verified_admin_who_can_log_in(b: Backend) {
     let db = TestDb::new(b).await;
     let dir = TempDir::new();
@@ -1336,6 +1366,7 @@ async fn the_committed_man_pages_are_what_the_binary_prints() {
 crate::on_every_backend!(
     migrate_status_up_and_down_round_trip,
     users_create_makes_a_verified_admin_who_can_log_in,
+    users_create_sets_the_language_of_the_users_emails,
     users_create_rejects_a_too_short_password_and_creates_nothing,
     users_create_names_the_password_rule_that_failed,
     the_readme_first_admin_example_works_as_written,
