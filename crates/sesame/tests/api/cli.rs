@@ -2,50 +2,13 @@
 //! `migrate status|up|down`, `users create`, and `serve` with no configuration at all (an
 //! embedded SQLite file in the working directory, JSON logs that never carry secrets).
 
-use crate::helpers::{spawn_on, Backend, TestDb, FAST_HASH, PASSWORD};
+use crate::helpers::{sesame, spawn_on, Backend, TempDir, TestDb, FAST_HASH, PASSWORD};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Output, Stdio};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
-
-/// An empty directory, removed at the end of the test.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new() -> Self {
-        let p = std::env::temp_dir().join(format!("sesame-cli-{}", uuid::Uuid::now_v7().simple()));
-        std::fs::create_dir_all(&p).unwrap();
-        Self(p)
-    }
-
-    fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// The binary, run in `dir`, with no inherited `SESAME_*` variable.
-fn sesame(dir: &Path) -> tokio::process::Command {
-    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_sesame"));
-    for (k, _) in std::env::vars_os() {
-        if k.to_string_lossy().starts_with("SESAME_") {
-            cmd.env_remove(k);
-        }
-    }
-    cmd.current_dir(dir)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
-    cmd
-}
 
 /// Runs to completion (at most a minute), feeding `stdin` if given.
 async fn run(mut cmd: tokio::process::Command, stdin: Option<&str>) -> Output {

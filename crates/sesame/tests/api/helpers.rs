@@ -594,3 +594,42 @@ pub async fn assert_problem(resp: reqwest::Response, status: u16, code: &str) ->
     );
     body
 }
+
+/// An empty directory, removed at the end of the test.
+pub struct TempDir(std::path::PathBuf);
+
+impl TempDir {
+    #[allow(clippy::new_without_default)]
+    pub fn new() -> Self {
+        let p = std::env::temp_dir().join(format!("sesame-test-{}", uuid::Uuid::now_v7().simple()));
+        std::fs::create_dir_all(&p).unwrap();
+        Self(p)
+    }
+
+    pub fn path(&self) -> &std::path::Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The binary, run in `dir`, with no inherited `SESAME_*` variable; output piped, killed when
+/// dropped.
+pub fn sesame(dir: &std::path::Path) -> tokio::process::Command {
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_sesame"));
+    for (k, _) in std::env::vars_os() {
+        if k.to_string_lossy().starts_with("SESAME_") {
+            cmd.env_remove(k);
+        }
+    }
+    cmd.current_dir(dir)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true);
+    cmd
+}

@@ -5,11 +5,11 @@
 //! trusted-proxy resolution, user agent, latency without float noise), neither ever carrying a
 //! password from a URL.
 
-use crate::helpers::{Backend, TestDb, FAST_HASH};
+use crate::helpers::{sesame, Backend, TempDir, TestDb, FAST_HASH};
 use crate::smtp::{free_port, SmtpSink};
 use serde_json::Value;
-use std::path::{Path, PathBuf};
-use std::process::{Output, Stdio};
+use std::path::Path;
+use std::process::Output;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
 
@@ -17,43 +17,6 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
 const DB_SECRET: &str = "db-pass-Zq81x";
 const SMTP_SECRET: &str = "smtp-pass-Wv27k";
 const REDIS_SECRET: &str = "redis-pass-Jm44p";
-
-/// An empty directory, removed at the end of the test.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new() -> Self {
-        let p = std::env::temp_dir().join(format!("sesame-ops-{}", uuid::Uuid::now_v7().simple()));
-        std::fs::create_dir_all(&p).unwrap();
-        Self(p)
-    }
-
-    fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// The binary, run in `dir`, with no inherited `SESAME_*` variable.
-fn sesame(dir: &Path) -> tokio::process::Command {
-    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_sesame"));
-    for (k, _) in std::env::vars_os() {
-        if k.to_string_lossy().starts_with("SESAME_") {
-            cmd.env_remove(k);
-        }
-    }
-    cmd.current_dir(dir)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
-    cmd
-}
 
 async fn run(mut cmd: tokio::process::Command) -> Output {
     let child = cmd.spawn().expect("start sesame");

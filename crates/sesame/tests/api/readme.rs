@@ -5,18 +5,10 @@
 //! links the walkthrough reads). Every `curl` must succeed (`--fail-with-body`), so a step that
 //! answers an error — a dead token, an old password — fails the test with the answer.
 
-use std::path::{Path, PathBuf};
+use crate::helpers::{sesame, TempDir};
+use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
-
-/// An empty directory, removed at the end of the test.
-struct TempDir(PathBuf);
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 /// The shell blocks between the walkthrough markers, joined in order.
 fn walkthrough(readme: &str) -> String {
@@ -55,30 +47,17 @@ fn the_walkthrough_is_found_in_the_readme() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_readme_walkthrough_runs_as_written() {
     let script = walkthrough(include_str!("../../../../README.md"));
-    let dir = TempDir(
-        std::env::temp_dir().join(format!("sesame-readme-{}", uuid::Uuid::now_v7().simple())),
-    );
-    std::fs::create_dir_all(&dir.0).unwrap();
+    let dir = TempDir::new();
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
     let bin = Path::new(env!("CARGO_BIN_EXE_sesame"));
 
     // `cargo run --release -- serve | tee sesame.log`, on another port.
-    let log = std::fs::File::create(dir.0.join("sesame.log")).unwrap();
-    let mut server = tokio::process::Command::new(bin);
-    for (k, _) in std::env::vars_os() {
-        if k.to_string_lossy().starts_with("SESAME_") {
-            server.env_remove(k);
-        }
-    }
-    let mut server = server
-        .current_dir(&dir.0)
+    let log = std::fs::File::create(dir.path().join("sesame.log")).unwrap();
+    let mut server = sesame(dir.path())
         .env("SESAME_LISTEN", format!("127.0.0.1:{port}"))
         .arg("serve")
-        .stdin(Stdio::null())
         .stdout(log)
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
         .spawn()
         .expect("start sesame serve");
     let client = reqwest::Client::new();
@@ -114,7 +93,7 @@ async fn the_readme_walkthrough_runs_as_written() {
     let out = tokio::time::timeout(
         Duration::from_secs(120),
         shell
-            .current_dir(&dir.0)
+            .current_dir(dir.path())
             .env("PATH", path)
             .arg("-c")
             .arg(format!("{prelude}{script}echo walkthrough-complete\n"))
@@ -125,7 +104,7 @@ async fn the_readme_walkthrough_runs_as_written() {
     .expect("the walkthrough finished within 2 minutes")
     .expect("bash runs");
     let _ = server.kill().await;
-    let server_log = std::fs::read_to_string(dir.0.join("sesame.log")).unwrap_or_default();
+    let server_log = std::fs::read_to_string(dir.path().join("sesame.log")).unwrap_or_default();
     assert!(
         out.status.success(),
         "the walkthrough failed ({}).\n--- its output:\n{}\n--- its errors:\n{}\n--- the server's log (last 40 lines):\n{}",
