@@ -1,5 +1,5 @@
-//! The `.env` file: `SESAME_*` settings read from a file into the process environment before
-//! the command line is parsed, so the precedence is flags > environment > `.env` > defaults.
+//! The `.env` file: settings read from a file into the process environment before the command
+//! line is parsed (every variable in it is set, `SESAME_*` or not, e.g. `RUST_BACKTRACE`), so the precedence is flags > environment > `.env` > defaults.
 //!
 //! Owns finding the file (`.env` in the working directory, or the path in `SESAME_ENV_FILE`)
 //! and turning a malformed one into a message that names the file and the line. Parsing is
@@ -100,11 +100,13 @@ fn malformed(path: &Path, text: &str) -> EnvFileError {
             .position(|l| l.contains(first))
             .map(|i| i + 1)
     });
-    let key = text
-        .trim_start()
-        .trim_start_matches("export ")
+    // A key only where the text has the shape `KEY=…` or starts with a `SESAME_` name: a line
+    // holding just a bare word may be a wrapped secret, and is never echoed.
+    let head = text.trim_start().trim_start_matches("export ");
+    let key = head
         .split(['=', ' ', '\t'])
         .next()
+        .filter(|k| head[k.len()..].starts_with('=') || k.starts_with("SESAME_"))
         .filter(|k| {
             !k.is_empty()
                 && k.len() <= 64
@@ -137,6 +139,25 @@ mod tests {
         assert!(msg.contains("line 3"), "{msg}");
         assert!(msg.contains("SESAME_SMTP_URL"), "{msg}");
         assert!(!msg.contains("hunter2"), "{msg}");
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn a_malformed_line_of_one_bare_word_is_not_echoed() {
+        let dir = std::env::temp_dir().join(format!("sesame-envfile-{}", uuid::Uuid::now_v7()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("settings.env");
+        // A secret wrapped onto a line of its own, after an unterminated quote's line.
+        std::fs::write(
+            &file,
+            "SESAME_ENVFILE_UNIT_B=1
+WrappedSecretTail42 and more
+",
+        )
+        .unwrap();
+        let err = load_from(&file).unwrap_err();
+        let msg = err.to_string();
+        assert!(!msg.contains("WrappedSecretTail42"), "{msg}");
         let _ = std::fs::remove_dir_all(dir);
     }
 }

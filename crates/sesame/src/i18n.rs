@@ -80,6 +80,18 @@ pub fn negotiate(accept_language: &str) -> Option<Locale> {
         .and_then(|l| Locale::from_tag(l.language.as_str()))
 }
 
+/// [`negotiate`] over every `Accept-Language` line of a request: several lines are one list
+/// (RFC 9110 §5.3).
+#[must_use]
+pub fn negotiate_headers(headers: &axum::http::HeaderMap) -> Option<Locale> {
+    let lines: Vec<&str> = headers
+        .get_all(axum::http::header::ACCEPT_LANGUAGE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect();
+    negotiate(&lines.join(","))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

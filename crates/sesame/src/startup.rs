@@ -328,12 +328,11 @@ impl SchemaAtStart {
 
 /// Applies the pending migrations when `apply` is set, noting which ran.
 async fn migrate_at_start(db: &Database, apply: bool) -> Result<SchemaAtStart, StartupError> {
-    let before = db.status().await?;
-    let pending: Vec<_> = before.iter().filter(|m| !m.applied).collect();
-    if !apply || pending.is_empty() {
+    if !apply {
+        let before = db.status().await?;
         return Ok(SchemaAtStart {
             applied: Vec::new(),
-            pending: pending.len(),
+            pending: before.iter().filter(|m| !m.applied).count(),
             version: before
                 .iter()
                 .filter(|m| m.applied)
@@ -342,15 +341,52 @@ async fn migrate_at_start(db: &Database, apply: bool) -> Result<SchemaAtStart, S
                 .unwrap_or(0),
         });
     }
-    db.migrate_up().await?;
+    // Always through `migrate_up`, even with nothing pending: it also checks that the applied
+    // migrations still match their files.
+    let applied = db.migrate_up().await?;
+    let version = db
+        .status()
+        .await?
+        .iter()
+        .filter(|m| m.applied)
+        .map(|m| m.version)
+        .max()
+        .unwrap_or(0);
     Ok(SchemaAtStart {
-        applied: pending
+        applied: applied
             .iter()
             .map(|m| format!("{} {}", m.version, m.description))
             .collect(),
         pending: 0,
-        version: before.iter().map(|m| m.version).max().unwrap_or(0),
+        version,
     })
+}
+
+/// Binds the listening socket. A host name is resolved here; of its addresses, IPv4 ones are
+/// tried first (so `localhost:8080` serves `http://127.0.0.1:8080`, the default public URL, on
+/// systems that resolve `localhost` to `::1` first), and the first that binds is used. The
+/// "listening" log line names the address actually bound.
+async fn bind(listen: &crate::config::ListenAddr) -> Result<tokio::net::TcpListener, StartupError> {
+    let failed = |source| StartupError::Bind {
+        addr: listen.clone(),
+        source,
+    };
+    let mut addrs: Vec<std::net::SocketAddr> = tokio::net::lookup_host(listen.as_str())
+        .await
+        .map_err(failed)?
+        .collect();
+    addrs.sort_by_key(|a| !a.is_ipv4());
+    let mut last = std::io::Error::new(
+        std::io::ErrorKind::AddrNotAvailable,
+        "the host name resolves to no address",
+    );
+    for addr in addrs {
+        match tokio::net::TcpListener::bind(addr).await {
+            Ok(l) => return Ok(l),
+            Err(e) => last = e,
+        }
+    }
+    Err(failed(last))
 }
 
 /// The database for the startup line: `sqlite PATH` or `postgres HOST:PORT/DB`.
@@ -548,13 +584,7 @@ impl Application {
     ) -> Result<Self, StartupError> {
         cfg.validate()?;
         let (state, worker) = build_state(common, cfg, clock).await?;
-        // A host name is resolved here; the first of its addresses that binds is used.
-        let listener = tokio::net::TcpListener::bind(cfg.listen.as_str())
-            .await
-            .map_err(|source| StartupError::Bind {
-                addr: cfg.listen.clone(),
-                source,
-            })?;
+        let listener = bind(&cfg.listen).await?;
         let h = &cfg.http;
         Ok(Self {
             listener,

@@ -1,4 +1,7 @@
--- Outstanding invitations cannot be kept under the narrower list: they go.
+-- Outstanding invitations cannot be kept under the narrower list: they go, with the
+-- invitation mail still waiting (an older binary cannot render that kind, and its link would
+-- point at a deleted token).
+DELETE FROM mail_outbox WHERE kind = 'invite' AND status = 'pending';
 CREATE TABLE email_tokens_old (
     token_hash BLOB PRIMARY KEY NOT NULL,
     user_id    BLOB NOT NULL REFERENCES users (id) ON DELETE CASCADE,

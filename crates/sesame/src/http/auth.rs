@@ -75,12 +75,8 @@ pub async fn register(
         req.username.as_deref(),
         req.display_name.as_deref(),
     );
-    let locale = optional_locale(&mut errs, req.locale.as_deref()).or_else(|| {
-        headers
-            .get(axum::http::header::ACCEPT_LANGUAGE)
-            .and_then(|v| v.to_str().ok())
-            .and_then(crate::i18n::negotiate)
-    });
+    let locale = optional_locale(&mut errs, req.locale.as_deref())
+        .or_else(|| crate::i18n::negotiate_headers(&headers));
     let (Some(email), Some(password), true) = (email, password, errs.is_empty()) else {
         return Err(AuthError::Validation(errs).into());
     };

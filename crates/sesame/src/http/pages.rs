@@ -718,14 +718,24 @@ async fn new_link_page(
     }
 }
 
-/// Whether the browser says the request comes from another site's page (Fetch Metadata,
-/// `Sec-Fetch-Site`). The JSON endpoints cannot be posted to from another site without CORS
-/// (they take only `application/json`); a form can, so another site could make its visitors'
-/// browsers ask for links in their names. Browsers that send no such header are not refused.
-fn from_another_site(headers: &HeaderMap) -> bool {
-    headers
-        .get("sec-fetch-site")
-        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"cross-site"))
+/// Whether the request may come from another site's page. The JSON endpoints cannot be posted
+/// to from another site without CORS (they take only `application/json`); a form can, so
+/// another site could make its visitors' browsers ask for links in their names. Fetch Metadata
+/// decides when the browser sends it (`Sec-Fetch-Site`: only `same-origin`, or `none` for a
+/// request the user made directly, pass; a sibling subdomain's `same-site` does not). Without
+/// it, an `Origin` other than the pages' own is refused; `Origin: null` passes, because the
+/// pages' own forms send it (their `Referrer-Policy: no-referrer` makes browsers hide the
+/// origin, Fetch §3.1 "serializing a request origin"), and so does a request without either
+/// header (not from a browser's form).
+fn from_another_site(headers: &HeaderMap, public_origin: &str) -> bool {
+    if let Some(site) = headers.get("sec-fetch-site") {
+        let site = site.as_bytes();
+        return !(site.eq_ignore_ascii_case(b"same-origin") || site.eq_ignore_ascii_case(b"none"));
+    }
+    headers.get(axum::http::header::ORIGIN).is_some_and(|o| {
+        let o = o.as_bytes();
+        !(o == b"null" || o.eq_ignore_ascii_case(public_origin.as_bytes()))
+    })
 }
 
 /// POST /new-link — asks for the link and answers the same whether or not an account needs one.
@@ -737,7 +747,7 @@ async fn new_link_submit(
     body: Bytes,
 ) -> Response {
     let f = frame(&state, lang);
-    if from_another_site(&headers) {
+    if from_another_site(&headers, &state.pages.public_origin) {
         return message(
             &f,
             StatusCode::FORBIDDEN,

@@ -96,7 +96,8 @@ pub enum PgCause {
     /// The server's own sentence (it names the user, never the password).
     AuthenticationFailed(String),
     DatabaseMissing(String),
-    /// The server refuses unencrypted connections from this client (pg_hba.conf `hostssl`).
+    /// pg_hba.conf has no entry for this client over an unencrypted connection: either no entry
+    /// at all, or only `hostssl` ones (the server words both "…, no encryption").
     TlsRequired(String),
     Tls(String),
     Timeout(Duration),
@@ -127,7 +128,10 @@ impl fmt::Display for PgCause {
             ),
             Self::TlsRequired(msg) => write!(
                 f,
-                "TLS required: {msg} (add ?sslmode=require to SESAME_DATABASE_URL)"
+                "authentication failed: {msg} (the server's pg_hba.conf has no entry for this \
+                 client over an unencrypted connection: add this host to it, or, if it accepts \
+                 this client over TLS only (`hostssl`), add ?sslmode=require to \
+                 SESAME_DATABASE_URL)"
             ),
             Self::Tls(msg) => write!(
                 f,

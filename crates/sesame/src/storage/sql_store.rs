@@ -229,7 +229,11 @@ impl UserStore for Backend {
             .execute(&mut *tx)
             .await
             .map_err(store_err)?;
-        invalidate_tokens(&mut tx, c.user_id, TokenPurpose::ResetPassword, c.now).await?;
+        // A password the user chose ends every link that could set another: reset links and an
+        // invitation's set-password link alike.
+        for purpose in [TokenPurpose::ResetPassword, TokenPurpose::SetPassword] {
+            invalidate_tokens(&mut tx, c.user_id, purpose, c.now).await?;
+        }
         sqlx::query("UPDATE sessions SET revoked_at = $1 WHERE user_id = $2 AND id <> $3 AND revoked_at IS NULL")
             .bind(Dialect::time(c.now))
             .bind(c.user_id.as_uuid())

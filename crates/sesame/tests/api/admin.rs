@@ -1675,6 +1675,39 @@ async fn an_invited_user_without_a_password_chooses_one_through_the_emailed_link
     assert_problem(r, 400, "invalid_email_token").await;
 }
 
+/// An invitation sent with a password: once the user changes that password, the invitation's
+/// link can no longer set another one (whoever else reads the mail cannot take the account).
+async fn a_password_change_ends_the_invitation_link(b: Backend) {
+    let (app, admin, sink) = admin_app_with_mail(b).await;
+    let r = post(
+        &app,
+        USERS,
+        &admin.access,
+        &json!({ "email": "hana@example.com", "password": PASSWORD, "invite": "set_password" }),
+    )
+    .await;
+    expect(r, 201).await;
+    let mail = sink.wait_for_mail_to("hana@example.com", 1).await;
+    let t = expect(app.login("hana@example.com", PASSWORD).await, 200).await;
+    let changed = "her own passphrase from now on";
+    let r = app
+        .post_json_auth(
+            "/api/v1/users/me/password",
+            &s(&t, "access_token"),
+            Some(&json!({ "current_password": PASSWORD, "new_password": changed })),
+        )
+        .await;
+    expect(r, 200).await;
+    let r = app
+        .post_json(
+            "/api/v1/auth/password/reset",
+            &json!({ "token": mail.token(), "new_password": "a takeover passphrase attempt" }),
+        )
+        .await;
+    assert_problem(r, 400, "invalid_email_token").await;
+    expect(app.login("hana@example.com", changed).await, 200).await;
+}
+
 async fn an_invitation_lasts_its_own_lifetime_in_the_users_language(b: Backend) {
     let sink = SmtpSink::start().await;
     let mut flags = sink.serve_flags().to_vec();
@@ -2357,6 +2390,7 @@ crate::on_every_backend!(
     paging_while_users_are_being_added_returns_every_earlier_user_exactly_once,
     an_admin_creates_users_with_a_password_under_the_password_policy,
     an_invited_user_without_a_password_chooses_one_through_the_emailed_link,
+    a_password_change_ends_the_invitation_link,
     an_invitation_lasts_its_own_lifetime_in_the_users_language,
     an_invitation_to_verify_sends_a_verification_mail_unless_already_verified,
     a_user_is_read_and_deleted_by_id_and_unknown_ids_are_not_found,

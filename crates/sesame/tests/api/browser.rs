@@ -3,7 +3,7 @@
 //! external request and logs no error; and every form works end to end, from the mailed link to
 //! what the API then reports.
 //!
-//! These run on SQLite only. What they add over the HTTP page tests in `email.rs` (which run on
+//! These run on SQLite only. What they add over the HTTP page tests in `pages.rs` (which run on
 //! both backends) is the browser's view: rendering, requests, console, form handling. None of it
 //! depends on the database, and a PostgreSQL run would double the slowest tests of the suite for
 //! no coverage.

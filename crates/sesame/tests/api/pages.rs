@@ -577,6 +577,21 @@ async fn another_site_cannot_ask_for_links_in_its_visitors_names(b: Backend) {
         html.contains(&sentence(Locale::En, "page-cross-site-title")),
         "{html}"
     );
+    // A sibling subdomain is another site's page too.
+    assert_eq!(send("same-site").await.unwrap().status(), 403);
+    // Without Fetch Metadata, the Origin decides: another one is refused.
+    let by_origin = |origin: &'static str| {
+        app.client
+            .post(app.url("/new-link"))
+            .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header("origin", origin)
+            .body("kind=reset-password&email=alice%40example.com")
+            .send()
+    };
+    assert_eq!(
+        by_origin("https://evil.example").await.unwrap().status(),
+        403
+    );
     // The page's own form (same-origin) goes through, and only it sends mail.
     assert_eq!(send("same-origin").await.unwrap().status(), 200);
     sink.wait_for_mail_to(ALICE, 2).await;

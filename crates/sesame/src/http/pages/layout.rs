@@ -16,8 +16,8 @@ use crate::i18n;
 use crate::mail::templates::escape_html;
 use axum::extract::FromRequestParts;
 use axum::http::header::{
-    ACCEPT_LANGUAGE, CACHE_CONTROL, CONTENT_LANGUAGE, CONTENT_SECURITY_POLICY, CONTENT_TYPE,
-    REFERRER_POLICY, RETRY_AFTER, VARY, X_FRAME_OPTIONS,
+    CACHE_CONTROL, CONTENT_LANGUAGE, CONTENT_SECURITY_POLICY, CONTENT_TYPE, REFERRER_POLICY,
+    RETRY_AFTER, VARY, X_FRAME_OPTIONS,
 };
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode};
@@ -47,6 +47,9 @@ pub struct PageSettings {
     default_locale: Locale,
     /// The configured zxcvbn score (0 turns the strength rule off, so the pages do not list it).
     pub(super) password_min_score: u8,
+    /// Where the pages are served (`https://auth.example.com`): the one origin a form may be
+    /// posted from when the browser sends no Fetch Metadata.
+    pub(super) public_origin: String,
     css: String,
     csp: HeaderValue,
 }
@@ -86,6 +89,7 @@ impl PageSettings {
             branding,
             default_locale,
             password_min_score,
+            public_origin: public_origin.to_owned(),
             css,
             csp,
         }
@@ -127,13 +131,7 @@ impl FromRequestParts<AppState> for Lang {
             });
         }
         // RFC 9110 §12.5.4; several header lines are one list (§5.3).
-        let header: Vec<&str> = parts
-            .headers
-            .get_all(ACCEPT_LANGUAGE)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .collect();
-        let locale = i18n::negotiate(&header.join(",")).unwrap_or(state.pages.default_locale);
+        let locale = i18n::negotiate_headers(&parts.headers).unwrap_or(state.pages.default_locale);
         Ok(Self {
             locale,
             overridden: false,
