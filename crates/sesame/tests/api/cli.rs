@@ -2,35 +2,13 @@
 //! `migrate status|up|down`, `users create`, and `serve` with no configuration at all (an
 //! embedded SQLite file in the working directory, JSON logs that never carry secrets).
 
-use crate::helpers::{sesame, spawn_on, Backend, TempDir, TestDb, FAST_HASH, PASSWORD};
+use crate::helpers::{run, sesame, spawn_on, text, Backend, TempDir, TestDb, FAST_HASH, PASSWORD};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::{Output, Stdio};
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
-
-/// Runs to completion (at most a minute), feeding `stdin` if given.
-async fn run(mut cmd: tokio::process::Command, stdin: Option<&str>) -> Output {
-    if stdin.is_some() {
-        cmd.stdin(Stdio::piped());
-    }
-    let mut child = cmd.spawn().expect("start sesame");
-    if let Some(input) = stdin {
-        let mut pipe = child.stdin.take().unwrap();
-        // A process that exits without reading (a usage error) closes the pipe: not our failure.
-        let _ = pipe.write_all(input.as_bytes()).await;
-        drop(pipe);
-    }
-    tokio::time::timeout(Duration::from_secs(60), child.wait_with_output())
-        .await
-        .expect("sesame did not exit within 60 s")
-        .unwrap()
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
 
 /// Asserts a failed run and returns its stderr.
 fn failure(out: &Output) -> String {

@@ -633,3 +633,26 @@ pub fn sesame(dir: &std::path::Path) -> tokio::process::Command {
         .kill_on_drop(true);
     cmd
 }
+
+/// Runs a command (e.g. [`sesame`]) to completion, at most a minute, feeding `stdin` if given.
+pub async fn run(mut cmd: tokio::process::Command, stdin: Option<&str>) -> std::process::Output {
+    if stdin.is_some() {
+        cmd.stdin(std::process::Stdio::piped());
+    }
+    let mut child = cmd.spawn().expect("start sesame");
+    if let Some(input) = stdin {
+        let mut pipe = child.stdin.take().unwrap();
+        // A process that exits without reading (a usage error) closes the pipe: not our failure.
+        let _ = tokio::io::AsyncWriteExt::write_all(&mut pipe, input.as_bytes()).await;
+        drop(pipe);
+    }
+    tokio::time::timeout(std::time::Duration::from_secs(60), child.wait_with_output())
+        .await
+        .expect("sesame did not exit within 60 s")
+        .unwrap()
+}
+
+/// Process output as text.
+pub fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}

@@ -5,7 +5,7 @@
 //! trusted-proxy resolution, user agent, latency without float noise), neither ever carrying a
 //! password from a URL.
 
-use crate::helpers::{sesame, Backend, TempDir, TestDb, FAST_HASH};
+use crate::helpers::{run, sesame, text, Backend, TempDir, TestDb, FAST_HASH};
 use crate::smtp::{free_port, SmtpSink};
 use serde_json::Value;
 use std::path::Path;
@@ -17,18 +17,6 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
 const DB_SECRET: &str = "db-pass-Zq81x";
 const SMTP_SECRET: &str = "smtp-pass-Wv27k";
 const REDIS_SECRET: &str = "redis-pass-Jm44p";
-
-async fn run(mut cmd: tokio::process::Command) -> Output {
-    let child = cmd.spawn().expect("start sesame");
-    tokio::time::timeout(Duration::from_secs(60), child.wait_with_output())
-        .await
-        .expect("sesame did not exit within 60 s")
-        .unwrap()
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
 
 /// Asserts a failed run and returns stdout and stderr together.
 fn failure(out: &Output) -> String {
@@ -63,7 +51,7 @@ async fn migrate_status_failure(url: &str) -> String {
     let mut cmd = sesame(dir.path());
     cmd.args(["--database-url", url, "migrate", "status"]);
     let started = Instant::now();
-    let all = failure(&run(cmd).await);
+    let all = failure(&run(cmd, None).await);
     assert!(
         started.elapsed() < Duration::from_secs(15),
         "the failure took {:?}",
@@ -92,7 +80,7 @@ async fn an_unreachable_postgres_port_is_named_with_connection_refused() {
         .env("SESAME_LISTEN", "127.0.0.1:0")
         .arg("serve")
         .args(FAST_HASH);
-    let all = failure(&run(cmd).await);
+    let all = failure(&run(cmd, None).await);
     assert!(all.contains(&format!("127.0.0.1:{port}")), "{all}");
     assert!(all.contains("connection refused"), "{all}");
     assert!(!all.contains(DB_SECRET), "the password was printed: {all}");
@@ -184,7 +172,7 @@ async fn a_sqlite_file_in_a_missing_directory_is_named() {
         "migrate",
         "up",
     ]);
-    let all = failure(&run(cmd).await);
+    let all = failure(&run(cmd, None).await);
     assert!(all.contains(&file.display().to_string()), "{all}");
     assert!(all.contains("does not exist"), "{all}");
     assert!(
@@ -200,7 +188,7 @@ async fn a_sqlite_file_in_a_missing_directory_is_named() {
 /// Runs `migrate up` in `dir` (creating the SQLite file the settings name) and asserts success.
 async fn migrate_up(mut cmd: tokio::process::Command) {
     cmd.args(["migrate", "up"]);
-    let out = run(cmd).await;
+    let out = run(cmd, None).await;
     assert!(
         out.status.success(),
         "{}{}",
@@ -271,7 +259,7 @@ async fn sesame_env_file_names_another_file_which_must_exist() {
     let mut cmd = sesame(p);
     cmd.env("SESAME_ENV_FILE", "conf/missing.env")
         .args(["migrate", "up"]);
-    let all = failure(&run(cmd).await);
+    let all = failure(&run(cmd, None).await);
     assert!(all.contains("SESAME_ENV_FILE"), "{all}");
     assert!(all.contains("conf/missing.env"), "{all}");
 }
@@ -289,7 +277,7 @@ async fn a_malformed_dotenv_line_is_named_without_its_value() {
     .unwrap();
     let mut cmd = sesame(p);
     cmd.args(["migrate", "up"]);
-    let all = failure(&run(cmd).await);
+    let all = failure(&run(cmd, None).await);
     assert!(all.contains(".env"), "{all}");
     assert!(all.contains("line 4"), "{all}");
     assert!(all.contains("SESAME_SMTP_URL"), "{all}");
