@@ -38,10 +38,18 @@ pub enum AuditKind {
     AdminSessionsRevoked,
     AdminRoleCreated,
     AdminRoleDeleted,
+    MfaChallenged,
+    MfaFactorAdded,
+    MfaFactorRenamed,
+    MfaFactorRemoved,
+    MfaRecoveryCodesIssued,
+    MfaRecoveryCodeUsed,
+    SessionReauthenticated,
+    AdminFactorsReset,
 }
 
 impl AuditKind {
-    pub const ALL: [Self; 22] = [
+    pub const ALL: [Self; 30] = [
         Self::UserRegistered,
         Self::LoginSucceeded,
         Self::LoginFailed,
@@ -64,6 +72,14 @@ impl AuditKind {
         Self::AdminSessionsRevoked,
         Self::AdminRoleCreated,
         Self::AdminRoleDeleted,
+        Self::MfaChallenged,
+        Self::MfaFactorAdded,
+        Self::MfaFactorRenamed,
+        Self::MfaFactorRemoved,
+        Self::MfaRecoveryCodesIssued,
+        Self::MfaRecoveryCodeUsed,
+        Self::SessionReauthenticated,
+        Self::AdminFactorsReset,
     ];
 
     #[must_use]
@@ -91,6 +107,14 @@ impl AuditKind {
             Self::AdminSessionsRevoked => "admin.sessions_revoked",
             Self::AdminRoleCreated => "admin.role_created",
             Self::AdminRoleDeleted => "admin.role_deleted",
+            Self::MfaChallenged => "mfa.challenged",
+            Self::MfaFactorAdded => "mfa.factor_added",
+            Self::MfaFactorRenamed => "mfa.factor_renamed",
+            Self::MfaFactorRemoved => "mfa.factor_removed",
+            Self::MfaRecoveryCodesIssued => "mfa.recovery_codes_issued",
+            Self::MfaRecoveryCodeUsed => "mfa.recovery_code_used",
+            Self::SessionReauthenticated => "session.reauthenticated",
+            Self::AdminFactorsReset => "admin.factors_reset",
         }
     }
 

@@ -110,6 +110,24 @@ pub enum AuthError {
     /// A resource of the caller's (e.g. one of their sessions) does not exist.
     #[error("not found")]
     NotFound,
+    /// A second-factor answer (authenticator code, recovery code, passkey assertion) was wrong,
+    /// or a code was used already.
+    #[error("invalid second factor")]
+    InvalidSecondFactor,
+    /// A second-factor challenge or WebAuthn ceremony is unknown, used, expired, or died after
+    /// too many wrong answers: start again.
+    #[error("invalid or expired challenge")]
+    InvalidChallenge,
+    /// The operation needs a recent sign-in (`max_age_secs`) and, for an account with a second
+    /// factor, one proved with it (RFC 9470 §3: `insufficient_user_authentication`).
+    #[error("a recent authentication is required")]
+    StepUpRequired { max_age_secs: u64 },
+    /// The token is limited to enrolling a second factor (`SESAME_MFA_REQUIRED`).
+    #[error("a second factor must be enrolled first")]
+    MfaEnrolmentRequired,
+    /// The operation needs an active second factor and the account has none.
+    #[error("the account has no second factor")]
+    NoSecondFactor,
     /// Too many attempts: a rate limit or a login lockout. Deliberately one variant for both, so
     /// the answer does not tell which (or whether the account exists).
     #[error("too many attempts")]

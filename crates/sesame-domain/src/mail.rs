@@ -303,6 +303,30 @@ messages! {
         /// How long sign-in stays paused.
         locked_for: Lifetime,
     }
+    /// A second factor was added to the account.
+    FactorAdded = "factor_added" {
+        email,
+        /// `totp` (an authenticator app) or `passkey`; the template words it.
+        factor_kind,
+        /// The name the owner gave it.
+        factor_name,
+    }
+    /// A second factor was removed, by the owner or (`by_admin` = `yes`) by an administrator.
+    FactorRemoved = "factor_removed" {
+        email,
+        /// `totp`, `passkey`, or `all` (an administrator's reset removes every factor).
+        factor_kind,
+        /// The name of the removed factor (empty for `all`).
+        factor_name,
+        /// `yes` when an administrator removed it, else `no`.
+        by_admin,
+    }
+    /// A recovery code was used to sign in or to prove the owner again.
+    RecoveryCodeUsed = "recovery_code_used" {
+        email,
+        /// How many unused codes are left.
+        codes_left,
+    }
 }
 
 impl MailKind {

@@ -435,6 +435,10 @@ pub struct Session {
     pub revoked_at: Option<Timestamp>,
     pub ip: Option<String>,
     pub user_agent: Option<String>,
+    /// When the user last proved who they are in this session (sign-in or step-up).
+    pub auth_time: Timestamp,
+    /// How they did (RFC 8176).
+    pub amr: crate::mfa::Amr,
 }
 
 #[cfg(test)]

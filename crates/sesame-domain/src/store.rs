@@ -18,6 +18,7 @@ use crate::clock::Timestamp;
 use crate::device::DeviceId;
 use crate::error::StoreError;
 use crate::mail::{OutboundMail, QueuedMail};
+use crate::mfa::{Amr, Factor, FactorId, FactorName, RecoveryHash, TotpStep};
 use crate::model::{
     Email, LoginName, NewUser, ProfilePatch, RoleName, Session, SessionId, User, UserId,
     UserWithHash,
@@ -196,6 +197,116 @@ pub struct RefreshTokenState {
     pub used_at: Option<Timestamp>,
     /// The session's owner, with current roles.
     pub user: User,
+    /// Whether the owner has an active second factor (for the `SESAME_MFA_REQUIRED` rule,
+    /// judged again at every refresh).
+    pub has_factor: bool,
+}
+
+/// A factor to store: an authenticator app waiting for its first code, or a passkey.
+#[derive(Debug, Clone)]
+pub struct NewFactor {
+    pub id: FactorId,
+    pub user_id: UserId,
+    pub name: FactorName,
+    pub created_at: Timestamp,
+    pub secret: FactorSecret,
+}
+
+/// What a factor is checked against.
+#[derive(Debug, Clone)]
+pub enum FactorSecret {
+    /// The authenticator app's shared secret, sealed.
+    Totp(crate::seal::Sealed),
+    /// A WebAuthn credential: its id, and the serialised credential (public key, counter).
+    Passkey {
+        credential_id: Vec<u8>,
+        credential: String,
+    },
+}
+
+/// An authenticator app of an account with what checking its codes needs.
+#[derive(Debug, Clone)]
+pub struct TotpRecord {
+    pub factor: Factor,
+    pub secret: crate::seal::Sealed,
+    pub last_step: Option<TotpStep>,
+}
+
+/// A passkey of an account with its stored credential.
+#[derive(Debug, Clone)]
+pub struct PasskeyRecord {
+    pub factor: Factor,
+    pub credential_id: Vec<u8>,
+    pub credential: String,
+}
+
+/// Written with a factor change, in the same transaction: its mail and its audit event.
+#[derive(Debug, Clone)]
+pub struct FactorEffects {
+    pub mails: Vec<OutboundMail>,
+    pub audit: AuditEvent,
+}
+
+/// What a challenge between two calls is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChallengePurpose {
+    /// A correct password waiting for its second factor.
+    Login,
+    /// A signed-in session proving its user again (WebAuthn ceremony state).
+    StepUp,
+    /// A passkey being registered (WebAuthn ceremony state).
+    PasskeyRegister,
+    /// A passwordless passkey sign-in (WebAuthn ceremony state, no user yet).
+    PasskeyLogin,
+}
+
+impl ChallengePurpose {
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Login => "login",
+            Self::StepUp => "step_up",
+            Self::PasskeyRegister => "passkey_register",
+            Self::PasskeyLogin => "passkey_login",
+        }
+    }
+
+    #[must_use]
+    pub fn parse(s: &str) -> Option<Self> {
+        [
+            Self::Login,
+            Self::StepUp,
+            Self::PasskeyRegister,
+            Self::PasskeyLogin,
+        ]
+        .into_iter()
+        .find(|p| p.as_str() == s)
+    }
+}
+
+/// A challenge to store (only the hash of its token is kept).
+#[derive(Debug, Clone)]
+pub struct NewChallenge {
+    pub hash: TokenHash,
+    pub user_id: Option<UserId>,
+    pub purpose: ChallengePurpose,
+    pub session_id: Option<SessionId>,
+    /// Ceremony state (WebAuthn), kept server-side between the two calls.
+    pub state: Option<String>,
+    pub created_at: Timestamp,
+    pub expires_at: Timestamp,
+}
+
+/// What the store knows about a presented challenge.
+#[derive(Debug, Clone)]
+pub struct ChallengeState {
+    pub user_id: Option<UserId>,
+    pub purpose: ChallengePurpose,
+    pub session_id: Option<SessionId>,
+    pub state: Option<String>,
+    pub failures: u32,
+    pub expires_at: Timestamp,
+    pub used_at: Option<Timestamp>,
 }
 
 /// Whose session checks ([`SessionStore::active_session_user`]) a write may change.
@@ -404,6 +515,18 @@ store_traits! {
             expires_at: Timestamp,
         ) -> Result<bool, StoreError>;
 
+        /// Records that the session's user proved themselves again at `auth_time` with `amr`
+        /// (step-up), for the access tokens its refreshes issue. Returns whether the session is
+        /// live. Session checks do not read these, so nothing cached changes.
+        pass
+        async fn reauthenticate_session(
+            &self,
+            session: SessionId,
+            auth_time: Timestamp,
+            amr: &Amr,
+            now: Timestamp,
+        ) -> Result<bool, StoreError>;
+
         /// Ends one session. Returns whether it was active.
         changes(Session(session))
         async fn revoke_session(
@@ -436,6 +559,145 @@ store_traits! {
             session: SessionId,
             now: Timestamp,
         ) -> Result<bool, StoreError>;
+    }
+}
+
+store_traits! {
+    /// Second factors and recovery codes. Every write that adds, removes or uses a factor takes
+    /// its mail and audit event ([`FactorEffects`]) into the same transaction.
+    pub trait FactorStore {
+        /// Every factor of the user, active or waiting for confirmation, oldest first.
+        pass
+        async fn user_factors(&self, user: UserId) -> Result<Vec<Factor>, StoreError>;
+
+        /// Stores a factor. An authenticator app is stored unconfirmed (`effects` is `None`);
+        /// a passkey is active at once and comes with its effects.
+        pass
+        async fn insert_factor(
+            &self,
+            factor: &NewFactor,
+            confirmed: bool,
+            effects: Option<&FactorEffects>,
+        ) -> Result<(), StoreError>;
+
+        /// The user's authenticator app `id` (confirmed or not).
+        pass
+        async fn totp_factor(
+            &self,
+            user: UserId,
+            id: FactorId,
+        ) -> Result<Option<TotpRecord>, StoreError>;
+
+        /// The user's confirmed authenticator apps.
+        pass
+        async fn active_totp_factors(&self, user: UserId) -> Result<Vec<TotpRecord>, StoreError>;
+
+        /// Records that `step` of factor `id` was accepted, only if it is later than the last
+        /// accepted one (one conditional update: two nodes cannot both accept a code); with
+        /// `confirm`, also activates the factor, replaces the recovery codes with `recovery` (if
+        /// given) and writes `effects`. Returns whether the step was recorded.
+        pass
+        async fn use_totp_step(
+            &self,
+            id: FactorId,
+            step: TotpStep,
+            now: Timestamp,
+            confirm: Option<&FactorEffects>,
+            recovery: Option<&[RecoveryHash]>,
+        ) -> Result<bool, StoreError>;
+
+        /// The user's passkeys.
+        pass
+        async fn user_passkeys(&self, user: UserId) -> Result<Vec<PasskeyRecord>, StoreError>;
+
+        /// The passkey with this credential id, whoever owns it.
+        pass
+        async fn passkey_by_credential(
+            &self,
+            credential_id: &[u8],
+        ) -> Result<Option<PasskeyRecord>, StoreError>;
+
+        /// Stores a passkey's updated credential (its counter) after a use.
+        pass
+        async fn passkey_used(
+            &self,
+            id: FactorId,
+            credential: &str,
+            now: Timestamp,
+        ) -> Result<(), StoreError>;
+
+        /// Renames the user's factor; `false` if it has no such factor.
+        pass
+        async fn rename_factor(
+            &self,
+            user: UserId,
+            id: FactorId,
+            name: &FactorName,
+        ) -> Result<bool, StoreError>;
+
+        /// Deletes the user's factor `id` (every factor with `None`), and the recovery codes
+        /// when no active factor is left, with `effects`. Returns how many factors went.
+        pass
+        async fn delete_factors(
+            &self,
+            user: UserId,
+            id: Option<FactorId>,
+            effects: &FactorEffects,
+        ) -> Result<u64, StoreError>;
+
+        /// Replaces the user's recovery codes (the old set stops working), with `effects`.
+        pass
+        async fn replace_recovery_codes(
+            &self,
+            user: UserId,
+            codes: &[RecoveryHash],
+            now: Timestamp,
+            effects: &FactorEffects,
+        ) -> Result<(), StoreError>;
+
+        /// Spends one recovery code if it is the user's and unused (one conditional update),
+        /// with `effects`. Returns whether it was spent.
+        pass
+        async fn use_recovery_code(
+            &self,
+            user: UserId,
+            code: &RecoveryHash,
+            now: Timestamp,
+            effects: &FactorEffects,
+        ) -> Result<bool, StoreError>;
+
+        /// How many unused recovery codes the user has.
+        pass
+        async fn recovery_codes_left(&self, user: UserId) -> Result<u32, StoreError>;
+    }
+}
+
+store_traits! {
+    /// Short-lived, single-use challenges between two calls of one flow.
+    pub trait ChallengeStore {
+        pass
+        async fn insert_challenge(&self, challenge: &NewChallenge) -> Result<(), StoreError>;
+
+        pass
+        async fn challenge(&self, hash: &TokenHash) -> Result<Option<ChallengeState>, StoreError>;
+
+        /// Counts one failed answer; returns the count.
+        pass
+        async fn fail_challenge(&self, hash: &TokenHash) -> Result<u32, StoreError>;
+
+        /// Uses the challenge if it is unused, unexpired at `now` and has fewer than
+        /// `max_failures` failures (one conditional update). Returns whether it was used.
+        pass
+        async fn consume_challenge(
+            &self,
+            hash: &TokenHash,
+            now: Timestamp,
+            max_failures: u32,
+        ) -> Result<bool, StoreError>;
+
+        /// Forgets challenges that expired before `before`.
+        pass
+        async fn prune_challenges(&self, before: Timestamp) -> Result<u64, StoreError>;
     }
 }
 
@@ -719,6 +981,8 @@ pub trait Store:
     + AuditStore
     + LoginThrottleStore
     + AdminStore
+    + FactorStore
+    + ChallengeStore
 {
     /// A cheap round trip proving the database answers, for readiness checks.
     async fn ping(&self) -> Result<(), StoreError>;

@@ -129,9 +129,62 @@ pub struct AccessClaims {
     pub jti: Uuid,
     #[serde(default)]
     pub roles: Vec<String>,
+    /// When the user last proved who they are in this session (OpenID Connect Core §2), Unix
+    /// seconds. Tokens issued before issue 13 have none and count as authenticated at `iat`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth_time: Option<i64>,
+    /// How (RFC 8176 values).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub amr: Vec<String>,
+}
+
+/// The audience of tokens limited to enrolling a second factor (`SESAME_MFA_REQUIRED` and an
+/// account without one): a resource server that checks `aud` against `SESAME_JWT_AUDIENCE`
+/// refuses them, and Sesame accepts them only on the enrolment routes.
+pub const ENROLMENT_AUDIENCE: &str = "urn:sesame:mfa-enrolment";
+
+/// How the session a token is issued for was authenticated.
+#[derive(Debug, Clone)]
+pub struct SessionAuth {
+    pub session: SessionId,
+    pub auth_time: Timestamp,
+    pub amr: crate::mfa::Amr,
+    /// The token may only be used to enrol a second factor.
+    pub enrolment_only: bool,
+}
+
+impl SessionAuth {
+    /// A session signed into with a password at `t`, unrestricted.
+    #[must_use]
+    pub fn password(session: SessionId, t: Timestamp) -> Self {
+        Self {
+            session,
+            auth_time: t,
+            amr: crate::mfa::Amr::password(),
+            enrolment_only: false,
+        }
+    }
 }
 
 impl AccessClaims {
+    /// The token may only be used to enrol a second factor.
+    #[must_use]
+    pub fn enrolment_only(&self) -> bool {
+        self.aud == ENROLMENT_AUDIENCE
+    }
+
+    /// When the user last proved who they are (`iat` for tokens without `auth_time`).
+    #[must_use]
+    pub fn authenticated_at(&self) -> i64 {
+        self.auth_time.unwrap_or(self.iat)
+    }
+
+    /// Whether the `amr` claim says two factors were proved.
+    #[must_use]
+    pub fn multi_factor(&self) -> bool {
+        self.amr.iter().any(|m| m == "mfa")
+    }
+
     #[must_use]
     pub fn user_id(&self) -> UserId {
         UserId::from_uuid(self.sub)
@@ -345,7 +398,7 @@ impl TokenIssuer {
     ) -> Self {
         let mut validation = Validation::new(algorithm.jwt());
         validation.set_issuer(&[&settings.issuer]);
-        validation.set_audience(&[&settings.audience]);
+        validation.set_audience(&[settings.audience.as_str(), ENROLMENT_AUDIENCE]);
         validation.set_required_spec_claims(&["exp", "iat", "iss", "aud", "sub"]);
         validation.leeway = settings.leeway.as_secs();
         // `exp` is checked here, against this issuer's clock (see `verify`); its presence is
@@ -403,17 +456,42 @@ impl TokenIssuer {
         session: SessionId,
         now: Timestamp,
     ) -> Result<String, AuthError> {
+        self.issue_for(user, &SessionAuth::password(session, now), now)
+    }
+
+    /// An access token for `user`'s session as `auth` describes it, issued at `now`.
+    ///
+    /// # Errors
+    /// [`AuthError::Internal`] if the claims cannot be encoded or signed (never expected).
+    pub fn issue_for(
+        &self,
+        user: &User,
+        auth: &SessionAuth,
+        now: Timestamp,
+    ) -> Result<String, AuthError> {
+        let session = auth.session;
         let iat = now.timestamp();
         let ttl = i64::try_from(self.settings.access_ttl.as_secs()).unwrap_or(i64::MAX / 4);
         let claims = AccessClaims {
             iss: self.settings.issuer.clone(),
-            aud: self.settings.audience.clone(),
+            aud: if auth.enrolment_only {
+                ENROLMENT_AUDIENCE.to_owned()
+            } else {
+                self.settings.audience.clone()
+            },
             sub: user.id.as_uuid(),
             sid: session.as_uuid(),
             iat,
             exp: iat.saturating_add(ttl),
             jti: Uuid::now_v7(),
             roles: user.roles.iter().map(|r| r.as_str().to_owned()).collect(),
+            auth_time: Some(auth.auth_time.timestamp()),
+            amr: auth
+                .amr
+                .methods()
+                .iter()
+                .map(|m| m.as_str().to_owned())
+                .collect(),
         };
         match &self.signer {
             Signer::Ed25519 { key, header } => {
@@ -626,6 +704,41 @@ impl EmailToken {
     }
 
     /// The value to put in the link, exactly once.
+    #[must_use]
+    pub fn reveal(&self) -> &str {
+        &self.0
+    }
+}
+
+/// The token of a challenge between two calls of one flow (the second factor after a password,
+/// a WebAuthn ceremony): 256 random bits, stored only as its SHA-256, used once. Its own type so
+/// it is never taken for a refresh or emailed token. `Debug` never shows it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ChallengeToken(String);
+
+impl fmt::Debug for ChallengeToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ChallengeToken(***)")
+    }
+}
+
+impl ChallengeToken {
+    #[must_use]
+    pub fn generate() -> Self {
+        Self(random_token())
+    }
+
+    /// Only the shape Sesame hands out reaches the store.
+    #[must_use]
+    pub fn parse(raw: &str) -> Option<Self> {
+        is_random_token(raw).then(|| Self(raw.to_owned()))
+    }
+
+    #[must_use]
+    pub fn hash(&self) -> TokenHash {
+        hash_token(&self.0)
+    }
+
     #[must_use]
     pub fn reveal(&self) -> &str {
         &self.0
@@ -942,6 +1055,8 @@ mod tests {
             iat: exp - 900,
             jti: Uuid::now_v7(),
             roles: Vec::new(),
+            auth_time: None,
+            amr: Vec::new(),
         })
     }
 

@@ -56,6 +56,8 @@ impl Chain {
             revoked_at: None,
             ip: Some("127.0.0.1".into()),
             user_agent: Some("criterion".into()),
+            auth_time: t,
+            amr: sesame_domain::mfa::Amr::password(),
         };
         let (secret, current) = (random_secret(), RefreshToken::generate());
         store

@@ -186,6 +186,7 @@ pub mod heading {
     pub const ABUSE: &str = "Abuse protection";
     pub const PASSWORDS: &str = "Passwords and hashing";
     pub const STARTUP: &str = "Startup";
+    pub const SECOND_FACTOR: &str = "Second factors and step-up";
 }
 
 /// Settings shared by every subcommand: where the data lives and how to log.
@@ -355,6 +356,22 @@ pub struct ServeConfig {
     #[arg(long, env = "SESAME_HASH_QUEUE", default_value_t = 256, help_heading = heading::PASSWORDS)]
     pub hash_queue: usize,
 
+    /// Who must have a second factor: off, admins (accounts with the admin role) or all. An
+    /// account that must and has none can sign in only to enrol one.
+    #[arg(long, env = "SESAME_MFA_REQUIRED", value_enum, default_value = "off", help_heading = heading::SECOND_FACTOR)]
+    pub mfa_required: MfaRequiredArg,
+
+    /// How long the second-factor challenge of a correct password (and a passkey ceremony)
+    /// stays valid.
+    #[arg(long, env = "SESAME_MFA_CHALLENGE_TTL", default_value = "5m", value_parser = parse_duration, help_heading = heading::SECOND_FACTOR)]
+    pub mfa_challenge_ttl: Duration,
+
+    /// How recent a sign-in sensitive operations need (change password or email, delete the
+    /// account, remove a factor, new recovery codes, role changes); older sessions step up at
+    /// /api/v1/auth/reauthenticate.
+    #[arg(long, env = "SESAME_REAUTH_MAX_AGE", default_value = "10m", value_parser = parse_duration, help_heading = heading::SECOND_FACTOR)]
+    pub reauth_max_age: Duration,
+
     /// Failed logins in a row before sign-in pauses for the account (or unknown name).
     #[arg(long, env = "SESAME_LOCKOUT_THRESHOLD", default_value_t = 5, help_heading = heading::ABUSE)]
     pub lockout_threshold: u32,
@@ -476,6 +493,24 @@ pub struct AbuseConfig {
     /// Email-change requests per user.
     #[arg(long, env = "SESAME_RATE_EMAIL_CHANGE_USER", default_value = "5/1h", value_parser = parse_quota, help_heading = heading::ABUSE)]
     pub rate_email_change_user: crate::limits::Quota,
+}
+
+/// `SESAME_MFA_REQUIRED`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum MfaRequiredArg {
+    Off,
+    Admins,
+    All,
+}
+
+impl From<MfaRequiredArg> for sesame_domain::mfa::MfaRequirement {
+    fn from(a: MfaRequiredArg) -> Self {
+        match a {
+            MfaRequiredArg::Off => Self::Off,
+            MfaRequiredArg::Admins => Self::Admins,
+            MfaRequiredArg::All => Self::All,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

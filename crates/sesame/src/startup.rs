@@ -12,7 +12,7 @@ use sesame_domain::outbox::{OutboxSettings, OutboxWorker};
 use sesame_domain::password::{HashParams, PasswordHasher};
 use sesame_domain::policy::PasswordPolicy;
 use sesame_domain::service::{
-    Admin, Core, EmailSettings, LockoutSettings, Services, SessionSettings,
+    Admin, Core, EmailSettings, LockoutSettings, MfaSettings, Services, SessionSettings,
 };
 use sesame_domain::store::Store;
 use sesame_domain::token::{StoredKey, TokenIssuer, TokenSettings};
@@ -238,6 +238,17 @@ pub async fn build_state(
         },
         signal,
         clock,
+        MfaSettings {
+            required: cfg.mfa_required.into(),
+            challenge_ttl: cfg.mfa_challenge_ttl,
+            max_challenge_failures: 5,
+            reauth_max_age: cfg.reauth_max_age,
+            totp_issuer: m.product_name.as_str().to_owned(),
+        },
+        // Replaced by the configured application key when secrets at rest land.
+        Arc::new(sesame_domain::seal::Keyring::new(
+            sesame_domain::seal::EncryptionKey::generate(),
+        )),
     ));
     // Startup acts as the local operator: it holds the database and the configuration.
     bootstrap_admin(Admin::local_operator(Arc::clone(&core)), cfg).await?;
@@ -260,6 +271,7 @@ pub async fn build_state(
             sign_in: services.sign_in,
             account: services.account,
             admin: services.admin,
+            factors: services.factors,
             http: Arc::new(http::security::HttpSettings {
                 cors_origins: cfg.http.cors_origins.clone(),
                 hsts: cfg.public_url.starts_with("https://"),
@@ -443,6 +455,10 @@ pub async fn operator(common: &CommonConfig, hashing: &HashConfig) -> Result<Adm
         },
         Arc::new(tokio::sync::Notify::new()),
         Arc::new(SystemClock),
+        MfaSettings::default(),
+        Arc::new(sesame_domain::seal::Keyring::new(
+            sesame_domain::seal::EncryptionKey::generate(),
+        )),
     );
     Ok(Admin::local_operator(Arc::new(core)))
 }

@@ -34,6 +34,8 @@ pub struct AccountExport {
     pub user: User,
     pub sessions: Vec<Session>,
     pub security_events: Vec<AuditRecord>,
+    /// Second factors (kind, name, dates), never their secrets.
+    pub factors: Vec<crate::mfa::Factor>,
 }
 
 /// The password field of email change and deletion, and its message when wrong.
@@ -93,6 +95,9 @@ impl Account {
         field: (&'static str, &'static str),
         client: &ClientInfo,
     ) -> Result<(), AuthError> {
+        // Every operation that re-checks the password is sensitive: it also needs a recent
+        // authentication, with the second factor when the account has one (step-up).
+        super::factors::require_recent(&self.core, who).await?;
         reauthenticate(
             &self.core,
             &self.lockout,
@@ -379,7 +384,13 @@ impl Account {
             .await?;
         core.mail_enqueued();
         tracing::info!("password changed; other sessions ended");
-        pair(&self.tokens, who.user.clone(), who.session_id(), refresh, t)
+        pair(
+            &self.tokens,
+            who.user.clone(),
+            &who.session_auth(),
+            refresh,
+            t,
+        )
     }
 
     /// Starts an email change: the new address gets a confirmation link, the old one a notice.
@@ -592,7 +603,9 @@ impl Account {
     pub async fn export(&self, who: &Principal) -> Result<AccountExport, AuthError> {
         let sessions = self.core.store.user_sessions(who.user.id, None).await?;
         let security_events = self.core.store.user_audit(who.user.id, 1000).await?;
+        let factors = self.core.store.user_factors(who.user.id).await?;
         Ok(AccountExport {
+            factors,
             exported_at: self.core.now(),
             security_events,
             user: who.user.clone(),

@@ -289,6 +289,11 @@ impl Admin {
         change: AdminUserChange,
     ) -> Result<User, AuthError> {
         if let Some(roles) = &change.roles {
+            // Granting or taking roles is sensitive: the admin proves themself recently (the
+            // local operator, who has no session, is not asked).
+            if let Some(actor) = &self.actor {
+                super::factors::require_recent(&self.core, actor).await?;
+            }
             self.ensure_roles_exist(roles).await?;
         }
         let user = outcome(
@@ -308,6 +313,34 @@ impl Admin {
         self.admin_audit(AuditKind::AdminUserUpdated, Some(id), client, detail)
             .await;
         Ok(user)
+    }
+
+    /// The user's second factors (never their secrets) and unused recovery codes.
+    ///
+    /// # Errors
+    /// [`AuthError::NotFound`].
+    pub async fn user_factors(
+        &self,
+        id: UserId,
+    ) -> Result<super::factors::FactorOverview, AuthError> {
+        self.get_user(id).await?;
+        super::factors::overview(&self.core, id).await
+    }
+
+    /// Removes every second factor and recovery code of the user (a lost phone), audited, with
+    /// a mail to the user. Their sessions stay; the next sign-in asks for no second factor (or,
+    /// under `SESAME_MFA_REQUIRED`, for an enrolment).
+    ///
+    /// # Errors
+    /// [`AuthError::NotFound`].
+    pub async fn reset_factors(&self, client: &ClientInfo, id: UserId) -> Result<u64, AuthError> {
+        let user = self.get_user(id).await?;
+        let actor = self.actor.as_ref().map(|a| a.user.id);
+        let fx = super::factors::removed_effects(&self.core, &user, None, actor, client);
+        let n = self.core.store.delete_factors(id, None, &fx).await?;
+        self.core.mail_enqueued();
+        tracing::info!(user_id = %id, factors = n, "second factors reset by an operator");
+        Ok(n)
     }
 
     /// # Errors

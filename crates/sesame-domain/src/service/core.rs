@@ -52,6 +52,10 @@ pub struct Core {
     pub(crate) mail_signal: Arc<Notify>,
     /// "Now" for every time-based rule of the services.
     pub(crate) clock: Arc<dyn Clock>,
+    /// Second factors and step-up.
+    pub(crate) mfa: super::factors::MfaSettings,
+    /// Seals factor secrets before they reach the store (the application key).
+    pub(crate) sealer: Arc<crate::seal::Keyring>,
 }
 
 impl std::fmt::Debug for Core {
@@ -64,6 +68,10 @@ impl std::fmt::Debug for Core {
 
 impl Core {
     #[must_use]
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "each is one independent part of the core"
+    )]
     pub fn new(
         store: Arc<dyn Store>,
         hasher: Arc<PasswordHasher>,
@@ -71,6 +79,8 @@ impl Core {
         email: EmailSettings,
         mail_signal: Arc<Notify>,
         clock: Arc<dyn Clock>,
+        mfa: super::factors::MfaSettings,
+        sealer: Arc<crate::seal::Keyring>,
     ) -> Self {
         Self {
             store,
@@ -79,6 +89,8 @@ impl Core {
             email,
             mail_signal,
             clock,
+            mfa,
+            sealer,
         }
     }
 

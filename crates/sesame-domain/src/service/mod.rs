@@ -15,6 +15,7 @@
 pub mod account;
 pub mod admin;
 pub mod core;
+pub mod factors;
 pub mod lockout;
 pub mod sign_in;
 
@@ -22,8 +23,9 @@ pub use self::core::{Core, EmailSettings};
 pub use crate::store::LockoutKey;
 pub use account::{Account, AccountExport};
 pub use admin::{Admin, AdminGate};
+pub use factors::{FactorOverview, Factors, MfaSettings, SecondFactor, TotpEnrolment};
 pub use lockout::{paused_until, LockoutSettings};
-pub use sign_in::{LoginAttempt, SessionSettings, SignIn};
+pub use sign_in::{LoginAttempt, LoginOutcome, MfaChallenge, SessionSettings, SignIn};
 
 use crate::locale::Locale;
 use crate::model::{DisplayName, Email, SessionId, User, Username};
@@ -67,6 +69,18 @@ impl Principal {
     pub fn session_id(&self) -> SessionId {
         self.claims.session_id()
     }
+
+    /// How the caller's session was authenticated, as its token says.
+    #[must_use]
+    pub fn session_auth(&self) -> crate::token::SessionAuth {
+        crate::token::SessionAuth {
+            session: self.session_id(),
+            auth_time: chrono::DateTime::from_timestamp(self.claims.authenticated_at(), 0)
+                .unwrap_or_default(),
+            amr: crate::mfa::Amr::from_stored(&self.claims.amr.join(" ")),
+            enrolment_only: self.claims.enrolment_only(),
+        }
+    }
 }
 
 /// The three services over one [`Core`], as the server and the tests build them.
@@ -75,6 +89,7 @@ pub struct Services {
     pub sign_in: Arc<SignIn>,
     pub account: Arc<Account>,
     pub admin: Arc<AdminGate>,
+    pub factors: Arc<Factors>,
 }
 
 impl Services {
@@ -95,7 +110,8 @@ impl Services {
                 lockout.clone(),
             )),
             account: Arc::new(Account::new(Arc::clone(&core), tokens, lockout)),
-            admin: Arc::new(AdminGate::new(core)),
+            admin: Arc::new(AdminGate::new(Arc::clone(&core))),
+            factors: Arc::new(Factors::new(core)),
         }
     }
 }

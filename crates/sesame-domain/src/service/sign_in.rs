@@ -11,14 +11,16 @@ use crate::clock::Timestamp;
 use crate::device::{DeviceId, DeviceTokens};
 use crate::error::AuthError;
 use crate::keyed_lock::KeyedLock;
+use crate::mfa::{Amr, AuthMethod, FactorKind};
 use crate::model::{ClientInfo, LoginName, Session, SessionId, User, UserId, UserWithHash};
 use crate::password::Password;
-use crate::store::{NewSession, Store};
-use crate::token::{random_secret, RefreshToken, TokenIssuer};
+use crate::store::{ChallengePurpose, NewChallenge, NewSession, Store};
+use crate::token::{random_secret, ChallengeToken, RefreshToken, SessionAuth, TokenIssuer};
 use std::sync::Arc;
 use std::time::Duration;
 
 use super::core::{chrono_dur, Core};
+use super::factors::{check_answer, enrolment_only, secs_until, SecondFactor};
 use super::lockout::{count_failure, paused_until, retry_secs, LockoutSettings};
 use super::{Principal, Registration, TokenPair};
 use crate::store::LockoutKey;
@@ -79,6 +81,36 @@ impl LoginAttempt {
     }
 }
 
+/// What a correct password leads to.
+#[derive(Debug)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "one per sign-in, moved once into the response: boxing would only add an allocation"
+)]
+pub enum LoginOutcome {
+    /// A session: the account has no second factor.
+    SignedIn(TokenPair),
+    /// The account has a second factor: answer this challenge with it to get the session.
+    MfaRequired(MfaChallenge),
+}
+
+/// A short-lived, single-use challenge issued after a correct password.
+#[derive(Debug)]
+pub struct MfaChallenge {
+    pub token: ChallengeToken,
+    /// Seconds it stays valid.
+    pub expires_in: u64,
+    /// The kinds of answer the account can give: `totp`, `passkey`, `recovery_code`.
+    pub methods: Vec<&'static str>,
+}
+
+/// A fresh access token after a step-up, for the same session.
+#[derive(Debug, Clone)]
+pub struct StepUpToken {
+    pub access_token: String,
+    pub expires_in: u64,
+}
+
 /// Sign-in and sessions (see the module header).
 pub struct SignIn {
     core: Arc<Core>,
@@ -103,12 +135,13 @@ impl std::fmt::Debug for SignIn {
 pub(crate) fn pair(
     tokens: &TokenIssuer,
     user: User,
-    sid: SessionId,
+    auth: &SessionAuth,
     refresh: RefreshToken,
     t: Timestamp,
 ) -> Result<TokenPair, AuthError> {
+    let sid = auth.session;
     Ok(TokenPair {
-        access_token: tokens.issue(&user, sid, t)?,
+        access_token: tokens.issue_for(&user, auth, t)?,
         expires_in: tokens.access_ttl().as_secs(),
         refresh_token: refresh,
         session_id: sid,
@@ -235,7 +268,7 @@ impl SignIn {
         attempt: LoginAttempt,
         password: &Password,
         client: ClientInfo,
-    ) -> Result<TokenPair, AuthError> {
+    ) -> Result<LoginOutcome, AuthError> {
         let core = &self.core;
         let lock = attempt.key();
         let key = lock.stored();
@@ -320,13 +353,233 @@ impl SignIn {
         if verified.needs_rehash {
             self.upgrade_hash(user.id, password).await;
         }
+        let factors = core.store.user_factors(user.id).await?;
+        let active: Vec<FactorKind> = factors
+            .iter()
+            .filter(|f| f.is_active())
+            .map(|f| f.kind)
+            .collect();
+        if !active.is_empty() {
+            return self.challenge(&user, &active, &client).await;
+        }
         // The device keeps its id (and so its counter) across sign-ins; the token is renewed.
         let device = device.unwrap_or_else(DeviceId::generate);
         let device_token = self.devices.issue(user.id, device, core.now());
+        let restricted = enrolment_only(&core.mfa, &user, false);
         // The session and its `login_succeeded` audit event are written together.
-        let mut pair = self.open_session(user, client).await?;
+        let mut pair = self
+            .open_session(user, client, Amr::password(), restricted)
+            .await?;
+        pair.device_token = Some(device_token);
+        Ok(LoginOutcome::SignedIn(pair))
+    }
+
+    /// Issues the second-factor challenge of a correct password.
+    async fn challenge(
+        &self,
+        user: &User,
+        active: &[FactorKind],
+        client: &ClientInfo,
+    ) -> Result<LoginOutcome, AuthError> {
+        let core = &self.core;
+        let t = core.now();
+        let token = ChallengeToken::generate();
+        let expires_at = t + chrono_dur(core.mfa.challenge_ttl);
+        core.store
+            .insert_challenge(&NewChallenge {
+                hash: token.hash(),
+                user_id: Some(user.id),
+                purpose: ChallengePurpose::Login,
+                session_id: None,
+                state: None,
+                created_at: t,
+                expires_at,
+            })
+            .await?;
+        let mut methods = Vec::new();
+        if active.contains(&FactorKind::Totp) {
+            methods.push("totp");
+        }
+        if active.contains(&FactorKind::Passkey) {
+            methods.push("passkey");
+        }
+        methods.push("recovery_code");
+        core.audit(
+            AuditKind::MfaChallenged,
+            Some(user.id),
+            client,
+            serde_json::json!({ "methods": methods }),
+        )
+        .await;
+        tracing::info!(user_id = %user.id, "password accepted; second factor required");
+        Ok(LoginOutcome::MfaRequired(MfaChallenge {
+            token,
+            expires_in: secs_until(expires_at, t),
+            methods,
+        }))
+    }
+
+    /// Completes a sign-in with the second factor its challenge asks for.
+    ///
+    /// A wrong answer counts toward the account's lockout (its shared key, as a wrong password
+    /// does) and toward the challenge's own limit, after which the challenge is dead; so does
+    /// an answer while sign-in is paused. A recovery code used here is spent, audited and
+    /// mailed about.
+    ///
+    /// # Errors
+    /// [`AuthError::InvalidChallenge`] for an unknown, used, expired or exhausted challenge (or
+    /// a deactivated account); [`AuthError::InvalidSecondFactor`] for a wrong answer;
+    /// [`AuthError::TooManyAttempts`] while sign-in is paused.
+    #[tracing::instrument(skip_all)]
+    pub async fn complete_mfa(
+        &self,
+        raw_challenge: &str,
+        answer: &SecondFactor,
+        client: ClientInfo,
+    ) -> Result<TokenPair, AuthError> {
+        let core = &self.core;
+        let token = ChallengeToken::parse(raw_challenge).ok_or(AuthError::InvalidChallenge)?;
+        let hash = token.hash();
+        let t = core.now();
+        let state = core
+            .store
+            .challenge(&hash)
+            .await?
+            .filter(|c| {
+                c.purpose == ChallengePurpose::Login
+                    && c.used_at.is_none()
+                    && c.expires_at > t
+                    && c.failures < core.mfa.max_challenge_failures
+            })
+            .ok_or(AuthError::InvalidChallenge)?;
+        let user_id = state.user_id.ok_or(AuthError::InvalidChallenge)?;
+        let lock = LockoutKey::Account(user_id);
+        let _turn = self.login_turns.lock(&lock.stored()).await;
+        let throttle = core.store.login_throttle(&lock).await?;
+        if let Some(until) = paused_until(throttle, t) {
+            return Err(AuthError::TooManyAttempts {
+                retry_after_secs: retry_secs(until, t),
+            });
+        }
+        let user = core
+            .store
+            .user_by_id(user_id)
+            .await?
+            .filter(|u| u.is_active)
+            .ok_or(AuthError::InvalidChallenge)?;
+        let Some(method) = check_answer(core, &user, answer, &client).await? else {
+            core.store.fail_challenge(&hash).await?;
+            count_failure(core, &self.lockout, &lock, Some(user_id), &client).await;
+            core.audit(
+                AuditKind::LoginFailed,
+                Some(user_id),
+                &client,
+                serde_json::json!({"reason": "invalid_second_factor"}),
+            )
+            .await;
+            tracing::info!("second factor refused");
+            return Err(AuthError::InvalidSecondFactor);
+        };
+        if !core
+            .store
+            .consume_challenge(&hash, t, core.mfa.max_challenge_failures)
+            .await?
+        {
+            return Err(AuthError::InvalidChallenge);
+        }
+        if throttle.is_some_and(|s| s.failures > 0) {
+            core.store.clear_login_failures(&lock).await?;
+        }
+        let device_token = self.devices.issue(user.id, DeviceId::generate(), t);
+        let mut pair = self
+            .open_session(user, client, Amr::of(&[AuthMethod::Pwd, method]), false)
+            .await?;
         pair.device_token = Some(device_token);
         Ok(pair)
+    }
+
+    /// Step-up: the caller proves who they are again, in the same session, with the password
+    /// and (for an account with a second factor) a second-factor answer. The session then
+    /// records the new `auth_time` and `amr`, which its next access tokens (this one and every
+    /// refresh) carry.
+    ///
+    /// # Errors
+    /// [`AuthError::Validation`] (`password` / `incorrect`), [`AuthError::TooManyAttempts`],
+    /// [`AuthError::InvalidSecondFactor`]; a `code` / `required` field error when the account
+    /// has a factor and no answer was given.
+    #[tracing::instrument(skip_all, fields(user_id = %who.user.id))]
+    pub async fn reauthenticate(
+        &self,
+        who: &Principal,
+        password: &Password,
+        answer: Option<&SecondFactor>,
+        client: &ClientInfo,
+    ) -> Result<StepUpToken, AuthError> {
+        let core = &self.core;
+        let user = &who.user;
+        super::lockout::reauthenticate(
+            core,
+            &self.lockout,
+            user,
+            password,
+            ("password", "the password is not correct"),
+            client,
+        )
+        .await?;
+        let has_factor = super::factors::has_active_factor(core, user.id).await?;
+        let mut methods = vec![AuthMethod::Pwd];
+        if has_factor {
+            let Some(answer) = answer else {
+                return Err(AuthError::field(
+                    "code",
+                    "required",
+                    "this account has a second factor: send `code` or `recovery_code` too",
+                ));
+            };
+            let lock = LockoutKey::Reauth(user.id);
+            let Some(method) = check_answer(core, user, answer, client).await? else {
+                count_failure(core, &self.lockout, &lock, Some(user.id), client).await;
+                return Err(AuthError::InvalidSecondFactor);
+            };
+            methods.push(method);
+        }
+        let amr = Amr::of(&methods);
+        self.step_up(who, amr, client).await
+    }
+
+    /// Records a successful step-up on the session and issues its new access token.
+    pub(crate) async fn step_up(
+        &self,
+        who: &Principal,
+        amr: Amr,
+        client: &ClientInfo,
+    ) -> Result<StepUpToken, AuthError> {
+        let core = &self.core;
+        let t = core.now();
+        if !core
+            .store
+            .reauthenticate_session(who.session_id(), t, &amr, t)
+            .await?
+        {
+            return Err(AuthError::InvalidToken("session_ended"));
+        }
+        core.audit(
+            AuditKind::SessionReauthenticated,
+            Some(who.user.id),
+            client,
+            serde_json::json!({ "session_id": who.session_id(), "amr": amr.stored() }),
+        )
+        .await;
+        let auth = SessionAuth {
+            session: who.session_id(),
+            auth_time: t,
+            amr,
+            enrolment_only: who.claims.enrolment_only(),
+        };
+        Ok(StepUpToken {
+            access_token: self.tokens.issue_for(&who.user, &auth, t)?,
+            expires_in: self.tokens.access_ttl().as_secs(),
+        })
     }
 
     async fn upgrade_hash(&self, id: UserId, password: &Password) {
@@ -348,10 +601,12 @@ impl SignIn {
         }
     }
 
-    async fn open_session(
+    pub(crate) async fn open_session(
         &self,
         mut user: User,
         client: ClientInfo,
+        amr: Amr,
+        enrolment_only: bool,
     ) -> Result<TokenPair, AuthError> {
         let t = self.core.now();
         let refresh = RefreshToken::generate();
@@ -360,7 +615,7 @@ impl SignIn {
             AuditKind::LoginSucceeded,
             Some(user.id),
             &client,
-            serde_json::json!({"session_id": sid}),
+            serde_json::json!({"session_id": sid, "amr": amr.stored()}),
             t,
         );
         let session = Session {
@@ -372,6 +627,8 @@ impl SignIn {
             revoked_at: None,
             ip: client.ip_text(),
             user_agent: client.user_agent,
+            auth_time: t,
+            amr: amr.clone(),
         };
         self.core
             .store
@@ -384,7 +641,13 @@ impl SignIn {
             .await?;
         user.last_login_at = Some(t);
         tracing::info!(user_id = %user.id, session_id = %sid, "session opened");
-        pair(&self.tokens, user, sid, refresh, t)
+        let auth = SessionAuth {
+            session: sid,
+            auth_time: t,
+            amr,
+            enrolment_only,
+        };
+        pair(&self.tokens, user, &auth, refresh, t)
     }
 
     /// Exchanges a refresh token for a new access token and its successor refresh token.
@@ -414,6 +677,14 @@ impl SignIn {
                 return Err(AuthError::InvalidRefreshToken);
             }
             let successor = token.successor(&state.refresh_secret);
+            // The policy is judged again at every refresh: enrolling a factor lifts the limit
+            // at the next refresh, and a new rule applies to sessions opened before it.
+            let auth = SessionAuth {
+                session: session.id,
+                auth_time: session.auth_time,
+                amr: session.amr.clone(),
+                enrolment_only: enrolment_only(&self.core.mfa, &state.user, state.has_factor),
+            };
             match state.used_at {
                 None => {
                     let expires = t + chrono_dur(self.sessions.refresh_ttl);
@@ -421,7 +692,7 @@ impl SignIn {
                         .rotate_refresh_token(&hash, &successor.hash(), session.id, t, expires)
                         .await?;
                     if rotated {
-                        return pair(&self.tokens, state.user, session.id, successor, t);
+                        return pair(&self.tokens, state.user, &auth, successor, t);
                     }
                     // Lost a race with a concurrent refresh of the same token: look again, the
                     // token is now used and the grace rule decides.
@@ -439,7 +710,7 @@ impl SignIn {
                         }
                     }
                     tracing::info!(session_id = %session.id, "refresh token reused inside the grace window; the live successor returned");
-                    return pair(&self.tokens, state.user, session.id, live, t);
+                    return pair(&self.tokens, state.user, &auth, live, t);
                 }
                 Some(_) => {
                     store.revoke_session(session.id, t).await?;

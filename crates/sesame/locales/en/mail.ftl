@@ -77,3 +77,51 @@ email_change_taken-outro = If this was you, sign in with this address instead. O
 account_locked-subject = Sign-in to your account was paused
 account_locked-intro = There were several failed attempts to sign in to the account { $email }, so sign-in is paused for { $locked_for }. After that you can sign in as usual; further failures pause it longer.
 account_locked-outro = If these attempts were not yours, someone may be guessing your password: consider changing it to a long, unique one.
+
+## factor_added (`$factor_kind`: `totp` = an authenticator app, `passkey`)
+
+factor_added-subject = { $factor_kind ->
+    [totp] An authenticator app was added to your account
+    [passkey] A passkey was added to your account
+   *[other] A second factor was added to your account
+}
+factor_added-intro = { $factor_kind ->
+    [totp] The authenticator app “{ $factor_name }” was added to the account { $email } as a second factor for signing in.
+    [passkey] The passkey “{ $factor_name }” was added to the account { $email }; it can now be used to sign in.
+   *[other] The second factor “{ $factor_name }” was added to the account { $email }.
+}
+factor_added-outro = If this was not you, someone has access to your account: change your password at once, remove this factor and contact support.
+
+## factor_removed (`$factor_kind` as above, or `all` when an administrator reset every second
+## factor, `$factor_name` then empty; `$by_admin`: `yes` or `no`)
+
+factor_removed-subject = { $factor_kind ->
+    [all] The second factors of your account were reset
+    [totp] An authenticator app was removed from your account
+    [passkey] A passkey was removed from your account
+   *[other] A second factor was removed from your account
+}
+factor_removed-intro = { $by_admin ->
+    [yes] { $factor_kind ->
+        [all] An administrator removed every second factor and recovery code from the account { $email }. Sign in to set up a new second factor.
+        [totp] An administrator removed the authenticator app “{ $factor_name }” from the account { $email }.
+        [passkey] An administrator removed the passkey “{ $factor_name }” from the account { $email }.
+       *[other] An administrator removed the second factor “{ $factor_name }” from the account { $email }.
+    }
+   *[no] { $factor_kind ->
+        [all] Every second factor and recovery code was removed from the account { $email }.
+        [totp] The authenticator app “{ $factor_name }” was removed from the account { $email }; its codes are no longer accepted.
+        [passkey] The passkey “{ $factor_name }” was removed from the account { $email }; it can no longer be used to sign in.
+       *[other] The second factor “{ $factor_name }” was removed from the account { $email }.
+    }
+}
+factor_removed-outro = { $by_admin ->
+    [yes] If you did not expect this, contact your administrator.
+   *[no] If this was not you, someone has access to your account: change your password at once, check its second factors and contact support.
+}
+
+## recovery_code_used (`$codes_left` is a number, but arrives as text: no plural forms)
+
+recovery_code_used-subject = A recovery code was used for your account
+recovery_code_used-intro = A recovery code was just used for the account { $email }, to sign in or to confirm it was you. Each code works only once; unused codes left: { $codes_left }.
+recovery_code_used-outro = If few are left, sign in and generate a new set (the old codes then stop working). If this was not you, someone may know your password and one of your codes: change your password at once, generate new recovery codes and contact support.

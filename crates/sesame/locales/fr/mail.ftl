@@ -73,3 +73,50 @@ email_change_taken-outro = Si c’était vous, connectez-vous plutôt avec cette
 account_locked-subject = La connexion à votre compte a été suspendue
 account_locked-intro = Plusieurs tentatives de connexion au compte { $email } ont échoué ; la connexion est donc suspendue pendant { $locked_for }. Vous pourrez ensuite vous connecter normalement ; de nouveaux échecs prolongeront la suspension.
 account_locked-outro = Si ces tentatives ne venaient pas de vous, quelqu’un essaie peut-être de deviner votre mot de passe : pensez à le remplacer par un mot de passe long et unique.
+
+## factor_added
+
+factor_added-subject = { $factor_kind ->
+    [totp] Une application d’authentification a été ajoutée à votre compte
+    [passkey] Une clé d’accès a été ajoutée à votre compte
+   *[other] Un second facteur a été ajouté à votre compte
+}
+factor_added-intro = { $factor_kind ->
+    [totp] L’application d’authentification « { $factor_name } » a été ajoutée au compte { $email } comme second facteur de connexion.
+    [passkey] La clé d’accès « { $factor_name } » a été ajoutée au compte { $email } ; elle permet désormais de s’y connecter.
+   *[other] Le second facteur « { $factor_name } » a été ajouté au compte { $email }.
+}
+factor_added-outro = Si vous n’êtes pas à l’origine de cet ajout, quelqu’un a accès à votre compte : changez immédiatement votre mot de passe, supprimez ce facteur et contactez l’assistance.
+
+## factor_removed
+
+factor_removed-subject = { $factor_kind ->
+    [all] Les seconds facteurs de votre compte ont été réinitialisés
+    [totp] Une application d’authentification a été retirée de votre compte
+    [passkey] Une clé d’accès a été retirée de votre compte
+   *[other] Un second facteur a été retiré de votre compte
+}
+factor_removed-intro = { $by_admin ->
+    [yes] { $factor_kind ->
+        [all] Un administrateur a supprimé tous les seconds facteurs et codes de récupération du compte { $email }. Connectez-vous pour configurer un nouveau second facteur.
+        [totp] Un administrateur a retiré l’application d’authentification « { $factor_name } » du compte { $email }.
+        [passkey] Un administrateur a retiré la clé d’accès « { $factor_name } » du compte { $email }.
+       *[other] Un administrateur a retiré le second facteur « { $factor_name } » du compte { $email }.
+    }
+   *[no] { $factor_kind ->
+        [all] Tous les seconds facteurs et codes de récupération du compte { $email } ont été supprimés.
+        [totp] L’application d’authentification « { $factor_name } » a été retirée du compte { $email } ; ses codes ne sont plus acceptés.
+        [passkey] La clé d’accès « { $factor_name } » a été retirée du compte { $email } ; elle ne permet plus de s’y connecter.
+       *[other] Le second facteur « { $factor_name } » a été retiré du compte { $email }.
+    }
+}
+factor_removed-outro = { $by_admin ->
+    [yes] Si vous ne vous y attendiez pas, contactez votre administrateur.
+   *[no] Si vous n’êtes pas à l’origine de ce retrait, quelqu’un a accès à votre compte : changez immédiatement votre mot de passe, vérifiez les seconds facteurs de votre compte et contactez l’assistance.
+}
+
+## recovery_code_used
+
+recovery_code_used-subject = Un code de récupération a été utilisé pour votre compte
+recovery_code_used-intro = Un code de récupération vient d’être utilisé pour le compte { $email }, pour se connecter ou confirmer son identité. Chaque code ne sert qu’une fois ; codes encore inutilisés : { $codes_left }.
+recovery_code_used-outro = S’il vous en reste peu, connectez-vous et générez-en de nouveaux (les anciens cesseront alors de fonctionner). Si vous n’êtes pas à l’origine de cette utilisation, quelqu’un connaît peut-être votre mot de passe et l’un de vos codes : changez immédiatement votre mot de passe, générez de nouveaux codes de récupération et contactez l’assistance.

@@ -304,6 +304,7 @@ pub async fn export(
             .map(|s| SessionResponse::new(s, current))
             .collect(),
         security_events: e.security_events.into_iter().map(Into::into).collect(),
+        factors: e.factors.into_iter().map(Into::into).collect(),
     };
     Ok(no_store(Json(body)))
 }

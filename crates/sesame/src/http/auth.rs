@@ -3,7 +3,8 @@
 //! shapes the answer; rules live in the domain.
 
 use super::dto::{LoginRequest, RefreshRequest, RegisterRequest, TokenResponse, UserResponse};
-use super::extract::{ApiJson, Client, CurrentUser};
+use super::extract::{ApiJson, Client, EnrollingUser};
+use super::factors::MfaRequiredResponse;
 use super::problem::{ApiError, ApiResult, ProblemBody};
 use super::{cookies, no_store, AppState};
 use axum::extract::State;
@@ -14,8 +15,21 @@ use axum::Json;
 use sesame_domain::locale::Locale;
 use sesame_domain::model::{DisplayName, Email, Username};
 use sesame_domain::password::Password;
-use sesame_domain::service::{Registration, TokenPair};
+use sesame_domain::service::{LoginOutcome, Registration, TokenPair};
 use sesame_domain::{AuthError, FieldError};
+
+/// What `/auth/login` answers with a correct password.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+#[serde(untagged)]
+#[allow(
+    dead_code,
+    clippy::large_enum_variant,
+    reason = "only its OpenAPI schema is used: the handler answers either body"
+)]
+pub(crate) enum LoginResponse {
+    Tokens(TokenResponse),
+    MfaRequired(MfaRequiredResponse),
+}
 
 /// Collects every field's failure, so one answer lists them all.
 pub(crate) fn collect<T>(errors: &mut Vec<FieldError>, r: Result<T, FieldError>) -> Option<T> {
@@ -98,11 +112,13 @@ pub async fn register(
 
 /// Log in with email or username and password.
 ///
-/// Unknown accounts and wrong passwords get the same answer in the same time.
+/// Unknown accounts and wrong passwords get the same answer in the same time. When the account
+/// has a second factor, a correct password answers with `mfa_required: true` and an
+/// `mfa_token` instead of tokens: complete the sign-in at `POST /api/v1/auth/login/mfa`.
 #[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth",
     request_body = LoginRequest,
     responses(
-        (status = 200, description = "Logged in", body = TokenResponse),
+        (status = 200, description = "Logged in (`TokenResponse`), or the second factor is required (`MfaRequiredResponse`)", body = LoginResponse),
         (status = 400, description = "Malformed JSON", body = ProblemBody, content_type = "application/problem+json"),
         (status = 401, description = "`invalid_credentials`", body = ProblemBody, content_type = "application/problem+json"),
         (status = 403, description = "`account_disabled` or `email_not_verified` (only after a correct password)", body = ProblemBody, content_type = "application/problem+json"),
@@ -137,11 +153,14 @@ pub async fn login(
         .limits
         .login(client.ip, name, attempt.known_device())
         .await?;
-    let pair = state
+    match state
         .sign_in
         .login(attempt, &Password::for_login(&req.password), client)
-        .await?;
-    Ok(token_response(&state, pair))
+        .await?
+    {
+        LoginOutcome::SignedIn(pair) => Ok(token_response(&state, pair)),
+        LoginOutcome::MfaRequired(c) => Ok(no_store(Json(MfaRequiredResponse::from(c)))),
+    }
 }
 
 /// The token-pair answer: the refresh and device tokens in the body, or (cookie mode) in their
@@ -208,7 +227,7 @@ pub async fn refresh(
     ))]
 pub async fn logout(
     State(state): State<AppState>,
-    CurrentUser(who): CurrentUser,
+    EnrollingUser(who): EnrollingUser,
     Client(client): Client,
 ) -> ApiResult<Response> {
     state.sign_in.logout(&who, &client).await?;
@@ -228,7 +247,7 @@ pub async fn logout(
     ))]
 pub async fn logout_all(
     State(state): State<AppState>,
-    CurrentUser(who): CurrentUser,
+    EnrollingUser(who): EnrollingUser,
     Client(client): Client,
 ) -> ApiResult<StatusCode> {
     state.sign_in.logout_all(&who, &client).await?;

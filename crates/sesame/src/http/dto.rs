@@ -258,6 +258,9 @@ pub struct ExportResponse {
     pub sessions: Vec<SessionResponse>,
     /// The account's security events (audit trail), newest first.
     pub security_events: Vec<AuditEventResponse>,
+    /// Second factors: type, name, when created and last used; never their secrets.
+    #[serde(default)]
+    pub factors: Vec<super::factors::FactorResponse>,
 }
 
 /// One audit-trail event.

@@ -184,9 +184,35 @@ impl<T: DeserializeOwned> FromRequestParts<AppState> for ApiQuery<T> {
 }
 
 /// The authenticated caller. Taking this extractor is what makes a route require a valid
-/// access token whose session is still live.
+/// access token whose session is still live. A token limited to enrolling a second factor
+/// (`SESAME_MFA_REQUIRED`) is refused here with `mfa_enrolment_required`: only the routes that
+/// take [`EnrollingUser`] accept it.
 #[derive(Debug, Clone)]
 pub struct CurrentUser(pub Principal);
+
+/// An authenticated caller whose token may be limited to enrolling a second factor: the
+/// enrolment routes, step-up, `GET /users/me` and logout take this instead of [`CurrentUser`].
+#[derive(Debug, Clone)]
+pub struct EnrollingUser(pub Principal);
+
+impl FromRequestParts<AppState> for EnrollingUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let token = bearer_token(&parts.headers).ok_or(ApiError::MissingToken)?;
+        let principal = state.sign_in.authenticate(token).await.map_err(|e| {
+            if let sesame_domain::AuthError::InvalidToken(reason) = &e {
+                tracing::info!(reason, "access token rejected");
+            }
+            ApiError::from(e)
+        })?;
+        tracing::Span::current().record("user_id", tracing::field::display(principal.user.id));
+        Ok(Self(principal))
+    }
+}
 
 /// The token in `Authorization: Bearer <token>` (scheme case-insensitive), if any.
 pub(crate) fn bearer_token(headers: &HeaderMap) -> Option<&str> {
@@ -205,14 +231,11 @@ impl FromRequestParts<AppState> for CurrentUser {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let token = bearer_token(&parts.headers).ok_or(ApiError::MissingToken)?;
-        let principal = state.sign_in.authenticate(token).await.map_err(|e| {
-            if let sesame_domain::AuthError::InvalidToken(reason) = &e {
-                tracing::info!(reason, "access token rejected");
-            }
-            ApiError::from(e)
-        })?;
-        tracing::Span::current().record("user_id", tracing::field::display(principal.user.id));
+        let EnrollingUser(principal) = EnrollingUser::from_request_parts(parts, state).await?;
+        if principal.claims.enrolment_only() {
+            tracing::info!("refused: the token is limited to enrolling a second factor");
+            return Err(sesame_domain::AuthError::MfaEnrolmentRequired.into());
+        }
         Ok(Self(principal))
     }
 }

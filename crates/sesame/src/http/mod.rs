@@ -18,6 +18,7 @@ pub mod cookies;
 pub mod detach;
 pub mod dto;
 pub mod extract;
+pub mod factors;
 pub mod meta;
 pub mod oauth;
 pub mod pages;
@@ -81,6 +82,8 @@ pub struct Shared {
     pub account: Arc<Account>,
     /// Hands out admin capabilities; only the `AdminUser` extractor asks it.
     pub admin: Arc<AdminGate>,
+    /// The caller's own second factors.
+    pub factors: Arc<sesame_domain::service::Factors>,
     pub http: Arc<security::HttpSettings>,
     /// One permit per request in flight (see `security::load_bounds`).
     pub in_flight: Arc<tokio::sync::Semaphore>,
@@ -119,6 +122,7 @@ pub struct RequestId(pub String);
         (name = "oauth2", description = "RFC 6749 token endpoint"),
         (name = "email", description = "Flows driven by emailed links"),
         (name = "users", description = "The caller's own account"),
+        (name = "factors", description = "Second factors: authenticator apps, passkeys, recovery codes"),
         (name = "admin", description = "User management, roles and the audit trail (admin role required)"),
         (name = "meta", description = "Keys, health and metrics"),
     )
@@ -168,6 +172,17 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(auth::refresh))
         .routes(routes!(auth::logout))
         .routes(routes!(auth::logout_all))
+        .routes(routes!(factors::login_mfa))
+        .routes(routes!(factors::reauthenticate))
+        .routes(routes!(factors::list_factors))
+        .routes(routes!(factors::start_totp))
+        .routes(routes!(factors::confirm_totp))
+        .routes(routes!(factors::rename_factor, factors::remove_factor))
+        .routes(routes!(factors::regenerate_recovery_codes))
+        .routes(routes!(
+            factors::admin_user_factors,
+            factors::admin_reset_factors
+        ))
         .routes(routes!(account::verify_email))
         .routes(routes!(account::resend_verification))
         .routes(routes!(account::forgot_password))

@@ -21,7 +21,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use sesame_domain::password::Password;
-use sesame_domain::service::TokenPair;
+use sesame_domain::service::{LoginOutcome, TokenPair};
 use sesame_domain::AuthError;
 use utoipa::ToSchema;
 
@@ -42,7 +42,17 @@ pub struct TokenForm {
     pub scope: Option<String>,
     pub client_id: Option<String>,
     pub client_secret: Option<String>,
+    /// The `mfa_token` of an `mfa_required` error (grant `urn:sesame:params:oauth:grant-type:mfa`).
+    pub mfa_token: Option<String>,
+    /// A code from the account's authenticator app (mfa grant); or:
+    pub otp: Option<String>,
+    /// one of its recovery codes (mfa grant; it is spent).
+    pub recovery_code: Option<String>,
 }
+
+/// The extension grant (RFC 6749 §4.5) that completes a password grant answered with
+/// `mfa_required`.
+pub const MFA_GRANT: &str = "urn:sesame:params:oauth:grant-type:mfa";
 
 /// RFC 6749 §5.1 successful response.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -67,6 +77,17 @@ pub struct OAuthErrorResponse {
     /// or `server_error`.
     pub error: String,
     pub error_description: String,
+    /// With `mfa_required`: the single-use token to send back with the second factor, using
+    /// `grant_type=urn:sesame:params:oauth:grant-type:mfa`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mfa_token: Option<String>,
+    /// With `mfa_required`: what the account can answer with (`totp`, `passkey`,
+    /// `recovery_code`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub methods: Option<Vec<String>>,
+    /// With `mfa_required`: seconds the `mfa_token` stays valid.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_in: Option<u64>,
 }
 
 struct OAuthError {
@@ -74,6 +95,7 @@ struct OAuthError {
     error: &'static str,
     description: String,
     retry_after: Option<u64>,
+    challenge: Option<Box<super::factors::MfaRequiredResponse>>,
 }
 
 impl OAuthError {
@@ -83,6 +105,22 @@ impl OAuthError {
             error,
             description: description.into(),
             retry_after: None,
+            challenge: None,
+        }
+    }
+
+    /// A correct password for an account with a second factor: no tokens, a challenge. The
+    /// status is 403 (as other providers answer `mfa_required`): the request was understood and
+    /// the grant refused until the second factor is given.
+    fn mfa_required(c: sesame_domain::service::MfaChallenge) -> Self {
+        Self {
+            status: StatusCode::FORBIDDEN,
+            error: "mfa_required",
+            description: format!(
+                "this account has a second factor: send it with grant_type={MFA_GRANT}, the mfa_token, and otp or recovery_code"
+            ),
+            retry_after: None,
+            challenge: Some(Box::new(c.into())),
         }
     }
 }
@@ -95,11 +133,22 @@ impl From<AuthError> for OAuthError {
                 error: "invalid_grant",
                 description: "too many attempts; retry later".into(),
                 retry_after: Some(retry_after_secs),
+                challenge: None,
             },
             AuthError::EmailNotVerified => {
                 Self::bad("invalid_grant", "the email address is not verified yet")
             }
+            AuthError::InvalidSecondFactor => {
+                Self::bad("invalid_grant", "the second factor was not accepted")
+            }
+            AuthError::InvalidChallenge => Self::bad(
+                "invalid_grant",
+                "the mfa_token is unknown, used, expired or exhausted; sign in again",
+            ),
             AuthError::InvalidEmailToken
+            | AuthError::StepUpRequired { .. }
+            | AuthError::MfaEnrolmentRequired
+            | AuthError::NoSecondFactor
             | AuthError::NotFound
             | AuthError::Forbidden
             | AuthError::LastAdmin
@@ -130,6 +179,7 @@ impl From<AuthError> for OAuthError {
                 error: "temporarily_unavailable",
                 description: "too many password checks in progress; retry shortly".into(),
                 retry_after: Some(retry_after_secs),
+                challenge: None,
             },
             // RFC 6749 §5.2 defines no code for an outage; `temporarily_unavailable` is the
             // code §4.1.2.1 uses for it, and OAuth clients know it.
@@ -140,6 +190,7 @@ impl From<AuthError> for OAuthError {
                     error: "temporarily_unavailable",
                     description: "the database is unavailable; retry shortly".into(),
                     retry_after: Some(super::problem::DATABASE_RETRY_AFTER_SECS),
+                    challenge: None,
                 }
             }
             AuthError::Internal(cause) => {
@@ -149,6 +200,7 @@ impl From<AuthError> for OAuthError {
                     error: "server_error",
                     description: "the server failed; retry later".into(),
                     retry_after: None,
+                    challenge: None,
                 }
             }
         }
@@ -169,6 +221,9 @@ impl IntoResponse for OAuthError {
             Json(OAuthErrorResponse {
                 error: self.error.to_owned(),
                 error_description: self.description,
+                mfa_token: self.challenge.as_ref().map(|c| c.mfa_token.clone()),
+                methods: self.challenge.as_ref().map(|c| c.methods.clone()),
+                expires_in: self.challenge.as_ref().map(|c| c.expires_in),
             }),
         )
             .into_response();
@@ -182,12 +237,16 @@ impl IntoResponse for OAuthError {
 /// OAuth 2.0 token endpoint (RFC 6749).
 ///
 /// `grant_type=password` with `username` (email or username) and `password`, or
-/// `grant_type=refresh_token` with `refresh_token`.
+/// `grant_type=refresh_token` with `refresh_token`. When the account has a second factor, the
+/// password grant answers 403 `mfa_required` with an `mfa_token`; complete it with
+/// `grant_type=urn:sesame:params:oauth:grant-type:mfa`, `mfa_token`, and `otp` or
+/// `recovery_code`.
 #[utoipa::path(post, path = "/api/v1/auth/token", tag = "oauth2",
     request_body(content = TokenForm, content_type = "application/x-www-form-urlencoded"),
     responses(
         (status = 200, description = "RFC 6749 §5.1 token response", body = OAuthTokenResponse),
         (status = 400, description = "RFC 6749 §5.2: `invalid_request`, `invalid_grant`, `unsupported_grant_type`", body = OAuthErrorResponse),
+        (status = 403, description = "`mfa_required`: the password was right and the account has a second factor; the body carries `mfa_token`, `methods` and `expires_in` for the `urn:sesame:params:oauth:grant-type:mfa` grant", body = OAuthErrorResponse),
         (status = 429, description = "`invalid_grant`: a rate limit (`SESAME_RATE_LOGIN_*`) or the sign-in pause after repeated failures", body = OAuthErrorResponse,
             headers(("Retry-After" = u64, description = "Seconds until a retry can succeed (RFC 9110 §10.2.3)"))),
         (status = 500, description = "`server_error`: the server failed (details are logged, never sent)", body = OAuthErrorResponse),
@@ -283,10 +342,24 @@ async fn grant(
                 .login(client.ip, &username, attempt.known_device())
                 .await
                 .map_err(oauth_error)?;
-            Ok(state
+            match state
                 .sign_in
                 .login(attempt, &Password::for_login(&password), client)
-                .await?)
+                .await?
+            {
+                LoginOutcome::SignedIn(pair) => Ok(pair),
+                LoginOutcome::MfaRequired(c) => Err(OAuthError::mfa_required(c)),
+            }
+        }
+        Some(MFA_GRANT) => {
+            let mfa_token = required(form.mfa_token, "mfa_token")?;
+            state.limits.second_factor(client.ip).await.map_err(oauth_error)?;
+            let answer = super::factors::answer(form.otp, form.recovery_code)
+                .map_err(oauth_error)?
+                .ok_or_else(|| {
+                    OAuthError::bad("invalid_request", "missing `otp` or `recovery_code` parameter")
+                })?;
+            Ok(state.sign_in.complete_mfa(&mfa_token, &answer, client).await?)
         }
         Some("refresh_token") => {
             let token = match form.refresh_token.filter(|s| !s.is_empty()) {
@@ -314,7 +387,7 @@ async fn grant(
         }
         Some(other) => Err(OAuthError::bad(
             "unsupported_grant_type",
-            format!("grant_type `{other}` is not supported; use `password` or `refresh_token`"),
+            format!("grant_type `{other}` is not supported; use `password`, `refresh_token` or `{MFA_GRANT}`"),
         )),
     }
 }

@@ -169,6 +169,11 @@ fn failure(f: &Frame<'_>, page: Page, e: AuthError) -> Response {
         | AuthError::LastAdmin
         | AuthError::RoleExists
         | AuthError::BuiltInRole
+        | AuthError::InvalidSecondFactor
+        | AuthError::InvalidChallenge
+        | AuthError::StepUpRequired { .. }
+        | AuthError::MfaEnrolmentRequired
+        | AuthError::NoSecondFactor
         | AuthError::NotFound) => {
             tracing::error!(error = %unexpected, "page action failed with an error no page flow expects");
             our_fault(f)

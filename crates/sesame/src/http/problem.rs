@@ -138,6 +138,7 @@ const BEARER_INVALID: &str = "Bearer realm=\"sesame\", error=\"invalid_token\"";
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut www_auth = None;
+        let mut step_up_challenge = None;
         let mut retry_after = None;
         let mut internal: Option<Arc<dyn std::error::Error + Send + Sync>> = None;
         let mut errors = None;
@@ -231,6 +232,51 @@ impl IntoResponse for ApiError {
                     "not_found",
                     "Not found",
                     "No such resource.".into(),
+                ),
+                AuthError::InvalidSecondFactor => {
+                    www_auth = Some(BEARER);
+                    (
+                        StatusCode::UNAUTHORIZED,
+                        "invalid_second_factor",
+                        "Invalid second factor",
+                        "The code, recovery code or passkey was not accepted (a code is accepted once).".into(),
+                    )
+                }
+                AuthError::InvalidChallenge => {
+                    www_auth = Some(BEARER);
+                    (
+                        StatusCode::UNAUTHORIZED,
+                        "invalid_challenge",
+                        "Invalid or expired challenge",
+                        "The challenge is unknown, used, expired, or ended after too many wrong answers; start again.".into(),
+                    )
+                }
+                // RFC 9470 §3: the resource needs a more recent authentication, or a stronger
+                // one; the challenge names `max_age` so the client knows what to ask for.
+                AuthError::StepUpRequired { max_age_secs } => {
+                    step_up_challenge = Some(format!(
+                        "Bearer realm=\"sesame\", error=\"insufficient_user_authentication\", \
+                         error_description=\"A recent authentication with every factor of the account is required\", \
+                         max_age={max_age_secs}"
+                    ));
+                    (
+                        StatusCode::UNAUTHORIZED,
+                        "insufficient_user_authentication",
+                        "Re-authentication required",
+                        format!("This operation needs a sign-in at most {max_age_secs} seconds old and, for an account with a second factor, one that used it: call POST /api/v1/auth/reauthenticate, then retry with the new access token."),
+                    )
+                }
+                AuthError::MfaEnrolmentRequired => (
+                    StatusCode::FORBIDDEN,
+                    "mfa_enrolment_required",
+                    "Second factor required",
+                    "This account must enrol a second factor before it can do anything else: see /api/v1/users/me/factors, then refresh the session.".into(),
+                ),
+                AuthError::NoSecondFactor => (
+                    StatusCode::CONFLICT,
+                    "no_second_factor",
+                    "No second factor",
+                    "The account has no active second factor.".into(),
                 ),
                 AuthError::TooManyAttempts { retry_after_secs } => {
                     retry_after = Some(retry_after_secs);
@@ -390,6 +436,9 @@ impl IntoResponse for ApiError {
         if let Some(v) = www_auth {
             resp.headers_mut()
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(v));
+        }
+        if let Some(v) = step_up_challenge.and_then(|v| HeaderValue::from_str(&v).ok()) {
+            resp.headers_mut().insert(header::WWW_AUTHENTICATE, v);
         }
         if let Some(secs) = retry_after {
             resp.headers_mut()

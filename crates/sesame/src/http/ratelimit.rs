@@ -98,6 +98,18 @@ impl RateLimits {
         .await
     }
 
+    /// A second-factor answer (completing a sign-in): the same per-IP quota as a password, so an
+    /// address guessing codes is throttled like one guessing passwords. The account's own pause
+    /// (lockout) applies on top, in the domain.
+    ///
+    /// # Errors
+    /// [`AuthError::TooManyAttempts`] when a quota is exhausted.
+    pub async fn second_factor(&self, ip: Option<IpAddr>) -> Result<(), ApiError> {
+        let r = &self.rules;
+        self.check(&[("login:ip", &ip_subject(ip), r.login_ip)])
+            .await
+    }
+
     /// Verification resend: per client IP and per address.
     ///
     /// # Errors

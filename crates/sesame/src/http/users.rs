@@ -2,7 +2,7 @@
 
 use super::auth::collect;
 use super::dto::{UpdateMeRequest, UserResponse};
-use super::extract::{ApiJson, CurrentUser};
+use super::extract::{ApiJson, CurrentUser, EnrollingUser};
 use super::problem::{ApiResult, ProblemBody};
 use super::AppState;
 use axum::extract::State;
@@ -18,7 +18,7 @@ use sesame_domain::{AuthError, FieldError};
         (status = 200, description = "The caller's account", body = UserResponse),
         (status = 401, description = "`missing_token` or `invalid_token`", body = ProblemBody, content_type = "application/problem+json"),
     ))]
-pub async fn get_me(CurrentUser(who): CurrentUser) -> Json<UserResponse> {
+pub async fn get_me(EnrollingUser(who): EnrollingUser) -> Json<UserResponse> {
     Json(who.user.into())
 }
 

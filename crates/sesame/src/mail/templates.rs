@@ -370,8 +370,19 @@ mod tests {
         }
     }
 
-    /// A message of `kind` whose every text field holds a value that names it, and every
-    /// lifetime is 3 hours.
+    /// Fields the built-in text chooses its wording by (a Fluent select) instead of showing
+    /// them, with their values; [`sample`] uses the first.
+    const CHOICES: &[(&str, &[&str])] = &[
+        ("factor_kind", &["totp", "passkey", "all"]),
+        ("by_admin", &["no", "yes"]),
+    ];
+
+    fn choices(field: &str) -> Option<&'static [&'static str]> {
+        CHOICES.iter().find(|(f, _)| *f == field).map(|(_, v)| *v)
+    }
+
+    /// A message of `kind` whose every text field holds a value that names it (a choice field:
+    /// its first value), and every lifetime is 3 hours.
     fn sample(kind: MailKind) -> Message {
         let object: serde_json::Map<String, serde_json::Value> = kind
             .fields()
@@ -379,6 +390,8 @@ mod tests {
             .map(|f| {
                 let v = if kind.is_lifetime(f) {
                     "3 hours".to_owned()
+                } else if let Some(values) = choices(f) {
+                    values[0].to_owned()
                 } else {
                     format!("value-of-{f}")
                 };
@@ -470,7 +483,7 @@ mod tests {
         for &kind in MailKind::ALL {
             for locale in Locale::ALL {
                 let r = t.render(&queued_in(Some(locale), sample(kind))).unwrap();
-                for field in kind.fields() {
+                for field in kind.fields().iter().filter(|f| choices(f).is_none()) {
                     let value = if kind.is_lifetime(field) {
                         duration_words(locale, Lifetime::of(Duration::from_secs(3 * 3600)))
                     } else {
@@ -516,6 +529,83 @@ mod tests {
             .unwrap();
         assert_eq!(de.subject, "Bestätigen Sie Ihre E-Mail-Adresse");
         assert!(de.text.contains("24 Stunden gültig"), "{}", de.text);
+    }
+
+    /// The text and subject of a factor mail with these fields, in `locale`.
+    fn factor_mail(
+        t: &Templates,
+        locale: Locale,
+        kind: MailKind,
+        fields: &[(&str, &str)],
+    ) -> String {
+        let object: serde_json::Map<String, serde_json::Value> = fields
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).into()))
+            .collect();
+        let message =
+            Message::decode(kind, &serde_json::Value::Object(object).to_string()).unwrap();
+        let r = t.render(&queued_in(Some(locale), message)).unwrap();
+        format!("{}\n{}", r.subject, r.text)
+    }
+
+    #[test]
+    fn every_factor_kind_and_who_removed_it_is_worded_in_every_language() {
+        let t = load(None);
+        for locale in Locale::ALL {
+            let added = |kind: &str| {
+                factor_mail(
+                    &t,
+                    locale,
+                    MailKind::FactorAdded,
+                    &[
+                        ("email", "a@example.com"),
+                        ("factor_kind", kind),
+                        ("factor_name", "Phone"),
+                    ],
+                )
+            };
+            let removed = |kind: &str, name: &str, by_admin: &str| {
+                factor_mail(
+                    &t,
+                    locale,
+                    MailKind::FactorRemoved,
+                    &[
+                        ("email", "a@example.com"),
+                        ("factor_kind", kind),
+                        ("factor_name", name),
+                        ("by_admin", by_admin),
+                    ],
+                )
+            };
+            // A kind the text does not know falls back to the generic wording; each known one,
+            // and each way it was removed, has its own (a misspelt variant key would not).
+            let mut mails = vec![added("unknown"), added("totp"), added("passkey")];
+            for kind in ["unknown", "totp", "passkey", "all"] {
+                for by_admin in ["yes", "no"] {
+                    mails.push(removed(kind, "Phone", by_admin));
+                }
+            }
+            let distinct: std::collections::BTreeSet<&String> = mails.iter().collect();
+            assert_eq!(distinct.len(), mails.len(), "{locale}: {mails:#?}");
+            for mail in &mails {
+                assert!(mail.contains("a@example.com"), "{locale}: {mail}");
+            }
+            for by_admin in ["yes", "no"] {
+                let all = removed("all", "", by_admin);
+                assert_eq!(
+                    all,
+                    removed("all", "Phone", by_admin),
+                    "{locale}: a reset of every factor names none"
+                );
+                assert_ne!(all, removed("unknown", "", by_admin), "{locale}");
+                for kind in ["totp", "passkey"] {
+                    assert!(
+                        removed(kind, "Phone", by_admin).contains("Phone"),
+                        "{locale}"
+                    );
+                }
+            }
+        }
     }
 
     /// The variables of every mail message in every language's `mail.ftl`: each must be a

@@ -187,8 +187,8 @@ impl Sqlite {
             let a = new.audit.as_ref();
             let q = sqlx::query(
                 "BEGIN IMMEDIATE; \
-                 INSERT INTO sessions (id, user_id, refresh_secret, created_at, last_used_at, expires_at, ip, user_agent) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?); \
+                 INSERT INTO sessions (id, user_id, refresh_secret, created_at, last_used_at, expires_at, ip, user_agent, auth_time, amr) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?); \
                  INSERT INTO refresh_tokens (token_hash, session_id, created_at) VALUES (?, ?, ?); \
                  UPDATE users SET last_login_at = ? WHERE id = ?; \
                  INSERT INTO audit_events (id, occurred_at, event, user_id, actor_id, ip, user_agent, request_id, detail) \
@@ -203,6 +203,8 @@ impl Sqlite {
             .bind(Self::time(s.expires_at))
             .bind(&s.ip)
             .bind(&s.user_agent)
+            .bind(Self::time(s.auth_time))
+            .bind(s.amr.stored())
             .bind(new.first_refresh_hash.0.as_slice())
             .bind(s.id.as_uuid())
             .bind(Self::time(s.created_at))
@@ -236,8 +238,8 @@ impl Postgres {
         let s = &new.session;
         let a = new.audit.as_ref();
         sqlx::query(
-            "WITH s AS (INSERT INTO sessions (id, user_id, refresh_secret, created_at, last_used_at, expires_at, ip, user_agent) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id), \
+            "WITH s AS (INSERT INTO sessions (id, user_id, refresh_secret, created_at, last_used_at, expires_at, ip, user_agent, auth_time, amr) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $23, $24) RETURNING id), \
              t AS (INSERT INTO refresh_tokens (token_hash, session_id, created_at) SELECT $9, id, $10 FROM s), \
              a AS (INSERT INTO audit_events (id, occurred_at, event, user_id, actor_id, ip, user_agent, request_id, detail) \
              SELECT $11, $12, $13, $14, $15, $16, $17, $18, $19 WHERE $20 IS NOT NULL) \
@@ -265,6 +267,8 @@ impl Postgres {
         .bind(a.map(|e| e.id))
         .bind(s.created_at)
         .bind(s.user_id.as_uuid())
+        .bind(s.auth_time)
+        .bind(s.amr.stored())
         .execute(&store.writer)
         .await
         .map_err(store_err)

@@ -20,6 +20,10 @@
 #[path = "admin_sql.rs"]
 mod admin_sql;
 
+#[allow(clippy::duplicate_mod)]
+#[path = "factor_sql.rs"]
+mod factor_sql;
+
 use super::{Backend, Db, Dialect};
 use crate::storage::pool;
 use crate::storage::{decode_mail, split_roles, store_err};
@@ -48,7 +52,7 @@ type Conn = <Db as sqlx::Database>::Connection;
 
 const SESSION_COLS: &str = "s.id AS s_id, s.user_id AS s_user_id, s.created_at AS s_created_at, \
     s.last_used_at AS s_last_used_at, s.expires_at AS s_expires_at, s.revoked_at AS s_revoked_at, \
-    s.ip AS s_ip, s.user_agent AS s_user_agent";
+    s.ip AS s_ip, s.user_agent AS s_user_agent, s.auth_time AS s_auth_time, s.amr AS s_amr";
 
 const USER_COLS: &str =
     "u.id, u.email, u.username, u.display_name, u.email_verified, u.is_active, u.locale, \
@@ -106,6 +110,10 @@ fn session_from_row(row: &DbRow) -> Result<Session, sqlx::Error> {
         revoked_at: Dialect::read_opt_time(row.try_get("s_revoked_at")?)?,
         ip: row.try_get("s_ip")?,
         user_agent: row.try_get("s_user_agent")?,
+        // Sessions from before second factors count as password sign-ins when they began.
+        auth_time: Dialect::read_opt_time(row.try_get("s_auth_time")?)?
+            .map_or_else(|| Dialect::read_time(row.try_get("s_created_at")?), Ok)?,
+        amr: sesame_domain::mfa::Amr::from_stored(row.try_get::<&str, _>("s_amr")?),
     })
 }
 
@@ -380,7 +388,8 @@ impl SessionStore for Backend {
         hash: &TokenHash,
     ) -> Result<Option<RefreshTokenState>, StoreError> {
         let sql = format!(
-            "SELECT {USER_COLS}, t.used_at, s.refresh_secret, {SESSION_COLS} \
+            "SELECT {USER_COLS}, t.used_at, s.refresh_secret, {SESSION_COLS}, \
+             EXISTS (SELECT 1 FROM mfa_factors f WHERE f.user_id = u.id AND f.confirmed_at IS NOT NULL) AS has_factor \
              FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id JOIN users u ON u.id = s.user_id \
              WHERE t.token_hash = $1"
         );
@@ -395,6 +404,7 @@ impl SessionStore for Backend {
                 refresh_secret: r.try_get("refresh_secret")?,
                 used_at: Dialect::read_opt_time(r.try_get("used_at")?)?,
                 user: user_from_row(&r)?,
+                has_factor: r.try_get("has_factor")?,
             })
         })
         .transpose()
@@ -410,6 +420,27 @@ impl SessionStore for Backend {
         expires_at: Timestamp,
     ) -> Result<bool, StoreError> {
         Dialect::rotate_refresh_token(self, old, new, session, now, expires_at).await
+    }
+
+    async fn reauthenticate_session(
+        &self,
+        session: SessionId,
+        auth_time: Timestamp,
+        amr: &sesame_domain::mfa::Amr,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        sqlx::query(
+            "UPDATE sessions SET auth_time = $1, amr = $2 \
+             WHERE id = $3 AND revoked_at IS NULL AND expires_at > $4",
+        )
+        .bind(Dialect::time(auth_time))
+        .bind(amr.stored())
+        .bind(session.as_uuid())
+        .bind(Dialect::time(now))
+        .execute(&self.writer)
+        .await
+        .map_err(store_err)
+        .map(|r| r.rows_affected() > 0)
     }
 
     async fn revoke_session(&self, session: SessionId, now: Timestamp) -> Result<bool, StoreError> {

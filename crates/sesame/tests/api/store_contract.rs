@@ -60,6 +60,8 @@ async fn open_session(s: &dyn Store, user: UserId) -> (SessionId, RefreshToken, 
         revoked_at: None,
         ip: Some("127.0.0.1".into()),
         user_agent: Some("test".into()),
+        auth_time: t,
+        amr: sesame_domain::mfa::Amr::password(),
     };
     let id = session.id;
     s.create_session(&NewSession {

@@ -1,0 +1,47 @@
+-- Second factors (issue 13): TOTP authenticators and passkeys, single-use recovery codes, the
+-- short-lived challenges between a password and its second factor (and the WebAuthn ceremony
+-- state between its two calls), and how each session was authenticated (RFC 8176 `amr`, and
+-- `auth_time` for step-up). Sessions from before count as password sign-ins at their creation.
+ALTER TABLE sessions ADD COLUMN auth_time TIMESTAMPTZ;
+ALTER TABLE sessions ADD COLUMN amr TEXT NOT NULL DEFAULT 'pwd';
+
+CREATE TABLE mfa_factors (
+    id             UUID PRIMARY KEY,
+    user_id        UUID NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    kind           TEXT NOT NULL CHECK (kind IN ('totp', 'passkey')),
+    name           TEXT NOT NULL,
+    -- TOTP: the shared secret, sealed with the application key, and that key's id.
+    secret_sealed  BYTEA,
+    secret_key_id  TEXT,
+    -- TOTP: the last time step accepted (RFC 6238 §5.2: a code is accepted once).
+    totp_last_step BIGINT,
+    -- Passkey: the credential id and the stored credential (public key, counter).
+    credential_id  BYTEA,
+    credential     TEXT,
+    created_at     TIMESTAMPTZ NOT NULL,
+    confirmed_at   TIMESTAMPTZ,
+    last_used_at   TIMESTAMPTZ
+);
+CREATE INDEX mfa_factors_user_idx ON mfa_factors (user_id);
+CREATE UNIQUE INDEX mfa_factors_credential_key ON mfa_factors (credential_id) WHERE credential_id IS NOT NULL;
+
+CREATE TABLE recovery_codes (
+    user_id    UUID NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    code_hash  BYTEA NOT NULL,
+    created_at TIMESTAMPTZ NOT NULL,
+    used_at    TIMESTAMPTZ,
+    PRIMARY KEY (user_id, code_hash)
+);
+
+CREATE TABLE mfa_challenges (
+    token_hash BYTEA PRIMARY KEY,
+    user_id    UUID REFERENCES users (id) ON DELETE CASCADE,
+    purpose    TEXT NOT NULL CHECK (purpose IN ('login', 'step_up', 'passkey_register', 'passkey_login')),
+    session_id UUID REFERENCES sessions (id) ON DELETE CASCADE,
+    state      TEXT,
+    failures   BIGINT NOT NULL DEFAULT 0,
+    created_at TIMESTAMPTZ NOT NULL,
+    expires_at TIMESTAMPTZ NOT NULL,
+    used_at    TIMESTAMPTZ
+);
+CREATE INDEX mfa_challenges_expires_idx ON mfa_challenges (expires_at);
