@@ -1,7 +1,8 @@
 //! Micro-benchmarks of the domain's hot spots: access-token signing and verification (EdDSA and
 //! HS256; verification both in full and from the cache of verified tokens), refresh-token hashing
-//! and successor derivation, and argon2id hashing and verification with the default (OWASP)
-//! parameters. `cargo bench -p sesame-domain`.
+//! and successor derivation, argon2id hashing and verification with the default (OWASP)
+//! parameters, and a passkey assertion check (issue 13's budget: at most 2 ms of CPU).
+//! `cargo bench -p sesame-domain`.
 //!
 //! These are guardrails against regressions, not the performance targets: those are measured
 //! end to end by `sesame-bench`.
@@ -133,5 +134,62 @@ fn passwords(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, tokens, passwords);
+/// One second-factor assertion checked again and again: parse the browser's JSON, the stored
+/// state and the stored passkey, verify the ES256 signature, the challenge, origin, rp id hash,
+/// flags and counter, and serialise the updated passkey — all `finish_second_factor` does. The
+/// answer is made once by the software authenticator, outside the timing.
+fn passkeys(c: &mut Criterion) {
+    use sesame_domain::passkey::{PasskeyRp, PasskeyUser};
+    use webauthn_authenticator_rs::softpasskey::SoftPasskey;
+    use webauthn_authenticator_rs::WebauthnAuthenticator;
+
+    let origin = url::Url::parse("https://auth.example.com").expect("a URL");
+    let rp = PasskeyRp::new("example.com", std::slice::from_ref(&origin), "Sesame")
+        .expect("a relying party");
+    let mut authenticator = SoftPasskey::new(false);
+    let user = uuid::Uuid::new_v4();
+    let registration = rp
+        .start_registration(
+            PasskeyUser {
+                id: user,
+                name: "alice",
+                display_name: "Alice",
+            },
+            &[],
+        )
+        .expect("starts");
+    let created = authenticator
+        .do_registration(
+            origin.clone(),
+            serde_json::from_value(registration.options).expect("options"),
+        )
+        .expect("registers");
+    let stored = rp
+        .finish_registration(
+            &registration.state,
+            user,
+            &serde_json::to_value(created).expect("JSON"),
+        )
+        .expect("registered");
+    let keys = [stored];
+    let ceremony = rp.start_second_factor(user, &keys).expect("starts");
+    let answer = authenticator
+        .do_authentication(
+            origin,
+            serde_json::from_value(ceremony.options).expect("options"),
+        )
+        .expect("signs");
+    let answer = serde_json::to_value(answer).expect("JSON");
+
+    let mut g = c.benchmark_group("passkey");
+    g.bench_function("assertion_check", |b| {
+        b.iter(|| {
+            rp.finish_second_factor(&ceremony.state, user, black_box(&answer), &keys)
+                .expect("accepted")
+        });
+    });
+    g.finish();
+}
+
+criterion_group!(benches, tokens, passwords, passkeys);
 criterion_main!(benches);

@@ -8,6 +8,7 @@
 use crate::secret::Secret;
 use clap::{Args, ValueEnum};
 use sesame_domain::locale::Locale;
+use sesame_domain::passkey::{PasskeyConfigError, PasskeyRp};
 use std::fmt;
 use std::time::Duration;
 
@@ -187,6 +188,7 @@ pub mod heading {
     pub const PASSWORDS: &str = "Passwords and hashing";
     pub const STARTUP: &str = "Startup";
     pub const SECOND_FACTOR: &str = "Second factors and step-up";
+    pub const PASSKEYS: &str = "Passkeys (WebAuthn)";
 }
 
 /// Settings shared by every subcommand: where the data lives and how to log.
@@ -401,6 +403,9 @@ pub struct ServeConfig {
 
     #[command(flatten)]
     pub abuse: AbuseConfig,
+
+    #[command(flatten)]
+    pub webauthn: WebauthnConfig,
 
     /// Email of an admin to create at start when no active admin exists (container deployments).
     #[arg(long, env = "SESAME_BOOTSTRAP_ADMIN_EMAIL", help_heading = heading::STARTUP)]
@@ -807,6 +812,105 @@ impl MailConfig {
     }
 }
 
+/// Passkeys: who Sesame is to an authenticator. Unset, both come from SESAME_PUBLIC_URL.
+#[derive(Debug, Clone, Args)]
+pub struct WebauthnConfig {
+    /// Relying-party id passkeys are bound to: the public host or a parent domain of it
+    /// (`example.com` serves `auth.example.com`). Changing it orphans every registered passkey.
+    /// Default: the host of SESAME_PUBLIC_URL.
+    #[arg(long, env = "SESAME_WEBAUTHN_RP_ID", help_heading = heading::PASSKEYS)]
+    pub webauthn_rp_id: Option<String>,
+
+    /// Origins (scheme://host[:port], comma-separated) whose pages may use passkeys; https, or
+    /// http for localhost. Default: the origin of SESAME_PUBLIC_URL.
+    #[arg(long, env = "SESAME_WEBAUTHN_ORIGINS", value_delimiter = ',', help_heading = heading::PASSKEYS)]
+    pub webauthn_origins: Vec<String>,
+
+    /// Name an authenticator shows for this service. Default: SESAME_PRODUCT_NAME.
+    #[arg(long, env = "SESAME_WEBAUTHN_RP_NAME", help_heading = heading::PASSKEYS)]
+    pub webauthn_rp_name: Option<String>,
+}
+
+impl WebauthnConfig {
+    /// The passkey relying party these settings describe, over `public_url` (validated) and the
+    /// product name for the defaults.
+    ///
+    /// `Ok(None)` when nothing is set and SESAME_PUBLIC_URL cannot serve passkeys (an IP
+    /// address, such as the default `http://127.0.0.1:8080`, or plain http to a host other
+    /// than localhost): browsers refuse both (WebAuthn §5.1.3), so passkeys are off rather than
+    /// the server refusing to start.
+    ///
+    /// # Errors
+    /// A [`ConfigError`] naming the setting to fix when SESAME_WEBAUTHN_RP_ID or
+    /// SESAME_WEBAUTHN_ORIGINS is set and wrong, or derived from a public URL they cannot serve.
+    pub fn relying_party(
+        &self,
+        public_url: &str,
+        product_name: &str,
+    ) -> Result<Option<PasskeyRp>, ConfigError> {
+        let explicit = self.webauthn_rp_id.is_some() || !self.webauthn_origins.is_empty();
+        let public = url::Url::parse(public_url).map_err(|e| {
+            ConfigError(format!(
+                "SESAME_PUBLIC_URL `{public_url}` is not a URL: {e}"
+            ))
+        })?;
+        let origins: Vec<url::Url> = if self.webauthn_origins.is_empty() {
+            vec![public.clone()]
+        } else {
+            self.webauthn_origins
+                .iter()
+                .map(|o| o.trim())
+                .filter(|o| !o.is_empty())
+                .map(|o| {
+                    url::Url::parse(o).map_err(|e| {
+                        ConfigError(format!(
+                            "SESAME_WEBAUTHN_ORIGINS: `{o}` is not an origin such as https://auth.example.com ({e})"
+                        ))
+                    })
+                })
+                .collect::<Result<_, _>>()?
+        };
+        // An origin is scheme://host[:port]; SESAME_PUBLIC_URL may carry a path.
+        let origins: Vec<url::Url> = if self.webauthn_origins.is_empty() {
+            origins
+                .into_iter()
+                .filter_map(|u| url::Url::parse(&u.origin().ascii_serialization()).ok())
+                .collect()
+        } else {
+            origins
+        };
+        let rp_id = match &self.webauthn_rp_id {
+            Some(id) => id.trim().to_ascii_lowercase(),
+            None => match origins.first().and_then(url::Url::domain) {
+                Some(host) => host.to_owned(),
+                None if !explicit => return Ok(None),
+                None => {
+                    return Err(ConfigError(
+                        "SESAME_WEBAUTHN_RP_ID is needed: the first of SESAME_WEBAUTHN_ORIGINS has no domain name to take it from".into(),
+                    ))
+                }
+            },
+        };
+        let name = self.webauthn_rp_name.as_deref().unwrap_or(product_name);
+        match PasskeyRp::new(&rp_id, &origins, name) {
+            Ok(rp) => Ok(Some(rp)),
+            Err(_) if !explicit => Ok(None),
+            Err(e) => Err(ConfigError(format!("{}: {e}", webauthn_setting(&e)))),
+        }
+    }
+}
+
+/// Which setting a relying-party refusal is about.
+fn webauthn_setting(e: &PasskeyConfigError) -> &'static str {
+    match e {
+        PasskeyConfigError::NoOrigin
+        | PasskeyConfigError::InsecureOrigin(_)
+        | PasskeyConfigError::NotAnOrigin(_) => "SESAME_WEBAUTHN_ORIGINS",
+        PasskeyConfigError::RpIdNotSuffix { .. } => "SESAME_WEBAUTHN_RP_ID",
+        PasskeyConfigError::EmptyName => "SESAME_WEBAUTHN_RP_NAME",
+    }
+}
+
 /// A configuration error, phrased as what to change.
 #[derive(Debug, thiserror::Error)]
 #[error("configuration error: {0}")]
@@ -875,7 +979,18 @@ impl ServeConfig {
         if self.hash_workers == Some(0) {
             return Err(ConfigError("SESAME_HASH_WORKERS must be at least 1".into()));
         }
+        self.passkey_rp()?;
         Ok(())
+    }
+
+    /// The passkey relying party, or `None` when passkeys are off (see
+    /// [`WebauthnConfig::relying_party`]). Call after [`ServeConfig::validate`].
+    ///
+    /// # Errors
+    /// A [`ConfigError`] naming the SESAME_WEBAUTHN_* setting to fix.
+    pub fn passkey_rp(&self) -> Result<Option<PasskeyRp>, ConfigError> {
+        self.webauthn
+            .relying_party(&self.public_url, self.mail.product_name.as_str())
     }
 
     /// The number of concurrent hashing threads.
@@ -957,5 +1072,146 @@ mod tests {
         assert_eq!(shown, "postgres://sesame:***@db:5432/sesame");
         let plain: DatabaseUrl = "sqlite://sesame.db".parse().unwrap();
         assert_eq!(format!("{plain:?}"), "sqlite://sesame.db");
+    }
+
+    fn webauthn(rp_id: Option<&str>, origins: &[&str], name: Option<&str>) -> WebauthnConfig {
+        WebauthnConfig {
+            webauthn_rp_id: rp_id.map(str::to_owned),
+            webauthn_origins: origins.iter().map(|o| (*o).to_owned()).collect(),
+            webauthn_rp_name: name.map(str::to_owned),
+        }
+    }
+
+    fn rp(
+        config: &WebauthnConfig,
+        public_url: &str,
+    ) -> Result<Option<(String, Vec<String>)>, String> {
+        config
+            .relying_party(public_url, "Acme Login")
+            .map(|rp| {
+                rp.map(|rp| {
+                    let origins = rp.origins().iter().map(|o| o.as_str().to_owned()).collect();
+                    (rp.rp_id().to_owned(), origins)
+                })
+            })
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn passkeys_default_to_the_host_and_origin_of_the_public_url() {
+        let none = webauthn(None, &[], None);
+        assert_eq!(
+            rp(&none, "https://auth.example.com:8443/sesame"),
+            Ok(Some((
+                "auth.example.com".into(),
+                vec!["https://auth.example.com:8443/".into()]
+            )))
+        );
+        assert_eq!(
+            rp(&none, "http://localhost:8080"),
+            Ok(Some((
+                "localhost".into(),
+                vec!["http://localhost:8080/".into()]
+            )))
+        );
+    }
+
+    #[test]
+    fn passkeys_are_off_when_the_default_public_url_cannot_serve_them() {
+        let none = webauthn(None, &[], None);
+        assert_eq!(rp(&none, "http://127.0.0.1:8080"), Ok(None));
+        assert_eq!(rp(&none, "http://auth.example.com"), Ok(None));
+    }
+
+    #[test]
+    fn explicit_passkey_settings_override_the_public_url() {
+        let config = webauthn(
+            Some("Example.com"),
+            &["https://auth.example.com", " https://example.com:8443"],
+            None,
+        );
+        assert_eq!(
+            rp(&config, "http://127.0.0.1:8080"),
+            Ok(Some((
+                "example.com".into(),
+                vec![
+                    "https://auth.example.com/".into(),
+                    "https://example.com:8443/".into()
+                ]
+            )))
+        );
+        let origins_only = webauthn(None, &["http://localhost:3000"], None);
+        assert_eq!(
+            rp(&origins_only, "https://auth.example.com"),
+            Ok(Some((
+                "localhost".into(),
+                vec!["http://localhost:3000/".into()]
+            )))
+        );
+    }
+
+    #[test]
+    fn the_relying_party_name_defaults_to_the_product_name() {
+        let named = webauthn(None, &[], Some("Acme SSO"));
+        let built = named
+            .relying_party("https://auth.example.com", "Acme Login")
+            .expect("valid")
+            .expect("on");
+        let options = built.start_passwordless().expect("starts").options;
+        assert!(options["publicKey"].get("rpId").is_some());
+        let user = sesame_domain::passkey::PasskeyUser {
+            id: uuid::Uuid::nil(),
+            name: "a",
+            display_name: "a",
+        };
+        let named_options = built.start_registration(user, &[]).expect("starts").options;
+        assert_eq!(named_options["publicKey"]["rp"]["name"], "Acme SSO");
+        let unnamed = webauthn(None, &[], None)
+            .relying_party("https://auth.example.com", "Acme Login")
+            .expect("valid")
+            .expect("on");
+        let unnamed_options = unnamed
+            .start_registration(user, &[])
+            .expect("starts")
+            .options;
+        assert_eq!(unnamed_options["publicKey"]["rp"]["name"], "Acme Login");
+        assert_eq!(
+            rp(&webauthn(None, &[], Some(" ")), "https://auth.example.com").map(|_| ()),
+            Err("configuration error: SESAME_WEBAUTHN_RP_NAME: relying party name must not be empty".into())
+        );
+    }
+
+    #[test]
+    fn wrong_passkey_settings_are_refused_naming_the_setting() {
+        let cases = [
+            (
+                webauthn(Some("other.com"), &[], None),
+                "SESAME_WEBAUTHN_RP_ID: relying party id `other.com` is not the host of origin `https://auth.example.com` nor a parent domain of it",
+            ),
+            (
+                webauthn(Some("login.example.com"), &["https://auth.example.com"], None),
+                "SESAME_WEBAUTHN_RP_ID",
+            ),
+            (
+                webauthn(None, &["http://auth.example.com"], None),
+                "SESAME_WEBAUTHN_ORIGINS: origin `http://auth.example.com` must be https (plain http is allowed only for localhost)",
+            ),
+            (
+                webauthn(Some("example.com"), &["https://example.com/login"], None),
+                "SESAME_WEBAUTHN_ORIGINS: origin `https://example.com/login` must be scheme://host[:port]",
+            ),
+            (
+                webauthn(None, &["auth.example.com"], None),
+                "SESAME_WEBAUTHN_ORIGINS: `auth.example.com` is not an origin",
+            ),
+            (
+                webauthn(None, &["https://10.0.0.1"], None),
+                "SESAME_WEBAUTHN_RP_ID is needed",
+            ),
+        ];
+        for (config, expected) in cases {
+            let e = rp(&config, "https://auth.example.com").expect_err(expected);
+            assert!(e.contains(expected), "{e}\n  should contain: {expected}");
+        }
     }
 }
