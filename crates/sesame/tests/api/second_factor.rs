@@ -632,6 +632,43 @@ async fn a_challenge_is_used_once(b: Backend) {
     .await;
 }
 
+async fn a_known_device_completes_its_second_factor_while_strangers_keep_the_account_paused(
+    b: Backend,
+) {
+    let app = app_with(b, &["--lockout-threshold", "3"]).await;
+    let (_, enrolled) = user_with_factor(&app, ALICE).await;
+    // The owner's device signed in once with both factors and keeps its device token.
+    let first = sign_in_with_code(&app, ALICE, &enrolled.app).await;
+    let device = s(&first, "device_token");
+    // A stranger pauses the account's shared key with wrong passwords.
+    for _ in 0..3 {
+        assert_problem(
+            app.login(ALICE, "a stranger's guess").await,
+            401,
+            "invalid_credentials",
+        )
+        .await;
+    }
+    assert_problem(app.login(ALICE, PASSWORD).await, 429, "rate_limited").await;
+
+    // The known device is not paused: neither its password step nor its second factor.
+    let body = expect(
+        app.post_json(
+            "/api/v1/auth/login",
+            &json!({ "email": ALICE, "password": PASSWORD, "device_token": device }),
+        )
+        .await,
+        200,
+    )
+    .await;
+    let token = s(&body, "mfa_token");
+    let code = enrolled.app.fresh_code(&app);
+    let pair = expect(login_mfa(&app, &token, json!({ "code": code })).await, 200).await;
+    assert!(pair["access_token"].is_string(), "{pair}");
+    // The stranger is still paused.
+    assert_problem(app.login(ALICE, PASSWORD).await, 429, "rate_limited").await;
+}
+
 // ---------------------------------------------------------------------------------------------
 // 5. The token endpoint
 
@@ -1249,6 +1286,7 @@ crate::on_every_backend!(
     wrong_codes_count_toward_the_sign_in_pause,
     a_challenge_dies_after_five_wrong_answers,
     an_expired_challenge_is_refused,
+    a_known_device_completes_its_second_factor_while_strangers_keep_the_account_paused,
     a_challenge_is_used_once,
     the_token_endpoint_answers_mfa_required_and_the_mfa_grant_completes_it,
     with_a_factor_sensitive_operations_need_a_step_up_with_the_second_factor,
