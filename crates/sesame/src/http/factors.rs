@@ -293,6 +293,7 @@ pub async fn confirm_totp(
     request_body = RenameFactorRequest,
     responses(
         (status = 200, description = "Renamed", body = FactorResponse),
+        (status = 401, description = "`missing_token` or `invalid_token`", body = ProblemBody, content_type = "application/problem+json"),
         (status = 404, description = "`not_found`", body = ProblemBody, content_type = "application/problem+json"),
         (status = 422, description = "`validation_failed` (`name`)", body = ProblemBody, content_type = "application/problem+json"),
     ))]
