@@ -50,6 +50,20 @@ impl DeviceId {
     pub fn hex(&self) -> String {
         self.0.iter().map(|b| format!("{b:02x}")).collect()
     }
+
+    /// Reads [`DeviceId::hex`] back (as a sign-in challenge stores it); `None` for anything
+    /// else.
+    #[must_use]
+    pub fn from_hex(s: &str) -> Option<Self> {
+        if s.len() != 32 || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return None;
+        }
+        let mut b = [0u8; 16];
+        for (i, out) in b.iter_mut().enumerate() {
+            *out = u8::from_str_radix(s.get(2 * i..2 * i + 2)?, 16).ok()?;
+        }
+        Some(Self(b))
+    }
 }
 
 impl fmt::Debug for DeviceId {
@@ -152,6 +166,22 @@ mod tests {
 
     fn tokens(ttl_secs: u64) -> DeviceTokens {
         DeviceTokens::new([7u8; 32], Duration::from_secs(ttl_secs))
+    }
+
+    #[test]
+    fn a_device_id_reads_back_from_its_hex_and_nothing_else() {
+        let d = DeviceId::generate();
+        assert_eq!(DeviceId::from_hex(&d.hex()), Some(d));
+        for bad in [
+            "",
+            "00",
+            &"g".repeat(32),
+            &"0".repeat(31),
+            &"0".repeat(33),
+            "é0000000000000000000000000000000",
+        ] {
+            assert_eq!(DeviceId::from_hex(bad), None, "{bad:?}");
+        }
     }
 
     #[test]

@@ -313,19 +313,19 @@ messages! {
     }
     /// A second factor was removed, by the owner or (`by_admin` = `yes`) by an administrator.
     FactorRemoved = "factor_removed" {
+        /// `yes` when an administrator removed it, else `no`.
+        by_admin,
         email,
         /// `totp`, `passkey`, or `all` (an administrator's reset removes every factor).
         factor_kind,
         /// The name of the removed factor (empty for `all`).
         factor_name,
-        /// `yes` when an administrator removed it, else `no`.
-        by_admin,
     }
     /// A recovery code was used to sign in or to prove the owner again.
     RecoveryCodeUsed = "recovery_code_used" {
-        email,
         /// How many unused codes are left.
         codes_left,
+        email,
     }
 }
 

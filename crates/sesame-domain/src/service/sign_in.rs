@@ -25,6 +25,9 @@ use super::lockout::{count_failure, paused_until, retry_secs, LockoutSettings};
 use super::{Principal, Registration, TokenPair};
 use crate::store::LockoutKey;
 
+/// The prefix of a login challenge's `state` naming the known device its password came from.
+const DEVICE_STATE: &str = "device:";
+
 /// Lifetimes that shape sessions.
 #[derive(Debug, Clone)]
 pub struct SessionSettings {
@@ -360,7 +363,7 @@ impl SignIn {
             .map(|f| f.kind)
             .collect();
         if !active.is_empty() {
-            return self.challenge(&user, &active, &client).await;
+            return self.challenge(&user, &active, device, &client).await;
         }
         // The device keeps its id (and so its counter) across sign-ins; the token is renewed.
         let device = device.unwrap_or_else(DeviceId::generate);
@@ -374,11 +377,15 @@ impl SignIn {
         Ok(LoginOutcome::SignedIn(pair))
     }
 
-    /// Issues the second-factor challenge of a correct password.
+    /// Issues the second-factor challenge of a correct password. The known device the password
+    /// came from (if any) is kept with the challenge, so the second step is judged by the same
+    /// lockout key as the first: strangers pausing the account's shared key do not stop the
+    /// owner's device halfway.
     async fn challenge(
         &self,
         user: &User,
         active: &[FactorKind],
+        device: Option<DeviceId>,
         client: &ClientInfo,
     ) -> Result<LoginOutcome, AuthError> {
         let core = &self.core;
@@ -391,7 +398,7 @@ impl SignIn {
                 user_id: Some(user.id),
                 purpose: ChallengePurpose::Login,
                 session_id: None,
-                state: None,
+                state: device.map(|d| format!("{DEVICE_STATE}{}", d.hex())),
                 created_at: t,
                 expires_at,
             })
@@ -421,10 +428,10 @@ impl SignIn {
 
     /// Completes a sign-in with the second factor its challenge asks for.
     ///
-    /// A wrong answer counts toward the account's lockout (its shared key, as a wrong password
-    /// does) and toward the challenge's own limit, after which the challenge is dead; so does
-    /// an answer while sign-in is paused. A recovery code used here is spent, audited and
-    /// mailed about.
+    /// A wrong answer counts toward the lockout key the password step was judged by (the known
+    /// device's own, else the account's shared key, as a wrong password does) and toward the
+    /// challenge's own limit, after which the challenge is dead. While that key is paused, every
+    /// answer is refused. A recovery code used here is spent, audited and mailed about.
     ///
     /// # Errors
     /// [`AuthError::InvalidChallenge`] for an unknown, used, expired or exhausted challenge (or
@@ -453,7 +460,16 @@ impl SignIn {
             })
             .ok_or(AuthError::InvalidChallenge)?;
         let user_id = state.user_id.ok_or(AuthError::InvalidChallenge)?;
-        let lock = LockoutKey::Account(user_id);
+        let device = state
+            .state
+            .as_deref()
+            .and_then(|s| s.strip_prefix(DEVICE_STATE))
+            .and_then(DeviceId::from_hex);
+        // The key the password step was judged by: the known device's own, else the account's.
+        let lock = match device {
+            Some(d) => LockoutKey::Device(d),
+            None => LockoutKey::Account(user_id),
+        };
         let _turn = self.login_turns.lock(&lock.stored()).await;
         let throttle = core.store.login_throttle(&lock).await?;
         if let Some(until) = paused_until(throttle, t) {
@@ -490,7 +506,9 @@ impl SignIn {
         if throttle.is_some_and(|s| s.failures > 0) {
             core.store.clear_login_failures(&lock).await?;
         }
-        let device_token = self.devices.issue(user.id, DeviceId::generate(), t);
+        // The device keeps its id (and so its counter) across sign-ins, as after a password.
+        let device = device.unwrap_or_else(DeviceId::generate);
+        let device_token = self.devices.issue(user.id, device, t);
         let mut pair = self
             .open_session(user, client, Amr::of(&[AuthMethod::Pwd, method]), false)
             .await?;

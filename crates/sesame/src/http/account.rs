@@ -154,7 +154,7 @@ pub async fn confirm_email_change(
     request_body = ChangePasswordRequest,
     responses(
         (status = 200, description = "Changed; a fresh token pair for this session", body = TokenResponse),
-        (status = 401, description = "`missing_token` or `invalid_token`", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 401, description = "`missing_token`, `invalid_token`, or `insufficient_user_authentication`: the sign-in is older than `SESAME_REAUTH_MAX_AGE` or did not use the account's second factor; re-authenticate at `/api/v1/auth/reauthenticate` (see `WWW-Authenticate`, RFC 9470)", body = ProblemBody, content_type = "application/problem+json"),
         (status = 422, description = "`validation_failed`: wrong `current_password` or weak `new_password`", body = ProblemBody, content_type = "application/problem+json"),
         (status = 503, description = "`overloaded`: password hashing is saturated; see Retry-After", body = ProblemBody, content_type = "application/problem+json", headers(("Retry-After" = u64, description = "Seconds until a retry can succeed (RFC 9110 §10.2.3)"))),
     ))]
@@ -179,7 +179,7 @@ pub async fn change_password(
     request_body = ChangeEmailRequest,
     responses(
         (status = 202, description = "Confirmation sent to the new address", body = AcceptedResponse),
-        (status = 401, description = "`missing_token` or `invalid_token`", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 401, description = "`missing_token`, `invalid_token`, or `insufficient_user_authentication`: the sign-in is older than `SESAME_REAUTH_MAX_AGE` or did not use the account's second factor; re-authenticate at `/api/v1/auth/reauthenticate` (see `WWW-Authenticate`, RFC 9470)", body = ProblemBody, content_type = "application/problem+json"),
         (status = 422, description = "`validation_failed`: wrong password, bad or unchanged address", body = ProblemBody, content_type = "application/problem+json"),
         (status = 429, description = "`rate_limited`: a rate limit; see Retry-After", body = ProblemBody, content_type = "application/problem+json", headers(("Retry-After" = u64, description = "Seconds until a retry can succeed (RFC 9110 §10.2.3)"))),
         (status = 503, description = "`overloaded`: password hashing is saturated; see Retry-After", body = ProblemBody, content_type = "application/problem+json", headers(("Retry-After" = u64, description = "Seconds until a retry can succeed (RFC 9110 §10.2.3)"))),
@@ -264,7 +264,7 @@ pub async fn end_session(
     request_body = DeleteAccountRequest,
     responses(
         (status = 204, description = "Account deleted; its tokens stop working at once"),
-        (status = 401, description = "`missing_token` or `invalid_token`", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 401, description = "`missing_token`, `invalid_token`, or `insufficient_user_authentication`: the sign-in is older than `SESAME_REAUTH_MAX_AGE` or did not use the account's second factor; re-authenticate at `/api/v1/auth/reauthenticate` (see `WWW-Authenticate`, RFC 9470)", body = ProblemBody, content_type = "application/problem+json"),
         (status = 409, description = "`last_admin`: the last active admin cannot delete their account", body = ProblemBody, content_type = "application/problem+json"),
         (status = 422, description = "`validation_failed`: wrong password", body = ProblemBody, content_type = "application/problem+json"),
         (status = 503, description = "`overloaded`: password hashing is saturated; see Retry-After", body = ProblemBody, content_type = "application/problem+json", headers(("Retry-After" = u64, description = "Seconds until a retry can succeed (RFC 9110 §10.2.3)"))),

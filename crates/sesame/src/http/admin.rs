@@ -307,7 +307,7 @@ pub struct PatchUserRequest {
     request_body = PatchUserRequest,
     responses(
         (status = 200, description = "The changed user", body = UserResponse),
-        (status = 401, description = "`missing_token` or `invalid_token`", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 401, description = "`missing_token`, `invalid_token`, or `insufficient_user_authentication`: the sign-in is older than `SESAME_REAUTH_MAX_AGE` or did not use the account's second factor; re-authenticate at `/api/v1/auth/reauthenticate` (see `WWW-Authenticate`, RFC 9470)", body = ProblemBody, content_type = "application/problem+json"),
         (status = 403, description = "`forbidden`", body = ProblemBody, content_type = "application/problem+json"),
         (status = 404, description = "`not_found`", body = ProblemBody, content_type = "application/problem+json"),
         (status = 409, description = "`last_admin` or `username_taken`", body = ProblemBody, content_type = "application/problem+json"),

@@ -31,6 +31,7 @@ mod problems;
 mod quotas;
 mod readme;
 mod refresh;
+mod second_factor;
 mod session_cache;
 mod slow_clients;
 mod smtp;
