@@ -125,6 +125,10 @@ pub enum AuthError {
     /// The token is limited to enrolling a second factor (`SESAME_MFA_REQUIRED`).
     #[error("a second factor must be enrolled first")]
     MfaEnrolmentRequired,
+    /// Passkeys are not available: no relying party could be configured (see
+    /// `SESAME_WEBAUTHN_RP_ID`).
+    #[error("passkeys are not configured")]
+    PasskeysUnavailable,
     /// The operation needs an active second factor and the account has none.
     #[error("the account has no second factor")]
     NoSecondFactor,

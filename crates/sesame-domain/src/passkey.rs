@@ -185,6 +185,21 @@ impl PasskeyAmr {
 }
 
 impl PasskeyCredential {
+    /// A credential as the store keeps it: its id and the serialised passkey (the backup-eligible
+    /// flag is read from it).
+    ///
+    /// # Errors
+    /// [`PasskeyError::Internal`] when the stored passkey is unreadable.
+    pub fn from_stored(credential_id: Vec<u8>, passkey: String) -> Result<Self, PasskeyError> {
+        let mut c = Self {
+            credential_id,
+            passkey,
+            backup_eligible: false,
+        };
+        c.backup_eligible = Credential::from(c.parse()?).backup_eligible;
+        Ok(c)
+    }
+
     fn from_passkey(passkey: &Passkey) -> Result<Self, PasskeyError> {
         let credential: Credential = passkey.clone().into();
         let text = serde_json::to_string(passkey)

@@ -571,13 +571,18 @@ store_traits! {
         async fn user_factors(&self, user: UserId) -> Result<Vec<Factor>, StoreError>;
 
         /// Stores a factor. An authenticator app is stored unconfirmed (`effects` is `None`);
-        /// a passkey is active at once and comes with its effects.
+        /// a passkey is active at once and comes with its effects and, as the account's first
+        /// factor, the recovery codes that replace any old set.
+        ///
+        /// # Errors
+        /// [`StoreError::Conflict`] when the passkey's credential id is registered already.
         pass
         async fn insert_factor(
             &self,
             factor: &NewFactor,
             confirmed: bool,
             effects: Option<&FactorEffects>,
+            recovery: Option<&[RecoveryHash]>,
         ) -> Result<(), StoreError>;
 
         /// The user's authenticator app `id` (confirmed or not).

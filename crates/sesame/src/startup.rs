@@ -221,6 +221,13 @@ pub async fn build_state(
         },
     )
     .with_clock(Arc::clone(&clock));
+    let passkeys = cfg.passkey_rp()?;
+    match &passkeys {
+        Some(rp) => tracing::info!(rp_id = rp.rp_id(), "passkeys enabled"),
+        None => tracing::info!(
+            "passkeys off: SESAME_PUBLIC_URL is an IP address or plain http off localhost; set SESAME_WEBAUTHN_RP_ID and SESAME_WEBAUTHN_ORIGINS to enable them"
+        ),
+    }
     let core = Arc::new(Core::new(
         store,
         hasher,
@@ -249,6 +256,7 @@ pub async fn build_state(
         Arc::new(sesame_domain::seal::Keyring::new(
             sesame_domain::seal::EncryptionKey::generate(),
         )),
+        passkeys,
     ));
     // Startup acts as the local operator: it holds the database and the configuration.
     bootstrap_admin(Admin::local_operator(Arc::clone(&core)), cfg).await?;
@@ -459,6 +467,7 @@ pub async fn operator(common: &CommonConfig, hashing: &HashConfig) -> Result<Adm
         Arc::new(sesame_domain::seal::Keyring::new(
             sesame_domain::seal::EncryptionKey::generate(),
         )),
+        None,
     );
     Ok(Admin::local_operator(Arc::new(core)))
 }

@@ -56,6 +56,9 @@ pub struct Core {
     pub(crate) mfa: super::factors::MfaSettings,
     /// Seals factor secrets before they reach the store (the application key).
     pub(crate) sealer: Arc<crate::seal::Keyring>,
+    /// The WebAuthn relying party; `None` when `SESAME_PUBLIC_URL` cannot serve passkeys (an IP
+    /// address, or plain http off localhost) and none is configured.
+    pub(crate) passkeys: Option<crate::passkey::PasskeyRp>,
 }
 
 impl std::fmt::Debug for Core {
@@ -81,6 +84,7 @@ impl Core {
         clock: Arc<dyn Clock>,
         mfa: super::factors::MfaSettings,
         sealer: Arc<crate::seal::Keyring>,
+        passkeys: Option<crate::passkey::PasskeyRp>,
     ) -> Self {
         Self {
             store,
@@ -91,6 +95,7 @@ impl Core {
             clock,
             mfa,
             sealer,
+            passkeys,
         }
     }
 

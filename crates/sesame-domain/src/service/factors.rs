@@ -16,11 +16,15 @@ use crate::mfa::{
     AuthMethod, Factor, FactorId, FactorKind, FactorName, MfaRequirement, RecoveryCode, TotpSecret,
 };
 use crate::model::{ClientInfo, User, UserId};
-use crate::store::{FactorEffects, FactorSecret, NewFactor};
+use crate::passkey::{
+    CeremonyState, PasskeyAmr, PasskeyAssertion, PasskeyCredential, PasskeyError, PasskeyUser,
+};
+use crate::store::{ChallengePurpose, FactorEffects, FactorSecret, NewChallenge, NewFactor};
+use crate::token::ChallengeToken;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::core::Core;
+use super::core::{chrono_dur, Core};
 use super::Principal;
 
 /// How second factors behave.
@@ -57,6 +61,72 @@ pub enum SecondFactor {
     Totp(String),
     /// One of the account's recovery codes.
     RecoveryCode(String),
+    /// A WebAuthn assertion (the browser's `PublicKeyCredential`, as JSON) answering the
+    /// challenge's passkey ceremony.
+    Passkey(serde_json::Value),
+}
+
+/// The passkeys of `user`, as the relying party reads them.
+pub(crate) async fn passkey_credentials(
+    core: &Core,
+    user: UserId,
+) -> Result<Vec<(FactorId, PasskeyCredential)>, AuthError> {
+    core.store
+        .user_passkeys(user)
+        .await?
+        .into_iter()
+        .map(|r| {
+            PasskeyCredential::from_stored(r.credential_id, r.credential)
+                .map(|c| (r.factor.id, c))
+                .map_err(|e| AuthError::Internal(Box::new(e)))
+        })
+        .collect()
+}
+
+/// The outcome of a passkey ceremony's last step: the methods it proves (RFC 8176), after
+/// storing the passkey's new counter; `None` when the browser's answer is refused.
+pub(crate) async fn passkey_verified(
+    core: &Core,
+    user: &User,
+    creds: &[(FactorId, PasskeyCredential)],
+    result: Result<PasskeyAssertion, PasskeyError>,
+    client: &ClientInfo,
+) -> Result<Option<Vec<AuthMethod>>, AuthError> {
+    let assertion = match result {
+        Ok(a) => a,
+        Err(PasskeyError::Internal(e)) => return Err(AuthError::Internal(e.into())),
+        Err(PasskeyError::CounterRegression) => {
+            tracing::warn!(user_id = %user.id, event = "passkey_counter_regression", "a passkey's signature counter went backwards: the authenticator may be cloned; refused");
+            core.audit(
+                AuditKind::LoginFailed,
+                Some(user.id),
+                client,
+                serde_json::json!({"reason": "passkey_counter_regression"}),
+            )
+            .await;
+            return Ok(None);
+        }
+        Err(e) => {
+            tracing::info!(error = %e, "passkey answer refused");
+            return Ok(None);
+        }
+    };
+    let Some((id, _)) = creds
+        .iter()
+        .find(|(_, c)| c.credential_id == assertion.credential_id)
+    else {
+        return Ok(None);
+    };
+    core.store
+        .passkey_used(*id, &assertion.credential.passkey, core.now())
+        .await?;
+    let key = match assertion.credential.amr() {
+        PasskeyAmr::Hwk => AuthMethod::Hwk,
+        PasskeyAmr::Swk => AuthMethod::Swk,
+    };
+    // Sesame's relying party requires user verification, so every accepted assertion also
+    // proves the user (RFC 8176 `user`).
+    Ok(Some(vec![key, AuthMethod::User]))
 }
 
 /// The factors of an account, as its owner or an operator sees them.
@@ -147,10 +217,25 @@ pub(crate) async fn check_answer(
     core: &Core,
     user: &User,
     answer: &SecondFactor,
+    ceremony: Option<&str>,
     client: &ClientInfo,
-) -> Result<Option<AuthMethod>, AuthError> {
+) -> Result<Option<Vec<AuthMethod>>, AuthError> {
     let t = core.now();
     match answer {
+        SecondFactor::Passkey(response) => {
+            let (Some(rp), Some(state)) = (core.passkeys.as_ref(), ceremony) else {
+                return Ok(None);
+            };
+            let creds = passkey_credentials(core, user.id).await?;
+            let plain: Vec<PasskeyCredential> = creds.iter().map(|(_, c)| c.clone()).collect();
+            let result = rp.finish_second_factor(
+                &CeremonyState::from_stored(state.to_owned()),
+                user.id.as_uuid(),
+                response,
+                &plain,
+            );
+            passkey_verified(core, user, &creds, result, client).await
+        }
         SecondFactor::Totp(code) => {
             for record in core.store.active_totp_factors(user.id).await? {
                 let secret = open(core, &record.secret, record.factor.id)?;
@@ -160,7 +245,7 @@ pub(crate) async fn check_answer(
                         .use_totp_step(record.factor.id, step, t, None, None)
                         .await?
                     {
-                        return Ok(Some(AuthMethod::Otp));
+                        return Ok(Some(vec![AuthMethod::Otp]));
                     }
                     tracing::info!("authenticator code refused: its step was used concurrently");
                 }
@@ -190,7 +275,7 @@ pub(crate) async fn check_answer(
             let spent = core.store.use_recovery_code(user.id, &hash, t, &fx).await?;
             if spent {
                 core.mail_enqueued();
-                Ok(Some(AuthMethod::Otp))
+                Ok(Some(vec![AuthMethod::Otp]))
             } else {
                 Ok(None)
             }
@@ -258,6 +343,7 @@ impl Factors {
                 },
                 false,
                 None,
+                None,
             )
             .await?;
         tracing::info!(factor_id = %id, "authenticator app enrolment started");
@@ -320,6 +406,151 @@ impl Factors {
         let mut factor = record.factor;
         factor.confirmed_at = Some(t);
         factor.last_used_at = Some(t);
+        Ok((factor, codes))
+    }
+
+    /// Starts registering a passkey: the browser's creation options, and the id of the
+    /// ceremony (kept server side, single use, `SESAME_MFA_CHALLENGE_TTL`). Like any new factor
+    /// on an account that has one, it needs a step-up.
+    ///
+    /// # Errors
+    /// [`AuthError::PasskeysUnavailable`], [`AuthError::StepUpRequired`].
+    pub async fn start_passkey(
+        &self,
+        who: &Principal,
+    ) -> Result<super::PasskeyCeremony, AuthError> {
+        let core = &self.core;
+        let rp = core
+            .passkeys
+            .as_ref()
+            .ok_or(AuthError::PasskeysUnavailable)?;
+        if has_active_factor(core, who.user.id).await? {
+            require_recent(core, who).await?;
+        }
+        let existing: Vec<Vec<u8>> = passkey_credentials(core, who.user.id)
+            .await?
+            .into_iter()
+            .map(|(_, c)| c.credential_id)
+            .collect();
+        let user = &who.user;
+        let name = user.email.as_str();
+        let display = user.display_name.as_ref().map_or(name, |d| d.as_str());
+        let ceremony = rp
+            .start_registration(
+                PasskeyUser {
+                    id: user.id.as_uuid(),
+                    name,
+                    display_name: display,
+                },
+                &existing,
+            )
+            .map_err(|e| AuthError::Internal(Box::new(e)))?;
+        let token = ChallengeToken::generate();
+        let t = core.now();
+        let expires_at = t + chrono_dur(core.mfa.challenge_ttl);
+        core.store
+            .insert_challenge(&NewChallenge {
+                hash: token.hash(),
+                user_id: Some(user.id),
+                purpose: ChallengePurpose::PasskeyRegister,
+                session_id: Some(who.session_id()),
+                state: Some(ceremony.state.into_string()),
+                created_at: t,
+                expires_at,
+            })
+            .await?;
+        Ok(super::PasskeyCeremony {
+            id: token,
+            options: ceremony.options,
+            expires_in: secs_until(expires_at, t),
+        })
+    }
+
+    /// Finishes registering a passkey with the browser's answer: the passkey is active at once
+    /// (the account's first factor comes with recovery codes, returned once), mailed about and
+    /// audited.
+    ///
+    /// # Errors
+    /// [`AuthError::InvalidChallenge`] for an unknown, used or expired ceremony (or another
+    /// user's); [`AuthError::InvalidSecondFactor`] when the browser's answer is refused or the
+    /// credential is registered already.
+    pub async fn finish_passkey(
+        &self,
+        who: &Principal,
+        registration_id: &str,
+        name: Option<FactorName>,
+        response: &serde_json::Value,
+        client: &ClientInfo,
+    ) -> Result<(Factor, Option<Vec<RecoveryCode>>), AuthError> {
+        let core = &self.core;
+        let rp = core
+            .passkeys
+            .as_ref()
+            .ok_or(AuthError::PasskeysUnavailable)?;
+        let user = &who.user;
+        let state = take_ceremony(
+            core,
+            registration_id,
+            ChallengePurpose::PasskeyRegister,
+            Some(user.id),
+        )
+        .await?;
+        let cred = rp
+            .finish_registration(
+                &CeremonyState::from_stored(state),
+                user.id.as_uuid(),
+                response,
+            )
+            .map_err(|e| match e {
+                PasskeyError::Internal(e) => AuthError::Internal(e.into()),
+                other => {
+                    tracing::info!(error = %other, "passkey registration refused");
+                    AuthError::InvalidSecondFactor
+                }
+            })?;
+        let t = core.now();
+        let factor = Factor {
+            id: FactorId::new(),
+            user_id: user.id,
+            kind: FactorKind::Passkey,
+            name: name.unwrap_or_else(|| FactorName::from_stored("Passkey".into())),
+            created_at: t,
+            confirmed_at: Some(t),
+            last_used_at: None,
+        };
+        let first = !has_active_factor(core, user.id).await?;
+        let codes = first.then(RecoveryCode::generate_set);
+        let hashes: Option<Vec<_>> = codes
+            .as_ref()
+            .map(|c| c.iter().map(|c| c.hash(user.id)).collect());
+        let fx = added_effects(core, user, &factor, client);
+        match core
+            .store
+            .insert_factor(
+                &NewFactor {
+                    id: factor.id,
+                    user_id: user.id,
+                    name: factor.name.clone(),
+                    created_at: t,
+                    secret: FactorSecret::Passkey {
+                        credential_id: cred.credential_id,
+                        credential: cred.passkey,
+                    },
+                },
+                true,
+                Some(&fx),
+                hashes.as_deref(),
+            )
+            .await
+        {
+            Ok(()) => {}
+            // The credential id is unique across accounts (webauthn-rs: one credential, one
+            // account).
+            Err(crate::StoreError::Conflict(_)) => return Err(AuthError::InvalidSecondFactor),
+            Err(e) => return Err(e.into()),
+        }
+        core.mail_enqueued();
+        tracing::info!(factor_id = %factor.id, first, "passkey registered");
         Ok((factor, codes))
     }
 
@@ -419,6 +650,37 @@ impl Factors {
         tracing::info!("recovery codes regenerated");
         Ok(codes)
     }
+}
+
+/// Uses the ceremony `raw` of `purpose` (for `user`, when one is named) once and returns its
+/// state.
+///
+/// # Errors
+/// [`AuthError::InvalidChallenge`] for an unknown, used, expired or exhausted one.
+pub(crate) async fn take_ceremony(
+    core: &Core,
+    raw: &str,
+    purpose: ChallengePurpose,
+    user: Option<UserId>,
+) -> Result<String, AuthError> {
+    let token = ChallengeToken::parse(raw).ok_or(AuthError::InvalidChallenge)?;
+    let hash = token.hash();
+    let t = core.now();
+    let c = core
+        .store
+        .challenge(&hash)
+        .await?
+        .filter(|c| c.purpose == purpose && c.used_at.is_none() && c.expires_at > t)
+        .filter(|c| user.is_none() || c.user_id == user)
+        .ok_or(AuthError::InvalidChallenge)?;
+    if !core
+        .store
+        .consume_challenge(&hash, t, core.mfa.max_challenge_failures)
+        .await?
+    {
+        return Err(AuthError::InvalidChallenge);
+    }
+    c.state.ok_or(AuthError::InvalidChallenge)
 }
 
 /// The factors of `user` and the count of unused recovery codes.

@@ -25,7 +25,9 @@ pub use account::{Account, AccountExport};
 pub use admin::{Admin, AdminGate};
 pub use factors::{FactorOverview, Factors, MfaSettings, SecondFactor, TotpEnrolment};
 pub use lockout::{paused_until, LockoutSettings};
-pub use sign_in::{LoginAttempt, LoginOutcome, MfaChallenge, SessionSettings, SignIn};
+pub use sign_in::{
+    LoginAttempt, LoginOutcome, MfaChallenge, PasskeyCeremony, SessionSettings, SignIn,
+};
 
 use crate::locale::Locale;
 use crate::model::{DisplayName, Email, SessionId, User, Username};

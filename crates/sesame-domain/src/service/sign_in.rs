@@ -20,13 +20,22 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::core::{chrono_dur, Core};
-use super::factors::{check_answer, enrolment_only, secs_until, SecondFactor};
+use super::factors::{
+    check_answer, enrolment_only, passkey_credentials, passkey_verified, secs_until, SecondFactor,
+};
 use super::lockout::{count_failure, paused_until, retry_secs, LockoutSettings};
 use super::{Principal, Registration, TokenPair};
 use crate::store::LockoutKey;
 
-/// The prefix of a login challenge's `state` naming the known device its password came from.
-const DEVICE_STATE: &str = "device:";
+/// What a login challenge keeps between the password and the second factor (its `state`, as
+/// JSON): the known device the password came from, and the passkey ceremony offered.
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
+struct LoginChallengeState {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    device: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    webauthn: Option<String>,
+}
 
 /// Lifetimes that shape sessions.
 #[derive(Debug, Clone)]
@@ -105,6 +114,17 @@ pub struct MfaChallenge {
     pub expires_in: u64,
     /// The kinds of answer the account can give: `totp`, `passkey`, `recovery_code`.
     pub methods: Vec<&'static str>,
+    /// With `passkey`: the WebAuthn request options for the browser (`{"publicKey": …}`).
+    pub passkey_options: Option<serde_json::Value>,
+}
+
+/// A passkey ceremony started for a browser: its id (single use) and the options to pass to
+/// `navigator.credentials`.
+#[derive(Debug)]
+pub struct PasskeyCeremony {
+    pub id: ChallengeToken,
+    pub options: serde_json::Value,
+    pub expires_in: u64,
 }
 
 /// A fresh access token after a step-up, for the same session.
@@ -392,13 +412,30 @@ impl SignIn {
         let t = core.now();
         let token = ChallengeToken::generate();
         let expires_at = t + chrono_dur(core.mfa.challenge_ttl);
+        let mut state = LoginChallengeState {
+            device: device.map(|d| d.hex()),
+            webauthn: None,
+        };
+        let mut passkey_options = None;
+        if let (true, Some(rp)) = (active.contains(&FactorKind::Passkey), &core.passkeys) {
+            let creds: Vec<_> = passkey_credentials(core, user.id)
+                .await?
+                .into_iter()
+                .map(|(_, c)| c)
+                .collect();
+            let ceremony = rp
+                .start_second_factor(user.id.as_uuid(), &creds)
+                .map_err(|e| AuthError::Internal(Box::new(e)))?;
+            state.webauthn = Some(ceremony.state.into_string());
+            passkey_options = Some(ceremony.options);
+        }
         core.store
             .insert_challenge(&NewChallenge {
                 hash: token.hash(),
                 user_id: Some(user.id),
                 purpose: ChallengePurpose::Login,
                 session_id: None,
-                state: device.map(|d| format!("{DEVICE_STATE}{}", d.hex())),
+                state: Some(serde_json::to_string(&state).map_err(AuthError::internal)?),
                 created_at: t,
                 expires_at,
             })
@@ -407,7 +444,7 @@ impl SignIn {
         if active.contains(&FactorKind::Totp) {
             methods.push("totp");
         }
-        if active.contains(&FactorKind::Passkey) {
+        if passkey_options.is_some() {
             methods.push("passkey");
         }
         methods.push("recovery_code");
@@ -423,6 +460,7 @@ impl SignIn {
             token,
             expires_in: secs_until(expires_at, t),
             methods,
+            passkey_options,
         }))
     }
 
@@ -460,11 +498,12 @@ impl SignIn {
             })
             .ok_or(AuthError::InvalidChallenge)?;
         let user_id = state.user_id.ok_or(AuthError::InvalidChallenge)?;
-        let device = state
+        let kept: LoginChallengeState = state
             .state
             .as_deref()
-            .and_then(|s| s.strip_prefix(DEVICE_STATE))
-            .and_then(DeviceId::from_hex);
+            .and_then(|s| serde_json::from_str(s).ok())
+            .unwrap_or_default();
+        let device = kept.device.as_deref().and_then(DeviceId::from_hex);
         // The key the password step was judged by: the known device's own, else the account's.
         let lock = match device {
             Some(d) => LockoutKey::Device(d),
@@ -483,7 +522,8 @@ impl SignIn {
             .await?
             .filter(|u| u.is_active)
             .ok_or(AuthError::InvalidChallenge)?;
-        let Some(method) = check_answer(core, &user, answer, &client).await? else {
+        let proved = check_answer(core, &user, answer, kept.webauthn.as_deref(), &client).await?;
+        let Some(methods) = proved else {
             core.store.fail_challenge(&hash).await?;
             count_failure(core, &self.lockout, &lock, Some(user_id), &client).await;
             core.audit(
@@ -509,11 +549,207 @@ impl SignIn {
         // The device keeps its id (and so its counter) across sign-ins, as after a password.
         let device = device.unwrap_or_else(DeviceId::generate);
         let device_token = self.devices.issue(user.id, device, t);
+        let mut all = vec![AuthMethod::Pwd];
+        all.extend(methods);
         let mut pair = self
-            .open_session(user, client, Amr::of(&[AuthMethod::Pwd, method]), false)
+            .open_session(user, client, Amr::of(&all), false)
             .await?;
         pair.device_token = Some(device_token);
         Ok(pair)
+    }
+
+    /// Starts a passwordless sign-in: a discoverable-credential ceremony (user verification
+    /// required), kept server side for `SESAME_MFA_CHALLENGE_TTL`.
+    ///
+    /// # Errors
+    /// [`AuthError::PasskeysUnavailable`].
+    pub async fn start_passwordless(&self) -> Result<PasskeyCeremony, AuthError> {
+        let core = &self.core;
+        let rp = core
+            .passkeys
+            .as_ref()
+            .ok_or(AuthError::PasskeysUnavailable)?;
+        let ceremony = rp
+            .start_passwordless()
+            .map_err(|e| AuthError::Internal(Box::new(e)))?;
+        self.store_ceremony(ceremony, ChallengePurpose::PasskeyLogin, None, None)
+            .await
+    }
+
+    async fn store_ceremony(
+        &self,
+        ceremony: crate::passkey::Ceremony,
+        purpose: ChallengePurpose,
+        user: Option<UserId>,
+        session: Option<SessionId>,
+    ) -> Result<PasskeyCeremony, AuthError> {
+        let core = &self.core;
+        let t = core.now();
+        let id = ChallengeToken::generate();
+        let expires_at = t + chrono_dur(core.mfa.challenge_ttl);
+        core.store
+            .insert_challenge(&NewChallenge {
+                hash: id.hash(),
+                user_id: user,
+                purpose,
+                session_id: session,
+                state: Some(ceremony.state.into_string()),
+                created_at: t,
+                expires_at,
+            })
+            .await?;
+        Ok(PasskeyCeremony {
+            id,
+            options: ceremony.options,
+            expires_in: secs_until(expires_at, t),
+        })
+    }
+
+    /// Finishes a passwordless sign-in with the browser's assertion: the passkey names its user
+    /// (the user handle), whose passkeys verify it. A passkey with user verification proves two
+    /// factors on its own (`amr`: `hwk`/`swk`, `user`, `mfa`). The account must be active (and
+    /// verified, when `SESAME_REQUIRE_VERIFIED_EMAIL` is on), as for a password sign-in.
+    ///
+    /// # Errors
+    /// [`AuthError::InvalidChallenge`] for an unknown, used or expired ceremony;
+    /// [`AuthError::InvalidSecondFactor`] for a refused assertion or an unknown passkey;
+    /// [`AuthError::AccountDisabled`], [`AuthError::EmailNotVerified`].
+    #[tracing::instrument(skip_all)]
+    pub async fn finish_passwordless(
+        &self,
+        flow_id: &str,
+        response: &serde_json::Value,
+        client: ClientInfo,
+    ) -> Result<TokenPair, AuthError> {
+        let core = &self.core;
+        let rp = core
+            .passkeys
+            .as_ref()
+            .ok_or(AuthError::PasskeysUnavailable)?;
+        let state =
+            super::factors::take_ceremony(core, flow_id, ChallengePurpose::PasskeyLogin, None)
+                .await?;
+        let found = rp.identify_passwordless(response).map_err(|e| {
+            tracing::info!(error = %e, "passwordless answer names no user");
+            AuthError::InvalidSecondFactor
+        })?;
+        let user = core
+            .store
+            .user_by_id(UserId::from_uuid(found.user_id))
+            .await?
+            .ok_or(AuthError::InvalidSecondFactor)?;
+        let creds = passkey_credentials(core, user.id).await?;
+        let plain: Vec<_> = creds.iter().map(|(_, c)| c.clone()).collect();
+        let result = rp.finish_passwordless(
+            &crate::passkey::CeremonyState::from_stored(state),
+            found.user_id,
+            response,
+            &plain,
+        );
+        let Some(methods) = passkey_verified(core, &user, &creds, result, &client).await? else {
+            core.audit(
+                AuditKind::LoginFailed,
+                Some(user.id),
+                &client,
+                serde_json::json!({"reason": "invalid_passkey"}),
+            )
+            .await;
+            return Err(AuthError::InvalidSecondFactor);
+        };
+        if !user.is_active {
+            return Err(AuthError::AccountDisabled);
+        }
+        if core.email.require_verified && !user.email_verified {
+            return Err(AuthError::EmailNotVerified);
+        }
+        let device_token = self
+            .devices
+            .issue(user.id, DeviceId::generate(), core.now());
+        let mut pair = self
+            .open_session(user, client, Amr::of(&methods), false)
+            .await?;
+        pair.device_token = Some(device_token);
+        Ok(pair)
+    }
+
+    /// Starts a passkey step-up for the caller's session: a second-factor ceremony over the
+    /// caller's passkeys.
+    ///
+    /// # Errors
+    /// [`AuthError::PasskeysUnavailable`]; [`AuthError::NoSecondFactor`] without a passkey.
+    pub async fn start_passkey_step_up(
+        &self,
+        who: &Principal,
+    ) -> Result<PasskeyCeremony, AuthError> {
+        let core = &self.core;
+        let rp = core
+            .passkeys
+            .as_ref()
+            .ok_or(AuthError::PasskeysUnavailable)?;
+        let creds: Vec<_> = passkey_credentials(core, who.user.id)
+            .await?
+            .into_iter()
+            .map(|(_, c)| c)
+            .collect();
+        if creds.is_empty() {
+            return Err(AuthError::NoSecondFactor);
+        }
+        let ceremony = rp
+            .start_second_factor(who.user.id.as_uuid(), &creds)
+            .map_err(|e| AuthError::Internal(Box::new(e)))?;
+        self.store_ceremony(
+            ceremony,
+            ChallengePurpose::StepUp,
+            Some(who.user.id),
+            Some(who.session_id()),
+        )
+        .await
+    }
+
+    /// Step-up with a passkey alone: with user verification it proves two factors, so no
+    /// password is needed. A refused assertion counts toward the re-check pause.
+    ///
+    /// # Errors
+    /// [`AuthError::InvalidChallenge`] (unknown, used, expired, or another session's
+    /// ceremony), [`AuthError::InvalidSecondFactor`], [`AuthError::TooManyAttempts`].
+    pub async fn reauthenticate_with_passkey(
+        &self,
+        who: &Principal,
+        flow_id: &str,
+        response: &serde_json::Value,
+        client: &ClientInfo,
+    ) -> Result<StepUpToken, AuthError> {
+        let core = &self.core;
+        let lock = LockoutKey::Reauth(who.user.id);
+        let t = core.now();
+        if let Some(until) = paused_until(core.store.login_throttle(&lock).await?, t) {
+            return Err(AuthError::TooManyAttempts {
+                retry_after_secs: retry_secs(until, t),
+            });
+        }
+        let token = ChallengeToken::parse(flow_id).ok_or(AuthError::InvalidChallenge)?;
+        let own = core
+            .store
+            .challenge(&token.hash())
+            .await?
+            .is_some_and(|c| c.session_id == Some(who.session_id()));
+        if !own {
+            return Err(AuthError::InvalidChallenge);
+        }
+        let state = super::factors::take_ceremony(
+            core,
+            flow_id,
+            ChallengePurpose::StepUp,
+            Some(who.user.id),
+        )
+        .await?;
+        let answer = SecondFactor::Passkey(response.clone());
+        let Some(methods) = check_answer(core, &who.user, &answer, Some(&state), client).await?
+        else {
+            count_failure(core, &self.lockout, &lock, Some(who.user.id), client).await;
+            return Err(AuthError::InvalidSecondFactor);
+        };
+        self.step_up(who, Amr::of(&methods), client).await
     }
 
     /// Step-up: the caller proves who they are again, in the same session, with the password
@@ -555,11 +791,11 @@ impl SignIn {
                 ));
             };
             let lock = LockoutKey::Reauth(user.id);
-            let Some(method) = check_answer(core, user, answer, client).await? else {
+            let Some(proved) = check_answer(core, user, answer, None, client).await? else {
                 count_failure(core, &self.lockout, &lock, Some(user.id), client).await;
                 return Err(AuthError::InvalidSecondFactor);
             };
-            methods.push(method);
+            methods.extend(proved);
         }
         let amr = Amr::of(&methods);
         self.step_up(who, amr, client).await

@@ -129,19 +129,89 @@ pub struct MfaLoginRequest {
     pub mfa_token: String,
     /// A code from an authenticator app; or:
     pub code: Option<String>,
-    /// one of the account's recovery codes (it is spent).
+    /// one of the account's recovery codes (it is spent); or:
     pub recovery_code: Option<String>,
+    /// a WebAuthn assertion answering `passkey_options` (the browser's `PublicKeyCredential`
+    /// as JSON, binary values base64url).
+    #[schema(value_type = Option<Object>)]
+    pub credential: Option<serde_json::Value>,
 }
 
-/// Prove who you are again, in the current session (step-up).
+/// Prove who you are again, in the current session (step-up): the password (plus `code` or
+/// `recovery_code` for an account with a second factor), or a passkey alone (`flow_id` from
+/// `/auth/reauthenticate/passkey/options` and the `credential`).
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReauthenticateRequest {
-    pub password: String,
+    pub password: Option<String>,
     /// For an account with a second factor: a code from its authenticator app; or:
     pub code: Option<String>,
     /// one of its recovery codes (it is spent).
     pub recovery_code: Option<String>,
+    /// A passkey step-up: the ceremony id…
+    pub flow_id: Option<String>,
+    /// …and the browser's assertion.
+    #[schema(value_type = Option<Object>)]
+    pub credential: Option<serde_json::Value>,
+}
+
+/// A passkey ceremony for the browser.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct PasskeyOptionsResponse {
+    /// Single use; send it back with the browser's answer.
+    pub flow_id: String,
+    /// Pass to `navigator.credentials.create` (registration) or `.get` (sign-in, step-up):
+    /// `{"publicKey": …}`, binary values base64url.
+    #[schema(value_type = Object)]
+    pub options: serde_json::Value,
+    /// Seconds the ceremony stays valid.
+    pub expires_in: u64,
+}
+
+/// A passkey registration ceremony for the browser.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct PasskeyRegistrationOptionsResponse {
+    /// Single use; send it back with the browser's answer.
+    pub registration_id: String,
+    /// Pass to `navigator.credentials.create`: `{"publicKey": …}`, binary values base64url.
+    #[schema(value_type = Object)]
+    pub options: serde_json::Value,
+    /// Seconds the ceremony stays valid.
+    pub expires_in: u64,
+}
+
+/// Finish registering a passkey.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PasskeyRegisterRequest {
+    /// The `registration_id` of `/users/me/factors/passkeys/options`.
+    pub registration_id: String,
+    /// A name for it (1–64 characters); default "Passkey".
+    pub name: Option<String>,
+    /// The browser's `PublicKeyCredential` from `navigator.credentials.create`, as JSON.
+    #[schema(value_type = Object)]
+    pub credential: serde_json::Value,
+}
+
+/// Finish a passwordless sign-in.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PasskeyLoginRequest {
+    /// The `flow_id` of `/auth/passkey/options`.
+    pub flow_id: String,
+    /// The browser's `PublicKeyCredential` from `navigator.credentials.get`, as JSON.
+    #[schema(value_type = Object)]
+    pub credential: serde_json::Value,
+}
+
+impl From<sesame_domain::service::PasskeyCeremony> for PasskeyOptionsResponse {
+    fn from(c: sesame_domain::service::PasskeyCeremony) -> Self {
+        Self {
+            flow_id: c.id.reveal().to_owned(),
+            options: c.options,
+            expires_in: c.expires_in,
+        }
+    }
 }
 
 /// A fresh access token for the same session, carrying the new `auth_time` and `amr`.
@@ -164,6 +234,11 @@ pub struct MfaRequiredResponse {
     pub expires_in: u64,
     /// What the account can answer with: `totp`, `passkey`, `recovery_code`.
     pub methods: Vec<String>,
+    /// With `passkey`: the WebAuthn request options to pass to `navigator.credentials.get`
+    /// (`{"publicKey": …}`, binary values base64url); send the assertion back as `credential`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub passkey_options: Option<serde_json::Value>,
 }
 
 impl From<sesame_domain::service::MfaChallenge> for MfaRequiredResponse {
@@ -173,6 +248,7 @@ impl From<sesame_domain::service::MfaChallenge> for MfaRequiredResponse {
             mfa_token: c.token.reveal().to_owned(),
             expires_in: c.expires_in,
             methods: c.methods.iter().map(|m| (*m).to_owned()).collect(),
+            passkey_options: c.passkey_options,
         }
     }
 }
@@ -183,19 +259,22 @@ fn factor_id(raw: &str) -> Result<FactorId, ApiError> {
         .map_err(|_| ApiError::Auth(AuthError::NotFound))
 }
 
-/// The one second-factor answer of a request: exactly one of `code` and `recovery_code`.
+/// The one second-factor answer of a request: at most one of `code`, `recovery_code` and a
+/// passkey `credential`.
 pub(crate) fn answer(
     code: Option<String>,
     recovery_code: Option<String>,
+    credential: Option<serde_json::Value>,
 ) -> Result<Option<SecondFactor>, ApiError> {
-    match (code, recovery_code) {
-        (Some(c), None) => Ok(Some(SecondFactor::Totp(c))),
-        (None, Some(r)) => Ok(Some(SecondFactor::RecoveryCode(r))),
-        (None, None) => Ok(None),
-        (Some(_), Some(_)) => Err(AuthError::field(
+    match (code, recovery_code, credential) {
+        (Some(c), None, None) => Ok(Some(SecondFactor::Totp(c))),
+        (None, Some(r), None) => Ok(Some(SecondFactor::RecoveryCode(r))),
+        (None, None, Some(p)) => Ok(Some(SecondFactor::Passkey(p))),
+        (None, None, None) => Ok(None),
+        _ => Err(AuthError::field(
             "code",
             "ambiguous",
-            "send one of `code` or `recovery_code`, not both",
+            "send one of `code`, `recovery_code` or `credential`, not several",
         )
         .into()),
     }
@@ -378,8 +457,13 @@ pub async fn login_mfa(
     ApiJson(req): ApiJson<MfaLoginRequest>,
 ) -> ApiResult<Response> {
     state.limits.second_factor(client.ip).await?;
-    let Some(answer) = answer(req.code, req.recovery_code)? else {
-        return Err(AuthError::field("code", "required", "send `code` or `recovery_code`").into());
+    let Some(answer) = answer(req.code, req.recovery_code, req.credential)? else {
+        return Err(AuthError::field(
+            "code",
+            "required",
+            "send `code`, `recovery_code` or a passkey `credential`",
+        )
+        .into());
     };
     let pair = state
         .sign_in
@@ -410,21 +494,144 @@ pub async fn reauthenticate(
     Client(client): Client,
     ApiJson(req): ApiJson<ReauthenticateRequest>,
 ) -> ApiResult<Response> {
-    let answer = answer(req.code, req.recovery_code)?;
-    let t = state
-        .sign_in
-        .reauthenticate(
-            &who,
-            &Password::for_login(&req.password),
-            answer.as_ref(),
-            &client,
-        )
-        .await?;
+    let t = match (req.password, req.flow_id, req.credential) {
+        (None, Some(flow), Some(credential)) if req.code.is_none() && req.recovery_code.is_none() => {
+            state
+                .sign_in
+                .reauthenticate_with_passkey(&who, &flow, &credential, &client)
+                .await?
+        }
+        (Some(password), None, None) => {
+            let answer = answer(req.code, req.recovery_code, None)?;
+            state
+                .sign_in
+                .reauthenticate(&who, &Password::for_login(&password), answer.as_ref(), &client)
+                .await?
+        }
+        _ => {
+            return Err(AuthError::field(
+                "password",
+                "required",
+                "send `password` (with `code` or `recovery_code` for an account with a second factor), or a passkey's `flow_id` and `credential`",
+            )
+            .into())
+        }
+    };
     Ok(no_store(Json(AccessTokenResponse {
         access_token: t.access_token,
         token_type: "Bearer".into(),
         expires_in: t.expires_in,
     })))
+}
+
+/// Start registering a passkey: WebAuthn creation options for `navigator.credentials.create`
+/// (a discoverable credential, user verification required, so the passkey can also sign in
+/// alone). On an account that has a factor already this needs a recent sign-in with it.
+#[utoipa::path(post, path = "/api/v1/users/me/factors/passkeys/options", tag = "factors",
+    security(("bearer" = []), ("oauth2" = [])),
+    responses(
+        (status = 200, description = "Ceremony started", body = PasskeyRegistrationOptionsResponse),
+        (status = 401, description = "`missing_token`, `invalid_token`, or `insufficient_user_authentication`", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 404, description = "`passkeys_unavailable`: no WebAuthn relying party is configured", body = ProblemBody, content_type = "application/problem+json"),
+    ))]
+pub async fn passkey_register_options(
+    State(state): State<AppState>,
+    EnrollingUser(who): EnrollingUser,
+) -> ApiResult<Response> {
+    let c = state.factors.start_passkey(&who).await?;
+    Ok(no_store(Json(PasskeyRegistrationOptionsResponse {
+        registration_id: c.id.reveal().to_owned(),
+        options: c.options,
+        expires_in: c.expires_in,
+    })))
+}
+
+/// Finish registering a passkey with the browser's answer. It is active at once; the account's
+/// first factor comes with ten recovery codes, shown this once.
+#[utoipa::path(post, path = "/api/v1/users/me/factors/passkeys", tag = "factors",
+    security(("bearer" = []), ("oauth2" = [])),
+    request_body = PasskeyRegisterRequest,
+    responses(
+        (status = 201, description = "Registered", body = FactorConfirmedResponse),
+        (status = 401, description = "`missing_token`, `invalid_token`, `invalid_challenge` (unknown, used or expired `flow_id`), or `invalid_second_factor` (the browser's answer was refused, or the passkey is registered already)", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 404, description = "`passkeys_unavailable`", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 422, description = "`validation_failed` (`name`)", body = ProblemBody, content_type = "application/problem+json"),
+    ))]
+pub async fn passkey_register(
+    State(state): State<AppState>,
+    EnrollingUser(who): EnrollingUser,
+    Client(client): Client,
+    ApiJson(req): ApiJson<PasskeyRegisterRequest>,
+) -> ApiResult<Response> {
+    let name = req.name.as_deref().map(FactorName::parse).transpose()?;
+    let (factor, codes) = state
+        .factors
+        .finish_passkey(&who, &req.registration_id, name, &req.credential, &client)
+        .await?;
+    let body = FactorConfirmedResponse {
+        factor: factor.into(),
+        recovery_codes: codes.map(|c| c.iter().map(|c| c.reveal().to_owned()).collect()),
+    };
+    Ok((StatusCode::CREATED, no_store(Json(body))).into_response())
+}
+
+/// Start a passwordless sign-in: WebAuthn request options for `navigator.credentials.get`
+/// (discoverable credentials, user verification required).
+#[utoipa::path(post, path = "/api/v1/auth/passkey/options", tag = "auth",
+    responses(
+        (status = 200, description = "Ceremony started", body = PasskeyOptionsResponse),
+        (status = 404, description = "`passkeys_unavailable`", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 429, description = "`rate_limited`; see Retry-After", body = ProblemBody, content_type = "application/problem+json", headers(("Retry-After" = u64, description = "Seconds until a retry can succeed (RFC 9110 §10.2.3)"))),
+    ))]
+pub async fn passkey_login_options(
+    State(state): State<AppState>,
+    Client(client): Client,
+) -> ApiResult<Response> {
+    state.limits.second_factor(client.ip).await?;
+    let c = state.sign_in.start_passwordless().await?;
+    Ok(no_store(Json(PasskeyOptionsResponse::from(c))))
+}
+
+/// Sign in with a passkey alone. A passkey with user verification proves two factors: the
+/// access token's `amr` is `hwk` (device-bound) or `swk` (synced), `user`, `mfa`.
+#[utoipa::path(post, path = "/api/v1/auth/passkey/login", tag = "auth",
+    request_body = PasskeyLoginRequest,
+    responses(
+        (status = 200, description = "Signed in", body = super::dto::TokenResponse),
+        (status = 401, description = "`invalid_challenge` (unknown, used or expired `flow_id`) or `invalid_second_factor` (the assertion was refused)", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 403, description = "`account_disabled` or `email_not_verified`", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 404, description = "`passkeys_unavailable`", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 429, description = "`rate_limited`; see Retry-After", body = ProblemBody, content_type = "application/problem+json", headers(("Retry-After" = u64, description = "Seconds until a retry can succeed (RFC 9110 §10.2.3)"))),
+    ))]
+pub async fn passkey_login(
+    State(state): State<AppState>,
+    Client(client): Client,
+    ApiJson(req): ApiJson<PasskeyLoginRequest>,
+) -> ApiResult<Response> {
+    state.limits.second_factor(client.ip).await?;
+    let pair = state
+        .sign_in
+        .finish_passwordless(&req.flow_id, &req.credential, client)
+        .await?;
+    Ok(token_response(&state, pair))
+}
+
+/// Start a passkey step-up for the current session: request options over your passkeys; send
+/// the answer to `/auth/reauthenticate` with the `flow_id`.
+#[utoipa::path(post, path = "/api/v1/auth/reauthenticate/passkey/options", tag = "auth",
+    security(("bearer" = []), ("oauth2" = [])),
+    responses(
+        (status = 200, description = "Ceremony started", body = PasskeyOptionsResponse),
+        (status = 401, description = "`missing_token` or `invalid_token`", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 404, description = "`passkeys_unavailable`", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 409, description = "`no_second_factor`: the account has no passkey", body = ProblemBody, content_type = "application/problem+json"),
+    ))]
+pub async fn reauthenticate_passkey_options(
+    State(state): State<AppState>,
+    EnrollingUser(who): EnrollingUser,
+) -> ApiResult<Response> {
+    let c = state.sign_in.start_passkey_step_up(&who).await?;
+    Ok(no_store(Json(PasskeyOptionsResponse::from(c))))
 }
 
 fn user_id(raw: &str) -> Result<UserId, ApiError> {

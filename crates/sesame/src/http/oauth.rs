@@ -149,6 +149,7 @@ impl From<AuthError> for OAuthError {
             | AuthError::StepUpRequired { .. }
             | AuthError::MfaEnrolmentRequired
             | AuthError::NoSecondFactor
+            | AuthError::PasskeysUnavailable
             | AuthError::NotFound
             | AuthError::Forbidden
             | AuthError::LastAdmin
@@ -354,7 +355,7 @@ async fn grant(
         Some(MFA_GRANT) => {
             let mfa_token = required(form.mfa_token, "mfa_token")?;
             state.limits.second_factor(client.ip).await.map_err(oauth_error)?;
-            let answer = super::factors::answer(form.otp, form.recovery_code)
+            let answer = super::factors::answer(form.otp, form.recovery_code, None)
                 .map_err(oauth_error)?
                 .ok_or_else(|| {
                     OAuthError::bad("invalid_request", "missing `otp` or `recovery_code` parameter")

@@ -174,6 +174,7 @@ fn failure(f: &Frame<'_>, page: Page, e: AuthError) -> Response {
         | AuthError::StepUpRequired { .. }
         | AuthError::MfaEnrolmentRequired
         | AuthError::NoSecondFactor
+        | AuthError::PasskeysUnavailable
         | AuthError::NotFound) => {
             tracing::error!(error = %unexpected, "page action failed with an error no page flow expects");
             our_fault(f)

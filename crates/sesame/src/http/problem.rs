@@ -272,6 +272,12 @@ impl IntoResponse for ApiError {
                     "Second factor required",
                     "This account must enrol a second factor before it can do anything else: see /api/v1/users/me/factors, then refresh the session.".into(),
                 ),
+                AuthError::PasskeysUnavailable => (
+                    StatusCode::NOT_FOUND,
+                    "passkeys_unavailable",
+                    "Passkeys unavailable",
+                    "This server has no WebAuthn relying party: set SESAME_PUBLIC_URL to an https URL (or http://localhost), or SESAME_WEBAUTHN_RP_ID and SESAME_WEBAUTHN_ORIGINS.".into(),
+                ),
                 AuthError::NoSecondFactor => (
                     StatusCode::CONFLICT,
                     "no_second_factor",

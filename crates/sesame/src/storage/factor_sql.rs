@@ -111,6 +111,7 @@ impl FactorStore for Backend {
         factor: &NewFactor,
         confirmed: bool,
         effects: Option<&FactorEffects>,
+        recovery: Option<&[RecoveryHash]>,
     ) -> Result<(), StoreError> {
         let (sealed, key_id, cred_id, cred) = match &factor.secret {
             FactorSecret::Totp(s) => (
@@ -152,6 +153,9 @@ impl FactorStore for Backend {
         .execute(&mut *tx)
         .await
         .map_err(store_err)?;
+        if let Some(codes) = recovery {
+            write_recovery_codes(&mut tx, factor.user_id, codes, factor.created_at).await?;
+        }
         if let Some(fx) = effects {
             write_effects(&mut tx, fx).await?;
         }
