@@ -4,7 +4,7 @@
 //! This crate owns the account lifecycle logic (the services in [`service`], split by caller:
 //! [`service::SignIn`], [`service::Account`], [`service::Admin`]), the parse-don't-validate
 //! newtypes every other layer trusts ([`model`]), password hashing ([`password`]), the rules a new
-//! password must meet ([`policy`]), token signing and refresh-token rotation ([`token`]), the
+//! password must meet ([`policy`]), token signing and refresh-token rotation ([`token`]), secrets sealed at rest ([`seal`]), the
 //! storage contract ([`store`]), known-device tokens ([`device`]), the messages it emails
 //! ([`mail`]), the pages their links open ([`page`]) and the worker that delivers them from the
 //! outbox ([`outbox`]).
@@ -25,6 +25,7 @@ pub mod outbox;
 pub mod page;
 pub mod password;
 pub mod policy;
+pub mod seal;
 pub mod service;
 pub mod store;
 pub mod token;

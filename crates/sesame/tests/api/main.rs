@@ -31,6 +31,7 @@ mod problems;
 mod quotas;
 mod readme;
 mod refresh;
+mod secrets_at_rest;
 mod session_cache;
 mod slow_clients;
 mod smtp;
