@@ -206,9 +206,9 @@ pub async fn build_state(
     cfg: &ServeConfig,
     clock: Arc<dyn Clock>,
 ) -> Result<(AppState, OutboxWorker), StartupError> {
-    // Before the database: a missing or malformed key is a configuration error, reported as such.
-    let keyring = serve_keyring(common, cfg)?;
+    // The database first: an unreachable one is reported before anything else.
     let db = connect(common).await?;
+    let keyring = serve_keyring(common, cfg)?;
     let schema = migrate_at_start(&db, cfg.auto_migrate).await?;
     let (store, session_cache) = db
         .into_server_store(common.database_url.expose(), cfg.session_cache_ttl)
