@@ -53,6 +53,12 @@ const BENCH_ENV: &[(&str, &str)] = &[
     ("SESAME_LOG_FORMAT", "json"),
     ("SESAME_LOG_LEVEL", "info"),
     ("SESAME_MAIL_TRANSPORT", "log"),
+    // PostgreSQL needs an encryption key for the sealed signing key; a fixed one for the bench's
+    // throwaway databases (it costs nothing per request: the key is opened at startup).
+    (
+        "SESAME_ENCRYPTION_KEY",
+        "c2VzYW1lIGJlbmNoIGVuY3J5cHRpb24ga2V5IDMyIGI=",
+    ),
 ];
 
 fn free_port() -> Result<u16, String> {

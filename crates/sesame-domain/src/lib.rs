@@ -4,10 +4,11 @@
 //! This crate owns the account lifecycle logic (the services in [`service`], split by caller:
 //! [`service::SignIn`], [`service::Account`], [`service::Admin`]), the parse-don't-validate
 //! newtypes every other layer trusts ([`model`]), password hashing ([`password`]), the rules a new
-//! password must meet ([`policy`]), token signing and refresh-token rotation ([`token`]), the
-//! storage contract ([`store`]), known-device tokens ([`device`]), the passkey (WebAuthn) relying
-//! party ([`passkey`]), the messages it emails ([`mail`]), the pages their links open ([`page`])
-//! and the worker that delivers them from the outbox ([`outbox`]).
+//! password must meet ([`policy`]), token signing and refresh-token rotation ([`token`]), secrets
+//! sealed at rest ([`seal`]), second factors ([`mfa`]), the storage contract ([`store`]),
+//! known-device tokens ([`device`]), the passkey (WebAuthn) relying party ([`passkey`]), the
+//! messages it emails ([`mail`]), the pages their links open ([`page`]) and the worker that
+//! delivers them from the outbox ([`outbox`]).
 //!
 //! It deliberately knows nothing of HTTP (axum) or SQL (sqlx): the `sesame` crate adapts requests
 //! into calls here and implements the storage traits per backend. The compiler enforces that split,

@@ -268,17 +268,20 @@ impl Keyring {
 pub enum SecretKind {
     /// The PKCS#8 DER of an Ed25519 signing key (`signing_keys.private_der`, row `kid`).
     SigningKey,
+    /// The shared secret of an authenticator app (`mfa_factors.secret_sealed`, row `id`).
+    TotpSecret,
 }
 
 impl SecretKind {
     /// Every kind, for the commands that walk them all (`sesame keys reencrypt`).
-    pub const ALL: &'static [Self] = &[Self::SigningKey];
+    pub const ALL: &'static [Self] = &[Self::SigningKey, Self::TotpSecret];
 
     /// A short name for operators: `signing keys`.
     #[must_use]
     pub fn label(self) -> &'static str {
         match self {
             Self::SigningKey => "signing keys",
+            Self::TotpSecret => "authenticator app secrets",
         }
     }
 
@@ -287,6 +290,7 @@ impl SecretKind {
     pub fn aad(self, row: &RowId) -> Vec<u8> {
         let prefix = match self {
             Self::SigningKey => "signing_key",
+            Self::TotpSecret => "totp",
         };
         format!("{prefix}:{row}").into_bytes()
     }

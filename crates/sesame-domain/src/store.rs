@@ -23,7 +23,8 @@ use crate::model::{
     Email, LoginName, NewUser, ProfilePatch, RoleName, Session, SessionId, User, UserId,
     UserWithHash,
 };
-use crate::token::{StoredKey, TokenHash};
+use crate::seal::{KeyId, RowId, Sealed, SecretKind, StoredSecret};
+use crate::token::{KeyRow, TokenHash};
 use async_trait::async_trait;
 use uuid::Uuid;
 
@@ -788,14 +789,32 @@ store_traits! {
 }
 
 store_traits! {
+    /// Signing keys, and every value sealed at rest ([`crate::seal`]). The store keeps sealed
+    /// bytes and key ids as given; it never sees an encryption key.
     pub trait KeyStore {
         pass
-        async fn signing_keys(&self) -> Result<Vec<StoredKey>, StoreError>;
+        async fn signing_keys(&self) -> Result<Vec<KeyRow>, StoreError>;
 
         /// Stores `key` as the primary signing key unless one exists already (several nodes may
         /// start at once; exactly one insert wins). Returns whether this key was stored.
         pass
-        async fn insert_primary_signing_key(&self, key: &StoredKey) -> Result<bool, StoreError>;
+        async fn insert_primary_signing_key(&self, key: &KeyRow) -> Result<bool, StoreError>;
+
+        /// Every stored value of `kind`, sealed or (legacy rows) plaintext, with its row.
+        pass
+        async fn secrets(&self, kind: SecretKind) -> Result<Vec<StoredSecret>, StoreError>;
+
+        /// Replaces the value of `row` with `sealed` if the row's key id is still `expected`
+        /// (`None`: a legacy plaintext value), so that of several nodes or commands re-sealing
+        /// one value at once exactly one write lands. Returns whether this one did.
+        pass
+        async fn replace_secret(
+            &self,
+            kind: SecretKind,
+            row: &RowId,
+            expected: Option<&KeyId>,
+            sealed: &Sealed,
+        ) -> Result<bool, StoreError>;
     }
 }
 

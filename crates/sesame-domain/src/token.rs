@@ -25,6 +25,7 @@
 use crate::clock::{Clock, SystemClock, Timestamp};
 use crate::error::AuthError;
 use crate::model::{RoleName, SessionId, User, UserId};
+use crate::seal::{Keyring, MaybeSealed, RowId, SealError, SecretKind};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use base64::Engine as _;
 use ed25519_dalek::pkcs8::{DecodePrivateKey as _, EncodePrivateKey as _};
@@ -39,6 +40,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 use uuid::Uuid;
+use zeroize::Zeroizing;
 
 /// The JOSE `typ` of Sesame access tokens.
 pub const ACCESS_TOKEN_TYP: &str = "at+jwt";
@@ -67,13 +69,14 @@ impl JwtAlgorithm {
     }
 }
 
-/// A signing key as the store keeps it.
+/// A signing key, opened: what the [`TokenIssuer`] is built from. The store keeps it as a
+/// [`KeyRow`], its private half sealed ([`StoredKey::seal`], [`KeyRow::open`]).
 #[derive(Clone)]
 pub struct StoredKey {
     pub kid: String,
     pub algorithm: String,
     /// PKCS#8 DER of the Ed25519 private key.
-    pub private_der: Vec<u8>,
+    pub private_der: Zeroizing<Vec<u8>>,
     /// The raw 32-byte Ed25519 public key.
     pub public_raw: Vec<u8>,
     pub created_at: Timestamp,
@@ -104,9 +107,53 @@ impl StoredKey {
         Ok(Self {
             kid: B64.encode(kid),
             algorithm: JwtAlgorithm::EdDsa.as_str().to_owned(),
-            private_der: der.as_bytes().to_vec(),
+            private_der: Zeroizing::new(der.as_bytes().to_vec()),
             public_raw: signing.verifying_key().to_bytes().to_vec(),
             created_at: now,
+        })
+    }
+
+    /// The row to store: the private half sealed under `ring`'s current key, bound to this
+    /// `kid` (`signing_key:<kid>`).
+    #[must_use]
+    pub fn seal(&self, ring: &Keyring) -> KeyRow {
+        let row = RowId::Text(self.kid.clone());
+        KeyRow {
+            kid: self.kid.clone(),
+            algorithm: self.algorithm.clone(),
+            private: MaybeSealed::Sealed(
+                ring.seal(&self.private_der, &SecretKind::SigningKey.aad(&row)),
+            ),
+            public_raw: self.public_raw.clone(),
+            created_at: self.created_at,
+        }
+    }
+}
+
+/// A signing key as the store keeps it: the private half sealed, or plaintext in a row written
+/// before sealing existed (startup seals those in place).
+#[derive(Clone, Debug)]
+pub struct KeyRow {
+    pub kid: String,
+    pub algorithm: String,
+    pub private: MaybeSealed,
+    pub public_raw: Vec<u8>,
+    pub created_at: Timestamp,
+}
+
+impl KeyRow {
+    /// The key with its private half opened.
+    ///
+    /// # Errors
+    /// [`SealError`] when no key of `ring` opens it, naming the key id it was sealed under.
+    pub fn open(&self, ring: &Keyring) -> Result<StoredKey, SealError> {
+        let row = RowId::Text(self.kid.clone());
+        Ok(StoredKey {
+            kid: self.kid.clone(),
+            algorithm: self.algorithm.clone(),
+            private_der: self.private.open(ring, &SecretKind::SigningKey.aad(&row))?,
+            public_raw: self.public_raw.clone(),
+            created_at: self.created_at,
         })
     }
 }

@@ -1,4 +1,4 @@
-//! The command line: `serve`, `migrate up|down|status`, `users create|seed`, `openapi`,
+//! The command line: `serve`, `migrate up|down|status`, `users create|seed`, `keys reencrypt`, `openapi`,
 //! `completions`, `man`. Each subcommand parses its flags (and `SESAME_*` variables) and calls
 //! into library code; `users create` runs the admin service as the local operator
 //! ([`startup::operator`]).
@@ -9,7 +9,7 @@
 //! for. It does not decide the rules themselves (the domain does) nor how the schema changes
 //! (`storage`).
 
-use crate::config::{CommonConfig, HashConfig, ServeConfig};
+use crate::config::{CommonConfig, EncryptionConfig, HashConfig, ServeConfig};
 use crate::startup::{self, Application, StartupError};
 use crate::storage::MigrationStatus;
 use clap::{CommandFactory, Parser, Subcommand};
@@ -52,6 +52,11 @@ pub enum Command {
         #[command(subcommand)]
         action: UsersAction,
     },
+    /// Manage the encryption of secrets at rest.
+    Keys {
+        #[command(subcommand)]
+        action: KeysAction,
+    },
     /// Print the OpenAPI document (JSON).
     Openapi,
     /// Print a shell completion script.
@@ -89,6 +94,18 @@ pub enum MigrateAction {
     },
     /// List migrations and whether each is applied.
     Status,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysAction {
+    /// Re-seal every secret stored at rest (signing keys, …) under the current encryption key,
+    /// opening each with whichever configured key sealed it, and print the counts. Rotate by
+    /// setting the new key with the old one in SESAME_ENCRYPTION_PREVIOUS_KEYS, running this,
+    /// then dropping the old key. Safe to run again, and while servers run.
+    Reencrypt {
+        #[command(flatten)]
+        encryption: EncryptionConfig,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -197,6 +214,7 @@ pub fn main() -> ExitCode {
         Command::Serve(cfg) => Job::Serve(cfg),
         Command::Migrate { action } => Job::Migrate(action),
         Command::Users { action } => Job::Users(action),
+        Command::Keys { action } => Job::Keys(action),
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -216,6 +234,7 @@ enum Job {
     Serve(Box<ServeConfig>),
     Migrate(MigrateAction),
     Users(UsersAction),
+    Keys(KeysAction),
 }
 
 /// The one place a failure is shown: not also logged, so it is never printed twice.
@@ -232,13 +251,43 @@ fn report(outcome: Result<(), CliError>) -> ExitCode {
 async fn run(common: &CommonConfig, job: Job) -> Result<(), CliError> {
     match job {
         Job::Serve(_) => crate::telemetry::init(common),
-        Job::Migrate(_) | Job::Users(_) => crate::telemetry::init_on_stderr(common),
+        Job::Migrate(_) | Job::Users(_) | Job::Keys(_) => crate::telemetry::init_on_stderr(common),
     }
     match job {
         Job::Serve(mut cfg) => serve(common, &mut cfg).await,
         Job::Migrate(action) => migrate(common, action).await,
         Job::Users(action) => users(common, action).await,
+        Job::Keys(action) => keys(common, action).await,
     }
+}
+
+/// `keys reencrypt`: one line per kind of secret, e.g. `signing keys: 1 re-sealed, 0 already
+/// current`.
+async fn keys(common: &CommonConfig, action: KeysAction) -> Result<(), CliError> {
+    let KeysAction::Reencrypt { encryption } = action;
+    let ring = crate::keyring::resolve(
+        &encryption,
+        common.database_url.expose(),
+        crate::keyring::WhenUnset::Existing,
+    )?
+    .ok_or_else(|| CliError::Input("no encryption key is configured".into()))?;
+    let db = startup::open_existing(common).await?;
+    db.migrate_up().await.map_err(StartupError::from)?;
+    let store = db.into_store();
+    let report = crate::keyring::reencrypt(store.as_ref(), &ring).await?;
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "current encryption key: {}", ring.current.id())?;
+    for r in report {
+        writeln!(
+            out,
+            "{}: {} re-sealed, {} already current",
+            r.kind.label(),
+            r.resealed,
+            r.current
+        )?;
+    }
+    out.flush()?;
+    Ok(())
 }
 
 fn openapi() -> Result<(), CliError> {

@@ -189,6 +189,7 @@ pub mod heading {
     pub const STARTUP: &str = "Startup";
     pub const SECOND_FACTOR: &str = "Second factors and step-up";
     pub const PASSKEYS: &str = "Passkeys (WebAuthn)";
+    pub const SECRETS: &str = "Secrets at rest";
 }
 
 /// Settings shared by every subcommand: where the data lives and how to log.
@@ -290,6 +291,41 @@ pub struct HashConfig {
         help_heading = heading::PASSWORDS
     )]
     pub argon2_parallelism: u32,
+}
+
+/// The application key that seals secrets at rest (the Ed25519 signing key; TOTP secrets): for
+/// the commands that read or write them (`serve`, `keys reencrypt`). Where a missing key comes
+/// from (generated beside a SQLite database, refused on PostgreSQL) is `startup`'s decision.
+#[derive(Debug, Clone, Args)]
+pub struct EncryptionConfig {
+    /// Application key sealing secrets at rest (the signing key, TOTP secrets): base64 of 32
+    /// random bytes, e.g. `openssl rand -base64 32`. Unset on SQLite: generated at first start
+    /// into a `.key` file beside the database file (`sesame.db` → `sesame.key`); required on
+    /// PostgreSQL unless SESAME_JWT_ALGORITHM=HS256. Keep it apart from database backups.
+    #[arg(
+        long,
+        env = "SESAME_ENCRYPTION_KEY",
+        hide_env_values = true,
+        help_heading = heading::SECRETS
+    )]
+    pub encryption_key: Option<Secret>,
+
+    /// A file holding that key (base64, first line), e.g. a mounted secret; instead of
+    /// SESAME_ENCRYPTION_KEY.
+    #[arg(long, env = "SESAME_ENCRYPTION_KEY_FILE", help_heading = heading::SECRETS)]
+    pub encryption_key_file: Option<std::path::PathBuf>,
+
+    /// Earlier keys, comma-separated, that still open values but never seal new ones: set them
+    /// while rotating, run `sesame keys reencrypt`, then remove them.
+    #[arg(
+        long,
+        env = "SESAME_ENCRYPTION_PREVIOUS_KEYS",
+        hide_env_values = true,
+        value_delimiter = ',',
+        num_args = 0..,
+        help_heading = heading::SECRETS
+    )]
+    pub encryption_previous_keys: Vec<Secret>,
 }
 
 /// Settings of the HTTP server.
@@ -394,6 +430,9 @@ pub struct ServeConfig {
 
     #[command(flatten)]
     pub hashing: HashConfig,
+
+    #[command(flatten)]
+    pub encryption: EncryptionConfig,
 
     #[command(flatten)]
     pub mail: MailConfig,

@@ -3,7 +3,7 @@
 //! [`http`] is the JSON API, [`storage`] implements the domain's store per database,
 //! [`config`] (with [`envfile`], the `.env` file) and [`startup`] turn settings into a running
 //! [`startup::Application`], [`cli`] is the command line, [`limits`] holds the rate limiters,
-//! [`metrics`] what `/metrics` reports, [`monotonic`] the clock of the in-process timers,
+//! [`metrics`] what `/metrics` reports, [`keyring`] the key that seals secrets at rest, [`monotonic`] the clock of the in-process timers,
 //! [`branding`] how the built-in pages present the product, [`i18n`] the words in every language.
 //! The rules themselves live in the
 //! `sesame-domain` crate.
@@ -14,6 +14,7 @@ pub mod config;
 pub mod envfile;
 pub mod http;
 pub mod i18n;
+pub mod keyring;
 pub mod limits;
 pub mod mail;
 pub mod metrics;

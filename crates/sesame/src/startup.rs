@@ -11,6 +11,7 @@ use sesame_domain::mail::MailTransport;
 use sesame_domain::outbox::{OutboxSettings, OutboxWorker};
 use sesame_domain::password::{HashParams, PasswordHasher};
 use sesame_domain::policy::PasswordPolicy;
+use sesame_domain::seal::{Keyring, SecretKind};
 use sesame_domain::service::{
     Admin, Core, EmailSettings, LockoutSettings, MfaSettings, Services, SessionSettings,
 };
@@ -26,6 +27,8 @@ pub enum StartupError {
     Database(#[from] ConnectError),
     #[error("signing keys: {0}")]
     Keys(String),
+    #[error("encryption key: {0}")]
+    Encryption(String),
     #[error("mail: {0}")]
     Mail(String),
     #[error("cannot listen on {addr}: {source}")]
@@ -85,10 +88,12 @@ pub async fn hasher(
 }
 
 /// The configured token issuer; a first Ed25519 key is generated, stamped `now`, when the store
-/// holds none.
+/// holds none. The Ed25519 keys are stored sealed under `ring`: legacy plaintext rows are sealed
+/// in place first, then every key is opened once, here, so signing never touches the ring.
 async fn token_issuer(
     store: &dyn Store,
     cfg: &ServeConfig,
+    ring: Option<&Keyring>,
     now: Timestamp,
 ) -> Result<TokenIssuer, StartupError> {
     let settings = TokenSettings {
@@ -105,30 +110,53 @@ async fn token_issuer(
             Ok(TokenIssuer::hs256(secret.expose().as_bytes(), settings))
         }
         JwtAlg::EdDsa => {
-            let keys = store
-                .signing_keys()
-                .await
-                .map_err(|e| StartupError::Keys(e.to_string()))?;
-            let keys = if keys.iter().any(|k| k.algorithm == "EdDSA") {
-                keys
-            } else {
+            let ring = ring.ok_or_else(|| {
+                StartupError::Keys("EdDSA needs an encryption key (SESAME_ENCRYPTION_KEY)".into())
+            })?;
+            let keys_err = |e: sesame_domain::StoreError| StartupError::Keys(e.to_string());
+            crate::keyring::seal_legacy(store, ring, SecretKind::SigningKey).await?;
+            let mut rows = store.signing_keys().await.map_err(keys_err)?;
+            if !rows.iter().any(|k| k.algorithm == "EdDSA") {
                 let key = StoredKey::generate_ed25519(now)
                     .map_err(|e| StartupError::Keys(e.to_string()))?;
                 let stored = store
-                    .insert_primary_signing_key(&key)
+                    .insert_primary_signing_key(&key.seal(ring))
                     .await
-                    .map_err(|e| StartupError::Keys(e.to_string()))?;
+                    .map_err(keys_err)?;
                 if stored {
-                    tracing::info!(kid = %key.kid, "generated a new Ed25519 signing key");
+                    tracing::info!(kid = %key.kid, key_id = %ring.current.id(), "generated a new Ed25519 signing key");
                 }
-                store
-                    .signing_keys()
-                    .await
-                    .map_err(|e| StartupError::Keys(e.to_string()))?
-            };
+                rows = store.signing_keys().await.map_err(keys_err)?;
+            }
+            let keys = rows
+                .iter()
+                .filter(|k| k.algorithm == "EdDSA")
+                .map(|k| {
+                    k.open(ring)
+                        .map_err(|e| StartupError::Keys(format!("key {}: {e}", k.kid)))
+                })
+                .collect::<Result<Vec<_>, _>>()?;
             TokenIssuer::ed25519(&keys, settings).map_err(StartupError::Keys)
         }
     }
+}
+
+/// The key ring of `serve`: required (and generated beside a SQLite database when unset) unless
+/// the tokens are HS256, the only case that stores no sealed secret today.
+///
+/// # Errors
+/// As [`crate::keyring::resolve`].
+pub fn serve_keyring(
+    common: &CommonConfig,
+    cfg: &ServeConfig,
+) -> Result<Option<Keyring>, StartupError> {
+    crate::keyring::resolve(
+        &cfg.encryption,
+        common.database_url.expose(),
+        crate::keyring::WhenUnset::Serve {
+            required: cfg.jwt_algorithm == JwtAlg::EdDsa,
+        },
+    )
 }
 
 /// The configured mail transport.
@@ -178,12 +206,14 @@ pub async fn build_state(
     cfg: &ServeConfig,
     clock: Arc<dyn Clock>,
 ) -> Result<(AppState, OutboxWorker), StartupError> {
+    // The database first: an unreachable one is reported before anything else.
     let db = connect(common).await?;
+    let keyring = serve_keyring(common, cfg)?;
     let schema = migrate_at_start(&db, cfg.auto_migrate).await?;
     let (store, session_cache) = db
         .into_server_store(common.database_url.expose(), cfg.session_cache_ttl)
         .await;
-    let tokens = token_issuer(store.as_ref(), cfg, clock.now())
+    let tokens = token_issuer(store.as_ref(), cfg, keyring.as_ref(), clock.now())
         .await?
         .with_clock(Arc::clone(&clock));
     let hasher = hasher(&cfg.hashing, cfg.hash_workers(), cfg.hash_queue).await?;
@@ -252,10 +282,7 @@ pub async fn build_state(
             reauth_max_age: cfg.reauth_max_age,
             totp_issuer: m.product_name.as_str().to_owned(),
         },
-        // Replaced by the configured application key when secrets at rest land.
-        Arc::new(sesame_domain::seal::Keyring::new(
-            sesame_domain::seal::EncryptionKey::generate(),
-        )),
+        keyring.map(Arc::new),
         passkeys,
     ));
     // Startup acts as the local operator: it holds the database and the configuration.
@@ -464,9 +491,7 @@ pub async fn operator(common: &CommonConfig, hashing: &HashConfig) -> Result<Adm
         Arc::new(tokio::sync::Notify::new()),
         Arc::new(SystemClock),
         MfaSettings::default(),
-        Arc::new(sesame_domain::seal::Keyring::new(
-            sesame_domain::seal::EncryptionKey::generate(),
-        )),
+        None,
         None,
     );
     Ok(Admin::local_operator(Arc::new(core)))

@@ -54,8 +54,10 @@ pub struct Core {
     pub(crate) clock: Arc<dyn Clock>,
     /// Second factors and step-up.
     pub(crate) mfa: super::factors::MfaSettings,
-    /// Seals factor secrets before they reach the store (the application key).
-    pub(crate) sealer: Arc<crate::seal::Keyring>,
+    /// Seals factor secrets before they reach the store (the application key); `None` only
+    /// for an HS256 deployment on PostgreSQL without `SESAME_ENCRYPTION_KEY`, where enrolling
+    /// an authenticator app is refused.
+    pub(crate) sealer: Option<Arc<crate::seal::Keyring>>,
     /// The WebAuthn relying party; `None` when `SESAME_PUBLIC_URL` cannot serve passkeys (an IP
     /// address, or plain http off localhost) and none is configured.
     pub(crate) passkeys: Option<crate::passkey::PasskeyRp>,
@@ -83,7 +85,7 @@ impl Core {
         mail_signal: Arc<Notify>,
         clock: Arc<dyn Clock>,
         mfa: super::factors::MfaSettings,
-        sealer: Arc<crate::seal::Keyring>,
+        sealer: Option<Arc<crate::seal::Keyring>>,
         passkeys: Option<crate::passkey::PasskeyRp>,
     ) -> Self {
         Self {
@@ -97,6 +99,19 @@ impl Core {
             sealer,
             passkeys,
         }
+    }
+
+    /// The application key, for factor secrets.
+    ///
+    /// # Errors
+    /// [`AuthError::Internal`] when none is configured (see [`Core::sealer`]'s field).
+    pub(crate) fn keyring(&self) -> Result<&crate::seal::Keyring, AuthError> {
+        self.sealer.as_deref().ok_or_else(|| {
+            AuthError::Internal(
+                "authenticator app secrets need SESAME_ENCRYPTION_KEY (or SESAME_ENCRYPTION_KEY_FILE)"
+                    .into(),
+            )
+        })
     }
 
     /// The current time, as the injected clock tells it.

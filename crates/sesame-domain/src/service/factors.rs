@@ -146,12 +146,12 @@ pub struct TotpEnrolment {
 
 /// The associated data a TOTP secret is sealed with: its factor's id.
 pub(crate) fn totp_aad(id: FactorId) -> Vec<u8> {
-    format!("totp:{id}").into_bytes()
+    crate::seal::SecretKind::TotpSecret.aad(&crate::seal::RowId::Uuid(id.as_uuid()))
 }
 
 /// Opens a factor's sealed secret.
 fn open(core: &Core, sealed: &crate::seal::Sealed, id: FactorId) -> Result<TotpSecret, AuthError> {
-    core.sealer
+    core.keyring()?
         .open(sealed, &totp_aad(id))
         .map(|plain| TotpSecret::from_bytes(plain.to_vec()))
         .map_err(|e| AuthError::Internal(Box::new(e)))
@@ -326,7 +326,7 @@ impl Factors {
         let t = core.now();
         let id = FactorId::new();
         let secret = TotpSecret::generate();
-        let sealed = core.sealer.seal(secret.as_bytes(), &totp_aad(id));
+        let sealed = core.keyring()?.seal(secret.as_bytes(), &totp_aad(id));
         let name = name.unwrap_or_else(|| FactorName::from_stored("Authenticator app".into()));
         let account = who.user.email.as_str();
         let otpauth_uri = secret

@@ -91,6 +91,38 @@ pub enum ConnectError {
     Migrate(#[source] sqlx::migrate::MigrateError),
 }
 
+/// Where a database URL keeps its data, for what lives beside it (the encryption key generated
+/// for a SQLite database).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DataPlace {
+    /// A SQLite database file.
+    File(std::path::PathBuf),
+    /// An in-memory SQLite database: nothing outlives the process.
+    Memory,
+    /// A database server (PostgreSQL): nothing on this machine.
+    Server,
+}
+
+impl DataPlace {
+    /// Where `url` keeps its data.
+    ///
+    /// # Errors
+    /// [`ConnectError::UnknownScheme`], or a SQLite URL sqlx cannot parse.
+    pub fn of(url: &str) -> Result<Self, ConnectError> {
+        if url.starts_with("sqlite:") {
+            if url.contains(":memory:") || url.contains("mode=memory") {
+                return Ok(Self::Memory);
+            }
+            let opts = <sqlx::sqlite::SqliteConnectOptions as std::str::FromStr>::from_str(url)?;
+            Ok(Self::File(opts.get_filename().to_owned()))
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(Self::Server)
+        } else {
+            Err(ConnectError::UnknownScheme)
+        }
+    }
+}
+
 impl Database {
     /// Connects by URL scheme with the default deadlines. A SQLite file is created if missing.
     ///

@@ -37,15 +37,17 @@ use sesame_domain::model::{
     DisplayName, Email, LoginName, NewUser, ProfilePatch, RoleName, Session, SessionId, User,
     UserId, UserWithHash, Username,
 };
+use sesame_domain::seal::{KeyId, MaybeSealed, RowId, Sealed, SecretKind, StoredSecret};
 use sesame_domain::store::{
     AdminOutcome, AdminStore, AdminUserChange, AuditQuery, AuditStore, EmailTokenState,
     EmailTokenStore, KeyStore, LiveSession, LockoutKey, LoginThrottle, LoginThrottleStore,
     MailStore, NewEmailToken, NewSession, PasswordChange, RefreshTokenState, RoleInfo,
     SessionStore, Store, TokenEffect, TokenPurpose, UserFilter, UserQuery, UserStore,
 };
-use sesame_domain::token::{StoredKey, TokenHash};
+use sesame_domain::token::{KeyRow, TokenHash};
 use sesame_domain::StoreError;
 use sqlx::Row;
+use zeroize::Zeroizing;
 
 type DbRow = <Db as sqlx::Database>::Row;
 type Conn = <Db as sqlx::Database>::Connection;
@@ -506,9 +508,9 @@ impl SessionStore for Backend {
 
 #[async_trait]
 impl KeyStore for Backend {
-    async fn signing_keys(&self) -> Result<Vec<StoredKey>, StoreError> {
+    async fn signing_keys(&self) -> Result<Vec<KeyRow>, StoreError> {
         let rows = sqlx::query(
-            "SELECT kid, algorithm, private_der, public_raw, created_at FROM signing_keys \
+            "SELECT kid, algorithm, private_der, key_id, public_raw, created_at FROM signing_keys \
              WHERE retired_at IS NULL ORDER BY created_at, kid",
         )
         .fetch_all(&self.pool)
@@ -516,10 +518,10 @@ impl KeyStore for Backend {
         .map_err(store_err)?;
         rows.iter()
             .map(|r| {
-                Ok(StoredKey {
+                Ok(KeyRow {
                     kid: r.try_get("kid")?,
                     algorithm: r.try_get("algorithm")?,
-                    private_der: r.try_get("private_der")?,
+                    private: maybe_sealed(r.try_get("private_der")?, r.try_get("key_id")?),
                     public_raw: r.try_get("public_raw")?,
                     created_at: Dialect::read_time(r.try_get("created_at")?)?,
                 })
@@ -528,14 +530,16 @@ impl KeyStore for Backend {
             .map_err(store_err)
     }
 
-    async fn insert_primary_signing_key(&self, key: &StoredKey) -> Result<bool, StoreError> {
+    async fn insert_primary_signing_key(&self, key: &KeyRow) -> Result<bool, StoreError> {
+        let (bytes, key_id) = stored_form(&key.private);
         let n = sqlx::query(
-            "INSERT INTO signing_keys (kid, algorithm, private_der, public_raw, is_primary, created_at) \
-             VALUES ($1, $2, $3, $4, TRUE, $5) ON CONFLICT DO NOTHING",
+            "INSERT INTO signing_keys (kid, algorithm, private_der, key_id, public_raw, is_primary, created_at) \
+             VALUES ($1, $2, $3, $4, $5, TRUE, $6) ON CONFLICT DO NOTHING",
         )
         .bind(&key.kid)
         .bind(&key.algorithm)
-        .bind(&key.private_der)
+        .bind(bytes)
+        .bind(key_id)
         .bind(&key.public_raw)
         .bind(Dialect::time(key.created_at))
         .execute(&self.writer)
@@ -543,6 +547,125 @@ impl KeyStore for Backend {
         .map_err(store_err)?
         .rows_affected();
         Ok(n == 1)
+    }
+
+    async fn secrets(&self, kind: SecretKind) -> Result<Vec<StoredSecret>, StoreError> {
+        let t = SecretTable::of(kind);
+        let rows = sqlx::query(&format!(
+            "SELECT {id} AS row_id, {value} AS sealed, {key} AS key_id FROM {table} WHERE {only} ORDER BY {id}",
+            id = t.id,
+            value = t.value,
+            key = t.key_id,
+            table = t.table,
+            only = t.only,
+        ))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(store_err)?;
+        rows.iter()
+            .map(|r| {
+                Ok(StoredSecret {
+                    row: match t.id_type {
+                        IdType::Text => RowId::Text(r.try_get("row_id")?),
+                        IdType::Uuid => RowId::Uuid(r.try_get("row_id")?),
+                    },
+                    value: maybe_sealed(r.try_get("sealed")?, r.try_get("key_id")?),
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(store_err)
+    }
+
+    async fn replace_secret(
+        &self,
+        kind: SecretKind,
+        row: &RowId,
+        expected: Option<&KeyId>,
+        sealed: &Sealed,
+    ) -> Result<bool, StoreError> {
+        let t = SecretTable::of(kind);
+        // `IS NOT DISTINCT FROM` (SQLite since 3.39) compares NULL with NULL as equal: the
+        // legacy-row case.
+        let sql = format!(
+            "UPDATE {table} SET {value} = $1, {key} = $2 WHERE {id} = $3 AND {key} IS NOT DISTINCT FROM $4",
+            table = t.table,
+            value = t.value,
+            key = t.key_id,
+            id = t.id,
+        );
+        let q = sqlx::query(&sql)
+            .bind(sealed.bytes.as_slice())
+            .bind(sealed.key_id.as_str());
+        let q = match row {
+            RowId::Text(id) => q.bind(id.as_str()),
+            RowId::Uuid(id) => q.bind(*id),
+        };
+        let n = q
+            .bind(expected.map(KeyId::as_str))
+            .execute(&self.writer)
+            .await
+            .map_err(store_err)?
+            .rows_affected();
+        Ok(n == 1)
+    }
+}
+
+/// Where each kind of sealed value lives: the one place a new [`SecretKind`] is given its table.
+/// The names are constants (never input), so formatting them into SQL is safe.
+struct SecretTable {
+    table: &'static str,
+    id: &'static str,
+    id_type: IdType,
+    value: &'static str,
+    key_id: &'static str,
+    /// Rows of the table that hold no value of this kind (a passkey's factor row).
+    only: &'static str,
+}
+
+enum IdType {
+    Text,
+    Uuid,
+}
+
+impl SecretTable {
+    fn of(kind: SecretKind) -> Self {
+        match kind {
+            SecretKind::SigningKey => Self {
+                table: "signing_keys",
+                id: "kid",
+                id_type: IdType::Text,
+                value: "private_der",
+                key_id: "key_id",
+                only: "TRUE",
+            },
+            SecretKind::TotpSecret => Self {
+                table: "mfa_factors",
+                id: "id",
+                id_type: IdType::Uuid,
+                value: "secret_sealed",
+                key_id: "secret_key_id",
+                only: "kind = 'totp' AND secret_sealed IS NOT NULL",
+            },
+        }
+    }
+}
+
+/// A stored value and its key id column as the domain's [`MaybeSealed`].
+fn maybe_sealed(bytes: Vec<u8>, key_id: Option<String>) -> MaybeSealed {
+    match key_id {
+        Some(id) => MaybeSealed::Sealed(Sealed {
+            key_id: KeyId::from_stored(id),
+            bytes,
+        }),
+        None => MaybeSealed::Plain(Zeroizing::new(bytes)),
+    }
+}
+
+/// The value column and key id column of `value`.
+fn stored_form(value: &MaybeSealed) -> (&[u8], Option<&str>) {
+    match value {
+        MaybeSealed::Sealed(s) => (s.bytes.as_slice(), Some(s.key_id.as_str())),
+        MaybeSealed::Plain(p) => (p.as_slice(), None),
     }
 }
 

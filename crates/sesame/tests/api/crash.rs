@@ -20,7 +20,9 @@
 //! `synchronous=NORMAL` in WAL mode may lose the last commits when the machine stops, never when
 //! the process does).
 
-use crate::helpers::{Backend, TestDb, FAST_HASH, PASSWORD, TEST_SERVE_DEFAULTS};
+use crate::helpers::{
+    Backend, TestDb, FAST_HASH, PASSWORD, TEST_ENCRYPTION_KEY, TEST_SERVE_DEFAULTS,
+};
 use crate::on_every_backend;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -112,6 +114,7 @@ impl Server {
         for (flag, value) in TEST_SERVE_DEFAULTS {
             cmd.args([flag, value]);
         }
+        cmd.args(["--encryption-key", TEST_ENCRYPTION_KEY]);
         cmd.stdin(Stdio::null())
             .stdout(out)
             .stderr(err)

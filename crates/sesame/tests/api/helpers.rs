@@ -141,6 +141,11 @@ impl TestDb {
         self.backend
     }
 
+    /// The SQLite database file (`None` on PostgreSQL).
+    pub fn sqlite_file(&self) -> Option<&std::path::Path> {
+        self.file.as_deref()
+    }
+
     /// Runs one statement against the test database directly (to arrange states the API cannot
     /// reach yet, or to inspect what was stored). Use SQL both backends accept.
     pub async fn exec(&self, sql: &str) {
@@ -197,6 +202,8 @@ impl Drop for TestDb {
             for suffix in ["", "-wal", "-shm"] {
                 let _ = std::fs::remove_file(format!("{}{suffix}", file.display()));
             }
+            // The encryption key a keyless start generated beside it.
+            let _ = std::fs::remove_file(file.with_extension("key"));
         }
         if let Some((admin, name)) = self.cleanup.take() {
             // Drop runs inside the test's runtime; use a fresh thread with its own runtime.
@@ -232,6 +239,18 @@ pub struct TestApp {
     server: Option<tokio::task::JoinHandle<()>>,
 }
 
+/// The encryption key every test server is given unless the test chooses (`--encryption-key`,
+/// `--encryption-key-file`, or [`spawn_without_key`]): PostgreSQL needs one, and
+/// [`TestApp::signing_key`] opens the stored key with it.
+pub const TEST_ENCRYPTION_KEY: &str = "c2VzYW1lIHRlc3QgZW5jcnlwdGlvbiBrZXkgMzJieXQ=";
+
+/// The key ring of [`TEST_ENCRYPTION_KEY`].
+pub fn test_keyring() -> sesame_domain::seal::Keyring {
+    sesame_domain::seal::Keyring::new(
+        sesame_domain::seal::EncryptionKey::from_base64(TEST_ENCRYPTION_KEY).unwrap(),
+    )
+}
+
 /// Cheap hashing for tests that do not measure hashing (the defaults are OWASP's and slow).
 pub const FAST_HASH: &[&str] = &["--argon2-memory-kib", "256", "--argon2-iterations", "1"];
 
@@ -256,6 +275,25 @@ pub async fn spawn_on(db: TestDb, global: &[&str], serve: &[&str]) -> TestApp {
 pub async fn spawn_on_url(db: TestDb, url: &str, global: &[&str], serve: &[&str]) -> TestApp {
     let app = build(url, global, serve, true).await;
     start(db, app).await
+}
+
+/// Starts a server on `db` with no encryption key unless `serve` names one: what an operator who
+/// never set one gets (a generated key file on SQLite).
+pub async fn spawn_without_key(db: TestDb, serve: &[&str]) -> TestApp {
+    let url = db.url.clone();
+    let app = try_build_with(&url, &[], serve, true, false)
+        .await
+        .expect("server starts");
+    start(db, app).await
+}
+
+/// Builds a server on `url` (test defaults, no encryption key unless `serve` names one) and
+/// returns the startup error instead of panicking on it.
+pub async fn try_build_without_key(
+    url: &str,
+    serve: &[&str],
+) -> Result<TestBuild, sesame::startup::StartupError> {
+    try_build_with(url, &[], serve, true, false).await
 }
 
 /// Starts a server with the production defaults: none of the relaxed test values of
@@ -319,6 +357,18 @@ pub const TEST_SERVE_DEFAULTS: &[(&str, &str)] = &[
 ];
 
 async fn build(url: &str, global: &[&str], serve: &[&str], test_defaults: bool) -> TestBuild {
+    try_build_with(url, global, serve, test_defaults, true)
+        .await
+        .expect("server starts")
+}
+
+async fn try_build_with(
+    url: &str,
+    global: &[&str],
+    serve: &[&str],
+    test_defaults: bool,
+    test_key: bool,
+) -> Result<TestBuild, sesame::startup::StartupError> {
     let mut args = vec!["sesame", "--database-url", url, "--log-level", "warn"];
     // The argon2 flags belong to `serve` (and the other hashing commands): tests may still list
     // them with the global ones, and they are moved behind `serve` here.
@@ -349,6 +399,12 @@ async fn build(url: &str, global: &[&str], serve: &[&str], test_defaults: bool) 
             args.extend_from_slice(&[flag, value]);
         }
     }
+    let names_a_key = serve
+        .iter()
+        .any(|f| *f == "--encryption-key" || *f == "--encryption-key-file");
+    if test_key && !names_a_key {
+        args.extend_from_slice(&["--encryption-key", TEST_ENCRYPTION_KEY]);
+    }
     args.extend_from_slice(serve);
     let cli = Cli::try_parse_from(&args).unwrap_or_else(|e| panic!("bad test args {args:?}: {e}"));
     sesame::telemetry::init(&cli.common);
@@ -356,10 +412,8 @@ async fn build(url: &str, global: &[&str], serve: &[&str], test_defaults: bool) 
         unreachable!()
     };
     let clock = Arc::new(ShiftedClock::new());
-    let app = Application::build_with_clock(&cli.common, &mut cfg, clock.clone())
-        .await
-        .expect("server starts");
-    TestBuild { app, clock }
+    let app = Application::build_with_clock(&cli.common, &mut cfg, clock.clone()).await?;
+    Ok(TestBuild { app, clock })
 }
 
 impl TestApp {
@@ -511,10 +565,11 @@ impl TestApp {
         .await
     }
 
-    /// The primary Ed25519 signing key's PKCS#8 DER and kid, read from the database, so tests can
-    /// forge tokens with a valid signature and wrong claims.
+    /// The primary Ed25519 signing key's PKCS#8 DER and kid, read from the database and opened
+    /// with [`TEST_ENCRYPTION_KEY`], so tests can forge tokens with a valid signature and wrong
+    /// claims.
     pub async fn signing_key(&self) -> (Vec<u8>, String) {
-        let der = self
+        let sealed = self
             .db
             .bytes("SELECT private_der FROM signing_keys ORDER BY created_at LIMIT 1")
             .await
@@ -524,7 +579,23 @@ impl TestApp {
             .text("SELECT kid FROM signing_keys ORDER BY created_at LIMIT 1")
             .await
             .unwrap();
-        (der, kid)
+        let key_id = self
+            .db
+            .text("SELECT key_id FROM signing_keys ORDER BY created_at LIMIT 1")
+            .await
+            .expect("the signing key is sealed");
+        let sealed = sesame_domain::seal::Sealed {
+            key_id: sesame_domain::seal::KeyId::from_stored(key_id),
+            bytes: sealed,
+        };
+        let row = sesame_domain::seal::RowId::Text(kid.clone());
+        let der = test_keyring()
+            .open(
+                &sealed,
+                &sesame_domain::seal::SecretKind::SigningKey.aad(&row),
+            )
+            .expect("the signing key opens with the test key");
+        (der.to_vec(), kid)
     }
 }
 

@@ -32,6 +32,7 @@ mod quotas;
 mod readme;
 mod refresh;
 mod second_factor;
+mod secrets_at_rest;
 mod session_cache;
 mod slow_clients;
 mod smtp;

@@ -5,7 +5,7 @@
 //! trusted-proxy resolution, user agent, latency without float noise), neither ever carrying a
 //! password from a URL.
 
-use crate::helpers::{run, sesame, text, Backend, TempDir, TestDb, FAST_HASH};
+use crate::helpers::{run, sesame, text, Backend, TempDir, TestDb, FAST_HASH, TEST_ENCRYPTION_KEY};
 use crate::smtp::{free_port, SmtpSink};
 use serde_json::Value;
 use std::path::Path;
@@ -375,6 +375,7 @@ impl Serving {
     fn start(mut cmd: tokio::process::Command) -> Self {
         cmd.env("SESAME_LISTEN", "127.0.0.1:0")
             .env("SESAME_LOG_FORMAT", "json")
+            .env("SESAME_ENCRYPTION_KEY", TEST_ENCRYPTION_KEY)
             .arg("serve")
             .args(FAST_HASH);
         let mut child = cmd.spawn().expect("start sesame serve");

@@ -19,11 +19,12 @@ use sesame_domain::mail::{Message, OutboundMail, PasswordChanged, VerifyEmail};
 use sesame_domain::model::{
     ClientInfo, Email, LoginName, NewUser, ProfilePatch, Session, SessionId, UserId, Username,
 };
+use sesame_domain::seal::{EncryptionKey, Keyring, RowId, SecretKind};
 use sesame_domain::store::{
     LockoutKey, NewEmailToken, NewSession, PasswordChange, Store, TokenEffect, TokenPurpose,
     UserFilter, UserQuery,
 };
-use sesame_domain::token::{random_secret, EmailToken, RefreshToken, StoredKey};
+use sesame_domain::token::{random_secret, EmailToken, KeyRow, RefreshToken, StoredKey};
 use sesame_domain::StoreError;
 use std::sync::Arc;
 
@@ -360,8 +361,9 @@ async fn an_expired_session_no_longer_authenticates(b: Backend) {
 async fn exactly_one_primary_signing_key_is_stored(b: Backend) {
     let db = TestDb::new(b).await;
     let s = store(&db).await;
-    let keys: Vec<StoredKey> = (0..4)
-        .map(|_| StoredKey::generate_ed25519(now()).unwrap())
+    let ring = Keyring::new(EncryptionKey::generate());
+    let keys: Vec<KeyRow> = (0..4)
+        .map(|_| StoredKey::generate_ed25519(now()).unwrap().seal(&ring))
         .collect();
     let wins = join_all(keys.iter().map(|k| s.insert_primary_signing_key(k))).await;
     assert_eq!(
@@ -371,6 +373,40 @@ async fn exactly_one_primary_signing_key_is_stored(b: Backend) {
     let stored = s.signing_keys().await.unwrap();
     assert_eq!(stored.len(), 1);
     assert_eq!(stored[0].public_raw.len(), 32);
+    assert_eq!(stored[0].private.key_id(), Some(ring.current.id()));
+}
+
+async fn a_secret_is_replaced_only_while_its_key_id_is_the_one_read(b: Backend) {
+    let db = TestDb::new(b).await;
+    let s = store(&db).await;
+    let old = Keyring::new(EncryptionKey::generate());
+    let new = Keyring::new(EncryptionKey::generate());
+    let key = StoredKey::generate_ed25519(now()).unwrap();
+    assert!(s.insert_primary_signing_key(&key.seal(&old)).await.unwrap());
+    let kind = SecretKind::SigningKey;
+    let listed = s.secrets(kind).await.unwrap();
+    assert_eq!(listed.len(), 1);
+    let row = listed[0].row.clone();
+    assert_eq!(row, RowId::Text(key.kid.clone()));
+    assert_eq!(listed[0].value.key_id(), Some(old.current.id()));
+    let resealed = new.seal(&key.private_der, &kind.aad(&row));
+    // A writer that read a different key id (here: a legacy plaintext row) loses.
+    assert!(!s.replace_secret(kind, &row, None, &resealed).await.unwrap());
+    assert!(s
+        .replace_secret(kind, &row, Some(old.current.id()), &resealed)
+        .await
+        .unwrap());
+    // The second of two writers that read the same old key id loses too.
+    assert!(!s
+        .replace_secret(kind, &row, Some(old.current.id()), &resealed)
+        .await
+        .unwrap());
+    let stored = s.signing_keys().await.unwrap();
+    assert_eq!(
+        stored[0].open(&new).unwrap().private_der.as_slice(),
+        key.private_der.as_slice()
+    );
+    assert!(stored[0].open(&old).is_err());
 }
 
 async fn an_expired_session_cannot_rotate(b: Backend) {
@@ -1038,6 +1074,7 @@ crate::on_every_backend!(
     a_revoked_session_no_longer_authenticates_or_rotates,
     an_expired_session_no_longer_authenticates,
     exactly_one_primary_signing_key_is_stored,
+    a_secret_is_replaced_only_while_its_key_id_is_the_one_read,
     an_expired_session_cannot_rotate,
     an_emailed_token_is_consumed_only_unexpired_and_for_its_own_purpose,
     a_delivered_mail_keeps_no_earlier_error,
