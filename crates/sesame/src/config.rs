@@ -888,6 +888,17 @@ impl WebauthnConfig {
         product_name: &str,
     ) -> Result<Option<PasskeyRp>, ConfigError> {
         let explicit = self.webauthn_rp_id.is_some() || !self.webauthn_origins.is_empty();
+        // A name given explicitly is checked even when passkeys end up off.
+        if self
+            .webauthn_rp_name
+            .as_deref()
+            .is_some_and(|n| n.trim().is_empty())
+        {
+            return Err(ConfigError(format!(
+                "SESAME_WEBAUTHN_RP_NAME: {}",
+                PasskeyConfigError::EmptyName
+            )));
+        }
         let public = url::Url::parse(public_url).map_err(|e| {
             ConfigError(format!(
                 "SESAME_PUBLIC_URL `{public_url}` is not a URL: {e}"
