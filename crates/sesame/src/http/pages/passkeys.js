@@ -306,10 +306,14 @@
       event.preventDefault();
       busy($('verify'), async () => {
         clearMessages();
-        const pair = await api('/api/v1/auth/login/mfa', {
-          mfa_token: mfaToken,
-          code: $('code').value.replace(/\s+/g, ''),
-        }, null, { validation_failed: 'page-passkey-error-code' });
+        // Six digits are the authenticator app's code; anything else is taken for a recovery
+        // code (the server reads those forgivingly: case, dashes, spaces).
+        const typed = $('code').value.trim();
+        const compact = typed.replace(/\s+/g, '');
+        const answer = /^[0-9]{6}$/.test(compact) ? { code: compact } : { recovery_code: typed };
+        const pair = await api('/api/v1/auth/login/mfa',
+          Object.assign({ mfa_token: mfaToken }, answer), null,
+          { validation_failed: 'page-passkey-error-code' });
         signedIn(pair);
       });
     });
