@@ -753,6 +753,15 @@ async fn a_passkey_added_on_the_passkeys_page_signs_in_alone_on_the_sign_in_page
             assert_eq!(credentials[0].rp_id.as_deref(), Some("localhost"));
             let signs_before = credentials[0].sign_count;
 
+            // The page offers to try it: its link leads to the sign-in page.
+            let next = tab.click_and_wait("#try-it a").await;
+            next.assert_clean(&origin, "the try-it link");
+            assert_eq!(
+                next.shown.url,
+                format!("{origin}{}", PasskeyPage::SignIn.path()),
+                "the try-it link"
+            );
+
             // Sign in with the passkey alone, in every language.
             for &language in PAGE_LANGUAGES {
                 let what = format!("sign-in page ({language})");

@@ -38,10 +38,12 @@
     statusBox.hidden = true;
     statusBox.textContent = '';
   }
-  function show(id) {
+  // Shows form `id` alone; `focus` moves the caret to its first field (after a step, not when
+  // the page opens, where it would only pop up a phone's keyboard).
+  function show(id, focus) {
     for (const form of document.querySelectorAll('form')) form.hidden = form.id !== id;
     const first = $(id) && $(id).querySelector('input');
-    if (first) first.focus();
+    if (first && focus !== false) first.focus();
   }
   // Runs `work` with `button` disabled; a refusal becomes the page's error.
   async function busy(button, work) {
@@ -276,7 +278,7 @@
       show('add-form');
     };
 
-    show('password-form');
+    show('password-form', false);
     passwordForm.addEventListener('submit', (event) => {
       event.preventDefault();
       busy($('sign-in'), async () => {
@@ -334,6 +336,7 @@
         }, accessToken, { validation_failed: 'page-passkey-error-name' });
         $('name').value = '';
         showStatus('page-passkey-added', { name }, true);
+        $('try-it').hidden = false;
         const codes = Array.isArray(added.recovery_codes) ? added.recovery_codes : [];
         if (codes.length > 0) {
           const list = $('recovery-codes');

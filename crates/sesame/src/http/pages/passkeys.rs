@@ -126,10 +126,12 @@ fn noscript(f: &Frame<'_>) -> String {
     )
 }
 
-/// A link to the other page, keeping a `?lang=` choice.
-fn link(f: &Frame<'_>, id: &str, to: PasskeyPage, words: &str) -> String {
+/// A paragraph (`id`, shown or `hidden`) with a link to the other page, keeping a `?lang=`
+/// choice.
+fn link(f: &Frame<'_>, id: &str, hidden: bool, to: PasskeyPage, words: &str) -> String {
     format!(
-        "<p><a id=\"{id}\" href=\"{href}\">{text}</a></p>",
+        "<p id=\"{id}\" class=\"other\"{hidden}><a href=\"{href}\">{text}</a></p>",
+        hidden = if hidden { " hidden" } else { "" },
         href = escape_html(&f.action(to.path())),
         text = f.t(words),
     )
@@ -181,7 +183,8 @@ async fn passkeys_page(State(state): State<AppState>, lang: Lang) -> Response {
         name = f.t("page-passkeys-name"),
         add = f.t("page-passkeys-add-button"),
         recovery = f.t("page-passkeys-recovery"),
-        other = link(&f, "to-sign-in", PasskeyPage::SignIn, "page-passkeys-to-sign-in"),
+        // Shown once a passkey is added.
+        other = link(&f, "try-it", true, PasskeyPage::SignIn, "page-passkeys-try-it"),
     );
     f.render_scripted(StatusCode::OK, &f.t(page.title()), &body, SCRIPT_PATH)
 }
@@ -203,6 +206,7 @@ async fn sign_in_page(State(state): State<AppState>, lang: Lang) -> Response {
         other = link(
             &f,
             "to-passkeys",
+            false,
             PasskeyPage::Passkeys,
             "page-signin-to-passkeys"
         ),
