@@ -832,6 +832,45 @@ async fn a_passkey_added_on_the_passkeys_page_signs_in_alone_on_the_sign_in_page
     assert_eq!(answer["mfa_required"], true, "{answer}");
 }
 
+/// A browser without WebAuthn (here: Chromium with `PublicKeyCredential` taken away): both
+/// passkey pages say so in words, in every language, and offer no form or button that could
+/// not work.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_browser_without_passkeys_is_told_so_on_both_passkey_pages() {
+    let app = spawn_app_with(Backend::Sqlite, &[], &[]).await;
+    let origin = origin(&app);
+    let chromium = Chromium::launch().await;
+    chromium
+        .run(async {
+            let mut tab = chromium.tab().await;
+            tab.before_every_document("delete window.PublicKeyCredential")
+                .await;
+            for &language in PAGE_LANGUAGES {
+                tab.accept_language(language.as_str()).await;
+                for page in PasskeyPage::ALL {
+                    let what = format!("{} without passkeys ({language})", page.path());
+                    let load = tab.open(&app.url(page.path())).await;
+                    load.assert_clean(&origin, &what);
+                    load.assert_renders(&what);
+                    let error = wait_for_error(&tab, &what).await;
+                    assert_eq!(
+                        error,
+                        i18n::text(language, "page-passkey-error-unsupported"),
+                        "{what}"
+                    );
+                    let offered: bool = tab
+                        .eval(
+                            "[...document.querySelectorAll('form, #passkey-sign-in')]\
+                             .some(e => !e.closest('[hidden]'))",
+                        )
+                        .await;
+                    assert!(!offered, "{what}: nothing to press that cannot work");
+                }
+            }
+        })
+        .await;
+}
+
 /// RFC 4648 §6 base32 (the alphabet of TOTP secrets), without padding.
 fn base32_decode(text: &str) -> Vec<u8> {
     const ALPHABET: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";

@@ -429,6 +429,15 @@ impl Tab {
         self.record(shown)
     }
 
+    /// Runs `script` in every document this tab loads from now on, before the page's own
+    /// scripts (to take a browser feature away, say).
+    pub async fn before_every_document(&self, script: &str) {
+        self.page
+            .evaluate_on_new_document(script)
+            .await
+            .expect("Page.addScriptToEvaluateOnNewDocument");
+    }
+
     /// Adds a virtual WebAuthn authenticator to this tab (DevTools `WebAuthn` domain): a
     /// platform authenticator (CTAP2, internal transport) that stores discoverable credentials,
     /// verifies the user and is always present, so a page's `navigator.credentials` calls
