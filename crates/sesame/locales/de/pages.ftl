@@ -114,6 +114,7 @@ page-passkey-error-signed-out = Ihre Anmeldung ist abgelaufen. Laden Sie die Sei
 page-passkey-error-name = Dieser Name wird nicht angenommen. Wählen Sie einen kürzeren Namen ohne Sonderzeichen.
 page-passkey-error-cancelled = Die Passkey-Anfrage wurde abgebrochen oder ist abgelaufen. Versuchen Sie es erneut, wenn Sie bereit sind.
 page-passkey-error-exists = Auf diesem Gerät liegt bereits ein Passkey für Ihr Konto.
+page-passkey-error-not-added = Der Passkey konnte nicht hinzugefügt werden: Er ist vielleicht schon registriert, oder die Antwort des Browsers wurde abgelehnt. Versuchen Sie es erneut oder verwenden Sie ein anderes Gerät.
 page-passkey-error-origin = Für diese Adresse sind keine Passkeys eingerichtet. Öffnen Sie diese Seite unter der Adresse, die Ihnen Ihr Administrator genannt hat.
 page-passkey-error-unsupported = Dieser Browser kann keine Passkeys verwenden. Verwenden Sie eine aktuelle Version von Chrome, Edge, Firefox oder Safari.
 page-passkey-error-insecure = Passkeys funktionieren nur über eine sichere (https-)Verbindung. Öffnen Sie diese Seite über https.

@@ -114,6 +114,7 @@ page-passkey-error-signed-out = Your sign-in has expired. Reload the page and si
 page-passkey-error-name = This name is not accepted. Choose a shorter name without special characters.
 page-passkey-error-cancelled = The passkey request was cancelled or timed out. Try again when you are ready.
 page-passkey-error-exists = This device already holds a passkey for your account.
+page-passkey-error-not-added = The passkey could not be added: it may be registered already, or the browser's answer was refused. Try again, or use another device.
 page-passkey-error-origin = Passkeys are not set up for this address. Open this page at the address your administrator gave you.
 page-passkey-error-unsupported = This browser cannot use passkeys. Use a current version of Chrome, Edge, Firefox or Safari.
 page-passkey-error-insecure = Passkeys work only on a secure (https) connection. Open this page over https.

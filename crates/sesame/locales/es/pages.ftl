@@ -114,6 +114,7 @@ page-passkey-error-signed-out = Su sesión ha caducado. Vuelva a cargar la pági
 page-passkey-error-name = Este nombre no se acepta. Elija un nombre más corto y sin caracteres especiales.
 page-passkey-error-cancelled = La solicitud de la llave de acceso se canceló o caducó. Inténtelo de nuevo cuando esté listo.
 page-passkey-error-exists = Este dispositivo ya tiene una llave de acceso para su cuenta.
+page-passkey-error-not-added = No se ha podido añadir la llave de acceso: puede que ya esté registrada o que se haya rechazado la respuesta del navegador. Inténtelo de nuevo o use otro dispositivo.
 page-passkey-error-origin = Las llaves de acceso no están configuradas para esta dirección. Abra esta página en la dirección que le indicó su administrador.
 page-passkey-error-unsupported = Este navegador no puede usar llaves de acceso. Use una versión actual de Chrome, Edge, Firefox o Safari.
 page-passkey-error-insecure = Las llaves de acceso solo funcionan con una conexión segura (https). Abra esta página mediante https.

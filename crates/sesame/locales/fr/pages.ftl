@@ -114,6 +114,7 @@ page-passkey-error-signed-out = Votre connexion a expiré. Rechargez la page et 
 page-passkey-error-name = Ce nom n’est pas accepté. Choisissez un nom plus court, sans caractères spéciaux.
 page-passkey-error-cancelled = La demande de clé d’accès a été annulée ou a expiré. Réessayez quand vous serez prêt.
 page-passkey-error-exists = Cet appareil contient déjà une clé d’accès pour votre compte.
+page-passkey-error-not-added = La clé d’accès n’a pas pu être ajoutée : elle est peut-être déjà enregistrée, ou la réponse du navigateur a été refusée. Réessayez ou utilisez un autre appareil.
 page-passkey-error-origin = Les clés d’accès ne sont pas configurées pour cette adresse. Ouvrez cette page à l’adresse que votre administrateur vous a donnée.
 page-passkey-error-unsupported = Ce navigateur ne peut pas utiliser de clés d’accès. Utilisez une version récente de Chrome, Edge, Firefox ou Safari.
 page-passkey-error-insecure = Les clés d’accès ne fonctionnent que sur une connexion sécurisée (https). Ouvrez cette page en https.

@@ -22,9 +22,7 @@ use crate::smtp::SmtpSink;
 use serde_json::Value;
 use sesame::http::pages::passkeys::PasskeyPage;
 use sesame::i18n;
-use sesame_domain::clock::Clock as _;
 use sesame_domain::locale::Locale;
-use sesame_domain::mfa::TotpSecret;
 use sesame_domain::page::Page;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -812,6 +810,32 @@ async fn a_passkey_added_on_the_passkeys_page_signs_in_alone_on_the_sign_in_page
                     done.requests
                 );
             }
+            // Back on /passkeys, the password now asks for a second step, which the passkey
+            // answers.
+            tab.accept_language("en").await;
+            tab.open(&format!("{origin}{}", PasskeyPage::Passkeys.path()))
+                .await;
+            tab.wait_until(&shown("#password-form"), "the sign-in form is shown")
+                .await;
+            tab.type_into("#email", email).await;
+            tab.type_into("#password", PASSWORD).await;
+            tab.click("#sign-in").await;
+            tab.wait_until(&shown("#code-form"), "the second step is asked for")
+                .await;
+            tab.click("#code-use-passkey").await;
+            tab.wait_until(&shown("#add-form"), "the passkey answers the second step")
+                .await;
+            let second = tab.settle().await;
+            second.assert_clean(&origin, "passkey as the second step");
+            assert!(
+                second
+                    .requests
+                    .iter()
+                    .any(|u| u.ends_with("/api/v1/auth/login/mfa")),
+                "the assertion answered the password's challenge: {:?}",
+                second.requests
+            );
+
             let credentials = tab.credentials(&authenticator).await;
             assert!(
                 credentials[0].sign_count > signs_before,
@@ -871,59 +895,6 @@ async fn a_browser_without_passkeys_is_told_so_on_both_passkey_pages() {
         .await;
 }
 
-/// RFC 4648 §6 base32 (the alphabet of TOTP secrets), without padding.
-fn base32_decode(text: &str) -> Vec<u8> {
-    const ALPHABET: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
-    let (mut bits, mut width, mut out) = (0u64, 0u32, Vec::new());
-    for c in text.trim_end_matches('=').bytes() {
-        let value = ALPHABET
-            .iter()
-            .position(|a| *a == c.to_ascii_uppercase())
-            .unwrap_or_else(|| panic!("not base32: {text}"));
-        bits = (bits << 5) | value as u64;
-        width += 5;
-        if width >= 8 {
-            width -= 8;
-            out.push((bits >> width) as u8);
-        }
-    }
-    out
-}
-
-/// Gives `email`'s account an authenticator app (started and confirmed through the API, the
-/// test playing the app) and returns the app's secret and the account's recovery codes.
-async fn with_authenticator_app(app: &TestApp, email: &str) -> (TotpSecret, Vec<String>) {
-    let tokens = app.user_with_tokens(email).await;
-    let access = text_field(&tokens, "access_token");
-    let r = app
-        .post_json_auth(
-            "/api/v1/users/me/factors/totp",
-            &access,
-            Some(&serde_json::json!({})),
-        )
-        .await;
-    assert_eq!(r.status(), 201, "the authenticator app is started");
-    let started: Value = r.json().await.unwrap();
-    let secret = TotpSecret::from_bytes(base32_decode(started["secret"].as_str().unwrap()));
-    let id = started["factor"]["id"].as_str().unwrap().to_owned();
-    let r = app
-        .post_json_auth(
-            &format!("/api/v1/users/me/factors/totp/{id}/confirm"),
-            &access,
-            Some(&serde_json::json!({ "code": secret.code_at(app.clock.now()) })),
-        )
-        .await;
-    assert_eq!(r.status(), 200, "the authenticator app is confirmed");
-    let confirmed: Value = r.json().await.unwrap();
-    let codes = confirmed["recovery_codes"]
-        .as_array()
-        .unwrap_or_else(|| panic!("recovery codes with the first factor: {confirmed}"))
-        .iter()
-        .map(|c| c.as_str().unwrap().to_owned())
-        .collect();
-    (secret, codes)
-}
-
 /// Signs in on the open `/passkeys` page up to the second step: email and password, then waits
 /// for the code form.
 async fn password_step(tab: &Tab, email: &str) {
@@ -944,7 +915,7 @@ async fn password_step(tab: &Tab, email: &str) {
 async fn the_passkeys_page_asks_an_account_with_a_second_factor_for_its_code() {
     let (app, origin) = passkey_app().await;
     let email = "two-step@example.com";
-    let (secret, recovery) = with_authenticator_app(&app, email).await;
+    let (_, enrolled) = crate::second_factor::user_with_factor(&app, email).await;
     let chromium = Chromium::launch().await;
     chromium
         .run(async {
@@ -957,13 +928,7 @@ async fn the_passkeys_page_asks_an_account_with_a_second_factor_for_its_code() {
             asked.assert_clean(&origin, "second step");
             asked.assert_renders("second step");
 
-            // A code the app did not show (the current one, shifted by one digit).
-            let right = secret.code_at(app.clock.now());
-            let wrong: String = right
-                .chars()
-                .map(|c| char::from_digit((c.to_digit(10).unwrap() + 1) % 10, 10).unwrap())
-                .collect();
-            tab.type_into("#code", &wrong).await;
+            tab.type_into("#code", &enrolled.app.wrong_code(&app)).await;
             tab.click("#verify").await;
             let error = wait_for_error(&tab, "a wrong code is refused").await;
             assert_eq!(error, i18n::text(Locale::En, "page-passkey-error-code"));
@@ -971,7 +936,7 @@ async fn the_passkeys_page_asks_an_account_with_a_second_factor_for_its_code() {
             assert_only_refused(&refused, "/api/v1/auth/login/mfa", "wrong code");
 
             // The same second step, again: a recovery code signs in.
-            tab.type_into("#code", &recovery[0]).await;
+            tab.type_into("#code", &enrolled.recovery_codes[0]).await;
             tab.click("#verify").await;
             tab.wait_until(&shown("#add-form"), "a recovery code signs in")
                 .await;
@@ -982,13 +947,12 @@ async fn the_passkeys_page_asks_an_account_with_a_second_factor_for_its_code() {
             let done = tab.settle().await;
             done.assert_clean(&origin, "signed in with a recovery code");
 
-            // And the app's code, of the next time step (the one confirmed at enrolment is
+            // And the app's code, of a later time step (the one confirmed at enrolment is
             // spent).
-            app.clock.advance(Duration::from_secs(30));
+            let code = enrolled.app.fresh_code(&app);
             tab.open(&url).await;
             password_step(&tab, email).await;
-            tab.type_into("#code", &secret.code_at(app.clock.now()))
-                .await;
+            tab.type_into("#code", &code).await;
             tab.click("#verify").await;
             tab.wait_until(&shown("#add-form"), "the app's code signs in")
                 .await;

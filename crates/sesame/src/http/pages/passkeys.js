@@ -169,6 +169,7 @@
       case 'account_disabled': return 'page-passkey-error-disabled';
       case 'email_not_verified': return 'page-passkey-error-unverified';
       case 'rate_limited': return 'page-passkey-error-too-many';
+      case 'passkeys_unavailable': return 'page-passkey-error-origin';
       case 'invalid_token':
       case 'missing_token':
       case 'insufficient_user_authentication': return 'page-passkey-error-signed-out';
@@ -241,7 +242,7 @@
     return api('/api/v1/auth/passkey/login', {
       flow_id: start.flow_id,
       credential: assertionJSON(credential),
-    }, null, { invalid_credentials: 'page-passkey-error-unknown-passkey' });
+    }, null, { invalid_second_factor: 'page-passkey-error-unknown-passkey' });
   }
   const emailOf = (pair) => (pair.user && pair.user.email) || '';
 
@@ -267,6 +268,8 @@
     // Held only here, for this page's life.
     let accessToken = null;
     let mfaToken = null;
+    // With a passkey among the account's factors: the request options of the second step.
+    let secondStepOptions = null;
 
     const signedIn = (pair) => {
       accessToken = pair.access_token;
@@ -289,6 +292,7 @@
         }, null, { validation_failed: 'page-passkey-error-credentials' });
         if (answer.mfa_required) {
           mfaToken = answer.mfa_token;
+          secondStepOptions = answer.passkey_options || null;
           show('code-form');
         } else {
           signedIn(answer);
@@ -296,13 +300,27 @@
       });
     });
 
-    // A passkey signs in on its own, in place of the password or of the second step.
-    for (const id of ['use-passkey', 'code-use-passkey']) {
-      $(id).addEventListener('click', () => busy($(id), async () => {
-        clearMessages();
+    // A passkey signs in on its own, in place of the password.
+    $('use-passkey').addEventListener('click', () => busy($('use-passkey'), async () => {
+      clearMessages();
+      signedIn(await passkeySignIn());
+    }));
+    // In the second step: one of the account's passkeys answers the password's challenge (or,
+    // when the answer offered none, signs in on its own).
+    $('code-use-passkey').addEventListener('click', () => busy($('code-use-passkey'), async () => {
+      clearMessages();
+      if (!secondStepOptions) {
         signedIn(await passkeySignIn());
-      }));
-    }
+        return;
+      }
+      showStatus('page-passkey-working');
+      const credential = await navigator.credentials.get(requestOptions(secondStepOptions));
+      if (!credential) throw new Refusal('page-passkey-error-cancelled');
+      signedIn(await api('/api/v1/auth/login/mfa', {
+        mfa_token: mfaToken,
+        credential: assertionJSON(credential),
+      }, null, { invalid_second_factor: 'page-passkey-error-unknown-passkey' }));
+    }));
 
     $('code-form').addEventListener('submit', (event) => {
       event.preventDefault();
@@ -333,7 +351,10 @@
           registration_id: start.registration_id,
           name,
           credential: registrationJSON(credential),
-        }, accessToken, { validation_failed: 'page-passkey-error-name' });
+        }, accessToken, {
+          validation_failed: 'page-passkey-error-name',
+          invalid_second_factor: 'page-passkey-error-not-added',
+        });
         $('name').value = '';
         showStatus('page-passkey-added', { name }, true);
         $('try-it').hidden = false;

@@ -80,6 +80,7 @@ pub const SCRIPT_WORDS: &[&str] = &[
     "page-passkey-error-name",
     "page-passkey-error-cancelled",
     "page-passkey-error-exists",
+    "page-passkey-error-not-added",
     "page-passkey-error-origin",
     "page-passkey-error-unsupported",
     "page-passkey-error-insecure",
