@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Writes screenshots of the English pages (each page emailed links open, plus the "this link
+# Writes screenshots of the English pages (each page emailed links open, the passkey pages and the "this link
 # does not work" page) at 375 and 1280 px, light and dark, to docs/screenshots/ as
 # `<page>-<width>-<scheme>.png`. They are taken by the browser matrix test
 # (browser::every_page_renders_cleanly_in_every_language_width_and_scheme) in headless Chromium;

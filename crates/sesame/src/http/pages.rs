@@ -14,8 +14,12 @@
 //! named and the form shown again (422); a dead link offers a new one; being busy or rate
 //! limited says when to come back; only our own failures are a 500 page. The pages decide no
 //! rules themselves: the services and rate limits are the JSON API's.
+//!
+//! The passkey pages (`/passkeys`, `/sign-in`), which need the browser's WebAuthn API and so a
+//! script, live in [`passkeys`]; they share the frame, the languages and the look.
 
 pub mod layout;
+pub mod passkeys;
 
 use super::extract::{first_bad_pair, Client};
 use super::problem::ApiError;
@@ -39,8 +43,9 @@ use sesame_domain::{AuthError, FieldError};
 /// Where a person asks for a new link (GET shows the form, POST sends the link).
 pub const NEW_LINK_PATH: &str = "/new-link";
 
-/// Every path these pages answer, for tests that visit each one (`/new-link` wants
-/// `?kind=` one of [`NewLink::ALL`]'s tags).
+/// Every path the link pages answer, for tests that visit each one (`/new-link` wants
+/// `?kind=` one of [`NewLink::ALL`]'s tags). The passkey pages are
+/// [`passkeys::PasskeyPage::ALL`].
 #[must_use]
 pub fn paths() -> Vec<&'static str> {
     Page::ALL
@@ -67,6 +72,7 @@ pub fn routes() -> Router<AppState> {
             router.route(p.path(), handlers(p))
         })
         .route(NEW_LINK_PATH, get(new_link_page).post(new_link_submit))
+        .merge(passkeys::routes())
 }
 
 fn frame<'a>(state: &'a AppState, lang: Lang) -> Frame<'a> {

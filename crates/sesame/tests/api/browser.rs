@@ -8,6 +8,10 @@
 //! depends on the database, and a PostgreSQL run would double the slowest tests of the suite for
 //! no coverage.
 //!
+//! The passkey pages (`/passkeys`, `/sign-in`) join the matrix, and one scenario registers a
+//! passkey and signs in with it alone through them, with Chromium's virtual WebAuthn
+//! authenticator standing in for a person's device.
+//!
 //! With `SESAME_SCREENSHOTS_DIR` set, the matrix also writes a PNG of every English page at each
 //! width and scheme (`<page>-<width>-<scheme>.png`); `scripts/screenshots.sh` fills
 //! `docs/screenshots/` that way.
@@ -16,6 +20,8 @@ use crate::chromium::{Chromium, Load, Scheme, Tab};
 use crate::helpers::{spawn_app_with, text_field, Backend, TestApp, PASSWORD};
 use crate::smtp::SmtpSink;
 use serde_json::Value;
+use sesame::http::pages::passkeys::PasskeyPage;
+use sesame::i18n;
 use sesame_domain::locale::Locale;
 use sesame_domain::page::Page;
 use std::path::PathBuf;
@@ -46,6 +52,9 @@ const OTHER_STATES: &[(&str, &str)] = &[
     ("invalid-link", "/verify-email"),
     // The "send me a new link" form on its own.
     ("new-link", "/new-link?kind=reset-password"),
+    // The passkey pages as they open: the password form, and the one button.
+    ("passkeys", "/passkeys"),
+    ("sign-in", "/sign-in"),
 ];
 
 /// The bootstrap admin every server here has, to send invitations.
@@ -581,4 +590,375 @@ async fn wait_for_fresh_link(sink: &SmtpSink, address: &str, old: &str) -> Strin
         assert!(Instant::now() < deadline, "no new reset link to {address}");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+// --- passkeys ----------------------------------------------------------------------------------
+
+/// A server whose public URL is the address the browser opens, `http://localhost:<port>`:
+/// WebAuthn binds a passkey to its relying party (here `localhost`, which Sesame derives from the
+/// public URL) and the browser refuses a ceremony whose page is on another host; `localhost` is
+/// a secure context over plain http (W3C Secure Contexts §3.1), where WebAuthn is available.
+/// Returns the server and that origin.
+async fn passkey_app() -> (TestApp, String) {
+    let port = crate::smtp::free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let public = format!("http://localhost:{port}");
+    let app = spawn_app_with(
+        Backend::Sqlite,
+        &[],
+        &["--listen", &listen, "--public-url", &public],
+    )
+    .await;
+    (app, public)
+}
+
+/// A JavaScript expression: the element `selector` exists and is shown (not inside `hidden`).
+fn shown(selector: &str) -> String {
+    let selector = serde_json::to_string(selector).expect("a string serializes");
+    format!(
+        "(() => {{ const e = document.querySelector({selector}); \
+         return !!e && !e.closest('[hidden]') && e.getClientRects().length > 0; }})()"
+    )
+}
+
+/// The text of the page's element `id`.
+async fn text_of(tab: &Tab, id: &str) -> String {
+    tab.eval(&format!(
+        "(document.getElementById('{id}') || {{}}).textContent || ''"
+    ))
+    .await
+}
+
+/// Waits for the page's `#status` to say something in its success style, and returns it;
+/// fails at once, with the page's words, when `#error` speaks first.
+async fn wait_for_success(tab: &Tab, what: &str) -> String {
+    tab.wait_until(
+        "(() => { const s = document.getElementById('status'); \
+         return (!!s && !s.hidden && s.className === 'ok') \
+           || document.getElementById('error').textContent.trim() !== ''; })()",
+        what,
+    )
+    .await;
+    assert_eq!(text_of(tab, "error").await, "", "{what}: the page refused");
+    text_of(tab, "status").await
+}
+
+/// Waits for `#error` to say something, and returns it.
+async fn wait_for_error(tab: &Tab, what: &str) -> String {
+    tab.wait_until(
+        "document.getElementById('error').textContent.trim() !== ''",
+        what,
+    )
+    .await;
+    text_of(tab, "error").await
+}
+
+/// Asserts that the only errors of `load` are the browser's notes that requests to `path`
+/// were answered with an error status (the refusal the page then explains).
+fn assert_only_refused(load: &Load, path: &str, what: &str) {
+    assert!(!load.errors.is_empty(), "{what}: the refusal was recorded");
+    for e in &load.errors {
+        assert!(
+            e.contains("Failed to load resource") && e.contains(path),
+            "{what}: an error other than the refused request to {path}: {e}"
+        );
+    }
+}
+
+/// The whole passkey journey in a real browser: on `/passkeys` a wrong password is refused in
+/// words, the right one signs in, and "Add a passkey" makes the (virtual) authenticator create a
+/// discoverable credential that Sesame registers; then on `/sign-in`, in every language, a
+/// ceremony the person refuses is explained, and one press of the button signs in with the
+/// passkey alone and names the account. Every page load and every step makes no foreign request
+/// and logs no error but the refusals it explains.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_passkey_added_on_the_passkeys_page_signs_in_alone_on_the_sign_in_page() {
+    let (app, origin) = passkey_app().await;
+    let email = "pat@example.com";
+    app.create_user(email).await;
+    let chromium = Chromium::launch().await;
+    chromium
+        .run(async {
+            let mut tab = chromium.tab().await;
+            let authenticator = tab.virtual_authenticator().await;
+            tab.accept_language("en").await;
+
+            // Sign in on /passkeys: first with a wrong password, then with the right one.
+            let page = tab
+                .open(&format!("{origin}{}", PasskeyPage::Passkeys.path()))
+                .await;
+            page.assert_clean(&origin, "passkeys page");
+            page.assert_renders("passkeys page");
+            assert_eq!(page.status, Some(200));
+            tab.wait_until(&shown("#password-form"), "the sign-in form is shown")
+                .await;
+            tab.type_into("#email", email).await;
+            tab.type_into("#password", "not the password at all").await;
+            tab.click("#sign-in").await;
+            let error = wait_for_error(&tab, "a wrong password is refused").await;
+            assert_eq!(
+                error,
+                i18n::text(Locale::En, "page-passkey-error-credentials")
+            );
+            let refused = tab.settle().await;
+            assert_only_refused(&refused, "/api/v1/auth/login", "wrong password");
+
+            tab.type_into("#password", PASSWORD).await;
+            tab.click("#sign-in").await;
+            tab.wait_until(&shown("#add-form"), "signed in, the add form is shown")
+                .await;
+            assert_eq!(
+                text_of(&tab, "signed-in").await,
+                i18n::text_with(Locale::En, "page-passkey-signed-in-as", &[("email", email)])
+            );
+            assert_eq!(text_of(&tab, "error").await, "", "the refusal is gone");
+
+            // Add a passkey.
+            tab.type_into("#name", "My laptop").await;
+            tab.click("#add").await;
+            let status = wait_for_success(&tab, "the passkey is added").await;
+            assert_eq!(
+                status,
+                i18n::text_with(Locale::En, "page-passkey-added", &[("name", "My laptop")])
+            );
+            let added = tab.settle().await;
+            added.assert_clean(&origin, "passkey added");
+            added.assert_renders("passkey added");
+            assert!(
+                added
+                    .requests
+                    .iter()
+                    .any(|u| u.ends_with("/api/v1/users/me/factors/passkeys")),
+                "the credential went to the API: {:?}",
+                added.requests
+            );
+            // The account's first factor: its recovery codes are shown, once.
+            assert!(
+                tab.eval::<bool>(&shown("#recovery")).await,
+                "the recovery codes are shown: {}",
+                added.shown.text
+            );
+            let codes: usize = tab
+                .eval("document.querySelectorAll('#recovery-codes li').length")
+                .await;
+            assert!(codes > 0, "recovery codes listed: {}", added.shown.text);
+            let credentials = tab.credentials(&authenticator).await;
+            assert_eq!(credentials.len(), 1, "one credential was created");
+            assert!(
+                credentials[0].is_resident_credential,
+                "a discoverable credential, usable without a username"
+            );
+            assert_eq!(credentials[0].rp_id.as_deref(), Some("localhost"));
+            let signs_before = credentials[0].sign_count;
+
+            // The page offers to try it: its link leads to the sign-in page.
+            let next = tab.click_and_wait("#try-it a").await;
+            next.assert_clean(&origin, "the try-it link");
+            assert_eq!(
+                next.shown.url,
+                format!("{origin}{}", PasskeyPage::SignIn.path()),
+                "the try-it link"
+            );
+
+            // Sign in with the passkey alone, in every language.
+            for &language in PAGE_LANGUAGES {
+                let what = format!("sign-in page ({language})");
+                tab.accept_language(language.as_str()).await;
+                let page = tab
+                    .open(&format!("{origin}{}", PasskeyPage::SignIn.path()))
+                    .await;
+                page.assert_clean(&origin, &what);
+                page.assert_renders(&what);
+                assert_eq!(page.shown.lang, language.as_str(), "{what}: <html lang>");
+                assert_eq!(
+                    page.shown.h1.as_deref(),
+                    Some(i18n::text(language, "page-signin-title").as_str()),
+                    "{what}"
+                );
+                tab.wait_until(&shown("#passkey-sign-in"), "the button is shown")
+                    .await;
+
+                // The person declines (the authenticator cannot verify them): said in words.
+                tab.set_user_verified(&authenticator, false).await;
+                tab.click("#passkey-sign-in").await;
+                let error = wait_for_error(&tab, "a declined ceremony is explained").await;
+                assert_eq!(
+                    error,
+                    i18n::text(language, "page-passkey-error-cancelled"),
+                    "{what}"
+                );
+                tab.set_user_verified(&authenticator, true).await;
+                let declined = tab.settle().await;
+                declined.assert_clean(&origin, &format!("{what}: declined"));
+
+                tab.click("#passkey-sign-in").await;
+                let status = wait_for_success(&tab, "signed in with the passkey").await;
+                assert_eq!(
+                    status,
+                    i18n::text_with(language, "page-passkey-signed-in-as", &[("email", email)]),
+                    "{what}"
+                );
+                assert_eq!(text_of(&tab, "error").await, "", "{what}: no error left");
+                let done = tab.settle().await;
+                done.assert_clean(&origin, &format!("{what}: signed in"));
+                done.assert_renders(&format!("{what}: signed in"));
+                assert!(
+                    done.requests
+                        .iter()
+                        .any(|u| u.ends_with("/api/v1/auth/passkey/login")),
+                    "{what}: the assertion went to the API: {:?}",
+                    done.requests
+                );
+            }
+            // Back on /passkeys, the password now asks for a second step, which the passkey
+            // answers.
+            tab.accept_language("en").await;
+            tab.open(&format!("{origin}{}", PasskeyPage::Passkeys.path()))
+                .await;
+            tab.wait_until(&shown("#password-form"), "the sign-in form is shown")
+                .await;
+            tab.type_into("#email", email).await;
+            tab.type_into("#password", PASSWORD).await;
+            tab.click("#sign-in").await;
+            tab.wait_until(&shown("#code-form"), "the second step is asked for")
+                .await;
+            tab.click("#code-use-passkey").await;
+            tab.wait_until(&shown("#add-form"), "the passkey answers the second step")
+                .await;
+            let second = tab.settle().await;
+            second.assert_clean(&origin, "passkey as the second step");
+            assert!(
+                second
+                    .requests
+                    .iter()
+                    .any(|u| u.ends_with("/api/v1/auth/login/mfa")),
+                "the assertion answered the password's challenge: {:?}",
+                second.requests
+            );
+
+            let credentials = tab.credentials(&authenticator).await;
+            assert!(
+                credentials[0].sign_count > signs_before,
+                "the authenticator signed each sign-in ({} then {})",
+                signs_before,
+                credentials[0].sign_count
+            );
+            let stored: bool = tab
+                .eval("localStorage.length === 0 && sessionStorage.length === 0")
+                .await;
+            assert!(stored, "no token is stored in the browser");
+        })
+        .await;
+    // The API agrees the account has a factor now: a password alone no longer signs in.
+    let r = app.login(email, PASSWORD).await;
+    assert_eq!(r.status(), 200);
+    let answer: Value = r.json().await.unwrap();
+    assert_eq!(answer["mfa_required"], true, "{answer}");
+}
+
+/// A browser without WebAuthn (here: Chromium with `PublicKeyCredential` taken away): both
+/// passkey pages say so in words, in every language, and offer no form or button that could
+/// not work.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_browser_without_passkeys_is_told_so_on_both_passkey_pages() {
+    let app = spawn_app_with(Backend::Sqlite, &[], &[]).await;
+    let origin = origin(&app);
+    let chromium = Chromium::launch().await;
+    chromium
+        .run(async {
+            let mut tab = chromium.tab().await;
+            tab.before_every_document("delete window.PublicKeyCredential")
+                .await;
+            for &language in PAGE_LANGUAGES {
+                tab.accept_language(language.as_str()).await;
+                for page in PasskeyPage::ALL {
+                    let what = format!("{} without passkeys ({language})", page.path());
+                    let load = tab.open(&app.url(page.path())).await;
+                    load.assert_clean(&origin, &what);
+                    load.assert_renders(&what);
+                    let error = wait_for_error(&tab, &what).await;
+                    assert_eq!(
+                        error,
+                        i18n::text(language, "page-passkey-error-unsupported"),
+                        "{what}"
+                    );
+                    let offered: bool = tab
+                        .eval(
+                            "[...document.querySelectorAll('form, #passkey-sign-in')]\
+                             .some(e => !e.closest('[hidden]'))",
+                        )
+                        .await;
+                    assert!(!offered, "{what}: nothing to press that cannot work");
+                }
+            }
+        })
+        .await;
+}
+
+/// Signs in on the open `/passkeys` page up to the second step: email and password, then waits
+/// for the code form.
+async fn password_step(tab: &Tab, email: &str) {
+    tab.wait_until(&shown("#password-form"), "the sign-in form is shown")
+        .await;
+    tab.type_into("#email", email).await;
+    tab.type_into("#password", PASSWORD).await;
+    tab.click("#sign-in").await;
+    tab.wait_until(&shown("#code-form"), "the second step is asked for")
+        .await;
+}
+
+/// An account with an authenticator app: on `/passkeys` the password leads to the second step,
+/// where a wrong code is refused in words and the step stays open; a recovery code, or on
+/// another visit the app's code, signs in (the page tells the two apart), ready to add a
+/// passkey.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_passkeys_page_asks_an_account_with_a_second_factor_for_its_code() {
+    let (app, origin) = passkey_app().await;
+    let email = "two-step@example.com";
+    let (_, enrolled) = crate::second_factor::user_with_factor(&app, email).await;
+    let chromium = Chromium::launch().await;
+    chromium
+        .run(async {
+            let mut tab = chromium.tab().await;
+            let url = format!("{origin}{}", PasskeyPage::Passkeys.path());
+            let page = tab.open(&url).await;
+            page.assert_clean(&origin, "passkeys page");
+            password_step(&tab, email).await;
+            let asked = tab.settle().await;
+            asked.assert_clean(&origin, "second step");
+            asked.assert_renders("second step");
+
+            tab.type_into("#code", &enrolled.app.wrong_code(&app)).await;
+            tab.click("#verify").await;
+            let error = wait_for_error(&tab, "a wrong code is refused").await;
+            assert_eq!(error, i18n::text(Locale::En, "page-passkey-error-code"));
+            let refused = tab.settle().await;
+            assert_only_refused(&refused, "/api/v1/auth/login/mfa", "wrong code");
+
+            // The same second step, again: a recovery code signs in.
+            tab.type_into("#code", &enrolled.recovery_codes[0]).await;
+            tab.click("#verify").await;
+            tab.wait_until(&shown("#add-form"), "a recovery code signs in")
+                .await;
+            assert_eq!(
+                text_of(&tab, "signed-in").await,
+                i18n::text_with(Locale::En, "page-passkey-signed-in-as", &[("email", email)])
+            );
+            let done = tab.settle().await;
+            done.assert_clean(&origin, "signed in with a recovery code");
+
+            // And the app's code, of a later time step (the one confirmed at enrolment is
+            // spent).
+            let code = enrolled.app.fresh_code(&app);
+            tab.open(&url).await;
+            password_step(&tab, email).await;
+            tab.type_into("#code", &code).await;
+            tab.click("#verify").await;
+            tab.wait_until(&shown("#add-form"), "the app's code signs in")
+                .await;
+            let done = tab.settle().await;
+            done.assert_clean(&origin, "signed in with the app's code");
+            done.assert_renders("signed in with the app's code");
+        })
+        .await;
 }

@@ -6,7 +6,10 @@
 //! panics), and, for every page load in a [`Tab`], recording what a person's browser did: every
 //! request URL, the document's status, errors on the console and in the browser log (CSP
 //! violations among them), uncaught exceptions, and what the page shows (`<html lang>`, the `h1`,
-//! horizontal overflow).
+//! horizontal overflow). For pages that work with a script and never navigate (the passkey
+//! pages), it clicks without waiting for a new document, waits for a condition in the page,
+//! and records a [`Load`] of what happened since the last one ([`Tab::settle`]); it adds
+//! Chromium's virtual WebAuthn authenticator to a tab ([`Tab::virtual_authenticator`]).
 //!
 //! Refuses: downloading a browser (chromiumoxide's fetcher is off; nothing downloads at build or
 //! run time), sharing one browser between tests (each `#[tokio::test]` has its own runtime, and
@@ -22,6 +25,11 @@ use chromiumoxide::cdp::browser_protocol::network::{
     EventRequestWillBeSent, EventResponseReceived, Headers, ResourceType, SetExtraHttpHeadersParams,
 };
 use chromiumoxide::cdp::browser_protocol::page::Viewport;
+use chromiumoxide::cdp::browser_protocol::web_authn::{
+    AddVirtualAuthenticatorParams, AuthenticatorId, AuthenticatorProtocol, AuthenticatorTransport,
+    Credential, EnableParams, GetCredentialsParams, SetUserVerifiedParams,
+    VirtualAuthenticatorOptions,
+};
 use chromiumoxide::cdp::js_protocol::runtime::{
     ConsoleApiCalledType, EventConsoleApiCalled, EventExceptionThrown,
 };
@@ -377,6 +385,103 @@ impl Tab {
             .type_str(text)
             .await
             .unwrap_or_else(|e| panic!("typing into `{selector}`: {e}"));
+    }
+
+    /// Clicks the element `selector` (a button that runs a script, say), without waiting for a
+    /// new document.
+    pub async fn click(&self, selector: &str) {
+        self.page
+            .find_element(selector)
+            .await
+            .unwrap_or_else(|e| panic!("no `{selector}` to click: {e}"))
+            .click()
+            .await
+            .unwrap_or_else(|e| panic!("clicking `{selector}`: {e}"));
+    }
+
+    /// Waits until `expression` is true in the page, polling with a deadline; `what` names the
+    /// wait in the failure message, with the page's text.
+    pub async fn wait_until(&self, expression: &str, what: &str) {
+        let deadline = Instant::now() + DEADLINE;
+        loop {
+            let done = match self.page.evaluate_expression(expression).await {
+                Ok(v) => v.into_value::<bool>().unwrap_or(false),
+                Err(_) => false,
+            };
+            if done {
+                return;
+            }
+            if Instant::now() >= deadline {
+                let shown: Shown = self.eval(SHOWN_JS).await;
+                panic!(
+                    "{what}: not within {DEADLINE:?}; the page shows: {}",
+                    shown.text
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// What the current document shows now, and every request and error since the last load
+    /// (or the last `settle`): the [`Load`] of a script's work on a page that did not navigate.
+    pub async fn settle(&mut self) -> Load {
+        let shown: Shown = self.eval(SHOWN_JS).await;
+        self.record(shown)
+    }
+
+    /// Runs `script` in every document this tab loads from now on, before the page's own
+    /// scripts (to take a browser feature away, say).
+    pub async fn before_every_document(&self, script: &str) {
+        self.page
+            .evaluate_on_new_document(script)
+            .await
+            .expect("Page.addScriptToEvaluateOnNewDocument");
+    }
+
+    /// Adds a virtual WebAuthn authenticator to this tab (DevTools `WebAuthn` domain): a
+    /// platform authenticator (CTAP2, internal transport) that stores discoverable credentials,
+    /// verifies the user and is always present, so a page's `navigator.credentials` calls
+    /// complete with no prompt.
+    pub async fn virtual_authenticator(&self) -> AuthenticatorId {
+        self.page
+            .execute(EnableParams::builder().enable_ui(false).build())
+            .await
+            .expect("WebAuthn.enable");
+        let options = VirtualAuthenticatorOptions {
+            has_resident_key: Some(true),
+            has_user_verification: Some(true),
+            is_user_verified: Some(true),
+            automatic_presence_simulation: Some(true),
+            ..VirtualAuthenticatorOptions::new(
+                AuthenticatorProtocol::Ctap2,
+                AuthenticatorTransport::Internal,
+            )
+        };
+        self.page
+            .execute(AddVirtualAuthenticatorParams::new(options))
+            .await
+            .expect("WebAuthn.addVirtualAuthenticator")
+            .result
+            .authenticator_id
+    }
+
+    /// Whether the virtual authenticator `id` verifies the user from now on: `false` makes
+    /// every ceremony that requires verification fail as a person's refusal would.
+    pub async fn set_user_verified(&self, id: &AuthenticatorId, verified: bool) {
+        self.page
+            .execute(SetUserVerifiedParams::new(id.clone(), verified))
+            .await
+            .expect("WebAuthn.setUserVerified");
+    }
+
+    /// The credentials the virtual authenticator `id` holds.
+    pub async fn credentials(&self, id: &AuthenticatorId) -> Vec<Credential> {
+        self.page
+            .execute(GetCredentialsParams::new(id.clone()))
+            .await
+            .expect("WebAuthn.getCredentials")
+            .result
+            .credentials
     }
 
     /// Evaluates `expression` in the page and returns its JSON value.

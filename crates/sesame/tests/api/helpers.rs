@@ -386,13 +386,15 @@ async fn try_build_with(
         hashing.extend_from_slice(FAST_HASH);
     }
     args.extend_from_slice(&rest);
-    args.extend_from_slice(&[
-        "serve",
-        "--listen",
-        "127.0.0.1:0",
-        "--public-url",
-        "http://sesame.test",
-    ]);
+    args.push("serve");
+    // A test that needs the real address in the public URL (the browser's WebAuthn checks the
+    // origin) chooses both itself.
+    if !serve.contains(&"--listen") {
+        args.extend_from_slice(&["--listen", "127.0.0.1:0"]);
+    }
+    if !serve.contains(&"--public-url") {
+        args.extend_from_slice(&["--public-url", "http://sesame.test"]);
+    }
     args.extend_from_slice(&hashing);
     for (flag, value) in TEST_SERVE_DEFAULTS {
         if test_defaults && !serve.contains(flag) {

@@ -1,7 +1,9 @@
 //! The built-in pages emailed links open, over HTTP: a refused password names the rule and shows
 //! the form again (issue 12, defect 1), the rules are listed before anyone types, every page
 //! speaks the browser's language, a dead link offers a new one through the same rate limits and
-//! silent answer as the JSON API, and the branding settings reach the page and its CSP.
+//! silent answer as the JSON API, and the branding settings reach the page and its CSP. The
+//! passkey pages speak the same languages in the same frame, and their CSP admits their one
+//! script file and this origin's API, nothing inline.
 //! (`browser.rs`-style checks of layout and keyboard use belong to the headless-browser suite.)
 
 use crate::helpers::{spawn_app_with, Backend, TestApp, PASSWORD};
@@ -9,6 +11,7 @@ use crate::smtp::SmtpSink;
 use base64::Engine as _;
 use reqwest::header::{ACCEPT_LANGUAGE, CONTENT_TYPE};
 use serde_json::json;
+use sesame::http::pages::passkeys::{PasskeyPage, SCRIPT_PATH, SCRIPT_WORDS};
 use sesame::i18n;
 use sesame_domain::locale::Locale;
 use sha2::{Digest, Sha256};
@@ -680,6 +683,149 @@ async fn branding_reaches_the_page_and_the_csp_admits_exactly_the_logo(b: Backen
     );
 }
 
+// --- the passkey pages ----------------------------------------------------------------------------
+
+/// The opening tags of every `<script>` element in `html`.
+fn script_tags(html: &str) -> Vec<&str> {
+    html.match_indices("<script")
+        .map(|(i, _)| &html[i..=i + html[i..].find('>').unwrap()])
+        .collect()
+}
+
+/// An attribute named `on…` (an inline event handler, which the CSP would refuse) in `html`.
+fn inline_handler(html: &str) -> Option<&str> {
+    html.match_indices(" on")
+        .map(|(i, _)| &html[i + 1..])
+        .find(|rest| {
+            let name: String = rest.chars().take_while(char::is_ascii_alphabetic).collect();
+            name.len() > 2 && rest[name.len()..].starts_with('=')
+        })
+}
+
+/// The words the page hands its script (`#passkey-words`).
+fn script_words(html: &str) -> serde_json::Value {
+    let open = "<script id=\"passkey-words\" type=\"application/json\">";
+    let start = html
+        .find(open)
+        .unwrap_or_else(|| panic!("no words in {html}"))
+        + open.len();
+    let end = start + html[start..].find("</script>").unwrap();
+    serde_json::from_str(&html[start..end]).unwrap()
+}
+
+async fn the_passkey_pages_speak_the_browsers_language_and_run_only_their_own_script(b: Backend) {
+    let app = spawn_app_with(b, &[], &[]).await;
+    for page in PasskeyPage::ALL {
+        let path = page.path();
+        for locale in Locale::ALL {
+            let r = get_page(&app, path, Some(locale.as_str())).await;
+            assert_eq!(r.status(), 200, "{path}");
+            assert_eq!(
+                header(&r, "content-language").as_deref(),
+                Some(locale.as_str()),
+                "{path}"
+            );
+            assert_eq!(header(&r, "cache-control").as_deref(), Some("no-store"));
+            assert_eq!(
+                header(&r, "referrer-policy").as_deref(),
+                Some("no-referrer")
+            );
+            let csp = header(&r, "content-security-policy").unwrap();
+            for (directive, value) in [
+                ("default-src", "'none'"),
+                ("script-src", "'self'"),
+                ("connect-src", "'self'"),
+                ("form-action", "'self'"),
+                ("base-uri", "'none'"),
+                ("frame-ancestors", "'none'"),
+                ("require-trusted-types-for", "'script'"),
+            ] {
+                assert_eq!(
+                    csp_directive(&csp, directive).as_deref(),
+                    Some(value),
+                    "{path}: {csp}"
+                );
+            }
+            let html = r.text().await.unwrap();
+            let hash = base64::engine::general_purpose::STANDARD
+                .encode(Sha256::digest(inline_style(&html).as_bytes()));
+            assert_eq!(
+                csp_directive(&csp, "style-src"),
+                Some(format!("'sha256-{hash}'")),
+                "{path}: the same stylesheet as every page, by hash"
+            );
+            assert!(
+                html.contains(&format!("<html lang=\"{locale}\">")),
+                "{path}"
+            );
+            assert!(
+                html.contains(&format!("<h1>{}</h1>", sentence(locale, page.title()))),
+                "{path} {locale}: {html}"
+            );
+            assert_eq!(
+                script_tags(&html),
+                [
+                    format!("<script src=\"{SCRIPT_PATH}\" defer>"),
+                    "<script id=\"passkey-words\" type=\"application/json\">".to_owned(),
+                ],
+                "{path}: the script file and the words, nothing inline"
+            );
+            assert_eq!(inline_handler(&html), None, "{path}");
+            let words = script_words(&html);
+            for key in SCRIPT_WORDS {
+                let expected =
+                    i18n::text_with(locale, key, &[("email", "{email}"), ("name", "{name}")]);
+                assert_eq!(words[*key], expected.as_str(), "{path} {locale}: {key}");
+            }
+            assert!(
+                html.contains(&format!(
+                    "<noscript><p class=\"error\">{}</p></noscript>",
+                    sentence(locale, "page-passkey-noscript")
+                )),
+                "{path}: says what it needs without a script"
+            );
+        }
+    }
+    // `?lang=` wins over the header, and the link to the other page keeps it.
+    let r = get_page(&app, "/sign-in?lang=fr", Some("de")).await;
+    assert_eq!(header(&r, "content-language").as_deref(), Some("fr"));
+    let html = r.text().await.unwrap();
+    assert!(html.contains("href=\"/passkeys?lang=fr\""), "{html}");
+}
+
+async fn the_passkey_script_is_served_as_javascript_of_this_origin_that_stores_nothing(b: Backend) {
+    let app = spawn_app_with(b, &[], &[]).await;
+    let r = get_page(&app, SCRIPT_PATH, None).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        header(&r, "content-type").as_deref(),
+        Some("text/javascript; charset=utf-8")
+    );
+    assert_eq!(
+        header(&r, "x-content-type-options").as_deref(),
+        Some("nosniff")
+    );
+    let js = r.text().await.unwrap();
+    for needed in ["navigator.credentials.create", "navigator.credentials.get"] {
+        assert!(js.contains(needed), "{needed}");
+    }
+    for refused in [
+        "localStorage.",
+        "sessionStorage.",
+        "document.cookie",
+        "innerHTML",
+        "eval(",
+        "http://",
+        "https://",
+    ] {
+        assert!(!js.contains(refused), "the script uses {refused}");
+    }
+    // The link pages run no script: their CSP still has no script-src.
+    let r = get_page(&app, "/reset-password?token=abc", None).await;
+    let csp = header(&r, "content-security-policy").unwrap();
+    assert_eq!(csp_directive(&csp, "script-src"), None, "{csp}");
+}
+
 crate::on_every_backend!(
     a_password_that_breaks_a_rule_is_refused_naming_the_rule_and_the_form_returns,
     a_refusal_is_in_the_pages_language,
@@ -694,6 +840,8 @@ crate::on_every_backend!(
     the_new_link_form_is_rate_limited_like_the_json_endpoints,
     another_site_cannot_ask_for_links_in_its_visitors_names,
     branding_reaches_the_page_and_the_csp_admits_exactly_the_logo,
+    the_passkey_pages_speak_the_browsers_language_and_run_only_their_own_script,
+    the_passkey_script_is_served_as_javascript_of_this_origin_that_stores_nothing,
 );
 
 #[test]

@@ -106,8 +106,8 @@ fn amr(jwt: &str) -> Vec<String> {
         .collect()
 }
 
-/// The authenticator app the tests play.
-struct Authenticator(TotpSecret);
+/// The authenticator app the tests play (the browser tests play it too).
+pub(crate) struct Authenticator(TotpSecret);
 
 impl Authenticator {
     fn from_base32(secret: &str) -> Self {
@@ -119,19 +119,19 @@ impl Authenticator {
     }
 
     /// The code the app shows at the server's current time.
-    fn code(&self, app: &TestApp) -> String {
+    pub(crate) fn code(&self, app: &TestApp) -> String {
         self.0.code_at(app.clock.now())
     }
 
     /// A code of the next time step, after moving the server's clock there: never a step
     /// used before.
-    fn fresh_code(&self, app: &TestApp) -> String {
+    pub(crate) fn fresh_code(&self, app: &TestApp) -> String {
         app.clock.advance(STEP);
         self.code(app)
     }
 
     /// Six digits that match no step of the window the server accepts now.
-    fn wrong_code(&self, app: &TestApp) -> String {
+    pub(crate) fn wrong_code(&self, app: &TestApp) -> String {
         let now = app.clock.now();
         let window: Vec<String> = [-30, 0, 30]
             .iter()
@@ -153,11 +153,11 @@ fn align_to_step(app: &TestApp) {
 }
 
 /// An authenticator app enrolled and confirmed on the caller's account.
-struct Enrolled {
-    factor_id: String,
-    secret: String,
-    app: Authenticator,
-    recovery_codes: Vec<String>,
+pub(crate) struct Enrolled {
+    pub(crate) factor_id: String,
+    pub(crate) secret: String,
+    pub(crate) app: Authenticator,
+    pub(crate) recovery_codes: Vec<String>,
 }
 
 /// Starts an authenticator app enrolment; returns the 201 body.
@@ -210,7 +210,7 @@ async fn enrol(app: &TestApp, access: &str) -> Enrolled {
 
 /// Registers `email`, signs in with the password and enrols an authenticator app. Returns the
 /// (password-only) tokens of that sign-in and the enrolment.
-async fn user_with_factor(app: &TestApp, email: &str) -> (Value, Enrolled) {
+pub(crate) async fn user_with_factor(app: &TestApp, email: &str) -> (Value, Enrolled) {
     let tokens = app.user_with_tokens(email).await;
     let enrolled = enrol(app, &s(&tokens, "access_token")).await;
     (tokens, enrolled)

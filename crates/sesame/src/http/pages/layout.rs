@@ -6,9 +6,12 @@
 //! Also which language a page speaks ([`Lang`]): `?lang=` if it names a supported one, else the
 //! browser's `Accept-Language`, else the configured default.
 //!
-//! Refuses scripts, fonts and every asset from elsewhere: the CSP admits the stylesheet by its
-//! hash, the configured logo by its exact URL, and nothing else. It does not choose any page's
-//! words; the handlers in `pages` do, through `i18n`.
+//! Refuses fonts and every asset from elsewhere: the CSP admits the stylesheet by its hash, the
+//! configured logo by its exact URL, and nothing else. The link pages run no script at all; the
+//! passkey pages (`pages::passkeys`), which need the browser's WebAuthn API, get a second policy
+//! that adds this origin's own script file and calls to this origin's API ([`Frame::render_scripted`]),
+//! never inline code. It does not choose any page's words; the handlers in `pages` do, through
+//! `i18n`.
 
 use super::super::AppState;
 use crate::branding::{AccentColor, LogoUrl, ProductName};
@@ -52,6 +55,8 @@ pub struct PageSettings {
     pub(super) public_origin: String,
     css: String,
     csp: HeaderValue,
+    /// [`Self::csp`] plus this origin's scripts and API, for the passkey pages.
+    csp_scripted: HeaderValue,
 }
 
 impl PageSettings {
@@ -78,11 +83,23 @@ impl PageSettings {
         let csp = format!(
             "default-src 'none'; style-src 'sha256-{hash}'{img}; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
         );
+        // The passkey pages' script is a file of this origin (served `nosniff`, so nothing of
+        // this origin that is not JavaScript can run as a script) and talks to this origin's
+        // API; Trusted Types (where the browser has them) refuse string-to-DOM sinks, which the
+        // script never uses.
+        let scripted = format!(
+            "{csp}; script-src 'self'; connect-src 'self'; require-trusted-types-for 'script'"
+        );
         // The logo's characters are checked when it is parsed, so this cannot fail; if it ever
         // did, the pages would go out under the stricter policy without the logo.
         let csp = HeaderValue::from_str(&csp).unwrap_or_else(|_| {
             HeaderValue::from_static(
                 "default-src 'none'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
+            )
+        });
+        let csp_scripted = HeaderValue::from_str(&scripted).unwrap_or_else(|_| {
+            HeaderValue::from_static(
+                "default-src 'none'; script-src 'self'; connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'; require-trusted-types-for 'script'",
             )
         });
         Self {
@@ -92,6 +109,7 @@ impl PageSettings {
             public_origin: public_origin.to_owned(),
             css,
             csp,
+            csp_scripted,
         }
     }
 
@@ -194,6 +212,30 @@ impl<'a> Frame<'a> {
         error: Option<&str>,
         body: &str,
     ) -> Response {
+        self.document(status, title, error, body, None)
+    }
+
+    /// A page that runs the script file at `script` (a path on this origin), under the CSP that
+    /// admits it. `body` as for [`Frame::render`]; the page starts with an empty `#error`, which
+    /// the script fills.
+    pub fn render_scripted(
+        &self,
+        status: StatusCode,
+        title: &str,
+        body: &str,
+        script: &str,
+    ) -> Response {
+        self.document(status, title, None, body, Some(script))
+    }
+
+    fn document(
+        &self,
+        status: StatusCode,
+        title: &str,
+        error: Option<&str>,
+        body: &str,
+        script: Option<&str>,
+    ) -> Response {
         let product = escape_html(self.product());
         let logo = self
             .settings
@@ -216,13 +258,17 @@ impl<'a> Frame<'a> {
             "<!doctype html>\n<html lang=\"{lang}\"><head><meta charset=\"utf-8\">\
              <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
              <meta name=\"color-scheme\" content=\"light dark\">\
-             <title>{title} – {product}</title><style>{css}</style></head>\n<body>\n\
+             <title>{title} – {product}</title><style>{css}</style>{script}</head>\n<body>\n\
              <header class=\"brand\">{logo}<span>{product}</span></header>\n\
              <main>\n<h1>{title}</h1>\n\
              <div id=\"error\" class=\"error\" role=\"alert\" aria-live=\"assertive\" aria-atomic=\"true\">{error}</div>\n\
              {body}\n</main>\n{footer}</body></html>\n",
             lang = self.lang.locale.as_str(),
             css = self.settings.css,
+            script = script.map_or(String::new(), |src| format!(
+                "<script src=\"{}\" defer></script>",
+                escape_html(src)
+            )),
         );
         let mut resp = (status, html).into_response();
         let h = resp.headers_mut();
@@ -230,7 +276,12 @@ impl<'a> Frame<'a> {
             CONTENT_TYPE,
             HeaderValue::from_static("text/html; charset=utf-8"),
         );
-        h.insert(CONTENT_SECURITY_POLICY, self.settings.csp.clone());
+        let csp = if script.is_some() {
+            &self.settings.csp_scripted
+        } else {
+            &self.settings.csp
+        };
+        h.insert(CONTENT_SECURITY_POLICY, csp.clone());
         h.insert(REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
         h.insert(X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
         h.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
@@ -291,6 +342,23 @@ mod tests {
             csp(&local).contains("; img-src https://auth.example.com/static/logo.png;"),
             "{}",
             csp(&local)
+        );
+    }
+
+    #[test]
+    fn the_scripted_csp_adds_only_this_origins_script_and_api_to_the_plain_one() {
+        let s = settings(Some("https://cdn.example/logo.svg"), AccentColor::DEFAULT);
+        let scripted = s.csp_scripted.to_str().unwrap();
+        assert_eq!(
+            scripted,
+            format!(
+                "{}; script-src 'self'; connect-src 'self'; require-trusted-types-for 'script'",
+                csp(&s)
+            )
+        );
+        assert!(
+            !csp(&s).contains("script-src"),
+            "the link pages run no script"
         );
     }
 
