@@ -179,6 +179,11 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(factors::confirm_totp))
         .routes(routes!(factors::rename_factor, factors::remove_factor))
         .routes(routes!(factors::regenerate_recovery_codes))
+        .routes(routes!(factors::passkey_register_options))
+        .routes(routes!(factors::passkey_register))
+        .routes(routes!(factors::passkey_login_options))
+        .routes(routes!(factors::passkey_login))
+        .routes(routes!(factors::reauthenticate_passkey_options))
         .routes(routes!(
             factors::admin_user_factors,
             factors::admin_reset_factors
