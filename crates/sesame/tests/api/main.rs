@@ -27,6 +27,7 @@ mod operations;
 mod outages;
 mod outbox;
 mod pages;
+mod passkeys;
 mod problems;
 mod quotas;
 mod readme;

@@ -34,7 +34,7 @@ const ENROLMENT_AUDIENCE: &str = "urn:sesame:mfa-enrolment";
 const MFA_GRANT: &str = "urn:sesame:params:oauth:grant-type:mfa";
 
 /// A server with `serve` flags whose mail stays queued (see the module header).
-async fn app_with(b: Backend, serve: &[&str]) -> TestApp {
+pub(crate) async fn app_with(b: Backend, serve: &[&str]) -> TestApp {
     let smtp = smtp_url(free_port());
     let mut flags = vec!["--mail-transport", "smtp", "--smtp-url", smtp.as_str()];
     flags.extend_from_slice(serve);
@@ -58,7 +58,7 @@ async fn admin_app(b: Backend, serve: &[&str]) -> TestApp {
 }
 
 /// One request, with a bearer token and a JSON body if given.
-async fn call(
+pub(crate) async fn call(
     app: &TestApp,
     method: Method,
     path: &str,
@@ -76,7 +76,7 @@ async fn call(
 }
 
 /// Asserts the status and returns the JSON body (`Null` when empty).
-async fn expect(r: reqwest::Response, status: u16) -> Value {
+pub(crate) async fn expect(r: reqwest::Response, status: u16) -> Value {
     let got = r.status().as_u16();
     let text = r.text().await.unwrap();
     assert_eq!(got, status, "body: {text}");
@@ -88,7 +88,7 @@ async fn expect(r: reqwest::Response, status: u16) -> Value {
 }
 
 /// The claims of a JWT (its payload decoded; the signature is the server's business).
-fn claims(jwt: &str) -> Value {
+pub(crate) fn claims(jwt: &str) -> Value {
     let payload = jwt.split('.').nth(1).expect("a JWT has three parts");
     let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(payload)
@@ -97,7 +97,7 @@ fn claims(jwt: &str) -> Value {
 }
 
 /// The `amr` claim of an access token, as strings.
-fn amr(jwt: &str) -> Vec<String> {
+pub(crate) fn amr(jwt: &str) -> Vec<String> {
     claims(jwt)["amr"]
         .as_array()
         .unwrap_or_else(|| panic!("no amr in {}", claims(jwt)))
@@ -242,7 +242,7 @@ async fn reauthenticate(app: &TestApp, access: &str, body: Value) -> reqwest::Re
     call(app, Method::POST, REAUTH, Some(access), Some(&body)).await
 }
 
-async fn factors(app: &TestApp, access: &str) -> Value {
+pub(crate) async fn factors(app: &TestApp, access: &str) -> Value {
     expect(app.get_auth(FACTORS, access).await, 200).await
 }
 
@@ -257,7 +257,7 @@ async fn change_password(app: &TestApp, access: &str, current: &str) -> reqwest:
 
 /// Asserts RFC 9470's step-up refusal: 401 `insufficient_user_authentication`, with the same
 /// error and a `max_age` in `WWW-Authenticate`. Returns that header.
-async fn assert_step_up(r: reqwest::Response) -> String {
+pub(crate) async fn assert_step_up(r: reqwest::Response) -> String {
     let www = r
         .headers()
         .get(WWW_AUTHENTICATE)
@@ -273,7 +273,7 @@ async fn assert_step_up(r: reqwest::Response) -> String {
 }
 
 /// Queued mails of `kind` to `recipient`.
-async fn mails(app: &TestApp, kind: &str, recipient: &str) -> usize {
+pub(crate) async fn mails(app: &TestApp, kind: &str, recipient: &str) -> usize {
     app.db
         .count(&format!(
             "mail_outbox WHERE kind = '{kind}' AND recipient = '{recipient}'"
@@ -294,7 +294,7 @@ async fn mail_params(app: &TestApp, kind: &str, recipient: &str) -> Value {
     serde_json::from_str(&text).unwrap()
 }
 
-async fn audited(app: &TestApp, event: &str) -> usize {
+pub(crate) async fn audited(app: &TestApp, event: &str) -> usize {
     app.db
         .count(&format!("audit_events WHERE event = '{event}'"))
         .await
