@@ -459,6 +459,7 @@ impl Factors {
                 expires_at,
             })
             .await?;
+        prune_now_and_then(core).await;
         Ok(super::PasskeyCeremony {
             id: token,
             options: ceremony.options,
@@ -649,6 +650,17 @@ impl Factors {
             .await?;
         tracing::info!("recovery codes regenerated");
         Ok(codes)
+    }
+}
+
+/// Now and then (one call in 64), forgets challenges that expired over an hour ago, so the
+/// table holds only recent ones without a sweeper (as the lockout counters are pruned).
+pub(crate) async fn prune_now_and_then(core: &Core) {
+    if rand::random::<u8>() < 4 {
+        let before = core.now() - chrono::Duration::hours(1);
+        if let Err(e) = core.store.prune_challenges(before).await {
+            tracing::warn!(error = %e, "pruning expired challenges failed");
+        }
     }
 }
 

@@ -440,6 +440,7 @@ impl SignIn {
                 expires_at,
             })
             .await?;
+        super::factors::prune_now_and_then(core).await;
         let mut methods = Vec::new();
         if active.contains(&FactorKind::Totp) {
             methods.push("totp");
@@ -598,6 +599,7 @@ impl SignIn {
                 expires_at,
             })
             .await?;
+        super::factors::prune_now_and_then(core).await;
         Ok(PasskeyCeremony {
             id,
             options: ceremony.options,
