@@ -105,6 +105,7 @@ impl Account {
             password,
             field,
             client,
+            true,
         )
         .await
     }

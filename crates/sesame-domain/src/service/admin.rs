@@ -334,6 +334,10 @@ impl Admin {
     /// # Errors
     /// [`AuthError::NotFound`].
     pub async fn reset_factors(&self, client: &ClientInfo, id: UserId) -> Result<u64, AuthError> {
+        // Stripping an account's second factors is as sensitive as changing its roles.
+        if let Some(actor) = &self.actor {
+            super::factors::require_recent(&self.core, actor).await?;
+        }
         let user = self.get_user(id).await?;
         let actor = self.actor.as_ref().map(|a| a.user.id);
         let fx = super::factors::removed_effects(&self.core, &user, None, actor, client);

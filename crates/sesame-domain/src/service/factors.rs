@@ -389,6 +389,11 @@ impl Factors {
             .check(code, t, record.last_step)
             .ok_or(AuthError::InvalidSecondFactor)?;
         let first = !has_active_factor(core, user.id).await?;
+        // An enrolment started before the account had a factor must not become a second one
+        // without the step-up a new one needs now.
+        if !first {
+            require_recent(core, who).await?;
+        }
         let codes = first.then(RecoveryCode::generate_set);
         let hashes: Option<Vec<_>> = codes
             .as_ref()
@@ -520,6 +525,9 @@ impl Factors {
             last_used_at: None,
         };
         let first = !has_active_factor(core, user.id).await?;
+        if !first {
+            require_recent(core, who).await?;
+        }
         let codes = first.then(RecoveryCode::generate_set);
         let hashes: Option<Vec<_>> = codes
             .as_ref()

@@ -154,6 +154,7 @@ pub(crate) async fn reauthenticate(
     password: &Password,
     (field, wrong): (&'static str, &'static str),
     client: &ClientInfo,
+    clear_on_success: bool,
 ) -> Result<(), AuthError> {
     let lock = LockoutKey::Reauth(user.id);
     let throttle = core.store.login_throttle(&lock).await?;
@@ -169,7 +170,7 @@ pub(crate) async fn reauthenticate(
         count_failure(core, settings, &lock, Some(user.id), client).await;
         return Err(AuthError::field(field, "incorrect", wrong));
     }
-    if throttle.is_some_and(|s| s.failures > 0) {
+    if clear_on_success && throttle.is_some_and(|s| s.failures > 0) {
         core.store.clear_login_failures(&lock).await?;
     }
     Ok(())

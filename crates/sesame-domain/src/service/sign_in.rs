@@ -370,9 +370,6 @@ impl SignIn {
             .await;
             return Err(AuthError::EmailNotVerified);
         }
-        if throttle.is_some_and(|s| s.failures > 0) {
-            core.store.clear_login_failures(&lock).await?;
-        }
         if verified.needs_rehash {
             self.upgrade_hash(user.id, password).await;
         }
@@ -383,7 +380,14 @@ impl SignIn {
             .map(|f| f.kind)
             .collect();
         if !active.is_empty() {
+            // The streak is not ended by the password alone: wrong second-factor answers count
+            // on this key too, and a correct password between them must not reset the count
+            // (else a thief with the password could guess codes forever, a few at a time). It
+            // ends when the second factor is right (`complete_mfa`).
             return self.challenge(&user, &active, device, &client).await;
+        }
+        if throttle.is_some_and(|s| s.failures > 0) {
+            core.store.clear_login_failures(&lock).await?;
         }
         // The device keeps its id (and so its counter) across sign-ins; the token is renewed.
         let device = device.unwrap_or_else(DeviceId::generate);
@@ -773,6 +777,9 @@ impl SignIn {
     ) -> Result<StepUpToken, AuthError> {
         let core = &self.core;
         let user = &who.user;
+        let has_factor = super::factors::has_active_factor(core, user.id).await?;
+        // With a second factor the re-check streak ends only once the factor is right too, so a
+        // correct password between wrong codes does not reset their count.
         super::lockout::reauthenticate(
             core,
             &self.lockout,
@@ -780,9 +787,9 @@ impl SignIn {
             password,
             ("password", "the password is not correct"),
             client,
+            !has_factor,
         )
         .await?;
-        let has_factor = super::factors::has_active_factor(core, user.id).await?;
         let mut methods = vec![AuthMethod::Pwd];
         if has_factor {
             let Some(answer) = answer else {
@@ -798,6 +805,7 @@ impl SignIn {
                 return Err(AuthError::InvalidSecondFactor);
             };
             methods.extend(proved);
+            core.store.clear_login_failures(&lock).await?;
         }
         let amr = Amr::of(&methods);
         self.step_up(who, amr, client).await

@@ -570,6 +570,40 @@ async fn wrong_codes_count_toward_the_sign_in_pause(b: Backend) {
     assert_problem(app.login(ALICE, PASSWORD).await, 429, "rate_limited").await;
 }
 
+/// A thief with the password must not guess codes a few at a time, signing in with the
+/// password again before each pause: the password alone does not reset the count of wrong codes.
+async fn a_correct_password_between_wrong_codes_does_not_reset_their_count(b: Backend) {
+    let app = app_with(b, &["--lockout-threshold", "3"]).await;
+    let (_, enrolled) = user_with_factor(&app, ALICE).await;
+    let auth = &enrolled.app;
+
+    let first = mfa_token(&app, ALICE).await;
+    for _ in 0..2 {
+        assert_problem(
+            login_mfa(&app, &first, json!({ "code": auth.wrong_code(&app) })).await,
+            401,
+            "invalid_second_factor",
+        )
+        .await;
+    }
+    // The password again: a new challenge, and the two wrong codes still count.
+    let second = mfa_token(&app, ALICE).await;
+    assert_eq!(app.db.stored_failures("user:%").await, Some(2));
+    assert_problem(
+        login_mfa(&app, &second, json!({ "code": auth.wrong_code(&app) })).await,
+        401,
+        "invalid_second_factor",
+    )
+    .await;
+    assert_eq!(app.db.stored_failures("user:%").await, Some(3));
+    assert_problem(
+        login_mfa(&app, &second, json!({ "code": auth.fresh_code(&app) })).await,
+        429,
+        "rate_limited",
+    )
+    .await;
+}
+
 async fn a_challenge_dies_after_five_wrong_answers(b: Backend) {
     let app = app(b).await;
     let (_, enrolled) = user_with_factor(&app, ALICE).await;
@@ -1278,6 +1312,7 @@ async fn the_authenticator_secret_is_stored_sealed(b: Backend) {
 }
 
 crate::on_every_backend!(
+    a_correct_password_between_wrong_codes_does_not_reset_their_count,
     an_authenticator_app_is_active_only_after_its_first_code_is_confirmed,
     the_otpauth_uri_gives_an_authenticator_app_the_same_codes,
     a_password_alone_gets_a_challenge_and_the_code_completes_the_sign_in,
