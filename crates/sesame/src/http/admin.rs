@@ -44,7 +44,7 @@ fn decode_cursor(raw: &str) -> Result<Uuid, ApiError> {
         })
 }
 
-fn user_id(raw: &str) -> Result<UserId, ApiError> {
+pub(crate) fn user_id(raw: &str) -> Result<UserId, ApiError> {
     Uuid::parse_str(raw)
         .map(UserId::from_uuid)
         .map_err(|_| ApiError::Auth(AuthError::NotFound))

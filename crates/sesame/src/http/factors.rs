@@ -7,6 +7,7 @@
 //! Secrets leave only here, once: a new authenticator app's secret (with its `otpauth://` URI
 //! and QR code) and a new set of recovery codes. Nothing else ever returns them.
 
+use super::admin::user_id;
 use super::auth::token_response;
 use super::extract::{AdminUser, ApiJson, Client, CurrentUser, EnrollingUser};
 use super::problem::{ApiError, ApiResult, ProblemBody};
@@ -18,7 +19,6 @@ use axum::Json;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sesame_domain::mfa::{Factor, FactorId, FactorName, RecoveryCode};
-use sesame_domain::model::UserId;
 use sesame_domain::password::Password;
 use sesame_domain::service::{FactorOverview, SecondFactor};
 use sesame_domain::AuthError;
@@ -632,12 +632,6 @@ pub async fn reauthenticate_passkey_options(
 ) -> ApiResult<Response> {
     let c = state.sign_in.start_passkey_step_up(&who).await?;
     Ok(no_store(Json(PasskeyOptionsResponse::from(c))))
-}
-
-fn user_id(raw: &str) -> Result<UserId, ApiError> {
-    Uuid::parse_str(raw)
-        .map(UserId::from_uuid)
-        .map_err(|_| ApiError::Auth(AuthError::NotFound))
 }
 
 /// A user's second factors (never their secrets).
