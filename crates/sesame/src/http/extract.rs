@@ -64,14 +64,15 @@ pub(crate) fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiErro
 /// Longest field path echoed back in an `invalid_characters` error.
 const MAX_FIELD_PATH: usize = 128;
 
-/// True when the raw JSON could decode to a disallowed character: a `\u` escape (how C0
-/// controls must be written), DEL, or a C1 control (UTF-8 `C2 80`–`C2 9F`). Raw C0 bytes inside a
-/// string are already a syntax error. Most bodies have none of these, and skip the second parse.
+/// True when the raw JSON could decode to a disallowed character: a `\u` escape, or one of the
+/// short escapes `\b` (U+0008) and `\f` (U+000C) of RFC 8259 §7 (the ways a C0 control can be
+/// written), DEL, or a C1 control (UTF-8 `C2 80`–`C2 9F`). Raw C0 bytes inside a string are
+/// already a syntax error. Most bodies have none of these, and skip the second parse; an escaped
+/// backslash before `u`, `b` or `f` only costs that parse.
 fn may_hold_controls(bytes: &[u8]) -> bool {
-    bytes
-        .windows(2)
-        .any(|w| w == b"\\u" || (w[0] == 0xC2 && (0x80..=0x9F).contains(&w[1])))
-        || bytes.contains(&0x7F)
+    bytes.windows(2).any(|w| {
+        matches!(w, [b'\\', b'u' | b'b' | b'f']) || (w[0] == 0xC2 && (0x80..=0x9F).contains(&w[1]))
+    }) || bytes.contains(&0x7F)
 }
 
 /// The path of the first string (value or key) in `v` holding a disallowed character:
@@ -349,6 +350,34 @@ mod tests {
         assert_eq!(bearer_token(&h), None);
         h.insert(AUTHORIZATION, HeaderValue::from_static("Bearer "));
         assert_eq!(bearer_token(&h), None);
+    }
+
+    #[test]
+    fn every_json_escape_of_a_control_character_is_caught() {
+        for body in [
+            &br#"{"name":"\u0000"}"#[..],
+            br#"{"name":"a\fb"}"#,
+            br#"{"name":"\b6"}"#,
+            "{\"name\":\"a\u{85}b\"}".as_bytes(),
+            "{\"name\":\"a\u{7f}b\"}".as_bytes(),
+        ] {
+            assert!(
+                matches!(check_json_text(body), Err(ApiError::InvalidCharacters(ref f)) if f == "name"),
+                "{}",
+                String::from_utf8_lossy(body)
+            );
+        }
+        for body in [
+            &br#"{"name":"line\none\ttab\r"}"#[..],
+            br#"{"name":"back\\slash \"quoted\" \/"}"#,
+            br#"{"name":"\\b is text"}"#,
+        ] {
+            assert!(
+                check_json_text(body).is_ok(),
+                "{}",
+                String::from_utf8_lossy(body)
+            );
+        }
     }
 
     #[test]

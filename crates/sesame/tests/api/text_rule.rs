@@ -356,8 +356,52 @@ async fn a_body_that_is_not_a_json_object_is_422_invalid_body(b: Backend) {
     assert_eq!(me["username"], Value::Null, "{me}");
 }
 
+/// JSON can write U+0008 and U+000C as the short escapes `\b` and `\f` (RFC 8259 §7), which is
+/// how serde_json and most encoders send them: they are control characters like any other. (A
+/// factor name of `"\f6"` was once stored as "6".)
+async fn controls_written_as_short_json_escapes_are_refused_too(b: Backend) {
+    let app = spawn_app(b).await;
+    let t = app.user_with_tokens("fay@example.com").await;
+    let access = t["access_token"].as_str().unwrap();
+    for (method, path, body, field) in [
+        (
+            "POST",
+            "/api/v1/users/me/factors/totp",
+            r#"{"name":"\f6"}"#,
+            "name",
+        ),
+        (
+            "PATCH",
+            "/api/v1/users/me",
+            r#"{"display_name":"Fay\bX"}"#,
+            "display_name",
+        ),
+    ] {
+        let r = app
+            .client
+            .request(method.parse().unwrap(), app.url(path))
+            .bearer_auth(access)
+            .header(CONTENT_TYPE, "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_invalid_characters(r, field).await;
+    }
+    let factors: Value = app
+        .get_auth("/api/v1/users/me/factors", access)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(factors["factors"], json!([]), "{factors}");
+    let me: Value = app.me(access).await.json().await.unwrap();
+    assert_eq!(me["display_name"], Value::Null, "{me}");
+}
+
 crate::on_every_backend!(
     a_nul_in_the_login_name_is_422_invalid_characters_and_nothing_is_recorded,
+    controls_written_as_short_json_escapes_are_refused_too,
     every_json_body_refuses_control_characters_in_any_string,
     the_token_endpoint_refuses_control_characters_with_invalid_request,
     admin_filters_with_control_characters_are_422_invalid_characters,
