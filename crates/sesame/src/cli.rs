@@ -269,8 +269,7 @@ async fn keys(common: &CommonConfig, action: KeysAction) -> Result<(), CliError>
         &encryption,
         common.database_url.expose(),
         crate::keyring::WhenUnset::Existing,
-    )?
-    .ok_or_else(|| CliError::Input("no encryption key is configured".into()))?;
+    )?;
     let db = startup::open_existing(common).await?;
     db.migrate_up().await.map_err(StartupError::from)?;
     let store = db.into_store();

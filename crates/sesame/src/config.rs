@@ -301,7 +301,7 @@ pub struct EncryptionConfig {
     /// Application key sealing secrets at rest (the signing key, TOTP secrets): base64 of 32
     /// random bytes, e.g. `openssl rand -base64 32`. Unset on SQLite: generated at first start
     /// into a `.key` file beside the database file (`sesame.db` → `sesame.key`); required on
-    /// PostgreSQL unless SESAME_JWT_ALGORITHM=HS256. Keep it apart from database backups.
+    /// PostgreSQL (also with HS256 tokens). Keep it apart from database backups.
     #[arg(
         long,
         env = "SESAME_ENCRYPTION_KEY",

@@ -24,15 +24,15 @@ use std::path::{Path, PathBuf};
 /// What to do when no key is configured.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WhenUnset {
-    /// `serve`: generate one beside a SQLite database; on PostgreSQL, refuse when `required`
-    /// (an Ed25519 signing key must be sealed), else run without a key ring.
-    Serve { required: bool },
+    /// `serve`: generate one beside a SQLite database; on PostgreSQL, refuse to start (the
+    /// Ed25519 signing key and any user's TOTP secret must be sealed, and a user can enrol an
+    /// authenticator app at any time).
+    Serve,
     /// An operator command: use the key file a SQLite database already has, never create one.
     Existing,
 }
 
-/// The key ring the configuration names, or `None` on PostgreSQL with no key when none is
-/// required.
+/// The key ring the configuration names (or, unset, the one [`WhenUnset`] says where to find).
 ///
 /// # Errors
 /// [`StartupError::Config`] naming the setting whose value is not a key (never the value), or
@@ -42,7 +42,7 @@ pub fn resolve(
     cfg: &EncryptionConfig,
     database_url: &str,
     when_unset: WhenUnset,
-) -> Result<Option<Keyring>, StartupError> {
+) -> Result<Keyring, StartupError> {
     let previous = cfg
         .encryption_previous_keys
         .iter()
@@ -66,23 +66,20 @@ pub fn resolve(
         (Some(k), None) => EncryptionKey::from_base64(k.expose())
             .map_err(|e| ConfigError(format!("SESAME_ENCRYPTION_KEY {e}")))?,
         (None, Some(path)) => read_key_file(path, "SESAME_ENCRYPTION_KEY_FILE")?,
-        (None, None) => match unset(database_url, when_unset)? {
-            Some(k) => k,
-            None => return Ok(None),
-        },
+        (None, None) => unset(database_url, when_unset)?,
     };
-    Ok(Some(Keyring { current, previous }))
+    Ok(Keyring { current, previous })
 }
 
-fn unset(url: &str, when: WhenUnset) -> Result<Option<EncryptionKey>, StartupError> {
+fn unset(url: &str, when: WhenUnset) -> Result<EncryptionKey, StartupError> {
     match (DataPlace::of(url)?, when) {
-        (DataPlace::File(db), WhenUnset::Serve { .. }) => {
-            load_or_create(&key_file_for(&db)).map(Some)
+        (DataPlace::File(db), WhenUnset::Serve) => {
+            load_or_create(&key_file_for(&db))
         }
         (DataPlace::File(db), WhenUnset::Existing) => {
             let path = key_file_for(&db);
             if path.exists() {
-                read_key_file(&path, "the generated key file").map(Some)
+                read_key_file(&path, "the generated key file")
             } else {
                 Err(ConfigError(format!(
                     "no encryption key: set SESAME_ENCRYPTION_KEY or SESAME_ENCRYPTION_KEY_FILE \
@@ -96,12 +93,11 @@ fn unset(url: &str, when: WhenUnset) -> Result<Option<EncryptionKey>, StartupErr
             tracing::info!(
                 "in-memory database: using an encryption key that ends with the process"
             );
-            Ok(Some(EncryptionKey::generate()))
+            Ok(EncryptionKey::generate())
         }
-        (DataPlace::Server, WhenUnset::Serve { required: false }) => Ok(None),
         (DataPlace::Server, _) => Err(ConfigError(
             "SESAME_ENCRYPTION_KEY (or SESAME_ENCRYPTION_KEY_FILE) is required on PostgreSQL: the \
-             Ed25519 signing key and other secrets are stored sealed under it. Generate one with \
+             Ed25519 signing key and the users' TOTP secrets are stored sealed under it. Generate one with \
              `openssl rand -base64 32`, give every node the same value, and keep it apart from \
              database backups"
                 .into(),

@@ -93,7 +93,7 @@ pub async fn hasher(
 async fn token_issuer(
     store: &dyn Store,
     cfg: &ServeConfig,
-    ring: Option<&Keyring>,
+    ring: &Keyring,
     now: Timestamp,
 ) -> Result<TokenIssuer, StartupError> {
     let settings = TokenSettings {
@@ -110,9 +110,6 @@ async fn token_issuer(
             Ok(TokenIssuer::hs256(secret.expose().as_bytes(), settings))
         }
         JwtAlg::EdDsa => {
-            let ring = ring.ok_or_else(|| {
-                StartupError::Keys("EdDSA needs an encryption key (SESAME_ENCRYPTION_KEY)".into())
-            })?;
             let keys_err = |e: sesame_domain::StoreError| StartupError::Keys(e.to_string());
             crate::keyring::seal_legacy(store, ring, SecretKind::SigningKey).await?;
             let mut rows = store.signing_keys().await.map_err(keys_err)?;
@@ -141,21 +138,18 @@ async fn token_issuer(
     }
 }
 
-/// The key ring of `serve`: required (and generated beside a SQLite database when unset) unless
-/// the tokens are HS256, the only case that stores no sealed secret today.
+/// The key ring of `serve`: always present, generated beside a SQLite database when unset, and
+/// required on PostgreSQL even with HS256 tokens: TOTP secrets are sealed under it, and any user
+/// can enrol an authenticator app (once this allowed HS256 without a key, and enrolling one
+/// failed with a 500).
 ///
 /// # Errors
 /// As [`crate::keyring::resolve`].
-pub fn serve_keyring(
-    common: &CommonConfig,
-    cfg: &ServeConfig,
-) -> Result<Option<Keyring>, StartupError> {
+pub fn serve_keyring(common: &CommonConfig, cfg: &ServeConfig) -> Result<Keyring, StartupError> {
     crate::keyring::resolve(
         &cfg.encryption,
         common.database_url.expose(),
-        crate::keyring::WhenUnset::Serve {
-            required: cfg.jwt_algorithm == JwtAlg::EdDsa,
-        },
+        crate::keyring::WhenUnset::Serve,
     )
 }
 
@@ -213,7 +207,7 @@ pub async fn build_state(
     let (store, session_cache) = db
         .into_server_store(common.database_url.expose(), cfg.session_cache_ttl)
         .await;
-    let tokens = token_issuer(store.as_ref(), cfg, keyring.as_ref(), clock.now())
+    let tokens = token_issuer(store.as_ref(), cfg, &keyring, clock.now())
         .await?
         .with_clock(Arc::clone(&clock));
     let hasher = hasher(&cfg.hashing, cfg.hash_workers(), cfg.hash_queue).await?;
@@ -282,7 +276,7 @@ pub async fn build_state(
             reauth_max_age: cfg.reauth_max_age,
             totp_issuer: m.product_name.as_str().to_owned(),
         },
-        keyring.map(Arc::new),
+        Some(Arc::new(keyring)),
         passkeys,
     ));
     // Startup acts as the local operator: it holds the database and the configuration.
