@@ -81,8 +81,9 @@ pub struct OAuthErrorResponse {
     /// `grant_type=urn:sesame:params:oauth:grant-type:mfa`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mfa_token: Option<String>,
-    /// With `mfa_required`: what the account can answer with (`totp`, `passkey`,
-    /// `recovery_code`).
+    /// With `mfa_required`: what the account can answer the mfa grant with (`totp` as `otp`,
+    /// `recovery_code`). A passkey is a browser ceremony the grant cannot carry: an account with
+    /// one completes the same `mfa_token` at `POST /api/v1/auth/login/mfa` instead.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub methods: Option<Vec<String>>,
     /// With `mfa_required`: seconds the `mfa_token` stays valid.
@@ -215,6 +216,16 @@ fn with_no_store(mut resp: Response) -> Response {
     resp
 }
 
+/// The methods the mfa grant takes: not `passkey` (it has no parameter for a WebAuthn assertion,
+/// and the password grant's answer carries no request options to sign).
+fn grant_methods(methods: &[String]) -> Vec<String> {
+    methods
+        .iter()
+        .filter(|m| *m != "passkey")
+        .cloned()
+        .collect()
+}
+
 impl IntoResponse for OAuthError {
     fn into_response(self) -> Response {
         let mut resp = (
@@ -223,7 +234,7 @@ impl IntoResponse for OAuthError {
                 error: self.error.to_owned(),
                 error_description: self.description,
                 mfa_token: self.challenge.as_ref().map(|c| c.mfa_token.clone()),
-                methods: self.challenge.as_ref().map(|c| c.methods.clone()),
+                methods: self.challenge.as_ref().map(|c| grant_methods(&c.methods)),
                 expires_in: self.challenge.as_ref().map(|c| c.expires_in),
             }),
         )

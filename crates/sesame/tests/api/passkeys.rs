@@ -343,6 +343,25 @@ async fn a_password_sign_in_completes_with_the_passkey(b: Backend) {
     .await;
 }
 
+/// The token endpoint's mfa grant cannot carry a WebAuthn assertion, so its `mfa_required` answer
+/// does not offer the passkey (it once did); the same `mfa_token` completes with the passkey at
+/// `/auth/login/mfa`.
+async fn the_token_endpoint_does_not_offer_the_passkey_its_grant_cannot_take(b: Backend) {
+    let app = app(b).await;
+    let (_, _, mut phone) = user_with_passkey(&app, ALICE).await;
+    let refused = expect(app.password_grant(ALICE, PASSWORD).await, 403).await;
+    assert_eq!(refused["error"], "mfa_required", "{refused}");
+    assert_eq!(refused["methods"], json!(["recovery_code"]), "{refused}");
+    // The browser route still offers it, for a fresh challenge.
+    let challenge = mfa_challenge(&app, ALICE).await;
+    let credential = phone.get(&challenge["passkey_options"]);
+    expect(
+        login_mfa(&app, &s(&challenge, "mfa_token"), &credential).await,
+        200,
+    )
+    .await;
+}
+
 async fn a_garbage_credential_is_a_wrong_second_factor_and_counts(b: Backend) {
     let app = app(b).await;
     let (_, _, mut phone) = user_with_passkey(&app, ALICE).await;
@@ -669,6 +688,7 @@ async fn without_a_relying_party_the_passkey_endpoints_answer_passkeys_unavailab
 }
 
 crate::on_every_backend!(
+    the_token_endpoint_does_not_offer_the_passkey_its_grant_cannot_take,
     a_passkey_registers_with_its_name_and_the_first_one_brings_recovery_codes,
     a_registration_id_is_its_users_own,
     a_password_sign_in_completes_with_the_passkey,
