@@ -15,7 +15,7 @@ use crate::mail::{FactorAdded, FactorRemoved, OutboundMail, RecoveryCodeUsed};
 use crate::mfa::{
     AuthMethod, Factor, FactorId, FactorKind, FactorName, MfaRequirement, RecoveryCode, TotpSecret,
 };
-use crate::model::{ClientInfo, User, UserId};
+use crate::model::{ClientInfo, SessionId, User, UserId};
 use crate::passkey::{
     CeremonyState, PasskeyAmr, PasskeyAssertion, PasskeyCredential, PasskeyError, PasskeyUser,
 };
@@ -450,26 +450,14 @@ impl Factors {
                 &existing,
             )
             .map_err(|e| AuthError::Internal(Box::new(e)))?;
-        let token = ChallengeToken::generate();
-        let t = core.now();
-        let expires_at = t + chrono_dur(core.mfa.challenge_ttl);
-        core.store
-            .insert_challenge(&NewChallenge {
-                hash: token.hash(),
-                user_id: Some(user.id),
-                purpose: ChallengePurpose::PasskeyRegister,
-                session_id: Some(who.session_id()),
-                state: Some(ceremony.state.into_string()),
-                created_at: t,
-                expires_at,
-            })
-            .await?;
-        prune_now_and_then(core).await;
-        Ok(super::PasskeyCeremony {
-            id: token,
-            options: ceremony.options,
-            expires_in: secs_until(expires_at, t),
-        })
+        store_ceremony(
+            core,
+            ceremony,
+            ChallengePurpose::PasskeyRegister,
+            Some(user.id),
+            Some(who.session_id()),
+        )
+        .await
     }
 
     /// Finishes registering a passkey with the browser's answer: the passkey is active at once
@@ -670,6 +658,40 @@ pub(crate) async fn prune_now_and_then(core: &Core) {
             tracing::warn!(error = %e, "pruning expired challenges failed");
         }
     }
+}
+
+/// Keeps a passkey ceremony's state for its lifetime (`SESAME_MFA_CHALLENGE_TTL`) under a new
+/// single-use id, which goes to the browser with the options.
+///
+/// # Errors
+/// [`AuthError::Internal`] when it cannot be kept.
+pub(crate) async fn store_ceremony(
+    core: &Core,
+    ceremony: crate::passkey::Ceremony,
+    purpose: ChallengePurpose,
+    user: Option<UserId>,
+    session: Option<SessionId>,
+) -> Result<super::PasskeyCeremony, AuthError> {
+    let t = core.now();
+    let id = ChallengeToken::generate();
+    let expires_at = t + chrono_dur(core.mfa.challenge_ttl);
+    core.store
+        .insert_challenge(&NewChallenge {
+            hash: id.hash(),
+            user_id: user,
+            purpose,
+            session_id: session,
+            state: Some(ceremony.state.into_string()),
+            created_at: t,
+            expires_at,
+        })
+        .await?;
+    prune_now_and_then(core).await;
+    Ok(super::PasskeyCeremony {
+        id,
+        options: ceremony.options,
+        expires_in: secs_until(expires_at, t),
+    })
 }
 
 /// Uses the ceremony `raw` of `purpose` (for `user`, when one is named) once and returns its

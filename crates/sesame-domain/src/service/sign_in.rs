@@ -577,38 +577,14 @@ impl SignIn {
         let ceremony = rp
             .start_passwordless()
             .map_err(|e| AuthError::Internal(Box::new(e)))?;
-        self.store_ceremony(ceremony, ChallengePurpose::PasskeyLogin, None, None)
-            .await
-    }
-
-    async fn store_ceremony(
-        &self,
-        ceremony: crate::passkey::Ceremony,
-        purpose: ChallengePurpose,
-        user: Option<UserId>,
-        session: Option<SessionId>,
-    ) -> Result<PasskeyCeremony, AuthError> {
-        let core = &self.core;
-        let t = core.now();
-        let id = ChallengeToken::generate();
-        let expires_at = t + chrono_dur(core.mfa.challenge_ttl);
-        core.store
-            .insert_challenge(&NewChallenge {
-                hash: id.hash(),
-                user_id: user,
-                purpose,
-                session_id: session,
-                state: Some(ceremony.state.into_string()),
-                created_at: t,
-                expires_at,
-            })
-            .await?;
-        super::factors::prune_now_and_then(core).await;
-        Ok(PasskeyCeremony {
-            id,
-            options: ceremony.options,
-            expires_in: secs_until(expires_at, t),
-        })
+        super::factors::store_ceremony(
+            &self.core,
+            ceremony,
+            ChallengePurpose::PasskeyLogin,
+            None,
+            None,
+        )
+        .await
     }
 
     /// Finishes a passwordless sign-in with the browser's assertion: the passkey names its user
@@ -703,7 +679,8 @@ impl SignIn {
         let ceremony = rp
             .start_second_factor(who.user.id.as_uuid(), &creds)
             .map_err(|e| AuthError::Internal(Box::new(e)))?;
-        self.store_ceremony(
+        super::factors::store_ceremony(
+            core,
             ceremony,
             ChallengePurpose::StepUp,
             Some(who.user.id),
