@@ -93,7 +93,8 @@ impl FactorName {
                 "give the factor a name",
             ));
         }
-        if s.chars().count() > Self::MAX_CHARS {
+        // The limit is on what was sent, as the API document states it (maxLength 64).
+        if raw.chars().count() > Self::MAX_CHARS {
             return Err(FieldError::new(
                 "name",
                 "too_long",

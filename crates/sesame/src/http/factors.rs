@@ -75,7 +75,8 @@ impl From<FactorOverview> for FactorListResponse {
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TotpStartRequest {
-    /// A name for it (1–64 characters); default "Authenticator app".
+    /// A name for it (1–64 characters, not only spaces); default "Authenticator app".
+    #[schema(min_length = 1, max_length = 64)]
     pub name: Option<String>,
 }
 
@@ -112,6 +113,8 @@ pub struct FactorConfirmedResponse {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RenameFactorRequest {
+    /// 1–64 characters, not only spaces.
+    #[schema(min_length = 1, max_length = 64)]
     pub name: String,
 }
 
@@ -186,7 +189,8 @@ pub struct PasskeyRegistrationOptionsResponse {
 pub struct PasskeyRegisterRequest {
     /// The `registration_id` of `/users/me/factors/passkeys/options`.
     pub registration_id: String,
-    /// A name for it (1–64 characters); default "Passkey".
+    /// A name for it (1–64 characters, not only spaces); default "Passkey".
+    #[schema(min_length = 1, max_length = 64)]
     pub name: Option<String>,
     /// The browser's `PublicKeyCredential` from `navigator.credentials.create`, as JSON.
     #[schema(value_type = Object)]
@@ -494,6 +498,8 @@ pub async fn reauthenticate(
     Client(client): Client,
     ApiJson(req): ApiJson<ReauthenticateRequest>,
 ) -> ApiResult<Response> {
+    // A step-up checks a password or a second factor as a sign-in does: the same per-IP quota.
+    state.limits.second_factor(client.ip).await?;
     let t = match (req.password, req.flow_id, req.credential) {
         (None, Some(flow), Some(credential)) if req.code.is_none() && req.recovery_code.is_none() => {
             state

@@ -188,6 +188,25 @@ async fn the_fourth_login_from_one_ip_is_refused_with_retry_after(b: Backend) {
     );
 }
 
+/// A step-up checks a password as a sign-in does, so it spends the same per-IP quota: a stolen
+/// access token cannot be used to try passwords (or to burn argon2 CPU) faster than sign-ins.
+async fn step_ups_share_the_sign_in_quota_of_the_ip(b: Backend) {
+    let app = spawn_app_with(b, &[], &["--rate-login-ip", "3/1m"]).await;
+    let t = app.user_with_tokens("alice@example.com").await;
+    let access = t["access_token"].as_str().unwrap();
+    let app = &app;
+    let reauth = |password: &'static str| async move {
+        let body = serde_json::json!({ "password": password });
+        app.post_json_auth("/api/v1/auth/reauthenticate", access, Some(&body))
+            .await
+    };
+    // The sign-in above was the first of three.
+    assert_eq!(reauth(PASSWORD).await.status(), 200);
+    assert_eq!(reauth(WRONG).await.status(), 422);
+    let (secs, _) = assert_rate_limited(reauth(PASSWORD).await).await;
+    assert!(secs <= 60, "Retry-After {secs}");
+}
+
 async fn the_fourth_registration_from_one_ip_is_refused_and_creates_nothing(b: Backend) {
     let app = spawn_app_with(b, &[], &["--rate-register-ip", "3/1m"]).await;
     for i in 1..=3 {
@@ -1094,6 +1113,7 @@ async fn the_audit_trail_records_security_events_without_secrets_and_cannot_be_c
 
 crate::on_every_backend!(
     the_fourth_login_from_one_ip_is_refused_with_retry_after,
+    step_ups_share_the_sign_in_quota_of_the_ip,
     the_fourth_registration_from_one_ip_is_refused_and_creates_nothing,
     password_reset_requests_are_limited_per_address,
     verification_resends_are_limited_per_ip,
