@@ -79,6 +79,9 @@ PY
 
 admin_email="fuzz-admin@example.com"
 admin_password="Qz$(python3 -c "import secrets; print(secrets.token_hex(12))")"
+# Secrets at rest are sealed under this key (required on PostgreSQL; used on SQLite too, so both
+# runs take the same path).
+encryption_key="$(python3 -c "import base64, secrets; print(base64.b64encode(secrets.token_bytes(32)).decode())")"
 
 # run_backend NAME DATABASE_URL: serve, log in the admin, fuzz, stop.
 run_backend() {
@@ -104,6 +107,7 @@ run_backend() {
   SESAME_PASSWORD_MIN_SCORE=0 \
   SESAME_BOOTSTRAP_ADMIN_EMAIL="$admin_email" \
   SESAME_BOOTSTRAP_ADMIN_PASSWORD="$admin_password" \
+  SESAME_ENCRYPTION_KEY="$encryption_key" \
     "$bin" serve >"$work/server-$name.log" 2>&1 &
   server_pid=$!
   started=""
