@@ -65,8 +65,8 @@ struct Args {
     /// Also write the Markdown result to this file.
     #[arg(long)]
     markdown_out: Option<PathBuf>,
-    /// Run only these scenarios (comma-separated): read, login, mixed, refresh, register,
-    /// startup, memory. Users are always seeded.
+    /// Run only these scenarios (comma-separated): read, login, mixed, refresh, register, totp,
+    /// passkey, startup, memory. Users are always seeded.
     #[arg(long, value_delimiter = ',')]
     only: Option<Vec<String>>,
     /// An extra `KEY=VALUE` in the server's environment, for experiments (repeatable), e.g.

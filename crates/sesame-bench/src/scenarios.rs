@@ -1,11 +1,14 @@
 //! The scenarios of the performance issue, run against one backend: seed users, then token-checked
 //! reads beside the no-op route (with the logout-at-once check), logins beside the raw hashing
 //! limit, reads during a login storm, refresh chains, registration, startup on the existing
-//! database, and memory idle and under a login storm.
+//! database, and memory idle and under a login storm; the second-factor budgets are in
+//! [`second_factor`].
 //!
 //! Every phase runs for the configured duration against the real server; the comparisons the
 //! targets ask for are made between phases of the same run. A phase with no successful request,
 //! or a failed correctness check, is a harness failure; a missed speed target never is.
+
+mod second_factor;
 
 use crate::hashing::PASSWORD;
 use crate::load::{self, Flow, Outcome, Plan, Req};
@@ -474,7 +477,7 @@ fn secs(d: Duration) -> String {
 
 /// The scenario names `--only` accepts, in the order they run.
 pub const SCENARIOS: &[&str] = &[
-    "read", "login", "mixed", "refresh", "register", "startup", "memory",
+    "read", "login", "mixed", "refresh", "register", "totp", "passkey", "startup", "memory",
 ];
 
 /// What every scenario of one backend shares: the running server and the seeded users.
@@ -554,6 +557,12 @@ pub async fn run_backend(
     }
     if cfg.wants("register") {
         register(&cx, report, raw_rate).await?;
+    }
+    if cfg.wants("totp") {
+        second_factor::totp(&cx, report).await?;
+    }
+    if cfg.wants("passkey") {
+        second_factor::passkey(&cx, report).await?;
     }
     let bodies = Arc::clone(&cx.bodies);
     server.stop().await?;
