@@ -38,6 +38,10 @@ pub enum AuditKind {
     AdminSessionsRevoked,
     AdminRoleCreated,
     AdminRoleDeleted,
+    AdminClientCreated,
+    AdminClientUpdated,
+    AdminClientSecretRotated,
+    AdminClientDeleted,
     MfaChallenged,
     MfaFactorAdded,
     MfaFactorRenamed,
@@ -49,7 +53,7 @@ pub enum AuditKind {
 }
 
 impl AuditKind {
-    pub const ALL: [Self; 30] = [
+    pub const ALL: [Self; 34] = [
         Self::UserRegistered,
         Self::LoginSucceeded,
         Self::LoginFailed,
@@ -72,6 +76,10 @@ impl AuditKind {
         Self::AdminSessionsRevoked,
         Self::AdminRoleCreated,
         Self::AdminRoleDeleted,
+        Self::AdminClientCreated,
+        Self::AdminClientUpdated,
+        Self::AdminClientSecretRotated,
+        Self::AdminClientDeleted,
         Self::MfaChallenged,
         Self::MfaFactorAdded,
         Self::MfaFactorRenamed,
@@ -107,6 +115,10 @@ impl AuditKind {
             Self::AdminSessionsRevoked => "admin.sessions_revoked",
             Self::AdminRoleCreated => "admin.role_created",
             Self::AdminRoleDeleted => "admin.role_deleted",
+            Self::AdminClientCreated => "admin.client_created",
+            Self::AdminClientUpdated => "admin.client_updated",
+            Self::AdminClientSecretRotated => "admin.client_secret_rotated",
+            Self::AdminClientDeleted => "admin.client_deleted",
             Self::MfaChallenged => "mfa.challenged",
             Self::MfaFactorAdded => "mfa.factor_added",
             Self::MfaFactorRenamed => "mfa.factor_renamed",

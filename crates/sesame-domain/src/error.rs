@@ -107,6 +107,9 @@ pub enum AuthError {
     RoleExists,
     #[error("built-in roles cannot be deleted")]
     BuiltInRole,
+    /// A secret was asked of a public client, which has none (RFC 6749 §2.1).
+    #[error("a public client has no secret")]
+    PublicClient,
     /// A resource of the caller's (e.g. one of their sessions) does not exist.
     #[error("not found")]
     NotFound,

@@ -15,6 +15,7 @@
 //! because neither framework is a dependency of this crate.
 
 pub mod audit;
+pub mod client;
 pub mod clock;
 pub mod device;
 pub mod error;

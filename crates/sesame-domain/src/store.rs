@@ -14,6 +14,7 @@
 //! of caches: the classification says what a write changes, not what anyone does about it.
 
 use crate::audit::{AuditEvent, AuditRecord};
+use crate::client::{ClientId, ClientSecretHash, ClientSettings, OAuthClient};
 use crate::clock::Timestamp;
 use crate::device::DeviceId;
 use crate::error::StoreError;
@@ -994,6 +995,42 @@ store_traits! {
     }
 }
 
+store_traits! {
+    /// Registered OAuth / OpenID Connect clients. Every change takes its audit event into the
+    /// same transaction.
+    pub trait ClientStore {
+        /// Every client, oldest first.
+        pass
+        async fn list_clients(&self) -> Result<Vec<OAuthClient>, StoreError>;
+
+        pass
+        async fn client(&self, id: ClientId) -> Result<Option<OAuthClient>, StoreError>;
+
+        pass
+        async fn insert_client(
+            &self,
+            client: &OAuthClient,
+            audit: &AuditEvent,
+        ) -> Result<(), StoreError>;
+
+        /// Replaces the client's settings and, when given, its secret hash. Returns whether the
+        /// client exists.
+        pass
+        async fn update_client(
+            &self,
+            id: ClientId,
+            settings: &ClientSettings,
+            secret: Option<&ClientSecretHash>,
+            now: Timestamp,
+            audit: &AuditEvent,
+        ) -> Result<bool, StoreError>;
+
+        /// Returns whether the client existed.
+        pass
+        async fn delete_client(&self, id: ClientId, audit: &AuditEvent) -> Result<bool, StoreError>;
+    }
+}
+
 /// Everything the service needs from a backend.
 #[async_trait]
 pub trait Store:
@@ -1007,6 +1044,7 @@ pub trait Store:
     + AdminStore
     + FactorStore
     + ChallengeStore
+    + ClientStore
 {
     /// A cheap round trip proving the database answers, for readiness checks.
     async fn ping(&self) -> Result<(), StoreError>;

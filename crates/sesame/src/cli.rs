@@ -14,7 +14,7 @@ use crate::startup::{self, Application, StartupError};
 use crate::storage::MigrationStatus;
 use clap::{CommandFactory, Parser, Subcommand};
 use sesame_domain::clock::{Clock, SystemClock};
-use sesame_domain::model::{DisplayName, Email, RoleName, Username};
+use sesame_domain::model::{ClientInfo, DisplayName, Email, RoleName, Username};
 use sesame_domain::password::Password;
 use sesame_domain::service::Registration;
 use sesame_domain::{AuthError, FieldError};
@@ -51,6 +51,12 @@ pub enum Command {
     Users {
         #[command(subcommand)]
         action: UsersAction,
+    },
+    /// Manage the registered OAuth / OpenID Connect clients (the applications that sign users
+    /// in through Sesame). Each command prints JSON.
+    Clients {
+        #[command(subcommand)]
+        action: ClientsAction,
     },
     /// Manage the encryption of secrets at rest.
     Keys {
@@ -105,6 +111,61 @@ pub enum KeysAction {
     Reencrypt {
         #[command(flatten)]
         encryption: EncryptionConfig,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ClientsAction {
+    /// Register a client and print it as JSON, with `client_id` and, for a confidential client,
+    /// `client_secret` (shown this once; only its hash is kept).
+    Create {
+        /// The name users see on the consent page.
+        #[arg(long)]
+        name: String,
+        /// An exact redirect URI (repeat for several): https, http only on a loopback address,
+        /// or a native app's reversed-domain scheme (com.example.app:/callback).
+        #[arg(long = "redirect-uri", value_name = "URI")]
+        redirect_uris: Vec<String>,
+        /// Where RP-initiated logout may send the user back (repeatable).
+        #[arg(long = "post-logout-redirect-uri", value_name = "URI")]
+        post_logout_redirect_uris: Vec<String>,
+        /// A public client (a single-page or native app): no secret, PKCE required.
+        #[arg(long)]
+        public: bool,
+        /// Trusted by the operator: users are not asked for consent.
+        #[arg(long)]
+        first_party: bool,
+        /// A grant type it may use (repeatable): authorization_code, refresh_token,
+        /// client_credentials, password. Default: authorization_code and refresh_token.
+        #[arg(long = "grant", value_name = "GRANT")]
+        grants: Vec<String>,
+        /// A scope it may ask for (repeatable): openid, email, profile, offline_access. Default:
+        /// all four.
+        #[arg(long = "scope", value_name = "SCOPE")]
+        scopes: Vec<String>,
+        /// Its access tokens' lifetime in seconds (60–86400), instead of SESAME_ACCESS_TOKEN_TTL.
+        #[arg(long, value_name = "SECS")]
+        access_token_ttl: Option<u64>,
+        /// Its sessions' refresh-token lifetime in seconds (300–31536000), instead of
+        /// SESAME_REFRESH_TOKEN_TTL.
+        #[arg(long, value_name = "SECS")]
+        refresh_token_ttl: Option<u64>,
+        /// How its ID tokens are signed: RS256 (default) or EdDSA.
+        #[arg(long, value_name = "ALG")]
+        id_token_alg: Option<String>,
+    },
+    /// Print every registered client as a JSON array (never their secrets).
+    List,
+    /// Give a confidential client a new secret and print the client with it; the old secret
+    /// stops working at once.
+    RotateSecret {
+        /// The client's `client_id`.
+        client_id: String,
+    },
+    /// Delete a client.
+    Delete {
+        /// The client's `client_id`.
+        client_id: String,
     },
 }
 
@@ -214,6 +275,7 @@ pub fn main() -> ExitCode {
         Command::Serve(cfg) => Job::Serve(cfg),
         Command::Migrate { action } => Job::Migrate(action),
         Command::Users { action } => Job::Users(action),
+        Command::Clients { action } => Job::Clients(action),
         Command::Keys { action } => Job::Keys(action),
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -234,6 +296,7 @@ enum Job {
     Serve(Box<ServeConfig>),
     Migrate(MigrateAction),
     Users(UsersAction),
+    Clients(ClientsAction),
     Keys(KeysAction),
 }
 
@@ -251,12 +314,15 @@ fn report(outcome: Result<(), CliError>) -> ExitCode {
 async fn run(common: &CommonConfig, job: Job) -> Result<(), CliError> {
     match job {
         Job::Serve(_) => crate::telemetry::init(common),
-        Job::Migrate(_) | Job::Users(_) | Job::Keys(_) => crate::telemetry::init_on_stderr(common),
+        Job::Migrate(_) | Job::Users(_) | Job::Clients(_) | Job::Keys(_) => {
+            crate::telemetry::init_on_stderr(common)
+        }
     }
     match job {
         Job::Serve(mut cfg) => serve(common, &mut cfg).await,
         Job::Migrate(action) => migrate(common, action).await,
         Job::Users(action) => users(common, action).await,
+        Job::Clients(action) => clients(common, action).await,
         Job::Keys(action) => keys(common, action).await,
     }
 }
@@ -500,6 +566,84 @@ fn confirm_down(plan: &[MigrationStatus], yes: bool) -> Result<(), CliError> {
             "not confirmed; nothing was reverted".into(),
         ))
     }
+}
+
+/// `clients …`: every answer is the admin API's JSON for the client(s), one document on stdout.
+async fn clients(common: &CommonConfig, action: ClientsAction) -> Result<(), CliError> {
+    use crate::http::clients::ClientResponse;
+    use sesame_domain::client::{ClientId, ClientInput, ClientKind};
+    // No password is hashed here; the operator's hasher is built with the defaults and unused.
+    let hashing = HashConfig {
+        argon2_memory_kib: 19_456,
+        argon2_iterations: 2,
+        argon2_parallelism: 1,
+    };
+    let id = |raw: &str| {
+        ClientId::parse(raw).ok_or_else(|| CliError::Input(format!("`{raw}` is not a client_id")))
+    };
+    let here = ClientInfo::default();
+    let out = match action {
+        ClientsAction::Create {
+            name,
+            redirect_uris,
+            post_logout_redirect_uris,
+            public,
+            first_party,
+            grants,
+            scopes,
+            access_token_ttl,
+            refresh_token_ttl,
+            id_token_alg,
+        } => {
+            let settings = ClientInput {
+                name,
+                redirect_uris,
+                post_logout_redirect_uris,
+                grants: (!grants.is_empty()).then_some(grants),
+                scopes: (!scopes.is_empty()).then_some(scopes),
+                first_party,
+                access_token_ttl,
+                refresh_token_ttl,
+                id_token_alg,
+            }
+            .parse()
+            .map_err(CliError::Invalid)?;
+            let kind = if public {
+                ClientKind::Public
+            } else {
+                ClientKind::Confidential
+            };
+            let operator = startup::operator(common, &hashing).await?;
+            let (c, secret) = operator.create_client(&here, kind, settings).await?;
+            serde_json::to_value(ClientResponse::new(&c, secret.as_ref()))
+        }
+        ClientsAction::List => {
+            let operator = startup::operator(common, &hashing).await?;
+            let all = operator.clients().await?;
+            serde_json::to_value(
+                all.iter()
+                    .map(|c| ClientResponse::new(c, None))
+                    .collect::<Vec<_>>(),
+            )
+        }
+        ClientsAction::RotateSecret { client_id } => {
+            let client_id = id(&client_id)?;
+            let operator = startup::operator(common, &hashing).await?;
+            let (c, secret) = operator.rotate_client_secret(&here, client_id).await?;
+            serde_json::to_value(ClientResponse::new(&c, Some(&secret)))
+        }
+        ClientsAction::Delete { client_id } => {
+            let client_id = id(&client_id)?;
+            let operator = startup::operator(common, &hashing).await?;
+            operator.delete_client(&here, client_id).await?;
+            Ok(serde_json::json!({ "deleted": client_id.to_string() }))
+        }
+    }
+    .map_err(|e| CliError::Input(e.to_string()))?;
+    let mut stdout = std::io::stdout().lock();
+    serde_json::to_writer_pretty(&mut stdout, &out).map_err(|e| CliError::Input(e.to_string()))?;
+    writeln!(stdout)?;
+    Ok(())
 }
 
 async fn users(common: &CommonConfig, action: UsersAction) -> Result<(), CliError> {

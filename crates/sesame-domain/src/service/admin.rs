@@ -26,6 +26,8 @@ use crate::store::{AdminOutcome, AdminUserChange, AuditQuery, RoleInfo, UserFilt
 use std::sync::Arc;
 use uuid::Uuid;
 
+mod clients;
+
 use super::core::Core;
 use super::{Principal, Registration};
 use crate::store::LockoutKey;

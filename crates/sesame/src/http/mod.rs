@@ -14,6 +14,7 @@ pub(crate) mod api_doc;
 pub mod auth;
 pub mod client_bounds;
 pub mod client_ip;
+pub mod clients;
 pub mod cookies;
 pub mod detach;
 pub mod dto;
@@ -210,6 +211,13 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(admin::user_sessions))
         .routes(routes!(admin::list_roles, admin::create_role))
         .routes(routes!(admin::delete_role))
+        .routes(routes!(clients::list_clients, clients::create_client))
+        .routes(routes!(
+            clients::get_client,
+            clients::patch_client,
+            clients::delete_client
+        ))
+        .routes(routes!(clients::rotate_client_secret))
         .routes(routes!(admin::audit_events))
         .routes(routes!(meta::jwks))
         .routes(routes!(meta::metrics))

@@ -155,7 +155,8 @@ impl From<AuthError> for OAuthError {
             | AuthError::Forbidden
             | AuthError::LastAdmin
             | AuthError::RoleExists
-            | AuthError::BuiltInRole => {
+            | AuthError::BuiltInRole
+            | AuthError::PublicClient => {
                 Self::bad("invalid_request", "this request cannot be made here")
             }
             AuthError::InvalidCredentials | AuthError::AccountDisabled => Self::bad(

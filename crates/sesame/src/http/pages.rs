@@ -175,6 +175,7 @@ fn failure(f: &Frame<'_>, page: Page, e: AuthError) -> Response {
         | AuthError::LastAdmin
         | AuthError::RoleExists
         | AuthError::BuiltInRole
+        | AuthError::PublicClient
         | AuthError::InvalidSecondFactor
         | AuthError::InvalidChallenge
         | AuthError::StepUpRequired { .. }

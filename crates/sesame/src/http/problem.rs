@@ -227,6 +227,12 @@ impl IntoResponse for ApiError {
                     "Built-in role",
                     "Built-in roles cannot be deleted.".into(),
                 ),
+                AuthError::PublicClient => (
+                    StatusCode::CONFLICT,
+                    "public_client",
+                    "Public client",
+                    "A public client has no secret: it proves itself with PKCE.".into(),
+                ),
                 AuthError::NotFound => (
                     StatusCode::NOT_FOUND,
                     "not_found",

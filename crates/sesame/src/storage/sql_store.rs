@@ -24,6 +24,10 @@ mod admin_sql;
 #[path = "factor_sql.rs"]
 mod factor_sql;
 
+#[allow(clippy::duplicate_mod)]
+#[path = "client_sql.rs"]
+mod client_sql;
+
 use super::{Backend, Db, Dialect};
 use crate::storage::pool;
 use crate::storage::{decode_mail, split_roles, store_err};

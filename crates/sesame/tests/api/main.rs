@@ -11,6 +11,7 @@ mod audit_trail;
 mod browser;
 mod chromium;
 mod cli;
+mod clients;
 mod core_flow;
 mod crash;
 mod defaults;
