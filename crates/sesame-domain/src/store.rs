@@ -624,14 +624,18 @@ store_traits! {
             credential_id: &[u8],
         ) -> Result<Option<PasskeyRecord>, StoreError>;
 
-        /// Stores a passkey's updated credential (its counter) after a use.
+        /// Stores a passkey's updated credential (its counter) after a use, only if the stored
+        /// one is still `previous`, the one the use was checked against (one conditional update:
+        /// two uses checked against the same counter, as a cloned authenticator's would be,
+        /// cannot both be recorded). Returns whether it was.
         pass
         async fn passkey_used(
             &self,
             id: FactorId,
+            previous: &str,
             credential: &str,
             now: Timestamp,
-        ) -> Result<(), StoreError>;
+        ) -> Result<bool, StoreError>;
 
         /// Renames the user's factor; `false` if it has no such factor.
         pass

@@ -111,15 +111,27 @@ pub(crate) async fn passkey_verified(
             return Ok(None);
         }
     };
-    let Some((id, _)) = creds
+    let Some((id, checked)) = creds
         .iter()
         .find(|(_, c)| c.credential_id == assertion.credential_id)
     else {
         return Ok(None);
     };
-    core.store
-        .passkey_used(*id, &assertion.credential.passkey, core.now())
-        .await?;
+    if !core
+        .store
+        .passkey_used(
+            *id,
+            &checked.passkey,
+            &assertion.credential.passkey,
+            core.now(),
+        )
+        .await?
+    {
+        // Another use of this passkey was recorded since it was read (or it was deleted): the
+        // counter this answer was checked against is stale, as with a cloned authenticator.
+        tracing::warn!(user_id = %user.id, "a passkey was used concurrently; the later answer is refused");
+        return Ok(None);
+    }
     let key = match assertion.credential.amr() {
         PasskeyAmr::Hwk => AuthMethod::Hwk,
         PasskeyAmr::Swk => AuthMethod::Swk,

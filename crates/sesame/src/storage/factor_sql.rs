@@ -266,17 +266,22 @@ impl FactorStore for Backend {
     async fn passkey_used(
         &self,
         id: FactorId,
+        previous: &str,
         credential: &str,
         now: Timestamp,
-    ) -> Result<(), StoreError> {
-        sqlx::query("UPDATE mfa_factors SET credential = $1, last_used_at = $2 WHERE id = $3")
-            .bind(credential)
-            .bind(Dialect::time(now))
-            .bind(id.as_uuid())
-            .execute(&self.writer)
-            .await
-            .map_err(store_err)
-            .map(|_| ())
+    ) -> Result<bool, StoreError> {
+        sqlx::query(
+            "UPDATE mfa_factors SET credential = $1, last_used_at = $2 \
+             WHERE id = $3 AND credential = $4",
+        )
+        .bind(credential)
+        .bind(Dialect::time(now))
+        .bind(id.as_uuid())
+        .bind(previous)
+        .execute(&self.writer)
+        .await
+        .map_err(store_err)
+        .map(|r| r.rows_affected() == 1)
     }
 
     async fn rename_factor(

@@ -1057,7 +1057,49 @@ async fn a_pause_stored_before_the_account_column_existed_still_lists_its_accoun
     assert_eq!(locked_ids(s.as_ref(), true, t).await, vec![a.id]);
 }
 
+/// Two uses of one passkey checked against the same stored counter (a cloned authenticator
+/// racing the original) cannot both be recorded: the update is conditional on the credential it
+/// was checked against.
+async fn a_passkey_use_is_recorded_only_against_the_credential_it_was_checked_with(b: Backend) {
+    use sesame_domain::mfa::{FactorId, FactorName};
+    use sesame_domain::store::{FactorSecret, NewFactor};
+    let db = TestDb::new(b).await;
+    let s = store(&db).await;
+    let user = new_user("pk@example.com", None);
+    s.insert_user(&user, None, None, None).await.unwrap();
+    let id = FactorId::new();
+    s.insert_factor(
+        &NewFactor {
+            id,
+            user_id: user.id,
+            name: FactorName::parse("Key").unwrap(),
+            created_at: now(),
+            secret: FactorSecret::Passkey {
+                credential_id: vec![1, 2, 3],
+                credential: "counter 1".into(),
+            },
+        },
+        true,
+        None,
+        None,
+    )
+    .await
+    .unwrap();
+    assert!(s
+        .passkey_used(id, "counter 1", "counter 2", now())
+        .await
+        .unwrap());
+    // The racing use read counter 1 too: refused, and counter 2 stays.
+    assert!(!s
+        .passkey_used(id, "counter 1", "counter 2 (clone)", now())
+        .await
+        .unwrap());
+    let stored = s.passkey_by_credential(&[1, 2, 3]).await.unwrap().unwrap();
+    assert_eq!(stored.credential, "counter 2");
+}
+
 crate::on_every_backend!(
+    a_passkey_use_is_recorded_only_against_the_credential_it_was_checked_with,
     a_users_locale_is_stored_and_changed_only_by_a_patch_naming_it,
     queued_mail_keeps_its_language_and_mail_from_before_languages_has_none,
     only_a_paused_account_key_lists_its_account_as_locked,
