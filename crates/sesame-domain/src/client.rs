@@ -133,7 +133,7 @@ impl ClientKind {
     }
 }
 
-/// A grant type a client may use at the token endpoint (RFC 6749 §4, RFC 8693 names).
+/// A grant type a client may use at the token endpoint (RFC 6749 §4).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum GrantType {
     /// RFC 6749 §4.1, with PKCE (RFC 7636).
@@ -142,7 +142,8 @@ pub enum GrantType {
     RefreshToken,
     /// RFC 6749 §4.4: tokens for the client itself, no user. Confidential clients only.
     ClientCredentials,
-    /// RFC 6749 §4.3: the client collects the password. For first-party clients that must.
+    /// RFC 6749 §4.3: the client collects the password. First-party clients only (see
+    /// [`ClientSettings::check`]).
     Password,
 }
 
@@ -281,10 +282,11 @@ impl IdTokenAlg {
 /// A redirect URI (or post-logout redirect URI) as registered, compared by exact string
 /// (RFC 6749 §3.1.2.3 with OAuth 2.0 Security BCP, RFC 9700 §4.1.3).
 ///
-/// Accepted: an absolute `https` URI; `http` only on a loopback address (`127.0.0.1`, `[::1]`
-/// or `localhost`, RFC 8252 §7.3, for native apps and development); a private-use scheme of a
-/// native app written as a reversed domain name (`com.example.app:/callback`, RFC 8252 §7.1).
-/// Never a fragment (RFC 6749 §3.1.2), user information, or more than 2,000 characters.
+/// Accepted: an absolute `https` URI; `http` only on the loopback addresses `127.0.0.1` and
+/// `[::1]` (RFC 8252 §7.3, for native apps) or `localhost` (for development; RFC 8252 §8.3 does
+/// not recommend it, and it gets no port leeway); a private-use scheme of a native app written as
+/// a reversed domain name (`com.example.app:/callback`, RFC 8252 §7.1). Never a fragment (RFC 6749
+/// §3.1.2), user information, whitespace, a backslash, or more than 2,000 bytes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RedirectUri(String);
 
@@ -298,10 +300,18 @@ impl RedirectUri {
     pub fn parse(raw: &str, field: &'static str) -> Result<Self, FieldError> {
         let bad = |msg: &str| Err(FieldError::new(field, "invalid_redirect_uri", msg));
         if raw.len() > Self::MAX_LEN {
-            return bad("a redirect URI has at most 2000 characters");
+            return bad("a redirect URI has at most 2000 bytes");
         }
-        if raw.is_empty() || raw.trim() != raw || has_disallowed_chars(raw) {
-            return bad("a redirect URI is an absolute URI without spaces around it");
+        // The URL parser would quietly drop tabs and line breaks, encode spaces and read `\` as
+        // `/`; what is stored and compared must be the URI as written (RFC 3986 has none of
+        // them), so they are refused instead.
+        if raw.is_empty()
+            || has_disallowed_chars(raw)
+            || raw.chars().any(|c| c.is_whitespace() || c == '\\')
+        {
+            return bad(
+                "a redirect URI is an absolute URI without spaces, line breaks or backslashes",
+            );
         }
         let Ok(url) = url::Url::parse(raw) else {
             return bad(
@@ -321,7 +331,7 @@ impl RedirectUri {
                 }
             }
             "http" => {
-                if !is_loopback(&url) {
+                if !is_loopback_ip(&url) && url.host_str() != Some("localhost") {
                     return bad("an http redirect URI is allowed only on a loopback address (127.0.0.1, [::1], localhost); use https");
                 }
             }
@@ -349,17 +359,26 @@ impl RedirectUri {
     }
 
     /// Whether `requested` (as a client sent it) names this registered URI: the same string,
-    /// except that a loopback `http` URI matches on any port (RFC 8252 §7.3: "MUST allow any port
-    /// to be specified at the time of the request for loopback IP redirect URIs").
+    /// except that a loopback IP `http` URI matches on any port (RFC 8252 §7.3: "MUST allow any
+    /// port to be specified at the time of the request for loopback IP redirect URIs"). The
+    /// requested URI must itself be a valid redirect URI written in its parsed form, so a match
+    /// is never reached through the URL parser's leniency (dot segments, dropped characters); a
+    /// redirect goes to the requested string only after this says it matches.
     #[must_use]
     pub fn matches(&self, requested: &str) -> bool {
         if self.0 == requested {
             return true;
         }
+        if Self::parse(requested, "redirect_uri").is_err() {
+            return false;
+        }
         let (Ok(mine), Ok(theirs)) = (url::Url::parse(&self.0), url::Url::parse(requested)) else {
             return false;
         };
-        if mine.scheme() != "http" || !is_loopback(&mine) || theirs.scheme() != "http" {
+        if theirs.as_str() != requested {
+            return false;
+        }
+        if mine.scheme() != "http" || !is_loopback_ip(&mine) || theirs.scheme() != "http" {
             return false;
         }
         // Compare without the port: host, path and query exactly.
@@ -372,12 +391,12 @@ impl RedirectUri {
     }
 }
 
-fn is_loopback(url: &url::Url) -> bool {
+/// `127.0.0.1` or `[::1]`, the loopback IP literals of RFC 8252 §7.3.
+fn is_loopback_ip(url: &url::Url) -> bool {
     match url.host() {
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
-        None => false,
+        Some(url::Host::Ipv4(ip)) => ip == std::net::Ipv4Addr::LOCALHOST,
+        Some(url::Host::Ipv6(ip)) => ip == std::net::Ipv6Addr::LOCALHOST,
+        Some(url::Host::Domain(_)) | None => false,
     }
 }
 
@@ -444,8 +463,10 @@ impl fmt::Debug for ClientSecret {
 
 /// SHA-256 of a client secret. A fast hash is enough: the secret is 256 random bits, not a
 /// password a person chose, so there is nothing to guess from the hash.
-#[derive(Clone, PartialEq, Eq)]
-pub struct ClientSecretHash(pub [u8; 32]);
+///
+/// No `PartialEq`: the only comparison is [`ClientSecretHash::verifies`], in constant time.
+#[derive(Clone)]
+pub struct ClientSecretHash([u8; 32]);
 
 impl ClientSecretHash {
     #[must_use]
@@ -457,6 +478,12 @@ impl ClientSecretHash {
     #[must_use]
     pub fn from_stored(bytes: &[u8]) -> Option<Self> {
         <[u8; 32]>::try_from(bytes).ok().map(Self)
+    }
+
+    /// The bytes to store.
+    #[must_use]
+    pub fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
     }
 
     /// Whether `presented` is the secret, compared in constant time.
@@ -517,11 +544,26 @@ impl ClientSettings {
                 "a public client cannot use client_credentials: it has no secret to prove itself",
             ));
         }
-        if self.grants == [GrantType::RefreshToken] {
+        if self.grants.contains(&GrantType::RefreshToken)
+            && !self
+                .grants
+                .iter()
+                .any(|g| matches!(g, GrantType::AuthorizationCode | GrantType::Password))
+        {
+            // client_credentials issues no refresh token (RFC 6749 §4.4.3).
             errs.push(FieldError::new(
                 "grant_types",
                 "refresh_only",
-                "refresh_token needs a grant that issues the first refresh token",
+                "refresh_token needs authorization_code or password, the grants that issue a refresh token",
+            ));
+        }
+        if self.grants.contains(&GrantType::Password) && !self.first_party {
+            // RFC 9700 §2.4: the password grant MUST NOT be used; Sesame keeps it for the
+            // operator's own applications only.
+            errs.push(FieldError::new(
+                "grant_types",
+                "first_party_only",
+                "the password grant is only for first-party clients (first_party: true)",
             ));
         }
         if errs.is_empty() {
@@ -748,6 +790,11 @@ mod tests {
             "myapp:/callback",
             "javascript:alert(1)",
             "https://app.example.com/\u{0}",
+            "https://app.example.com/ca\nllback",
+            "https://app.example.com/a b",
+            "https://app.example.com\\cb",
+            "https://app.example.com/cb\t",
+            "http://127.0.0.2/callback",
         ] {
             let e = uri(bad).expect_err(bad);
             assert_eq!(e.code, "invalid_redirect_uri", "{bad}");
@@ -775,6 +822,14 @@ mod tests {
         assert!(!native.matches("http://127.0.0.2:51234/callback"));
         assert!(!native.matches("https://127.0.0.1:51234/callback"));
         assert!(!native.matches("http://127.0.0.1:51234/callback#x"));
+        assert!(!native.matches("http://127.0.0.1:51234/x/../callback"));
+        assert!(!native.matches("http://127.0.0.1:51234/call\nback"));
+        let dev = uri("http://localhost:3000/callback").unwrap();
+        assert!(dev.matches("http://localhost:3000/callback"));
+        assert!(
+            !dev.matches("http://localhost:3001/callback"),
+            "no port leeway for a name"
+        );
     }
 
     #[test]
@@ -801,8 +856,9 @@ mod tests {
         assert!(!h.verifies(ClientSecret::generate().reveal()));
         assert!(!h.verifies(""));
         assert!(!format!("{s:?} {h:?}").contains(s.reveal()));
-        assert_eq!(ClientSecretHash::from_stored(&h.0), Some(h.clone()));
-        assert_eq!(ClientSecretHash::from_stored(&[0; 31]), None);
+        let back = ClientSecretHash::from_stored(h.as_bytes()).unwrap();
+        assert!(back.verifies(s.reveal()));
+        assert!(ClientSecretHash::from_stored(&[0; 31]).is_none());
     }
 
     #[test]
@@ -875,6 +931,26 @@ mod tests {
         assert!(settings(&[GrantType::ClientCredentials], &[])
             .check(ClientKind::Confidential)
             .is_ok());
+        assert_eq!(
+            codes(
+                settings(
+                    &[GrantType::ClientCredentials, GrantType::RefreshToken],
+                    &[]
+                ),
+                ClientKind::Confidential
+            ),
+            [("grant_types", "refresh_only")]
+        );
+        assert_eq!(
+            codes(
+                settings(&[GrantType::Password, GrantType::RefreshToken], &[]),
+                ClientKind::Public
+            ),
+            [("grant_types", "first_party_only")]
+        );
+        let mut first_party = settings(&[GrantType::Password, GrantType::RefreshToken], &[]);
+        first_party.first_party = true;
+        assert!(first_party.check(ClientKind::Public).is_ok());
     }
 
     #[test]

@@ -1017,14 +1017,24 @@ store_traits! {
             audit: &AuditEvent,
         ) -> Result<(), StoreError>;
 
-        /// Replaces the client's settings and, when given, its secret hash. Returns whether the
-        /// client exists.
+        /// Replaces the client's settings (not its kind or secret). Returns whether the client
+        /// exists.
         pass
         async fn update_client(
             &self,
             id: ClientId,
             settings: &ClientSettings,
-            secret: Option<&ClientSecretHash>,
+            now: Timestamp,
+            audit: &AuditEvent,
+        ) -> Result<bool, StoreError>;
+
+        /// Replaces a confidential client's secret hash, and nothing else. Returns whether a
+        /// confidential client `id` exists.
+        pass
+        async fn set_client_secret(
+            &self,
+            id: ClientId,
+            secret: &ClientSecretHash,
             now: Timestamp,
             audit: &AuditEvent,
         ) -> Result<bool, StoreError>;

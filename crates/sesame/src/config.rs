@@ -510,7 +510,7 @@ pub struct AbuseConfig {
     #[arg(long, env = "SESAME_PASSWORD_MIN_SCORE", default_value_t = 3, help_heading = heading::PASSWORDS)]
     pub password_min_score: u8,
 
-    /// Logins per client IP.
+    /// Logins per client IP (second-factor answers, passkey sign-ins and step-ups count too).
     #[arg(long, env = "SESAME_RATE_LOGIN_IP", default_value = "20/1m", value_parser = parse_quota, help_heading = heading::ABUSE)]
     pub rate_login_ip: crate::limits::Quota,
     /// Logins per account name.

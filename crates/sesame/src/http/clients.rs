@@ -1,7 +1,8 @@
 //! The admin API of registered OAuth / OpenID Connect clients (`/api/v1/admin/clients`): list,
-//! register, read, change, rotate the secret, delete. Field names follow the client metadata of
-//! RFC 7591 §2 where it has one (`client_name`, `redirect_uris`, `grant_types`, `scope`,
-//! `id_token_signed_response_alg`), so a registration reads as integrators know it.
+//! register, read, change, rotate the secret, delete. Fields take the client metadata names of
+//! RFC 7591 §2 where one exists (`client_name`, `redirect_uris`, `grant_types`, `scope`,
+//! `token_endpoint_auth_method`, `id_token_signed_response_alg`), so a registration reads as
+//! integrators know it; `client_type`, `first_party` and the lifetimes are Sesame's own.
 //!
 //! Every handler takes [`AdminUser`] (401 without a token, 403 without the `admin` role); the
 //! rules live in `sesame_domain::client` and `Admin`'s client methods. It shapes JSON; it decides
@@ -20,7 +21,7 @@ use sesame_domain::{AuthError, FieldError};
 use utoipa::ToSchema;
 
 /// A registered client (never its secret, but right after it was made).
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[derive(Serialize, Deserialize, ToSchema)]
 pub struct ClientResponse {
     /// The public identifier (RFC 6749 §2.2).
     pub client_id: String,
@@ -50,6 +51,18 @@ pub struct ClientResponse {
     pub id_token_signed_response_alg: String,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+/// Never prints the secret (a debug log line must not leak it).
+impl std::fmt::Debug for ClientResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientResponse")
+            .field("client_id", &self.client_id)
+            .field("client_name", &self.client_name)
+            .field("client_type", &self.client_type)
+            .field("client_secret", &self.client_secret.as_ref().map(|_| "…"))
+            .finish_non_exhaustive()
+    }
 }
 
 impl ClientResponse {

@@ -82,8 +82,9 @@ pub struct OAuthErrorResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mfa_token: Option<String>,
     /// With `mfa_required`: what the account can answer the mfa grant with (`totp` as `otp`,
-    /// `recovery_code`). A passkey is a browser ceremony the grant cannot carry: an account with
-    /// one completes the same `mfa_token` at `POST /api/v1/auth/login/mfa` instead.
+    /// `recovery_code`). A passkey is a browser ceremony the grant cannot carry: to sign in
+    /// with one, start again at `POST /api/v1/auth/login` (its answer carries the WebAuthn
+    /// options) or use the passwordless sign-in.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub methods: Option<Vec<String>>,
     /// With `mfa_required`: seconds the `mfa_token` stays valid.

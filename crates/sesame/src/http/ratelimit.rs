@@ -98,8 +98,9 @@ impl RateLimits {
         .await
     }
 
-    /// A second-factor answer (completing a sign-in): the same per-IP quota as a password, so an
-    /// address guessing codes is throttled like one guessing passwords. The account's own pause
+    /// A second-factor answer (completing a sign-in) or a step-up (a password or factor checked
+    /// again): the same per-IP quota as a password, so an address guessing codes is throttled
+    /// like one guessing passwords. The account's own pause
     /// (lockout) applies on top, in the domain.
     ///
     /// # Errors

@@ -122,7 +122,7 @@ impl ClientStore for Backend {
         .bind(c.id.as_uuid())
         .bind(s.name.as_str())
         .bind(c.kind.as_str())
-        .bind(c.secret_hash.as_ref().map(|h| h.0.to_vec()))
+        .bind(c.secret_hash.as_ref().map(|h| h.as_bytes().to_vec()))
         .bind(uris_json(&s.redirect_uris))
         .bind(uris_json(&s.post_logout_redirect_uris))
         .bind(grant_words(&s.grants))
@@ -144,7 +144,6 @@ impl ClientStore for Backend {
         &self,
         id: ClientId,
         s: &ClientSettings,
-        secret: Option<&ClientSecretHash>,
         now: Timestamp,
         audit: &AuditEvent,
     ) -> Result<bool, StoreError> {
@@ -152,8 +151,7 @@ impl ClientStore for Backend {
         let n = sqlx::query(
             "UPDATE oauth_clients SET name = $2, redirect_uris = $3, post_logout_redirect_uris = $4, \
              grants = $5, scopes = $6, first_party = $7, access_token_ttl_secs = $8, \
-             refresh_token_ttl_secs = $9, id_token_alg = $10, updated_at = $11, \
-             secret_hash = COALESCE($12, secret_hash) WHERE id = $1",
+             refresh_token_ttl_secs = $9, id_token_alg = $10, updated_at = $11 WHERE id = $1",
         )
         .bind(id.as_uuid())
         .bind(s.name.as_str())
@@ -166,7 +164,33 @@ impl ClientStore for Backend {
         .bind(ttl_secs(s.refresh_token_ttl))
         .bind(s.id_token_alg.as_str())
         .bind(Dialect::time(now))
-        .bind(secret.map(|h| h.0.to_vec()))
+        .execute(&mut *tx)
+        .await
+        .map_err(store_err)?
+        .rows_affected();
+        if n == 0 {
+            return Ok(false);
+        }
+        insert_audit(&mut tx, audit).await?;
+        tx.commit().await.map_err(store_err)?;
+        Ok(true)
+    }
+
+    async fn set_client_secret(
+        &self,
+        id: ClientId,
+        secret: &ClientSecretHash,
+        now: Timestamp,
+        audit: &AuditEvent,
+    ) -> Result<bool, StoreError> {
+        let mut tx = pool::begin(&self.writer).await.map_err(store_err)?;
+        let n = sqlx::query(
+            "UPDATE oauth_clients SET secret_hash = $2, updated_at = $3 \
+             WHERE id = $1 AND kind = 'confidential'",
+        )
+        .bind(id.as_uuid())
+        .bind(secret.as_bytes().to_vec())
+        .bind(Dialect::time(now))
         .execute(&mut *tx)
         .await
         .map_err(store_err)?

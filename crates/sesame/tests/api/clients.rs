@@ -144,6 +144,17 @@ async fn a_public_client_has_no_secret_and_never_client_credentials(b: Backend) 
     )
     .await;
 
+    body["grant_types"] = json!(["password"]);
+    let p = assert_problem(
+        call(&app, Method::POST, CLIENTS, Some(&token), Some(&body)).await,
+        422,
+        "validation_failed",
+    )
+    .await;
+    assert_eq!(
+        field_codes(&p),
+        [("grant_types".to_owned(), "first_party_only".to_owned())]
+    );
     body["grant_types"] = json!(["client_credentials"]);
     let p = assert_problem(
         call(&app, Method::POST, CLIENTS, Some(&token), Some(&body)).await,
@@ -355,28 +366,47 @@ async fn a_deleted_client_is_gone_and_unknown_ids_are_not_found(b: Backend) {
 }
 
 async fn only_admins_manage_clients(b: Backend) {
-    let (app, _) = admin_app(b).await;
+    let (app, token) = admin_app(b).await;
+    let made = register(&app, &token, &web_app()).await;
+    let one = format!("{CLIENTS}/{}", made["client_id"].as_str().unwrap());
+    let secret = format!("{one}/secret");
     let user = app.user_with_tokens("user@example.com").await;
     let access = user["access_token"].as_str().unwrap();
-    assert_problem(
-        call(&app, Method::GET, CLIENTS, Some(access), None).await,
-        403,
-        "forbidden",
-    )
-    .await;
-    assert_problem(
-        call(&app, Method::POST, CLIENTS, Some(access), Some(&web_app())).await,
-        403,
-        "forbidden",
-    )
-    .await;
-    assert_problem(
-        call(&app, Method::GET, CLIENTS, None, None).await,
-        401,
-        "missing_token",
-    )
-    .await;
-    assert_eq!(app.db.count("oauth_clients").await, 0);
+    let patch = json!({"first_party": true});
+    let routes: [(Method, &str, Option<&Value>); 6] = [
+        (Method::GET, CLIENTS, None),
+        (Method::POST, CLIENTS, Some(&made)),
+        (Method::GET, &one, None),
+        (Method::PATCH, &one, Some(&patch)),
+        (Method::DELETE, &one, None),
+        (Method::POST, &secret, None),
+    ];
+    for (method, path, body) in routes {
+        assert_problem(
+            call(&app, method.clone(), path, Some(access), body).await,
+            403,
+            "forbidden",
+        )
+        .await;
+        assert_problem(
+            call(&app, method, path, None, body).await,
+            401,
+            "missing_token",
+        )
+        .await;
+    }
+    // Nothing changed: the one client, as registered, with its first secret.
+    let stored = app
+        .db
+        .bytes("SELECT secret_hash FROM oauth_clients")
+        .await
+        .unwrap();
+    assert_eq!(
+        stored,
+        Sha256::digest(made["client_secret"].as_str().unwrap().as_bytes()).to_vec()
+    );
+    let read = expect(call(&app, Method::GET, &one, Some(&token), None).await, 200).await;
+    assert_eq!(read["first_party"], false);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -471,7 +501,13 @@ async fn the_clients_commands_register_list_rotate_and_delete(b: Backend) {
     let out = clients_cli(dir.path(), &url, &["rotate-secret", &id]).await;
     assert!(out.status.success(), "{}", text(&out.stderr));
     let rotated: Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_ne!(rotated["client_secret"].as_str().unwrap(), secret);
+    let new = rotated["client_secret"].as_str().unwrap().to_owned();
+    assert_ne!(new, secret);
+    let stored = db
+        .bytes("SELECT secret_hash FROM oauth_clients WHERE name = 'Shop'")
+        .await
+        .unwrap();
+    assert_eq!(stored, Sha256::digest(new.as_bytes()).to_vec());
 
     let out = clients_cli(dir.path(), &url, &["delete", &id]).await;
     assert!(out.status.success(), "{}", text(&out.stderr));
@@ -502,6 +538,7 @@ async fn the_clients_commands_register_list_rotate_and_delete(b: Backend) {
     assert_eq!(all.as_array().unwrap().len(), 1, "{all}");
     assert_eq!(all[0]["client_name"], "Mobile");
     assert_eq!(audited(&app, "admin.client_created").await, 2);
+    assert_eq!(audited(&app, "admin.client_secret_rotated").await, 1);
     assert_eq!(audited(&app, "admin.client_deleted").await, 1);
 }
 

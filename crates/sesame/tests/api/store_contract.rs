@@ -1098,7 +1098,170 @@ async fn a_passkey_use_is_recorded_only_against_the_credential_it_was_checked_wi
     assert_eq!(stored.credential, "counter 2");
 }
 
+/// A client comes back as it was stored, field for field; a settings change keeps the secret;
+/// a new secret changes only the secret, and only a confidential client's; an unknown client is
+/// neither changed nor deleted, and leaves no audit event.
+async fn a_client_round_trips_and_each_change_touches_only_its_part(b: Backend) {
+    use sesame_domain::client::{
+        ClientId, ClientInput, ClientKind, ClientSecret, IdTokenAlg, OAuthClient,
+    };
+    use std::time::Duration;
+    let db = TestDb::new(b).await;
+    let s = store(&db).await;
+    let settings = ClientInput {
+        name: "Shop".into(),
+        redirect_uris: vec![
+            "https://shop.example/cb".into(),
+            "com.example.shop:/cb".into(),
+        ],
+        post_logout_redirect_uris: vec!["https://shop.example/".into()],
+        grants: Some(vec!["authorization_code".into(), "refresh_token".into()]),
+        scopes: Some(vec!["openid".into(), "email".into()]),
+        first_party: true,
+        access_token_ttl: Some(600),
+        refresh_token_ttl: Some(86_400),
+        id_token_alg: Some("EdDSA".into()),
+    }
+    .parse()
+    .unwrap();
+    let secret = ClientSecret::generate();
+    let t = now();
+    let client = OAuthClient {
+        id: ClientId::new(),
+        kind: ClientKind::Confidential,
+        settings,
+        secret_hash: Some(secret.hash()),
+        created_at: t,
+        updated_at: t,
+    };
+    let event = |kind| {
+        AuditEvent::new(
+            kind,
+            None,
+            &ClientInfo::default(),
+            serde_json::json!({}),
+            now(),
+        )
+    };
+    s.insert_client(&client, &event(AuditKind::AdminClientCreated))
+        .await
+        .unwrap();
+    let back = s.client(client.id).await.unwrap().unwrap();
+    let st = &back.settings;
+    assert_eq!(back.kind, ClientKind::Confidential);
+    assert_eq!(st.name.as_str(), "Shop");
+    assert_eq!(st.redirect_uris, client.settings.redirect_uris);
+    assert_eq!(
+        st.post_logout_redirect_uris,
+        client.settings.post_logout_redirect_uris
+    );
+    assert_eq!(st.grants, client.settings.grants);
+    assert_eq!(st.scopes, client.settings.scopes);
+    assert!(st.first_party);
+    assert_eq!(st.access_token_ttl, Some(Duration::from_secs(600)));
+    assert_eq!(st.refresh_token_ttl, Some(Duration::from_secs(86_400)));
+    assert_eq!(st.id_token_alg, IdTokenAlg::EdDsa);
+    assert!(back.secret_hash.as_ref().unwrap().verifies(secret.reveal()));
+
+    let mut changed = client.settings.clone();
+    changed.first_party = false;
+    changed.access_token_ttl = None;
+    assert!(s
+        .update_client(
+            client.id,
+            &changed,
+            now(),
+            &event(AuditKind::AdminClientUpdated)
+        )
+        .await
+        .unwrap());
+    let back = s.client(client.id).await.unwrap().unwrap();
+    assert!(!back.settings.first_party);
+    assert_eq!(back.settings.access_token_ttl, None);
+    assert!(
+        back.secret_hash.as_ref().unwrap().verifies(secret.reveal()),
+        "the secret stays"
+    );
+
+    let new = ClientSecret::generate();
+    assert!(s
+        .set_client_secret(
+            client.id,
+            &new.hash(),
+            now(),
+            &event(AuditKind::AdminClientSecretRotated)
+        )
+        .await
+        .unwrap());
+    let back = s.client(client.id).await.unwrap().unwrap();
+    assert!(back.secret_hash.as_ref().unwrap().verifies(new.reveal()));
+    assert!(!back.secret_hash.as_ref().unwrap().verifies(secret.reveal()));
+    assert!(!back.settings.first_party, "the settings stay");
+
+    let unknown = ClientId::new();
+    assert!(!s
+        .update_client(
+            unknown,
+            &changed,
+            now(),
+            &event(AuditKind::AdminClientUpdated)
+        )
+        .await
+        .unwrap());
+    assert!(!s
+        .set_client_secret(
+            unknown,
+            &new.hash(),
+            now(),
+            &event(AuditKind::AdminClientSecretRotated)
+        )
+        .await
+        .unwrap());
+    assert!(!s
+        .delete_client(unknown, &event(AuditKind::AdminClientDeleted))
+        .await
+        .unwrap());
+    assert_eq!(
+        db.count("audit_events").await,
+        3,
+        "one event per change made"
+    );
+
+    // A public client has no secret to replace.
+    let public = OAuthClient {
+        id: ClientId::new(),
+        kind: ClientKind::Public,
+        secret_hash: None,
+        ..client.clone()
+    };
+    s.insert_client(&public, &event(AuditKind::AdminClientCreated))
+        .await
+        .unwrap();
+    assert!(!s
+        .set_client_secret(
+            public.id,
+            &new.hash(),
+            now(),
+            &event(AuditKind::AdminClientSecretRotated)
+        )
+        .await
+        .unwrap());
+    assert!(s
+        .client(public.id)
+        .await
+        .unwrap()
+        .unwrap()
+        .secret_hash
+        .is_none());
+    assert!(s
+        .delete_client(client.id, &event(AuditKind::AdminClientDeleted))
+        .await
+        .unwrap());
+    assert_eq!(s.list_clients().await.unwrap().len(), 1);
+}
+
 crate::on_every_backend!(
+    a_client_round_trips_and_each_change_touches_only_its_part,
     a_passkey_use_is_recorded_only_against_the_credential_it_was_checked_with,
     a_users_locale_is_stored_and_changed_only_by_a_patch_naming_it,
     queued_mail_keeps_its_language_and_mail_from_before_languages_has_none,

@@ -72,7 +72,8 @@ impl Admin {
         Ok((c, secret))
     }
 
-    /// Replaces a client's settings (its kind and secret stay).
+    /// Replaces a client's settings (its kind and secret stay). Two changes at once: the later
+    /// write wins whole (each starts from the settings it read).
     ///
     /// # Errors
     /// [`AuthError::NotFound`]; [`AuthError::Validation`] as for
@@ -97,7 +98,7 @@ impl Admin {
         if !self
             .core
             .store
-            .update_client(id, &updated.settings, None, now, &event)
+            .update_client(id, &updated.settings, now, &event)
             .await?
         {
             return Err(AuthError::NotFound);
@@ -130,13 +131,7 @@ impl Admin {
         if !self
             .core
             .store
-            .update_client(
-                id,
-                &updated.settings,
-                updated.secret_hash.as_ref(),
-                now,
-                &event,
-            )
+            .set_client_secret(id, &secret.hash(), now, &event)
             .await?
         {
             return Err(AuthError::NotFound);
