@@ -85,6 +85,21 @@ fn client_from_row(r: &DbRow) -> Result<OAuthClient, sqlx::Error> {
     })
 }
 
+/// Ends a change of `changed` rows: nothing to record when no client was changed (the
+/// transaction rolls back as it drops), else its audit event, then the commit.
+async fn audited(
+    mut tx: sqlx::Transaction<'static, super::Db>,
+    changed: u64,
+    audit: &AuditEvent,
+) -> Result<bool, StoreError> {
+    if changed == 0 {
+        return Ok(false);
+    }
+    insert_audit(&mut tx, audit).await?;
+    tx.commit().await.map_err(store_err)?;
+    Ok(true)
+}
+
 fn grant_words(g: &[GrantType]) -> String {
     g.iter().map(|g| g.as_str()).collect::<Vec<_>>().join(" ")
 }
@@ -168,12 +183,7 @@ impl ClientStore for Backend {
         .await
         .map_err(store_err)?
         .rows_affected();
-        if n == 0 {
-            return Ok(false);
-        }
-        insert_audit(&mut tx, audit).await?;
-        tx.commit().await.map_err(store_err)?;
-        Ok(true)
+        audited(tx, n, audit).await
     }
 
     async fn set_client_secret(
@@ -195,12 +205,7 @@ impl ClientStore for Backend {
         .await
         .map_err(store_err)?
         .rows_affected();
-        if n == 0 {
-            return Ok(false);
-        }
-        insert_audit(&mut tx, audit).await?;
-        tx.commit().await.map_err(store_err)?;
-        Ok(true)
+        audited(tx, n, audit).await
     }
 
     async fn delete_client(&self, id: ClientId, audit: &AuditEvent) -> Result<bool, StoreError> {
@@ -211,11 +216,6 @@ impl ClientStore for Backend {
             .await
             .map_err(store_err)?
             .rows_affected();
-        if n == 0 {
-            return Ok(false);
-        }
-        insert_audit(&mut tx, audit).await?;
-        tx.commit().await.map_err(store_err)?;
-        Ok(true)
+        audited(tx, n, audit).await
     }
 }

@@ -15,22 +15,24 @@ use sha2::{Digest, Sha256};
 const ADMIN: &str = "admin@example.com";
 const CLIENTS: &str = "/api/v1/admin/clients";
 
-async fn admin_app(b: Backend) -> (TestApp, String) {
-    let app = spawn_app_with(
-        b,
-        &[],
-        &[
-            "--bootstrap-admin-email",
-            ADMIN,
-            "--bootstrap-admin-password",
-            PASSWORD,
-        ],
-    )
-    .await;
-    let token = app.tokens(ADMIN).await["access_token"]
+/// `serve` flags that make [`ADMIN`] the first admin.
+const BOOTSTRAP: [&str; 4] = [
+    "--bootstrap-admin-email",
+    ADMIN,
+    "--bootstrap-admin-password",
+    PASSWORD,
+];
+
+async fn admin_token(app: &TestApp) -> String {
+    app.tokens(ADMIN).await["access_token"]
         .as_str()
         .unwrap()
-        .to_owned();
+        .to_owned()
+}
+
+async fn admin_app(b: Backend) -> (TestApp, String) {
+    let app = spawn_app_with(b, &[], &BOOTSTRAP).await;
+    let token = admin_token(&app).await;
     (app, token)
 }
 
@@ -515,21 +517,8 @@ async fn the_clients_commands_register_list_rotate_and_delete(b: Backend) {
     assert!(!out.status.success(), "deleted twice");
 
     // What is left is what an admin sees through the API.
-    let app = spawn_on(
-        db,
-        &[],
-        &[
-            "--bootstrap-admin-email",
-            ADMIN,
-            "--bootstrap-admin-password",
-            PASSWORD,
-        ],
-    )
-    .await;
-    let token = app.tokens(ADMIN).await["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let app = spawn_on(db, &[], &BOOTSTRAP).await;
+    let token = admin_token(&app).await;
     let all = expect(
         call(&app, Method::GET, CLIENTS, Some(&token), None).await,
         200,
