@@ -19,43 +19,17 @@ use std::time::Duration;
 use subtle::ConstantTimeEq as _;
 use uuid::Uuid;
 
-/// A client's public identifier (`client_id`, RFC 6749 §2.2): a UUID, generated at registration.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct ClientId(Uuid);
+crate::model::id_type!(
+    /// A client's public identifier (`client_id`, RFC 6749 §2.2): a UUID, generated at
+    /// registration.
+    ClientId
+);
 
 impl ClientId {
-    /// A fresh, time-ordered id.
-    #[must_use]
-    pub fn new() -> Self {
-        Self(Uuid::now_v7())
-    }
-
-    #[must_use]
-    pub fn from_uuid(u: Uuid) -> Self {
-        Self(u)
-    }
-
     /// A `client_id` as a client sends it; `None` when it cannot be one of ours.
     #[must_use]
     pub fn parse(s: &str) -> Option<Self> {
         Uuid::parse_str(s).ok().map(Self)
-    }
-
-    #[must_use]
-    pub fn as_uuid(&self) -> Uuid {
-        self.0
-    }
-}
-
-impl Default for ClientId {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl fmt::Display for ClientId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.fmt(f)
     }
 }
 

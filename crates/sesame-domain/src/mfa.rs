@@ -16,37 +16,10 @@ use sha2::{Digest, Sha256};
 use std::fmt;
 use uuid::Uuid;
 
-/// The id of one factor of an account.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-#[serde(transparent)]
-pub struct FactorId(Uuid);
-
-impl FactorId {
-    #[must_use]
-    pub fn new() -> Self {
-        Self(Uuid::now_v7())
-    }
-    #[must_use]
-    pub fn from_uuid(u: Uuid) -> Self {
-        Self(u)
-    }
-    #[must_use]
-    pub fn as_uuid(self) -> Uuid {
-        self.0
-    }
-}
-
-impl Default for FactorId {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl fmt::Display for FactorId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.fmt(f)
-    }
-}
+crate::model::id_type!(
+    /// The id of one factor of an account.
+    FactorId
+);
 
 /// What kind of second factor.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

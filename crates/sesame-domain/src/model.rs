@@ -71,6 +71,9 @@ pub fn has_disallowed_chars(s: &str) -> bool {
     s.chars().any(is_disallowed_char)
 }
 
+/// The id newtypes of other modules (`FactorId`, `ClientId`) are made by the same macro.
+pub(crate) use id_type;
+
 id_type!(
     /// Identifies a user account.
     UserId
