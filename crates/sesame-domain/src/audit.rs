@@ -42,6 +42,9 @@ pub enum AuditKind {
     AdminClientUpdated,
     AdminClientSecretRotated,
     AdminClientDeleted,
+    OAuthConsentGranted,
+    OAuthTokensIssued,
+    OAuthCodeReused,
     MfaChallenged,
     MfaFactorAdded,
     MfaFactorRenamed,
@@ -53,7 +56,7 @@ pub enum AuditKind {
 }
 
 impl AuditKind {
-    pub const ALL: [Self; 34] = [
+    pub const ALL: [Self; 37] = [
         Self::UserRegistered,
         Self::LoginSucceeded,
         Self::LoginFailed,
@@ -80,6 +83,9 @@ impl AuditKind {
         Self::AdminClientUpdated,
         Self::AdminClientSecretRotated,
         Self::AdminClientDeleted,
+        Self::OAuthConsentGranted,
+        Self::OAuthTokensIssued,
+        Self::OAuthCodeReused,
         Self::MfaChallenged,
         Self::MfaFactorAdded,
         Self::MfaFactorRenamed,
@@ -119,6 +125,9 @@ impl AuditKind {
             Self::AdminClientUpdated => "admin.client_updated",
             Self::AdminClientSecretRotated => "admin.client_secret_rotated",
             Self::AdminClientDeleted => "admin.client_deleted",
+            Self::OAuthConsentGranted => "oauth.consent_granted",
+            Self::OAuthTokensIssued => "oauth.tokens_issued",
+            Self::OAuthCodeReused => "oauth.code_reused",
             Self::MfaChallenged => "mfa.challenged",
             Self::MfaFactorAdded => "mfa.factor_added",
             Self::MfaFactorRenamed => "mfa.factor_renamed",

@@ -110,6 +110,21 @@ pub enum AuthError {
     /// A secret was asked of a public client, which has none (RFC 6749 §2.1).
     #[error("a public client has no secret")]
     PublicClient,
+    /// Client authentication failed: unknown client, wrong or missing secret, or a secret sent
+    /// by a public client (RFC 6749 §5.2 `invalid_client`).
+    #[error("client authentication failed")]
+    InvalidClient,
+    /// The client may not use this grant type (RFC 6749 §5.2 `unauthorized_client`).
+    #[error("the client may not use this grant")]
+    UnauthorizedClient,
+    /// A scope the client may not ask for, or one Sesame does not know (RFC 6749 §5.2).
+    #[error("invalid scope")]
+    InvalidScope,
+    /// An authorization code (or its PKCE verifier or redirect URI) was refused: unknown, used,
+    /// expired, issued to another client, or not matching (RFC 6749 §5.2 `invalid_grant`). The
+    /// text says which, for the client's developer.
+    #[error("invalid grant: {0}")]
+    InvalidGrant(&'static str),
     /// A resource of the caller's (e.g. one of their sessions) does not exist.
     #[error("not found")]
     NotFound,

@@ -24,6 +24,7 @@ use crate::model::{
     Email, LoginName, NewUser, ProfilePatch, RoleName, Session, SessionId, User, UserId,
     UserWithHash,
 };
+use crate::oidc::{AuthCode, Consent};
 use crate::seal::{KeyId, RowId, Sealed, SecretKind, StoredSecret};
 use crate::token::{KeyRow, TokenHash};
 use async_trait::async_trait;
@@ -173,12 +174,54 @@ pub struct PasswordChange {
 #[derive(Debug, Clone)]
 pub struct NewSession {
     pub session: Session,
+    /// What the session is for.
+    pub kind: SessionKind,
     /// Per-session key from which refresh-token successors are derived.
     pub refresh_secret: Vec<u8>,
     pub first_refresh_hash: TokenHash,
     /// Recorded in the same transaction as the session (the login's audit event), so a session
     /// never exists without its trail entry.
     pub audit: Option<AuditEvent>,
+}
+
+/// What a session is for (migration 0010).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SessionKind {
+    /// A first-party sign-in through the JSON API or the password grant.
+    Api,
+    /// The hosted sign-in's single-sign-on session: its token lives only in an HttpOnly cookie,
+    /// is never rotated and is never exchanged for tokens.
+    Browser,
+    /// The tokens one registered client holds for one user.
+    Client(ClientGrant),
+}
+
+impl SessionKind {
+    /// The stored `kind` column.
+    #[must_use]
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::Api => "api",
+            Self::Browser => "browser",
+            Self::Client(_) => "client",
+        }
+    }
+
+    /// The client and scope, for a client session.
+    #[must_use]
+    pub fn grant(&self) -> Option<&ClientGrant> {
+        match self {
+            Self::Client(g) => Some(g),
+            Self::Api | Self::Browser => None,
+        }
+    }
+}
+
+/// The client a session's tokens were issued to, and the scope granted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientGrant {
+    pub client_id: ClientId,
+    pub scopes: Vec<crate::client::Scope>,
 }
 
 /// A live session's owner, as the token-checked hot path needs it.
@@ -194,6 +237,7 @@ pub struct LiveSession {
 #[derive(Debug, Clone)]
 pub struct RefreshTokenState {
     pub session: Session,
+    pub kind: SessionKind,
     pub refresh_secret: Vec<u8>,
     /// When this token was exchanged for its successor, if it was.
     pub used_at: Option<Timestamp>,
@@ -1045,6 +1089,45 @@ store_traits! {
     }
 }
 
+store_traits! {
+    /// The OpenID Connect provider's records: authorization codes and remembered consent.
+    pub trait ProviderStore {
+        pass
+        async fn insert_code(&self, code: &AuthCode) -> Result<(), StoreError>;
+
+        /// The code with this hash, used or not.
+        pass
+        async fn code(&self, hash: &TokenHash) -> Result<Option<AuthCode>, StoreError>;
+
+        /// Marks an unused code used without issuing anything (a failed exchange spends it).
+        pass
+        async fn burn_code(&self, hash: &TokenHash, now: Timestamp) -> Result<(), StoreError>;
+
+        /// In one transaction: marks the code used if it is unused and unexpired at `now`,
+        /// opens `session` (with its first refresh token and audit event) and records it as what
+        /// the code issued. Returns `false`, writing nothing, when the code was already used or
+        /// has expired: one conditional update decides, so two racing exchanges cannot both win.
+        touches(User(session.session.user_id))
+        async fn redeem_code(
+            &self,
+            hash: &TokenHash,
+            now: Timestamp,
+            session: &NewSession,
+        ) -> Result<bool, StoreError>;
+
+        /// Deletes codes that expired before `before`.
+        pass
+        async fn prune_codes(&self, before: Timestamp) -> Result<u64, StoreError>;
+
+        pass
+        async fn consent(&self, user: UserId, client: ClientId) -> Result<Option<Consent>, StoreError>;
+
+        /// Stores (or replaces) what `consent.user_id` allowed `consent.client_id`.
+        pass
+        async fn grant_consent(&self, consent: &Consent) -> Result<(), StoreError>;
+    }
+}
+
 /// Everything the service needs from a backend.
 #[async_trait]
 pub trait Store:
@@ -1059,6 +1142,7 @@ pub trait Store:
     + FactorStore
     + ChallengeStore
     + ClientStore
+    + ProviderStore
 {
     /// A cheap round trip proving the database answers, for readiness checks.
     async fn ping(&self) -> Result<(), StoreError>;

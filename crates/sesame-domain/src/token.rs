@@ -183,6 +183,39 @@ pub struct AccessClaims {
     /// How (RFC 8176 values).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub amr: Vec<String>,
+    /// The registered client the token was issued to (RFC 9068 §2.2); absent for first-party
+    /// sign-ins, whose tokens are the only ones Sesame's own account API accepts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    /// The scopes granted to that client, space-delimited (RFC 9068 §2.2.3).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
+}
+
+/// The claims of a token issued to a client for itself (the `client_credentials` grant): no
+/// user and no session, so Sesame's own API never accepts it. `sub` is the `client_id` (RFC 9068
+/// §2.2).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ServiceClaims {
+    pub iss: String,
+    pub aud: String,
+    pub sub: String,
+    pub client_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
+    pub exp: i64,
+    pub iat: i64,
+    pub jti: Uuid,
+}
+
+/// A client session's part in its access tokens: who they are for, what was granted, and the
+/// client's own lifetime.
+#[derive(Debug, Clone)]
+pub struct ClientAccess {
+    pub client_id: crate::client::ClientId,
+    pub scopes: Vec<crate::client::Scope>,
+    /// Overrides the issuer's access-token lifetime.
+    pub access_ttl: Option<Duration>,
 }
 
 /// The audience of tokens limited to enrolling a second factor (`SESAME_MFA_REQUIRED` and an
@@ -198,6 +231,8 @@ pub struct SessionAuth {
     pub amr: crate::mfa::Amr,
     /// The token may only be used to enrol a second factor.
     pub enrolment_only: bool,
+    /// For a client session: the client and scope its tokens carry.
+    pub client: Option<ClientAccess>,
 }
 
 impl SessionAuth {
@@ -209,6 +244,7 @@ impl SessionAuth {
             auth_time: t,
             amr: crate::mfa::Amr::password(),
             enrolment_only: false,
+            client: None,
         }
     }
 }
@@ -488,6 +524,12 @@ impl TokenIssuer {
         self.algorithm
     }
 
+    /// The `iss` of every token (`SESAME_PUBLIC_URL`).
+    #[must_use]
+    pub fn issuer(&self) -> &str {
+        &self.settings.issuer
+    }
+
     #[must_use]
     pub fn access_ttl(&self) -> Duration {
         self.settings.access_ttl
@@ -518,7 +560,12 @@ impl TokenIssuer {
     ) -> Result<String, AuthError> {
         let session = auth.session;
         let iat = now.timestamp();
-        let ttl = i64::try_from(self.settings.access_ttl.as_secs()).unwrap_or(i64::MAX / 4);
+        let ttl = auth
+            .client
+            .as_ref()
+            .and_then(|c| c.access_ttl)
+            .unwrap_or(self.settings.access_ttl);
+        let ttl = i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX / 4);
         let claims = AccessClaims {
             iss: self.settings.issuer.clone(),
             aud: if auth.enrolment_only {
@@ -539,7 +586,76 @@ impl TokenIssuer {
                 .iter()
                 .map(|m| m.as_str().to_owned())
                 .collect(),
+            client_id: auth.client.as_ref().map(|c| c.client_id.to_string()),
+            scope: auth
+                .client
+                .as_ref()
+                .map(|c| crate::client::Scope::join(&c.scopes)),
         };
+        self.sign(&claims)
+    }
+
+    /// The lifetime of a token issued with `ttl` (or the issuer's own).
+    #[must_use]
+    pub fn ttl_or_default(&self, ttl: Option<Duration>) -> Duration {
+        ttl.unwrap_or(self.settings.access_ttl)
+    }
+
+    /// A token for `client` itself (the `client_credentials` grant), with `scope`, lasting
+    /// `ttl` (or the issuer's lifetime).
+    ///
+    /// # Errors
+    /// [`AuthError::Internal`] if the claims cannot be encoded or signed (never expected).
+    pub fn issue_service(
+        &self,
+        client: crate::client::ClientId,
+        scope: Option<String>,
+        ttl: Option<Duration>,
+        now: Timestamp,
+    ) -> Result<String, AuthError> {
+        let iat = now.timestamp();
+        let ttl = i64::try_from(self.ttl_or_default(ttl).as_secs()).unwrap_or(i64::MAX / 4);
+        self.sign(&ServiceClaims {
+            iss: self.settings.issuer.clone(),
+            aud: self.settings.audience.clone(),
+            sub: client.to_string(),
+            client_id: client.to_string(),
+            scope,
+            iat,
+            exp: iat.saturating_add(ttl),
+            jti: Uuid::now_v7(),
+        })
+    }
+
+    /// The claims of an access token this issuer signed, of either kind, for introspection
+    /// (RFC 7662): the signature, issuer and audience checked as [`TokenIssuer::verify`] does.
+    ///
+    /// # Errors
+    /// [`AuthError::InvalidToken`] when it is not a live token of this issuer.
+    pub fn verify_any(&self, token: &str) -> Result<serde_json::Value, AuthError> {
+        let header =
+            jsonwebtoken::decode_header(token).map_err(|_| AuthError::InvalidToken("malformed"))?;
+        if header.alg != self.algorithm.jwt() || header.typ.as_deref() != Some(ACCESS_TOKEN_TYP) {
+            return Err(AuthError::InvalidToken("not_an_access_token"));
+        }
+        let key = header
+            .kid
+            .as_deref()
+            .and_then(|kid| self.verify.get(kid))
+            .ok_or(AuthError::InvalidToken("unknown_kid"))?;
+        let claims = jsonwebtoken::decode::<serde_json::Value>(token, &key.key, &self.validation)
+            .map(|d| d.claims)
+            .map_err(|_| AuthError::InvalidToken("bad_signature"))?;
+        let now = u64::try_from(self.clock.now().timestamp()).unwrap_or(0);
+        let exp = claims["exp"].as_i64().unwrap_or(0);
+        if is_expired(exp, now, self.validation.leeway) {
+            return Err(AuthError::InvalidToken("expired"));
+        }
+        Ok(claims)
+    }
+
+    /// Signs `claims` with the signing key as a JWS compact serialisation.
+    fn sign<T: Serialize>(&self, claims: &T) -> Result<String, AuthError> {
         match &self.signer {
             Signer::Ed25519 { key, header } => {
                 // JWS compact serialisation: header "." claims, then "." and the signature
@@ -751,6 +867,40 @@ impl EmailToken {
     }
 
     /// The value to put in the link, exactly once.
+    #[must_use]
+    pub fn reveal(&self) -> &str {
+        &self.0
+    }
+}
+
+/// An authorization code (RFC 6749 §4.1.2): 256 random bits, stored only as its SHA-256, used
+/// once. Its own type so it is never taken for another token. `Debug` never shows it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct AuthorizationCode(String);
+
+impl fmt::Debug for AuthorizationCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("AuthorizationCode(***)")
+    }
+}
+
+impl AuthorizationCode {
+    #[must_use]
+    pub fn generate() -> Self {
+        Self(random_token())
+    }
+
+    /// Only the shape Sesame hands out reaches the store.
+    #[must_use]
+    pub fn parse(raw: &str) -> Option<Self> {
+        is_random_token(raw).then(|| Self(raw.to_owned()))
+    }
+
+    #[must_use]
+    pub fn hash(&self) -> TokenHash {
+        hash_token(&self.0)
+    }
+
     #[must_use]
     pub fn reveal(&self) -> &str {
         &self.0
@@ -1104,6 +1254,8 @@ mod tests {
             roles: Vec::new(),
             auth_time: None,
             amr: Vec::new(),
+            client_id: None,
+            scope: None,
         })
     }
 

@@ -63,6 +63,7 @@ impl Chain {
         store
             .create_session(&NewSession {
                 session: session.clone(),
+                kind: sesame_domain::store::SessionKind::Api,
                 refresh_secret: secret.clone(),
                 first_refresh_hash: current.hash(),
                 audit: None,

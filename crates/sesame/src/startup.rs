@@ -6,7 +6,9 @@
 use crate::config::{CommonConfig, HashConfig, JwtAlg, ListenAddr, ServeConfig};
 use crate::http::{self, AppState, Shared};
 use crate::storage::{ConnectError, Create, Database};
+use sesame_domain::client::IdTokenAlg;
 use sesame_domain::clock::{Clock, SystemClock, Timestamp};
+use sesame_domain::id_token::IdTokenSigner;
 use sesame_domain::mail::MailTransport;
 use sesame_domain::outbox::{OutboxSettings, OutboxWorker};
 use sesame_domain::password::{HashParams, PasswordHasher};
@@ -87,15 +89,50 @@ pub async fn hasher(
         .map_err(|e| crate::config::ConfigError(format!("SESAME_ARGON2_*: {e}")).into())
 }
 
-/// The configured token issuer; a first Ed25519 key is generated, stamped `now`, when the store
-/// holds none. The Ed25519 keys are stored sealed under `ring`: legacy plaintext rows are sealed
-/// in place first, then every key is opened once, here, so signing never touches the ring.
-async fn token_issuer(
+/// Every active signing key, opened. A first key of each algorithm (Ed25519 for access and ID
+/// tokens, RSA for RS256 ID tokens) is generated, stamped `now`, when the store holds none; the
+/// store's unique index lets exactly one node's insert win, and every node then reads the same
+/// rows. The keys are stored sealed under `ring`: legacy plaintext rows are sealed in place
+/// first, then every key is opened once, here, so signing never touches the ring.
+async fn signing_keys(
     store: &dyn Store,
-    cfg: &ServeConfig,
     ring: &Keyring,
     now: Timestamp,
-) -> Result<TokenIssuer, StartupError> {
+) -> Result<Vec<StoredKey>, StartupError> {
+    let keys_err = |e: sesame_domain::StoreError| StartupError::Keys(e.to_string());
+    crate::keyring::seal_legacy(store, ring, SecretKind::SigningKey).await?;
+    let mut rows = store.signing_keys().await.map_err(keys_err)?;
+    for alg in [IdTokenAlg::EdDsa, IdTokenAlg::Rs256] {
+        if rows.iter().any(|k| k.algorithm == alg.as_str()) {
+            continue;
+        }
+        // RSA key generation takes a good part of a second: off the async runtime.
+        let key = tokio::task::spawn_blocking(move || match alg {
+            IdTokenAlg::EdDsa => StoredKey::generate_ed25519(now),
+            IdTokenAlg::Rs256 => sesame_domain::id_token::generate_rs256(now),
+        })
+        .await
+        .map_err(|e| StartupError::Keys(e.to_string()))?
+        .map_err(|e| StartupError::Keys(e.to_string()))?;
+        let stored = store
+            .insert_primary_signing_key(&key.seal(ring))
+            .await
+            .map_err(keys_err)?;
+        if stored {
+            tracing::info!(kid = %key.kid, algorithm = alg.as_str(), key_id = %ring.current.id(), "generated a new signing key");
+        }
+        rows = store.signing_keys().await.map_err(keys_err)?;
+    }
+    rows.iter()
+        .map(|k| {
+            k.open(ring)
+                .map_err(|e| StartupError::Keys(format!("key {}: {e}", k.kid)))
+        })
+        .collect()
+}
+
+/// The configured access-token issuer over `keys` (Ed25519), or the HS256 shared secret.
+fn token_issuer(cfg: &ServeConfig, keys: &[StoredKey]) -> Result<TokenIssuer, StartupError> {
     let settings = TokenSettings {
         issuer: cfg.public_url.clone(),
         audience: cfg.jwt_audience.clone(),
@@ -109,32 +146,7 @@ async fn token_issuer(
             })?;
             Ok(TokenIssuer::hs256(secret.expose().as_bytes(), settings))
         }
-        JwtAlg::EdDsa => {
-            let keys_err = |e: sesame_domain::StoreError| StartupError::Keys(e.to_string());
-            crate::keyring::seal_legacy(store, ring, SecretKind::SigningKey).await?;
-            let mut rows = store.signing_keys().await.map_err(keys_err)?;
-            if !rows.iter().any(|k| k.algorithm == "EdDSA") {
-                let key = StoredKey::generate_ed25519(now)
-                    .map_err(|e| StartupError::Keys(e.to_string()))?;
-                let stored = store
-                    .insert_primary_signing_key(&key.seal(ring))
-                    .await
-                    .map_err(keys_err)?;
-                if stored {
-                    tracing::info!(kid = %key.kid, key_id = %ring.current.id(), "generated a new Ed25519 signing key");
-                }
-                rows = store.signing_keys().await.map_err(keys_err)?;
-            }
-            let keys = rows
-                .iter()
-                .filter(|k| k.algorithm == "EdDSA")
-                .map(|k| {
-                    k.open(ring)
-                        .map_err(|e| StartupError::Keys(format!("key {}: {e}", k.kid)))
-                })
-                .collect::<Result<Vec<_>, _>>()?;
-            TokenIssuer::ed25519(&keys, settings).map_err(StartupError::Keys)
-        }
+        JwtAlg::EdDsa => TokenIssuer::ed25519(keys, settings).map_err(StartupError::Keys),
     }
 }
 
@@ -207,9 +219,9 @@ pub async fn build_state(
     let (store, session_cache) = db
         .into_server_store(common.database_url.expose(), cfg.session_cache_ttl)
         .await;
-    let tokens = token_issuer(store.as_ref(), cfg, &keyring, clock.now())
-        .await?
-        .with_clock(Arc::clone(&clock));
+    let keys = signing_keys(store.as_ref(), &keyring, clock.now()).await?;
+    let tokens = token_issuer(cfg, &keys)?.with_clock(Arc::clone(&clock));
+    let ids = IdTokenSigner::new(&keys).map_err(StartupError::Keys)?;
     let hasher = hasher(&cfg.hashing, cfg.hash_workers(), cfg.hash_queue).await?;
     let m = &cfg.mail;
     let signal = Arc::new(tokio::sync::Notify::new());
@@ -284,6 +296,7 @@ pub async fn build_state(
     let services = Services::new(
         core,
         tokens,
+        ids,
         SessionSettings {
             refresh_ttl: cfg.refresh_token_ttl,
             reuse_grace: cfg.refresh_reuse_grace,
@@ -301,6 +314,7 @@ pub async fn build_state(
             account: services.account,
             admin: services.admin,
             factors: services.factors,
+            provider: services.provider,
             http: Arc::new(http::security::HttpSettings {
                 cors_origins: cfg.http.cors_origins.clone(),
                 hsts: cfg.public_url.starts_with("https://"),

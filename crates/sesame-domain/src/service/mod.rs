@@ -6,6 +6,8 @@
 //!   deletion, export.
 //! - [`Admin`] (`admin.rs`): operator powers over other users, reachable only through the
 //!   capability [`AdminGate`] hands out after a role check (or to the local operator).
+//! - [`Provider`] (`provider.rs`): registered OpenID Connect clients and their users' browsers:
+//!   client authentication, single sign-on, consent, codes, client tokens, ID tokens, UserInfo.
 //! - [`Core`] (`core.rs`): the parts they share; [`lockout`]: the progressive pause rules.
 //!
 //! The services take parsed domain values and return domain values; turning them into HTTP (or
@@ -17,6 +19,7 @@ pub mod admin;
 pub mod core;
 pub mod factors;
 pub mod lockout;
+pub mod provider;
 pub mod sign_in;
 
 pub use self::core::{Core, EmailSettings};
@@ -25,6 +28,7 @@ pub use account::{Account, AccountExport};
 pub use admin::{Admin, AdminGate};
 pub use factors::{FactorOverview, Factors, MfaSettings, SecondFactor, TotpEnrolment};
 pub use lockout::{paused_until, LockoutSettings};
+pub use provider::{BrowserSession, ClientTokens, Provider};
 pub use sign_in::{
     LoginAttempt, LoginOutcome, MfaChallenge, PasskeyCeremony, SessionSettings, SignIn,
 };
@@ -81,6 +85,7 @@ impl Principal {
                 .unwrap_or_default(),
             amr: crate::mfa::Amr::from_stored(&self.claims.amr.join(" ")),
             enrolment_only: self.claims.enrolment_only(),
+            client: None,
         }
     }
 }
@@ -92,25 +97,38 @@ pub struct Services {
     pub account: Arc<Account>,
     pub admin: Arc<AdminGate>,
     pub factors: Arc<Factors>,
+    pub provider: Arc<Provider>,
 }
 
 impl Services {
-    /// Builds every service over `core`, sharing `tokens`.
+    /// Builds every service over `core`, sharing `tokens`; the provider signs ID tokens with
+    /// `ids` and names itself `issuer`.
     #[must_use]
     pub fn new(
         core: Arc<Core>,
         tokens: TokenIssuer,
+        ids: crate::id_token::IdTokenSigner,
         sessions: SessionSettings,
         lockout: LockoutSettings,
     ) -> Self {
         let tokens = Arc::new(tokens);
+        let sign_in = Arc::new(SignIn::new(
+            Arc::clone(&core),
+            Arc::clone(&tokens),
+            sessions.clone(),
+            lockout.clone(),
+        ));
+        let issuer = tokens.issuer().to_owned();
         Self {
-            sign_in: Arc::new(SignIn::new(
+            provider: Arc::new(Provider::new(
                 Arc::clone(&core),
+                Arc::clone(&sign_in),
                 Arc::clone(&tokens),
+                ids,
                 sessions,
-                lockout.clone(),
+                issuer,
             )),
+            sign_in,
             account: Arc::new(Account::new(Arc::clone(&core), tokens, lockout)),
             admin: Arc::new(AdminGate::new(Arc::clone(&core))),
             factors: Arc::new(Factors::new(core)),

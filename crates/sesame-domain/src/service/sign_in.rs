@@ -7,6 +7,7 @@
 //! rate limits (the HTTP layer's).
 
 use crate::audit::{AuditEvent, AuditKind};
+use crate::client::OAuthClient;
 use crate::clock::Timestamp;
 use crate::device::{DeviceId, DeviceTokens};
 use crate::error::AuthError;
@@ -14,8 +15,12 @@ use crate::keyed_lock::KeyedLock;
 use crate::mfa::{Amr, AuthMethod, FactorKind};
 use crate::model::{ClientInfo, LoginName, Session, SessionId, User, UserId, UserWithHash};
 use crate::password::Password;
+use crate::store::SessionKind;
 use crate::store::{ChallengePurpose, NewChallenge, NewSession, Store};
-use crate::token::{random_secret, ChallengeToken, RefreshToken, SessionAuth, TokenIssuer};
+use crate::token::{
+    random_secret, AccessClaims, ChallengeToken, ClientAccess, RefreshToken, SessionAuth,
+    TokenIssuer,
+};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -35,6 +40,9 @@ struct LoginChallengeState {
     device: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     webauthn: Option<String>,
+    /// The password came from the hosted sign-in page: the session to open is a browser one.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    browser: bool,
 }
 
 /// Lifetimes that shape sessions.
@@ -56,6 +64,8 @@ pub struct LoginAttempt {
     name: Option<LoginName>,
     found: Option<UserWithHash>,
     device: Option<DeviceId>,
+    /// From the hosted sign-in page: opens a browser (single-sign-on) session, not an API one.
+    browser: bool,
 }
 
 /// Never prints the password hash it carries.
@@ -74,6 +84,22 @@ impl LoginAttempt {
     #[must_use]
     pub fn known_device(&self) -> Option<DeviceId> {
         self.device
+    }
+
+    /// The same attempt, made on the hosted sign-in page: success opens a browser session
+    /// (whose token only the page's cookie holds) instead of an API one.
+    #[must_use]
+    pub fn for_browser(mut self) -> Self {
+        self.browser = true;
+        self
+    }
+
+    fn session_kind(&self) -> SessionKind {
+        if self.browser {
+            SessionKind::Browser
+        } else {
+            SessionKind::Api
+        }
     }
 
     fn key(&self) -> LockoutKey {
@@ -265,6 +291,7 @@ impl SignIn {
             name,
             found,
             device,
+            browser: false,
         })
     }
 
@@ -295,6 +322,7 @@ impl SignIn {
         let core = &self.core;
         let lock = attempt.key();
         let key = lock.stored();
+        let kind = attempt.session_kind();
         let LoginAttempt {
             name,
             found,
@@ -384,7 +412,15 @@ impl SignIn {
             // on this key too, and a correct password between them must not reset the count
             // (else a thief with the password could guess codes forever, a few at a time). It
             // ends when the second factor is right (`complete_mfa`).
-            return self.challenge(&user, &active, device, &client).await;
+            return self
+                .challenge(
+                    &user,
+                    &active,
+                    device,
+                    kind == SessionKind::Browser,
+                    &client,
+                )
+                .await;
         }
         if throttle.is_some_and(|s| s.failures > 0) {
             core.store.clear_login_failures(&lock).await?;
@@ -395,7 +431,7 @@ impl SignIn {
         let restricted = enrolment_only(&core.mfa, &user, false);
         // The session and its `login_succeeded` audit event are written together.
         let mut pair = self
-            .open_session(user, client, Amr::password(), restricted)
+            .open_session(user, client, Amr::password(), restricted, kind)
             .await?;
         pair.device_token = Some(device_token);
         Ok(LoginOutcome::SignedIn(pair))
@@ -410,6 +446,7 @@ impl SignIn {
         user: &User,
         active: &[FactorKind],
         device: Option<DeviceId>,
+        browser: bool,
         client: &ClientInfo,
     ) -> Result<LoginOutcome, AuthError> {
         let core = &self.core;
@@ -419,6 +456,7 @@ impl SignIn {
         let mut state = LoginChallengeState {
             device: device.map(|d| d.hex()),
             webauthn: None,
+            browser,
         };
         let mut passkey_options = None;
         if let (true, Some(rp)) = (active.contains(&FactorKind::Passkey), &core.passkeys) {
@@ -556,8 +594,13 @@ impl SignIn {
         let device_token = self.devices.issue(user.id, device, t);
         let mut all = vec![AuthMethod::Pwd];
         all.extend(methods);
+        let kind = if kept.browser {
+            SessionKind::Browser
+        } else {
+            SessionKind::Api
+        };
         let mut pair = self
-            .open_session(user, client, Amr::of(&all), false)
+            .open_session(user, client, Amr::of(&all), false, kind)
             .await?;
         pair.device_token = Some(device_token);
         Ok(pair)
@@ -648,7 +691,7 @@ impl SignIn {
             .devices
             .issue(user.id, DeviceId::generate(), core.now());
         let mut pair = self
-            .open_session(user, client, Amr::of(&methods), false)
+            .open_session(user, client, Amr::of(&methods), false, SessionKind::Api)
             .await?;
         pair.device_token = Some(device_token);
         Ok(pair)
@@ -816,6 +859,7 @@ impl SignIn {
             auth_time: t,
             amr,
             enrolment_only: who.claims.enrolment_only(),
+            client: None,
         };
         Ok(StepUpToken {
             access_token: self.tokens.issue_for(&who.user, &auth, t)?,
@@ -848,6 +892,7 @@ impl SignIn {
         client: ClientInfo,
         amr: Amr,
         enrolment_only: bool,
+        kind: SessionKind,
     ) -> Result<TokenPair, AuthError> {
         let t = self.core.now();
         let refresh = RefreshToken::generate();
@@ -875,6 +920,7 @@ impl SignIn {
             .store
             .create_session(&NewSession {
                 session,
+                kind,
                 refresh_secret: random_secret(),
                 first_refresh_hash: refresh.hash(),
                 audit: Some(audit),
@@ -887,6 +933,7 @@ impl SignIn {
             auth_time: t,
             amr,
             enrolment_only,
+            client: None,
         };
         pair(&self.tokens, user, &auth, refresh, t)
     }
@@ -905,6 +952,24 @@ impl SignIn {
         presented: &str,
         client: &ClientInfo,
     ) -> Result<TokenPair, AuthError> {
+        self.refresh_for(presented, None, client)
+            .await
+            .map(|(pair, _)| pair)
+    }
+
+    /// [`SignIn::refresh`] for first-party sessions (`for_client` `None`) or for the sessions of
+    /// one authenticated client (RFC 6749 §6: the token must have been issued to it). A browser
+    /// session's token is never exchanged, and no token crosses between the two kinds. Returns
+    /// the pair and how the session was authenticated (for an ID token).
+    ///
+    /// # Errors
+    /// [`AuthError::InvalidRefreshToken`] for anything but a live, current token of this caller.
+    pub(crate) async fn refresh_for(
+        &self,
+        presented: &str,
+        for_client: Option<&OAuthClient>,
+        client: &ClientInfo,
+    ) -> Result<(TokenPair, SessionAuth), AuthError> {
         let store = &self.core.store;
         let token = RefreshToken::parse(presented).ok_or(AuthError::InvalidRefreshToken)?;
         let hash = token.hash();
@@ -917,6 +982,20 @@ impl SignIn {
             if session.revoked_at.is_some() || session.expires_at <= t || !state.user.is_active {
                 return Err(AuthError::InvalidRefreshToken);
             }
+            let access = match (&state.kind, for_client) {
+                (SessionKind::Api, None) => None,
+                (SessionKind::Client(grant), Some(c)) if grant.client_id == c.id => {
+                    Some(ClientAccess {
+                        client_id: c.id,
+                        scopes: grant.scopes.clone(),
+                        access_ttl: c.settings.access_token_ttl,
+                    })
+                }
+                _ => return Err(AuthError::InvalidRefreshToken),
+            };
+            let refresh_ttl = for_client
+                .and_then(|c| c.settings.refresh_token_ttl)
+                .unwrap_or(self.sessions.refresh_ttl);
             let successor = token.successor(&state.refresh_secret);
             // The policy is judged again at every refresh: enrolling a factor lifts the limit
             // at the next refresh, and a new rule applies to sessions opened before it.
@@ -925,15 +1004,16 @@ impl SignIn {
                 auth_time: session.auth_time,
                 amr: session.amr.clone(),
                 enrolment_only: enrolment_only(&self.core.mfa, &state.user, state.has_factor),
+                client: access,
             };
             match state.used_at {
                 None => {
-                    let expires = t + chrono_dur(self.sessions.refresh_ttl);
+                    let expires = t + chrono_dur(refresh_ttl);
                     let rotated = store
                         .rotate_refresh_token(&hash, &successor.hash(), session.id, t, expires)
                         .await?;
                     if rotated {
-                        return pair(&self.tokens, state.user, &auth, successor, t);
+                        return Ok((pair(&self.tokens, state.user, &auth, successor, t)?, auth));
                     }
                     // Lost a race with a concurrent refresh of the same token: look again, the
                     // token is now used and the grace rule decides.
@@ -951,7 +1031,7 @@ impl SignIn {
                         }
                     }
                     tracing::info!(session_id = %session.id, "refresh token reused inside the grace window; the live successor returned");
-                    return pair(&self.tokens, state.user, &auth, live, t);
+                    return Ok((pair(&self.tokens, state.user, &auth, live, t)?, auth));
                 }
                 Some(_) => {
                     store.revoke_session(session.id, t).await?;
@@ -983,6 +1063,27 @@ impl SignIn {
     /// [`AuthError::InvalidToken`] with the reason.
     pub async fn authenticate(&self, bearer: &str) -> Result<Principal, AuthError> {
         let claims = self.tokens.verify(bearer)?;
+        // A registered client's token is for resource servers and the UserInfo endpoint, never
+        // for the account API: a client granted `openid` must not change the user's password.
+        if claims.client_id.is_some() {
+            return Err(AuthError::InvalidToken("client_token"));
+        }
+        self.live_principal(claims).await
+    }
+
+    /// The caller of a token issued to a registered client (UserInfo), with its live session.
+    ///
+    /// # Errors
+    /// [`AuthError::InvalidToken`] with the reason; a first-party token is refused.
+    pub async fn authenticate_client_token(&self, bearer: &str) -> Result<Principal, AuthError> {
+        let claims = self.tokens.verify(bearer)?;
+        if claims.client_id.is_none() {
+            return Err(AuthError::InvalidToken("not_a_client_token"));
+        }
+        self.live_principal(claims).await
+    }
+
+    async fn live_principal(&self, claims: AccessClaims) -> Result<Principal, AuthError> {
         let user = self
             .core
             .store

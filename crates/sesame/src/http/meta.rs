@@ -18,7 +18,7 @@ use sesame_domain::AuthError;
 #[utoipa::path(get, path = "/.well-known/jwks.json", tag = "meta",
     responses((status = 200, description = "JWK Set", body = Object)))]
 pub async fn jwks(State(state): State<AppState>) -> Response {
-    let mut resp = Json(state.sign_in.tokens().jwks()).into_response();
+    let mut resp = Json(state.provider.jwks()).into_response();
     resp.headers_mut().insert(
         CACHE_CONTROL,
         HeaderValue::from_static("public, max-age=300"),

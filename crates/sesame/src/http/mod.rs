@@ -22,6 +22,7 @@ pub mod extract;
 pub mod factors;
 pub mod meta;
 pub mod oauth;
+pub mod oidc;
 pub mod pages;
 pub mod problem;
 pub mod ratelimit;
@@ -85,6 +86,8 @@ pub struct Shared {
     pub admin: Arc<AdminGate>,
     /// The caller's own second factors.
     pub factors: Arc<sesame_domain::service::Factors>,
+    /// The OpenID Connect provider: clients, single sign-on, codes, ID tokens.
+    pub provider: Arc<sesame_domain::service::Provider>,
     pub http: Arc<security::HttpSettings>,
     /// One permit per request in flight (see `security::load_bounds`).
     pub in_flight: Arc<tokio::sync::Semaphore>,
@@ -220,6 +223,9 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(clients::rotate_client_secret))
         .routes(routes!(admin::audit_events))
         .routes(routes!(meta::jwks))
+        .routes(routes!(oidc::openid_configuration))
+        .routes(routes!(oidc::oauth_authorization_server))
+        .routes(routes!(oidc::userinfo, oidc::userinfo_post))
         .routes(routes!(meta::metrics))
         .split_for_parts()
 }

@@ -15,22 +15,35 @@ use super::extract::{first_bad_pair, read_body, Client};
 use super::problem::ApiError;
 use super::{cookies, AppState};
 use axum::extract::{Request, State};
-use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, PRAGMA, RETRY_AFTER};
+use axum::http::header::{
+    AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, PRAGMA, RETRY_AFTER, WWW_AUTHENTICATE,
+};
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use base64::Engine as _;
 use serde::{Deserialize, Serialize};
+use sesame_domain::client::OAuthClient;
 use sesame_domain::password::Password;
-use sesame_domain::service::{LoginOutcome, TokenPair};
+use sesame_domain::service::{ClientTokens, LoginOutcome, TokenPair};
 use sesame_domain::AuthError;
 use utoipa::ToSchema;
 
-/// Token request parameters. Client credentials and `scope` are accepted and ignored: Sesame has
-/// no registered clients, and every token carries the user's roles.
+/// Token request parameters. A registered client authenticates with HTTP Basic
+/// (`client_secret_basic`) or `client_id` and `client_secret` here (`client_secret_post`); a
+/// public client sends only `client_id` (RFC 6749 §2.3). Without a `client_id` the request is
+/// first-party (the password, mfa and refresh grants of Sesame's own sign-in).
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct TokenForm {
-    /// `password` or `refresh_token`.
+    /// `authorization_code`, `refresh_token`, `client_credentials`, `password`, or
+    /// `urn:sesame:params:oauth:grant-type:mfa`.
     pub grant_type: Option<String>,
+    /// The authorization code (authorization_code grant).
+    pub code: Option<String>,
+    /// The redirect URI of the authorization request (authorization_code grant).
+    pub redirect_uri: Option<String>,
+    /// The PKCE code verifier (RFC 7636 §4.5).
+    pub code_verifier: Option<String>,
     /// Email address or username (password grant).
     pub username: Option<String>,
     pub password: Option<String>,
@@ -68,6 +81,12 @@ pub struct OAuthTokenResponse {
     /// cookie mode (it is in the `__Host-sesame_device` cookie).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub device_token: Option<String>,
+    /// The ID token (OpenID Connect Core §3.1.3.3), when `openid` was granted to a client.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id_token: Option<String>,
+    /// The scope granted to a client (RFC 6749 §5.1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
 }
 
 /// RFC 6749 §5.2 error response.
@@ -160,6 +179,23 @@ impl From<AuthError> for OAuthError {
             | AuthError::PublicClient => {
                 Self::bad("invalid_request", "this request cannot be made here")
             }
+            // RFC 6749 §5.2: 401 for a failed client authentication.
+            AuthError::InvalidClient => Self {
+                status: StatusCode::UNAUTHORIZED,
+                error: "invalid_client",
+                description: "client authentication failed".into(),
+                retry_after: None,
+                challenge: None,
+            },
+            AuthError::UnauthorizedClient => Self::bad(
+                "unauthorized_client",
+                "this client may not use this grant type",
+            ),
+            AuthError::InvalidScope => Self::bad(
+                "invalid_scope",
+                "a requested scope is unknown or not allowed for this client",
+            ),
+            AuthError::InvalidGrant(why) => Self::bad("invalid_grant", why),
             AuthError::InvalidCredentials | AuthError::AccountDisabled => Self::bad(
                 "invalid_grant",
                 "the username or password is incorrect, or the account is deactivated",
@@ -244,6 +280,13 @@ impl IntoResponse for OAuthError {
         if let Some(s) = self.retry_after {
             resp.headers_mut().insert(RETRY_AFTER, HeaderValue::from(s));
         }
+        if self.status == StatusCode::UNAUTHORIZED {
+            // RFC 6749 §5.2: a 401 names the authentication scheme the client may use.
+            resp.headers_mut().insert(
+                WWW_AUTHENTICATE,
+                HeaderValue::from_static("Basic realm=\"sesame\""),
+            );
+        }
         with_no_store(resp)
     }
 }
@@ -273,7 +316,19 @@ pub async fn token(
     req: Request,
 ) -> Response {
     match grant(&state, client, req).await {
-        Ok(pair) => {
+        Ok(Granted::Client(t)) => with_no_store(
+            Json(OAuthTokenResponse {
+                access_token: t.access_token,
+                token_type: "Bearer".into(),
+                expires_in: t.expires_in,
+                refresh_token: t.refresh_token.map(|r| r.reveal().to_owned()),
+                device_token: None,
+                id_token: t.id_token,
+                scope: Some(t.scope).filter(|s| !s.is_empty()),
+            })
+            .into_response(),
+        ),
+        Ok(Granted::FirstParty(pair)) => {
             let refresh = pair.refresh_token.reveal().to_owned();
             let cookie_mode = state.http.cookie_mode;
             let mut resp = Json(OAuthTokenResponse {
@@ -282,6 +337,8 @@ pub async fn token(
                 expires_in: pair.expires_in,
                 refresh_token: (!cookie_mode).then(|| refresh.clone()),
                 device_token: pair.device_token.clone().filter(|_| !cookie_mode),
+                id_token: None,
+                scope: None,
             })
             .into_response();
             if cookie_mode {
@@ -301,11 +358,67 @@ fn oauth_error(e: ApiError) -> OAuthError {
     }
 }
 
+/// What a grant produced: Sesame's own sign-in's pair, or a registered client's tokens.
+enum Granted {
+    FirstParty(TokenPair),
+    Client(ClientTokens),
+}
+
+/// The client's credentials as sent: HTTP Basic (RFC 6749 §2.3.1: each part form-urlencoded
+/// before base64) or the form's `client_id` / `client_secret`; never both.
+fn client_credentials(
+    headers: &axum::http::HeaderMap,
+    form: &mut TokenForm,
+) -> Result<Option<(String, Option<String>)>, OAuthError> {
+    let basic = headers
+        .get(AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Basic ")
+                .or_else(|| v.strip_prefix("basic "))
+        });
+    let Some(encoded) = basic else {
+        return Ok(form
+            .client_id
+            .take()
+            .filter(|s| !s.is_empty())
+            .map(|id| (id, form.client_secret.take().filter(|s| !s.is_empty()))));
+    };
+    if form.client_secret.is_some() {
+        return Err(OAuthError::bad(
+            "invalid_request",
+            "use one client authentication method: HTTP Basic or client_secret, not both",
+        ));
+    }
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok())
+        .ok_or_else(|| OAuthError::from(AuthError::InvalidClient))?;
+    let (id, secret) = decoded
+        .split_once(':')
+        .ok_or_else(|| OAuthError::from(AuthError::InvalidClient))?;
+    let unescape = |s: &str| {
+        url::form_urlencoded::parse(format!("x={s}").as_bytes())
+            .next()
+            .map(|(_, v)| v.into_owned())
+            .unwrap_or_default()
+    };
+    let id = unescape(id);
+    if form.client_id.as_deref().is_some_and(|f| f != id) {
+        return Err(OAuthError::bad(
+            "invalid_request",
+            "client_id differs from the HTTP Basic credentials",
+        ));
+    }
+    Ok(Some((id, Some(unescape(secret)))))
+}
+
 async fn grant(
     state: &AppState,
     client: sesame_domain::model::ClientInfo,
     req: Request,
-) -> Result<TokenPair, OAuthError> {
+) -> Result<Granted, OAuthError> {
     let form_type = req
         .headers()
         .get(CONTENT_TYPE)
@@ -331,8 +444,31 @@ async fn grant(
             format!("`{field}` contains NUL or another control character"),
         ));
     }
-    let form: TokenForm = serde_urlencoded::from_bytes(&body)
+    let mut form: TokenForm = serde_urlencoded::from_bytes(&body)
         .map_err(|e| OAuthError::bad("invalid_request", format!("malformed parameters: {e}")))?;
+    let credentials = client_credentials(&headers, &mut form)?;
+    // Sesame's own sign-in grants ignore a `client_id` that names no registered client, as they
+    // always have (Swagger UI and generic OAuth libraries send one); every other grant, and any
+    // registered client, must authenticate.
+    let first_party_grant = matches!(
+        form.grant_type.as_deref(),
+        Some("password" | "refresh_token" | MFA_GRANT)
+    );
+    let registered = match &credentials {
+        Some((id, _)) if first_party_grant && state.provider.client(id).await?.is_none() => None,
+        Some((id, secret)) => Some(
+            state
+                .provider
+                .authenticate_client(id, secret.as_deref())
+                .await?,
+        ),
+        None => None,
+    };
+    if let Some(c) = &registered {
+        return client_grant(state, c, form, client)
+            .await
+            .map(Granted::Client);
+    }
     let required = |v: Option<String>, name: &str| {
         v.filter(|s| !s.is_empty()).ok_or_else(|| {
             OAuthError::bad("invalid_request", format!("missing `{name}` parameter"))
@@ -361,7 +497,7 @@ async fn grant(
                 .login(attempt, &Password::for_login(&password), client)
                 .await?
             {
-                LoginOutcome::SignedIn(pair) => Ok(pair),
+                LoginOutcome::SignedIn(pair) => Ok(Granted::FirstParty(pair)),
                 LoginOutcome::MfaRequired(c) => Err(OAuthError::mfa_required(c)),
             }
         }
@@ -373,7 +509,9 @@ async fn grant(
                 .ok_or_else(|| {
                     OAuthError::bad("invalid_request", "missing `otp` or `recovery_code` parameter")
                 })?;
-            Ok(state.sign_in.complete_mfa(&mfa_token, &answer, client).await?)
+            Ok(Granted::FirstParty(
+                state.sign_in.complete_mfa(&mfa_token, &answer, client).await?,
+            ))
         }
         Some("refresh_token") => {
             let token = match form.refresh_token.filter(|s| !s.is_empty()) {
@@ -397,11 +535,65 @@ async fn grant(
                     ))
                 }
             };
-            Ok(state.sign_in.refresh(&token, &client).await?)
+            Ok(Granted::FirstParty(
+                state.sign_in.refresh(&token, &client).await?,
+            ))
+        }
+        // RFC 6749 §5.2: no client authentication where it is required is `invalid_client`.
+        Some("authorization_code" | "client_credentials") => {
+            Err(OAuthError::from(AuthError::InvalidClient))
         }
         Some(other) => Err(OAuthError::bad(
             "unsupported_grant_type",
             format!("grant_type `{other}` is not supported; use `password`, `refresh_token` or `{MFA_GRANT}`"),
+        )),
+    }
+}
+
+/// The grants of an authenticated registered client.
+async fn client_grant(
+    state: &AppState,
+    registered: &OAuthClient,
+    form: TokenForm,
+    client: sesame_domain::model::ClientInfo,
+) -> Result<ClientTokens, OAuthError> {
+    let required = |v: Option<String>, name: &str| {
+        v.filter(|s| !s.is_empty()).ok_or_else(|| {
+            OAuthError::bad("invalid_request", format!("missing `{name}` parameter"))
+        })
+    };
+    let provider = &state.provider;
+    match form.grant_type.as_deref() {
+        None | Some("") => Err(OAuthError::bad(
+            "invalid_request",
+            "missing `grant_type` parameter",
+        )),
+        Some("authorization_code") => {
+            let code = required(form.code, "code")?;
+            Ok(provider
+                .exchange_code(
+                    registered,
+                    &code,
+                    form.redirect_uri.as_deref(),
+                    form.code_verifier.as_deref(),
+                    client,
+                )
+                .await?)
+        }
+        Some("refresh_token") => {
+            let token = required(form.refresh_token, "refresh_token")?;
+            Ok(provider.refresh(registered, &token, &client).await?)
+        }
+        Some("client_credentials") => {
+            Ok(provider.client_credentials(registered, form.scope.as_deref())?)
+        }
+        Some("password" | MFA_GRANT) => Err(OAuthError::bad(
+            "unauthorized_client",
+            "a registered client signs users in with the authorization code grant",
+        )),
+        Some(other) => Err(OAuthError::bad(
+            "unsupported_grant_type",
+            format!("grant_type `{other}` is not supported; use `authorization_code`, `refresh_token` or `client_credentials`"),
         )),
     }
 }

@@ -18,6 +18,7 @@
 //! The passkey pages (`/passkeys`, `/sign-in`), which need the browser's WebAuthn API and so a
 //! script, live in [`passkeys`]; they share the frame, the languages and the look.
 
+pub mod authorize;
 pub mod layout;
 pub mod passkeys;
 
@@ -72,6 +73,10 @@ pub fn routes() -> Router<AppState> {
             router.route(p.path(), handlers(p))
         })
         .route(NEW_LINK_PATH, get(new_link_page).post(new_link_submit))
+        .route(
+            authorize::AUTHORIZE_PATH,
+            get(authorize::authorize_get).post(authorize::authorize_post),
+        )
         .merge(passkeys::routes())
 }
 
@@ -176,6 +181,10 @@ fn failure(f: &Frame<'_>, page: Page, e: AuthError) -> Response {
         | AuthError::RoleExists
         | AuthError::BuiltInRole
         | AuthError::PublicClient
+        | AuthError::InvalidClient
+        | AuthError::UnauthorizedClient
+        | AuthError::InvalidScope
+        | AuthError::InvalidGrant(_)
         | AuthError::InvalidSecondFactor
         | AuthError::InvalidChallenge
         | AuthError::StepUpRequired { .. }

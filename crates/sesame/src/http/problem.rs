@@ -233,6 +233,30 @@ impl IntoResponse for ApiError {
                     "Public client",
                     "A public client has no secret: it proves itself with PKCE.".into(),
                 ),
+                AuthError::InvalidClient => (
+                    StatusCode::UNAUTHORIZED,
+                    "invalid_client",
+                    "Client authentication failed",
+                    "The client is unknown, or its credentials are wrong or missing.".into(),
+                ),
+                AuthError::UnauthorizedClient => (
+                    StatusCode::FORBIDDEN,
+                    "unauthorized_client",
+                    "Grant not allowed",
+                    "This client may not use this grant type.".into(),
+                ),
+                AuthError::InvalidScope => (
+                    StatusCode::BAD_REQUEST,
+                    "invalid_scope",
+                    "Invalid scope",
+                    "A requested scope is unknown or not allowed for this client.".into(),
+                ),
+                AuthError::InvalidGrant(why) => (
+                    StatusCode::BAD_REQUEST,
+                    "invalid_grant",
+                    "Invalid grant",
+                    why.into(),
+                ),
                 AuthError::NotFound => (
                     StatusCode::NOT_FOUND,
                     "not_found",

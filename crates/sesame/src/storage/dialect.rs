@@ -16,6 +16,7 @@ use super::pool::{self, PoolSettings};
 use super::sqlite_rotations::{run_script, Rotation, Rotations};
 use super::{store_err, ConnectError, Create};
 use chrono::{DateTime, Utc};
+use sesame_domain::client::Scope;
 use sesame_domain::clock::Timestamp;
 use sesame_domain::model::SessionId;
 use sesame_domain::store::NewSession;
@@ -187,8 +188,8 @@ impl Sqlite {
             let a = new.audit.as_ref();
             let q = sqlx::query(
                 "BEGIN IMMEDIATE; \
-                 INSERT INTO sessions (id, user_id, refresh_secret, created_at, last_used_at, expires_at, ip, user_agent, auth_time, amr) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?); \
+                 INSERT INTO sessions (id, user_id, refresh_secret, created_at, last_used_at, expires_at, ip, user_agent, auth_time, amr, kind, client_id, scope) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?); \
                  INSERT INTO refresh_tokens (token_hash, session_id, created_at) VALUES (?, ?, ?); \
                  UPDATE users SET last_login_at = ? WHERE id = ?; \
                  INSERT INTO audit_events (id, occurred_at, event, user_id, actor_id, ip, user_agent, request_id, detail) \
@@ -205,6 +206,9 @@ impl Sqlite {
             .bind(&s.user_agent)
             .bind(Self::time(s.auth_time))
             .bind(s.amr.stored())
+            .bind(new.kind.as_str())
+            .bind(new.kind.grant().map(|g| g.client_id.as_uuid()))
+            .bind(new.kind.grant().map(|g| Scope::join(&g.scopes)))
             .bind(new.first_refresh_hash.0.as_slice())
             .bind(s.id.as_uuid())
             .bind(Self::time(s.created_at))
@@ -238,8 +242,8 @@ impl Postgres {
         let s = &new.session;
         let a = new.audit.as_ref();
         sqlx::query(
-            "WITH s AS (INSERT INTO sessions (id, user_id, refresh_secret, created_at, last_used_at, expires_at, ip, user_agent, auth_time, amr) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $23, $24) RETURNING id), \
+            "WITH s AS (INSERT INTO sessions (id, user_id, refresh_secret, created_at, last_used_at, expires_at, ip, user_agent, auth_time, amr, kind, client_id, scope) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $23, $24, $25, $26, $27) RETURNING id), \
              t AS (INSERT INTO refresh_tokens (token_hash, session_id, created_at) SELECT $9, id, $10 FROM s), \
              a AS (INSERT INTO audit_events (id, occurred_at, event, user_id, actor_id, ip, user_agent, request_id, detail) \
              SELECT $11, $12, $13, $14, $15, $16, $17, $18, $19 WHERE $20 IS NOT NULL) \
@@ -269,6 +273,9 @@ impl Postgres {
         .bind(s.user_id.as_uuid())
         .bind(s.auth_time)
         .bind(s.amr.stored())
+        .bind(new.kind.as_str())
+        .bind(new.kind.grant().map(|g| g.client_id.as_uuid()))
+        .bind(new.kind.grant().map(|g| Scope::join(&g.scopes)))
         .execute(&store.writer)
         .await
         .map_err(store_err)

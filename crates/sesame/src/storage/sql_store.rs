@@ -28,12 +28,17 @@ mod factor_sql;
 #[path = "client_sql.rs"]
 mod client_sql;
 
+#[allow(clippy::duplicate_mod)]
+#[path = "provider_sql.rs"]
+mod provider_sql;
+
 use super::{Backend, Db, Dialect};
 use crate::storage::pool;
 use crate::storage::{decode_mail, split_roles, store_err};
 use admin_sql::Arg;
 use async_trait::async_trait;
 use sesame_domain::audit::{AuditEvent, AuditRecord};
+use sesame_domain::client::{ClientId, Scope};
 use sesame_domain::clock::Timestamp;
 use sesame_domain::locale::Locale;
 use sesame_domain::mail::{OutboundMail, QueuedMail};
@@ -43,10 +48,11 @@ use sesame_domain::model::{
 };
 use sesame_domain::seal::{KeyId, MaybeSealed, RowId, Sealed, SecretKind, StoredSecret};
 use sesame_domain::store::{
-    AdminOutcome, AdminStore, AdminUserChange, AuditQuery, AuditStore, EmailTokenState,
-    EmailTokenStore, KeyStore, LiveSession, LockoutKey, LoginThrottle, LoginThrottleStore,
-    MailStore, NewEmailToken, NewSession, PasswordChange, RefreshTokenState, RoleInfo,
-    SessionStore, Store, TokenEffect, TokenPurpose, UserFilter, UserQuery, UserStore,
+    AdminOutcome, AdminStore, AdminUserChange, AuditQuery, AuditStore, ClientGrant,
+    EmailTokenState, EmailTokenStore, KeyStore, LiveSession, LockoutKey, LoginThrottle,
+    LoginThrottleStore, MailStore, NewEmailToken, NewSession, PasswordChange, RefreshTokenState,
+    RoleInfo, SessionKind, SessionStore, Store, TokenEffect, TokenPurpose, UserFilter, UserQuery,
+    UserStore,
 };
 use sesame_domain::token::{KeyRow, TokenHash};
 use sesame_domain::StoreError;
@@ -58,7 +64,8 @@ type Conn = <Db as sqlx::Database>::Connection;
 
 const SESSION_COLS: &str = "s.id AS s_id, s.user_id AS s_user_id, s.created_at AS s_created_at, \
     s.last_used_at AS s_last_used_at, s.expires_at AS s_expires_at, s.revoked_at AS s_revoked_at, \
-    s.ip AS s_ip, s.user_agent AS s_user_agent, s.auth_time AS s_auth_time, s.amr AS s_amr";
+    s.ip AS s_ip, s.user_agent AS s_user_agent, s.auth_time AS s_auth_time, s.amr AS s_amr, \
+    s.kind AS s_kind, s.client_id AS s_client_id, s.scope AS s_scope";
 
 const USER_COLS: &str =
     "u.id, u.email, u.username, u.display_name, u.email_verified, u.is_active, u.locale, \
@@ -104,6 +111,30 @@ fn audit_from_row(r: &DbRow) -> Result<AuditRecord, sqlx::Error> {
         detail: serde_json::from_str(&r.try_get::<String, _>("detail")?)
             .unwrap_or(serde_json::Value::Null),
     })
+}
+
+/// What the session is for; a client session's scope words were written from parsed scopes.
+fn kind_from_row(row: &DbRow) -> Result<SessionKind, sqlx::Error> {
+    let kind: String = row.try_get("s_kind")?;
+    match kind.as_str() {
+        "api" => Ok(SessionKind::Api),
+        "browser" => Ok(SessionKind::Browser),
+        "client" => {
+            let client: Option<uuid::Uuid> = row.try_get("s_client_id")?;
+            let scope: Option<String> = row.try_get("s_scope")?;
+            let client = client.ok_or_else(|| {
+                sqlx::Error::Decode("a client session without a client_id".into())
+            })?;
+            Ok(SessionKind::Client(ClientGrant {
+                client_id: ClientId::from_uuid(client),
+                scopes: Scope::parse_list(scope.as_deref().unwrap_or(""), "scope")
+                    .map_err(|e| sqlx::Error::Decode(e.to_string().into()))?,
+            }))
+        }
+        other => Err(sqlx::Error::Decode(
+            format!("unknown session kind `{other}`").into(),
+        )),
+    }
 }
 
 fn session_from_row(row: &DbRow) -> Result<Session, sqlx::Error> {
@@ -407,6 +438,7 @@ impl SessionStore for Backend {
         row.map(|r| {
             Ok(RefreshTokenState {
                 session: session_from_row(&r)?,
+                kind: kind_from_row(&r)?,
                 refresh_secret: r.try_get("refresh_secret")?,
                 used_at: Dialect::read_opt_time(r.try_get("used_at")?)?,
                 user: user_from_row(&r)?,
@@ -537,8 +569,8 @@ impl KeyStore for Backend {
     async fn insert_primary_signing_key(&self, key: &KeyRow) -> Result<bool, StoreError> {
         let (bytes, key_id) = stored_form(&key.private);
         let n = sqlx::query(
-            "INSERT INTO signing_keys (kid, algorithm, private_der, key_id, public_raw, is_primary, created_at) \
-             VALUES ($1, $2, $3, $4, $5, TRUE, $6) ON CONFLICT DO NOTHING",
+            "INSERT INTO signing_keys (kid, algorithm, private_der, key_id, public_raw, primary_for, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $2, $6) ON CONFLICT DO NOTHING",
         )
         .bind(&key.kid)
         .bind(&key.algorithm)

@@ -134,10 +134,16 @@ impl Chromium {
     /// passed or panicked (a failed assertion must not leave a browser behind), and only then
     /// re-raises the panic. The browser cannot be used afterwards.
     pub async fn run(&self, scenario: impl Future<Output = ()>) {
+        self.run_returning(scenario).await;
+    }
+
+    /// [`Chromium::run`] for a scenario that hands back what it found.
+    pub async fn run_returning<T>(&self, scenario: impl Future<Output = T>) -> T {
         let outcome = AssertUnwindSafe(scenario).catch_unwind().await;
         self.close().await;
-        if let Err(panic) = outcome {
-            std::panic::resume_unwind(panic);
+        match outcome {
+            Ok(found) => found,
+            Err(panic) => std::panic::resume_unwind(panic),
         }
     }
 

@@ -573,17 +573,17 @@ impl TestApp {
     pub async fn signing_key(&self) -> (Vec<u8>, String) {
         let sealed = self
             .db
-            .bytes("SELECT private_der FROM signing_keys ORDER BY created_at LIMIT 1")
+            .bytes("SELECT private_der FROM signing_keys WHERE algorithm = 'EdDSA' ORDER BY created_at LIMIT 1")
             .await
             .unwrap();
         let kid = self
             .db
-            .text("SELECT kid FROM signing_keys ORDER BY created_at LIMIT 1")
+            .text("SELECT kid FROM signing_keys WHERE algorithm = 'EdDSA' ORDER BY created_at LIMIT 1")
             .await
             .unwrap();
         let key_id = self
             .db
-            .text("SELECT key_id FROM signing_keys ORDER BY created_at LIMIT 1")
+            .text("SELECT key_id FROM signing_keys WHERE algorithm = 'EdDSA' ORDER BY created_at LIMIT 1")
             .await
             .expect("the signing key is sealed");
         let sealed = sesame_domain::seal::Sealed {

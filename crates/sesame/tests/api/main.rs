@@ -23,6 +23,7 @@ mod locales;
 mod lockout;
 mod lockout_race;
 mod metrics;
+mod oidc;
 mod openapi;
 mod operations;
 mod outages;

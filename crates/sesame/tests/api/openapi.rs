@@ -119,6 +119,10 @@ async fn openapi_json_lists_exactly_the_api_operations() {
         "GET /api/v1/admin/users/{id}/factors",
         "DELETE /api/v1/admin/users/{id}/factors",
         "GET /.well-known/jwks.json",
+        "GET /.well-known/openid-configuration",
+        "GET /.well-known/oauth-authorization-server",
+        "GET /oauth2/userinfo",
+        "POST /oauth2/userinfo",
         "GET /metrics",
         "GET /health/live",
         "GET /health/ready",
@@ -203,7 +207,14 @@ async fn every_operation_documents_responses_and_4xx_answers_use_the_error_schem
                 && found
                     .iter()
                     .any(|(ct, s)| ct == "application/problem+json" && s == "ProblemBody");
-            if path == "/api/v1/auth/token" && !from_bounds {
+            if path == "/oauth2/userinfo" && !from_bounds {
+                assert!(
+                    found
+                        .iter()
+                        .any(|(ct, s)| ct == "application/json" && s == "BearerErrorResponse"),
+                    "{method} {path} {status} should be an RFC 6750 error: {resp}"
+                );
+            } else if path == "/api/v1/auth/token" && !from_bounds {
                 assert!(
                     found
                         .iter()

@@ -71,7 +71,9 @@ async fn token_form(app: &TestApp, form: &[(&str, &str)]) -> reqwest::Response {
 /// Asserts an RFC 6749 §5.2 error: 400, plain JSON with `error` and `error_description`, never
 /// cached.
 async fn assert_oauth_error(r: reqwest::Response, error: &str, what: &str) {
-    assert_eq!(r.status(), 400, "{what}: status");
+    // RFC 6749 §5.2: 401 for a failed client authentication, 400 for the rest.
+    let status = if error == "invalid_client" { 401 } else { 400 };
+    assert_eq!(r.status(), status, "{what}: status");
     assert_eq!(
         header(&r, CONTENT_TYPE).as_deref(),
         Some("application/json"),
@@ -407,7 +409,7 @@ async fn the_token_endpoint_rotates_refresh_tokens(b: Backend) {
 async fn token_endpoint_errors_are_rfc6749_json_not_problem_json(b: Backend) {
     let app = spawn_app(b).await;
     app.create_user("alice@example.com").await;
-    let form_cases: [FormCase; 9] = [
+    let form_cases: [FormCase; 10] = [
         (
             "wrong password",
             &[
@@ -428,8 +430,13 @@ async fn token_endpoint_errors_are_rfc6749_json_not_problem_json(b: Backend) {
         ),
         (
             "unknown grant type",
-            &[("grant_type", "client_credentials")],
+            &[("grant_type", "urn:example:unknown")],
             "unsupported_grant_type",
+        ),
+        (
+            "a client grant without client authentication",
+            &[("grant_type", "client_credentials")],
+            "invalid_client",
         ),
         (
             "missing grant type",

@@ -36,11 +36,11 @@ async fn assert_token_verifies(app: &TestApp, token: &str) {
 /// The stored private key bytes and key id of the primary signing key.
 async fn stored_key(db: &TestDb) -> (Vec<u8>, Option<String>) {
     let bytes = db
-        .bytes("SELECT private_der FROM signing_keys ORDER BY created_at LIMIT 1")
+        .bytes("SELECT private_der FROM signing_keys WHERE algorithm = 'EdDSA' ORDER BY created_at LIMIT 1")
         .await
         .expect("a signing key");
     let key_id = db
-        .text("SELECT COALESCE(key_id, '') FROM signing_keys ORDER BY created_at LIMIT 1")
+        .text("SELECT COALESCE(key_id, '') FROM signing_keys WHERE algorithm = 'EdDSA' ORDER BY created_at LIMIT 1")
         .await
         .filter(|id| !id.is_empty());
     (bytes, key_id)
@@ -109,7 +109,15 @@ async fn a_legacy_plaintext_signing_key_is_sealed_at_startup(b: Backend) {
     assert_eq!(stored_key_id, Some(key_id(TEST_ENCRYPTION_KEY)));
     assert_ne!(stored, der);
     assert_eq!(one.signing_key().await, (der, kid));
-    assert_eq!(one.db.count("signing_keys").await, 1);
+    assert_eq!(
+        one.db.count("signing_keys WHERE algorithm = 'EdDSA'").await,
+        1
+    );
+    assert_eq!(
+        one.db.count("signing_keys WHERE algorithm = 'RS256'").await,
+        1,
+        "one node's RSA key wins"
+    );
 }
 
 /// Runs `sesame keys reencrypt` on `db` with these keys and returns its standard output.
@@ -144,14 +152,14 @@ async fn a_rotated_key_keeps_old_tokens_valid_after_reencrypt(b: Backend) {
         "{out}"
     );
     assert!(
-        out.contains("signing keys: 1 re-sealed, 0 already current"),
+        out.contains("signing keys: 2 re-sealed, 0 already current"),
         "{out}"
     );
     assert_eq!(stored_key(&db).await.1, Some(key_id(OTHER_KEY)));
     // Idempotent.
     let again = reencrypt(&db, OTHER_KEY, TEST_ENCRYPTION_KEY).await;
     assert!(
-        again.contains("signing keys: 0 re-sealed, 1 already current"),
+        again.contains("signing keys: 0 re-sealed, 2 already current"),
         "{again}"
     );
 

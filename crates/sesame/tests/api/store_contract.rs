@@ -67,6 +67,7 @@ async fn open_session(s: &dyn Store, user: UserId) -> (SessionId, RefreshToken, 
     let id = session.id;
     s.create_session(&NewSession {
         session,
+        kind: sesame_domain::store::SessionKind::Api,
         refresh_secret: secret.clone(),
         first_refresh_hash: token.hash(),
         audit: None,

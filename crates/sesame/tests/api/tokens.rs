@@ -202,9 +202,17 @@ async fn an_access_token_verifies_with_a_standard_jwt_library_using_only_the_jwk
     );
     let raw: Value = r.json().await.unwrap();
     for k in raw["keys"].as_array().unwrap() {
-        assert!(k.get("d").is_none(), "private key material published: {k}");
-        assert_eq!(k["kty"], "OKP");
-        assert_eq!(k["crv"], "Ed25519");
+        for private in ["d", "p", "q", "dp", "dq", "qi", "k"] {
+            assert!(
+                k.get(private).is_none(),
+                "private key material published: {k}"
+            );
+        }
+        assert!(
+            (k["kty"] == "OKP" && k["crv"] == "Ed25519")
+                || (k["kty"] == "RSA" && k["alg"] == "RS256"),
+            "only Ed25519 and RSA public keys: {k}"
+        );
     }
     let set: JwkSet = serde_json::from_value(raw).unwrap();
 
@@ -288,7 +296,12 @@ async fn an_hs256_token_keyed_with_the_servers_public_key_is_rejected(b: Backend
     let app = spawn_app(b).await;
     let (_, claims) = logged_in(&app, "alice@example.com").await;
     let set = jwks(&app).await;
-    let jwk = &set["keys"][0];
+    let jwk = set["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["kty"] == "OKP")
+        .unwrap();
     let kid = jwk["kid"].as_str().unwrap();
     let x = jwk["x"].as_str().unwrap();
     let raw_public = B64.decode(x).unwrap();
@@ -527,7 +540,18 @@ async fn hs256_mode_signs_with_hs256_and_publishes_no_keys(b: Backend) {
     assert_eq!(r.status(), 200);
     let me: Value = r.json().await.unwrap();
     assert_eq!(me["id"], user["id"]);
-    assert_eq!(jwks(&app).await, json!({"keys": []}));
+    // The shared secret is never published: only the ID-token keys (RS256 and EdDSA) are, and
+    // none of them is the access tokens' key.
+    let published = jwks(&app).await;
+    let keys = published["keys"].as_array().unwrap();
+    assert!(
+        keys.iter()
+            .all(|k| k["kty"] != "oct" && k["kid"] != h["kid"]),
+        "{published}"
+    );
+    let mut algs: Vec<&str> = keys.iter().filter_map(|k| k["alg"].as_str()).collect();
+    algs.sort_unstable();
+    assert_eq!(algs, ["EdDSA", "RS256"]);
 
     // A verifier holding the shared secret accepts it.
     let mut v = Validation::new(Algorithm::HS256);
@@ -582,7 +606,11 @@ async fn the_signing_key_and_its_tokens_survive_a_restart(b: Backend) {
     let rt = tokens["refresh_token"].as_str().unwrap().to_owned();
     assert_eq!(app.me(&at).await.status(), 200);
     let kids_before = jwks(&app).await["keys"].clone();
-    assert_eq!(kids_before.as_array().unwrap().len(), 1);
+    assert_eq!(
+        kids_before.as_array().unwrap().len(),
+        2,
+        "the Ed25519 key and the RSA key of RS256 ID tokens"
+    );
 
     let db = app.stop().await;
     let app = spawn_on(db, &[], &[]).await;
