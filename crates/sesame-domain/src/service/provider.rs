@@ -48,6 +48,16 @@ pub struct ClientTokens {
     pub scope: String,
 }
 
+/// What a presented token says about its session.
+struct TokenSession {
+    id: SessionId,
+    user: crate::model::UserId,
+    /// `None` for Sesame's own sign-in.
+    client: Option<ClientId>,
+    scope: Option<String>,
+    expires_at: Timestamp,
+}
+
 /// The provider (see the module header).
 pub struct Provider {
     core: Arc<Core>,
@@ -488,6 +498,212 @@ impl Provider {
             return Err(AuthError::InvalidScope);
         }
         Ok(user_claims(&who.user, &scopes))
+    }
+
+    /// The claims of an `id_token_hint` this provider signed (expired ones included: OpenID
+    /// Connect RP-Initiated Logout 1.0 §2).
+    ///
+    /// # Errors
+    /// [`AuthError::InvalidToken`] when it is not one of ours.
+    pub fn read_id_token_hint(&self, hint: &str) -> Result<serde_json::Value, AuthError> {
+        self.ids.read_hint(hint, &self.issuer)
+    }
+
+    /// RP-initiated logout: ends the browser session whose cookie holds `browser_token` (if
+    /// live) and the client session `sid` of the hint (if it is `sub`'s). Returns how many
+    /// sessions ended.
+    ///
+    /// # Errors
+    /// Storage failures.
+    pub async fn end_session(
+        &self,
+        browser_token: Option<&str>,
+        hint: Option<&serde_json::Value>,
+        client: &ClientInfo,
+    ) -> Result<u64, AuthError> {
+        let t = self.core.now();
+        let store = &self.core.store;
+        let mut ended = 0;
+        let mut user = None;
+        if let Some(who) = match browser_token {
+            Some(token) => self.browser_session(token).await?,
+            None => None,
+        } {
+            if store.revoke_session(who.session.id, t).await? {
+                ended += 1;
+            }
+            user = Some(who.user.id);
+        }
+        let sid = hint
+            .and_then(|h| h["sid"].as_str())
+            .and_then(|s| uuid::Uuid::parse_str(s).ok());
+        let sub = hint
+            .and_then(|h| h["sub"].as_str())
+            .and_then(|s| uuid::Uuid::parse_str(s).ok());
+        if let (Some(sid), Some(sub)) = (sid, sub) {
+            let sub = crate::model::UserId::from_uuid(sub);
+            if store
+                .revoke_session_of(sub, SessionId::from_uuid(sid), t)
+                .await?
+            {
+                ended += 1;
+            }
+            user = user.or(Some(sub));
+        }
+        if ended > 0 {
+            self.core
+                .audit(
+                    AuditKind::Logout,
+                    user,
+                    client,
+                    serde_json::json!({"sessions_ended": ended, "via": "end_session_endpoint"}),
+                )
+                .await;
+        }
+        Ok(ended)
+    }
+
+    /// Token revocation (RFC 7009 §2.1) by the client the token was issued to: a refresh token
+    /// or an access token of one of its sessions ends that session, so the session's other
+    /// tokens stop working too (§2.1 allows it, and introspection answers `active: false` at
+    /// once). An unknown, malformed or expired token is no error (§2.2).
+    ///
+    /// # Errors
+    /// [`AuthError::UnauthorizedClient`] for a live token issued to another client or to
+    /// Sesame's own sign-in.
+    pub async fn revoke(&self, client: &OAuthClient, token: &str) -> Result<(), AuthError> {
+        let Some(session) = self.token_session(token).await? else {
+            return Ok(());
+        };
+        if session.client != Some(client.id) {
+            return Err(AuthError::UnauthorizedClient);
+        }
+        self.core
+            .store
+            .revoke_session(session.id, self.core.now())
+            .await?;
+        tracing::info!(client_id = %client.id, session_id = %session.id, "token revoked by its client");
+        Ok(())
+    }
+
+    /// Token introspection (RFC 7662 §2.2) for an authenticated confidential client: whether
+    /// `token` (an access or refresh token) is active now, and its claims. A client sees its own
+    /// tokens; a first-party client (a resource server the operator registered) sees every
+    /// token. Anything else, like an inactive token, is `{"active": false}`, which says nothing
+    /// more.
+    ///
+    /// # Errors
+    /// [`AuthError::InvalidClient`] for a public client (it cannot authenticate);
+    /// storage failures.
+    pub async fn introspect(
+        &self,
+        client: &OAuthClient,
+        token: &str,
+    ) -> Result<serde_json::Value, AuthError> {
+        if client.kind != ClientKind::Confidential {
+            return Err(AuthError::InvalidClient);
+        }
+        let inactive = serde_json::json!({"active": false});
+        let visible =
+            |owner: Option<ClientId>| client.settings.first_party || owner == Some(client.id);
+        // An access token: a JWT this issuer signed, unexpired, whose session (if it has one)
+        // is live.
+        if let Ok(mut claims) = self.tokens.verify_any(token) {
+            let owner = claims["client_id"].as_str().and_then(ClientId::parse);
+            if !visible(owner) {
+                return Ok(inactive);
+            }
+            if let (Some(sid), Some(sub)) = (
+                claims["sid"]
+                    .as_str()
+                    .and_then(|s| uuid::Uuid::parse_str(s).ok()),
+                claims["sub"]
+                    .as_str()
+                    .and_then(|s| uuid::Uuid::parse_str(s).ok()),
+            ) {
+                let live = self
+                    .core
+                    .store
+                    .active_session_user(
+                        SessionId::from_uuid(sid),
+                        crate::model::UserId::from_uuid(sub),
+                        self.core.now(),
+                    )
+                    .await?;
+                let Some(live) = live else {
+                    return Ok(inactive);
+                };
+                if let Some(u) = live.user.username {
+                    claims["username"] = u.as_str().into();
+                }
+            }
+            claims["active"] = true.into();
+            claims["token_type"] = "Bearer".into();
+            if let Some(obj) = claims.as_object_mut() {
+                obj.remove("roles");
+                obj.remove("amr");
+            }
+            return Ok(claims);
+        }
+        let Some(session) = self.token_session(token).await? else {
+            return Ok(inactive);
+        };
+        if session.client.is_none() || !visible(session.client) {
+            return Ok(inactive);
+        }
+        Ok(serde_json::json!({
+            "active": true,
+            "token_type": "refresh_token",
+            "client_id": session.client.map(|c| c.to_string()),
+            "scope": session.scope,
+            "sub": session.user.to_string(),
+            "iss": self.issuer,
+            "exp": session.expires_at.timestamp(),
+        }))
+    }
+
+    /// The live session a presented token belongs to: a current refresh token of a live
+    /// session, or an unexpired access token of this issuer whose session is live. Browser
+    /// sessions never count.
+    async fn token_session(&self, token: &str) -> Result<Option<TokenSession>, AuthError> {
+        let t = self.core.now();
+        if let Ok(claims) = self.tokens.verify(token) {
+            let live = self
+                .core
+                .store
+                .active_session_user(claims.session_id(), claims.user_id(), t)
+                .await?;
+            return Ok(live.map(|live| TokenSession {
+                id: claims.session_id(),
+                user: claims.user_id(),
+                client: claims.client_id.as_deref().and_then(ClientId::parse),
+                scope: claims.scope.clone(),
+                expires_at: live.expires_at,
+            }));
+        }
+        let Some(refresh) = RefreshToken::parse(token) else {
+            return Ok(None);
+        };
+        let Some(state) = self.core.store.refresh_token_state(&refresh.hash()).await? else {
+            return Ok(None);
+        };
+        let session = &state.session;
+        let live = state.used_at.is_none()
+            && session.revoked_at.is_none()
+            && session.expires_at > t
+            && state.user.is_active;
+        let client = match &state.kind {
+            SessionKind::Client(g) => Some(g),
+            SessionKind::Api => None,
+            SessionKind::Browser => return Ok(None),
+        };
+        Ok(live.then(|| TokenSession {
+            id: session.id,
+            user: session.user_id,
+            client: client.map(|g| g.client_id),
+            scope: client.map(|g| Scope::join(&g.scopes)),
+            expires_at: session.expires_at,
+        }))
     }
 
     /// The token response for a client session: the access token, the refresh token only with

@@ -30,3 +30,11 @@ authorize-deny = Ablehnen
 
 authorize-error-title = Dieser Anmeldelink funktioniert nicht
 authorize-error-text = Die Anwendung, die Sie hierher geschickt hat, hat etwas angefragt, das sie nicht darf, daher können Sie sich so nicht anmelden. Kehren Sie zu ihr zurück und versuchen Sie es erneut, oder informieren Sie ihre Entwickler.
+
+logout-title = Abmelden
+logout-confirm-text = Möchten Sie sich von { $product } abmelden?
+logout-button = Abmelden
+logout-done-title = Sie sind abgemeldet
+logout-done-text = Sie haben sich von { $product } abgemeldet. Sie können diese Seite schließen.
+logout-refused-title = Dieser Abmeldelink funktioniert nicht
+logout-refused-text = Die Anwendung, die Sie hierher geschickt hat, hat eine ungültige Abmeldeanfrage gesendet, daher wurde nichts geändert. Kehren Sie zu ihr zurück und versuchen Sie es erneut.

@@ -30,3 +30,11 @@ authorize-deny = Deny
 
 authorize-error-title = This sign-in link does not work
 authorize-error-text = The application that sent you here asked for something it may not, so you cannot sign in this way. Go back to it and try again, or tell its developers.
+
+logout-title = Sign out
+logout-confirm-text = Do you want to sign out of { $product }?
+logout-button = Sign out
+logout-done-title = You are signed out
+logout-done-text = You have signed out of { $product }. You can close this page.
+logout-refused-title = This sign-out link does not work
+logout-refused-text = The application that sent you here sent a sign-out request that is not valid, so nothing was changed. Go back to it and try again.

@@ -30,3 +30,11 @@ authorize-deny = Denegar
 
 authorize-error-title = Este enlace de inicio de sesión no funciona
 authorize-error-text = La aplicación que te envió aquí pidió algo que no le está permitido, así que no puedes iniciar sesión de esta forma. Vuelve a ella e inténtalo de nuevo, o avisa a sus desarrolladores.
+
+logout-title = Cerrar sesión
+logout-confirm-text = ¿Quieres cerrar la sesión de { $product }?
+logout-button = Cerrar sesión
+logout-done-title = Has cerrado la sesión
+logout-done-text = Has cerrado la sesión de { $product }. Puedes cerrar esta página.
+logout-refused-title = Este enlace para cerrar sesión no funciona
+logout-refused-text = La aplicación que te envió aquí hizo una solicitud de cierre de sesión que no es válida, así que no se ha cambiado nada. Vuelve a ella e inténtalo de nuevo.

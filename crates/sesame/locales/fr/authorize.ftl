@@ -30,3 +30,11 @@ authorize-deny = Refuser
 
 authorize-error-title = Ce lien de connexion ne fonctionne pas
 authorize-error-text = L’application qui vous a envoyé ici a demandé quelque chose qui ne lui est pas permis : vous ne pouvez donc pas vous connecter ainsi. Retournez-y et réessayez, ou prévenez ses développeurs.
+
+logout-title = Se déconnecter
+logout-confirm-text = Voulez-vous vous déconnecter de { $product } ?
+logout-button = Se déconnecter
+logout-done-title = Vous êtes déconnecté
+logout-done-text = Vous vous êtes déconnecté de { $product }. Vous pouvez fermer cette page.
+logout-refused-title = Ce lien de déconnexion ne fonctionne pas
+logout-refused-text = L’application qui vous a envoyé ici a transmis une demande de déconnexion non valide : rien n’a été modifié. Retournez-y et réessayez.

@@ -226,6 +226,8 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(oidc::openid_configuration))
         .routes(routes!(oidc::oauth_authorization_server))
         .routes(routes!(oidc::userinfo, oidc::userinfo_post))
+        .routes(routes!(oauth::revoke))
+        .routes(routes!(oauth::introspect))
         .routes(routes!(meta::metrics))
         .split_for_parts()
 }

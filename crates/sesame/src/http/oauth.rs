@@ -368,7 +368,8 @@ enum Granted {
 /// before base64) or the form's `client_id` / `client_secret`; never both.
 fn client_credentials(
     headers: &axum::http::HeaderMap,
-    form: &mut TokenForm,
+    client_id: &mut Option<String>,
+    client_secret: &mut Option<String>,
 ) -> Result<Option<(String, Option<String>)>, OAuthError> {
     let basic = headers
         .get(AUTHORIZATION)
@@ -378,13 +379,12 @@ fn client_credentials(
                 .or_else(|| v.strip_prefix("basic "))
         });
     let Some(encoded) = basic else {
-        return Ok(form
-            .client_id
+        return Ok(client_id
             .take()
             .filter(|s| !s.is_empty())
-            .map(|id| (id, form.client_secret.take().filter(|s| !s.is_empty()))));
+            .map(|id| (id, client_secret.take().filter(|s| !s.is_empty()))));
     };
-    if form.client_secret.is_some() {
+    if client_secret.is_some() {
         return Err(OAuthError::bad(
             "invalid_request",
             "use one client authentication method: HTTP Basic or client_secret, not both",
@@ -405,7 +405,7 @@ fn client_credentials(
             .unwrap_or_default()
     };
     let id = unescape(id);
-    if form.client_id.as_deref().is_some_and(|f| f != id) {
+    if client_id.as_deref().is_some_and(|f| f != id) {
         return Err(OAuthError::bad(
             "invalid_request",
             "client_id differs from the HTTP Basic credentials",
@@ -414,11 +414,12 @@ fn client_credentials(
     Ok(Some((id, Some(unescape(secret)))))
 }
 
-async fn grant(
+/// The form body of an OAuth endpoint, with the request's headers: refused unless it is
+/// `application/x-www-form-urlencoded`, readable, and free of control characters.
+async fn read_form<T: serde::de::DeserializeOwned>(
     state: &AppState,
-    client: sesame_domain::model::ClientInfo,
     req: Request,
-) -> Result<Granted, OAuthError> {
+) -> Result<(axum::http::HeaderMap, T), OAuthError> {
     let form_type = req
         .headers()
         .get(CONTENT_TYPE)
@@ -444,9 +445,18 @@ async fn grant(
             format!("`{field}` contains NUL or another control character"),
         ));
     }
-    let mut form: TokenForm = serde_urlencoded::from_bytes(&body)
+    let form: T = serde_urlencoded::from_bytes(&body)
         .map_err(|e| OAuthError::bad("invalid_request", format!("malformed parameters: {e}")))?;
-    let credentials = client_credentials(&headers, &mut form)?;
+    Ok((headers, form))
+}
+
+async fn grant(
+    state: &AppState,
+    client: sesame_domain::model::ClientInfo,
+    req: Request,
+) -> Result<Granted, OAuthError> {
+    let (headers, mut form) = read_form::<TokenForm>(state, req).await?;
+    let credentials = client_credentials(&headers, &mut form.client_id, &mut form.client_secret)?;
     // Sesame's own sign-in grants ignore a `client_id` that names no registered client, as they
     // always have (Swagger UI and generic OAuth libraries send one); every other grant, and any
     // registered client, must authenticate.
@@ -595,5 +605,85 @@ async fn client_grant(
             "unsupported_grant_type",
             format!("grant_type `{other}` is not supported; use `authorization_code`, `refresh_token` or `client_credentials`"),
         )),
+    }
+}
+
+/// The parameters of the revocation and introspection endpoints (RFC 7009 §2.1, RFC 7662 §2.1),
+/// with the client's credentials when it does not use HTTP Basic.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct TokenQueryForm {
+    /// The access or refresh token.
+    pub token: Option<String>,
+    /// `access_token` or `refresh_token`: a hint Sesame does not need (it tells them apart).
+    pub token_type_hint: Option<String>,
+    pub client_id: Option<String>,
+    pub client_secret: Option<String>,
+}
+
+/// The authenticated client of a revocation or introspection request, and its token.
+async fn client_and_token(
+    state: &AppState,
+    req: Request,
+) -> Result<(OAuthClient, String), OAuthError> {
+    let (headers, mut form) = read_form::<TokenQueryForm>(state, req).await?;
+    let (id, secret) = client_credentials(&headers, &mut form.client_id, &mut form.client_secret)?
+        .ok_or_else(|| OAuthError::from(AuthError::InvalidClient))?;
+    let client = state
+        .provider
+        .authenticate_client(&id, secret.as_deref())
+        .await?;
+    let token = form
+        .token
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| OAuthError::bad("invalid_request", "missing `token` parameter"))?;
+    Ok((client, token))
+}
+
+/// OAuth 2.0 token revocation (RFC 7009).
+///
+/// A registered client revokes one of its refresh or access tokens; the session behind it ends,
+/// with every token of that session. An unknown or expired token is answered 200 all the same
+/// (RFC 7009 §2.2).
+#[utoipa::path(post, path = "/oauth2/revoke", tag = "oauth2",
+    request_body(content = TokenQueryForm, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 200, description = "Revoked, or the token was not valid anyway (RFC 7009 §2.2)"),
+        (status = 400, description = "RFC 6749 §5.2: `invalid_request`, or `unauthorized_client` for another client's token", body = OAuthErrorResponse),
+        (status = 401, description = "`invalid_client`: client authentication failed", body = OAuthErrorResponse),
+        (status = 503, description = "`temporarily_unavailable`", body = OAuthErrorResponse),
+    ))]
+pub async fn revoke(State(state): State<AppState>, req: Request) -> Response {
+    let done = async {
+        let (client, token) = client_and_token(&state, req).await?;
+        state.provider.revoke(&client, &token).await?;
+        Ok::<_, OAuthError>(())
+    };
+    match done.await {
+        Ok(()) => with_no_store(StatusCode::OK.into_response()),
+        Err(e) => e.into_response(),
+    }
+}
+
+/// OAuth 2.0 token introspection (RFC 7662).
+///
+/// A confidential client asks whether a token is active. It sees its own tokens; a first-party
+/// client (a resource server the operator registered) sees all. A logged-out session's tokens
+/// are inactive at once.
+#[utoipa::path(post, path = "/oauth2/introspect", tag = "oauth2",
+    request_body(content = TokenQueryForm, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 200, description = "RFC 7662 §2.2: `active`, and for an active token its claims", body = Object),
+        (status = 400, description = "RFC 6749 §5.2: `invalid_request`", body = OAuthErrorResponse),
+        (status = 401, description = "`invalid_client`: client authentication failed, or a public client", body = OAuthErrorResponse),
+        (status = 503, description = "`temporarily_unavailable`", body = OAuthErrorResponse),
+    ))]
+pub async fn introspect(State(state): State<AppState>, req: Request) -> Response {
+    let done = async {
+        let (client, token) = client_and_token(&state, req).await?;
+        Ok::<_, OAuthError>(state.provider.introspect(&client, &token).await?)
+    };
+    match done.await {
+        Ok(answer) => with_no_store(Json(answer).into_response()),
+        Err(e) => e.into_response(),
     }
 }

@@ -22,6 +22,10 @@ use sesame_domain::AuthError;
 pub const TOKEN_PATH: &str = "/api/v1/auth/token";
 /// Where the UserInfo endpoint is.
 pub const USERINFO_PATH: &str = "/oauth2/userinfo";
+/// Where tokens are revoked (RFC 7009).
+pub const REVOKE_PATH: &str = "/oauth2/revoke";
+/// Where tokens are introspected (RFC 7662).
+pub const INTROSPECT_PATH: &str = "/oauth2/introspect";
 /// Where the keys are.
 pub const JWKS_PATH: &str = "/.well-known/jwks.json";
 
@@ -35,6 +39,11 @@ fn metadata(state: &AppState) -> serde_json::Value {
         "token_endpoint": at(TOKEN_PATH),
         "userinfo_endpoint": at(USERINFO_PATH),
         "jwks_uri": at(JWKS_PATH),
+        "end_session_endpoint": at(super::pages::logout::LOGOUT_PATH),
+        "revocation_endpoint": at(REVOKE_PATH),
+        "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        "introspection_endpoint": at(INTROSPECT_PATH),
+        "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
         "grant_types_supported": GrantType::ALL.iter().map(|g| g.as_str()).collect::<Vec<_>>(),

@@ -20,6 +20,7 @@
 
 pub mod authorize;
 pub mod layout;
+pub mod logout;
 pub mod passkeys;
 
 use super::extract::{first_bad_pair, Client};
@@ -76,6 +77,10 @@ pub fn routes() -> Router<AppState> {
         .route(
             authorize::AUTHORIZE_PATH,
             get(authorize::authorize_get).post(authorize::authorize_post),
+        )
+        .route(
+            logout::LOGOUT_PATH,
+            get(logout::logout_get).post(logout::logout_post),
         )
         .merge(passkeys::routes())
 }

@@ -832,7 +832,244 @@ async fn discovery_names_every_endpoint_under_the_issuer(b: Backend) {
     assert!(algs.contains(&"RS256") && algs.contains(&"EdDSA"), "{jwks}");
 }
 
+async fn introspect(app: &TestApp, rp: &Rp, token: &str) -> reqwest::Response {
+    let mut rb = app
+        .client
+        .post(app.url("/oauth2/introspect"))
+        .form(&[("token", token), ("client_id", rp.id.as_str())]);
+    if let Some(s) = &rp.secret {
+        rb = app
+            .client
+            .post(app.url("/oauth2/introspect"))
+            .basic_auth(&rp.id, Some(s))
+            .form(&[("token", token)]);
+    }
+    rb.send().await.unwrap()
+}
+
+async fn revoke(app: &TestApp, rp: &Rp, token: &str) -> reqwest::Response {
+    app.client
+        .post(app.url("/oauth2/revoke"))
+        .basic_auth(&rp.id, rp.secret.as_deref())
+        .form(&[("token", token)])
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn revocation_ends_the_session_and_introspection_says_inactive_at_once(b: Backend) {
+    let (app, _, admin) = provider(b).await;
+    let rp = web_client(&app, &admin, json!({})).await;
+    let resource = web_client(
+        &app,
+        &admin,
+        json!({"first_party": true, "client_name": "API"}),
+    )
+    .await;
+    let other = web_client(&app, &admin, json!({"client_name": "Other"})).await;
+    let public = web_client(&app, &admin, json!({"client_type": "public"})).await;
+    // The third-party client's consent, given once through the form.
+    let (query, _) = consented_sign_in(&app, &rp).await;
+    let tokens = expect(
+        exchange(&app, &rp, &param(&query, "code").unwrap(), VERIFIER).await,
+        200,
+    )
+    .await;
+    let access = tokens["access_token"].as_str().unwrap();
+    let refresh = tokens["refresh_token"].as_str().unwrap();
+
+    let own = expect(introspect(&app, &rp, access).await, 200).await;
+    assert_eq!(own["active"], true, "{own}");
+    assert_eq!(own["client_id"], rp.id.as_str());
+    assert_eq!(own["scope"], "openid email offline_access");
+    let seen = expect(introspect(&app, &resource, refresh).await, 200).await;
+    assert_eq!(
+        seen["active"], true,
+        "a first-party resource server sees every token: {seen}"
+    );
+    assert_eq!(
+        expect(introspect(&app, &other, access).await, 200).await,
+        json!({"active": false}),
+        "another client may not see it"
+    );
+    oauth_error(
+        introspect(&app, &public, access).await,
+        401,
+        "invalid_client",
+    )
+    .await;
+    oauth_error(
+        revoke(&app, &other, refresh).await,
+        400,
+        "unauthorized_client",
+    )
+    .await;
+    assert_eq!(
+        revoke(&app, &rp, "not-a-token").await.status(),
+        200,
+        "RFC 7009 §2.2"
+    );
+
+    assert_eq!(revoke(&app, &rp, refresh).await.status(), 200);
+    assert_eq!(
+        expect(introspect(&app, &rp, access).await, 200).await,
+        json!({"active": false})
+    );
+    oauth_error(
+        token_request(
+            &app,
+            &rp,
+            &[("grant_type", "refresh_token"), ("refresh_token", refresh)],
+        )
+        .await,
+        400,
+        "invalid_grant",
+    )
+    .await;
+}
+
+/// Signs in for a third-party client and allows it on the consent page.
+async fn consented_sign_in(app: &TestApp, rp: &Rp) -> (String, String) {
+    let http = no_redirects();
+    let query = authorize_query(rp, &[]);
+    let page = http
+        .get(app.url(&format!("{AUTHORIZE}?{query}")))
+        .send()
+        .await
+        .unwrap();
+    let csrf = set_cookie(&page, "sesame_form").unwrap();
+    let html = page.text().await.unwrap();
+    let base: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes())
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    let mut form = base.clone();
+    form.push(("sesame_action".into(), "sign_in".into()));
+    form.push(("sesame_csrf".into(), hidden(&html, "sesame_csrf")));
+    form.push(("login".into(), USER.into()));
+    form.push(("password".into(), PASSWORD.into()));
+    let consent = http
+        .post(app.url(AUTHORIZE))
+        .header("cookie", format!("sesame_form={csrf}"))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(consent.status(), 200, "the consent page");
+    let sso = set_cookie(&consent, "sesame_sso").unwrap();
+    let mut form = base;
+    form.push(("sesame_action".into(), "consent".into()));
+    form.push(("sesame_csrf".into(), hidden(&html, "sesame_csrf")));
+    form.push(("decision".into(), "allow".into()));
+    let done = http
+        .post(app.url(AUTHORIZE))
+        .header("cookie", format!("sesame_form={csrf}; sesame_sso={sso}"))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(done.status(), 303);
+    let location = done.headers()["location"].to_str().unwrap().to_owned();
+    (location.split_once('?').unwrap().1.to_owned(), sso)
+}
+
+async fn logout_with_an_id_token_hint_ends_the_sessions_and_goes_only_to_a_registered_uri(
+    b: Backend,
+) {
+    let (app, _, admin) = provider(b).await;
+    let rp = web_client(
+        &app,
+        &admin,
+        json!({"first_party": true, "post_logout_redirect_uris": ["https://shop.example.com/bye"]}),
+    )
+    .await;
+    let (query, sso) = sign_in(&app, &authorize_query(&rp, &[])).await;
+    let tokens = expect(
+        exchange(&app, &rp, &param(&query, "code").unwrap(), VERIFIER).await,
+        200,
+    )
+    .await;
+    let id_token = tokens["id_token"].as_str().unwrap();
+    let access = tokens["access_token"].as_str().unwrap();
+    let http = no_redirects();
+    let logout = |extra: &[(&str, &str)]| {
+        let mut q = url::form_urlencoded::Serializer::new(String::new());
+        for (k, v) in extra {
+            q.append_pair(k, v);
+        }
+        app.url(&format!("/oauth2/logout?{}", q.finish()))
+    };
+    let r = http
+        .get(logout(&[
+            ("id_token_hint", id_token),
+            ("post_logout_redirect_uri", "https://evil.example.com/"),
+        ]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400, "an unregistered URI is refused");
+    assert!(r.headers().get("location").is_none());
+    assert_eq!(
+        app.get_auth("/oauth2/userinfo", access).await.status(),
+        200,
+        "nothing ended"
+    );
+    // Without a hint a person must confirm: nothing ends yet.
+    let r = http
+        .get(logout(&[]))
+        .header("cookie", format!("sesame_sso={sso}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.text().await.unwrap().contains("sesame_action"));
+    assert_eq!(app.get_auth("/oauth2/userinfo", access).await.status(), 200);
+
+    let r = http
+        .get(logout(&[
+            ("id_token_hint", id_token),
+            ("post_logout_redirect_uri", "https://shop.example.com/bye"),
+            ("state", "st"),
+        ]))
+        .header("cookie", format!("sesame_sso={sso}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    assert_eq!(
+        r.headers()["location"],
+        "https://shop.example.com/bye?state=st"
+    );
+    assert_eq!(
+        set_cookie(&r, "sesame_sso").as_deref(),
+        Some(""),
+        "the cookie is cleared"
+    );
+    assert_eq!(
+        app.get_auth("/oauth2/userinfo", access).await.status(),
+        401,
+        "the client session ended"
+    );
+    let r = http
+        .get(app.url(&format!(
+            "{AUTHORIZE}?{}",
+            authorize_query(&rp, &[("prompt", "none")])
+        )))
+        .header("cookie", format!("sesame_sso={sso}"))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        r.headers()["location"]
+            .to_str()
+            .unwrap()
+            .contains("error=login_required"),
+        "the browser session ended too"
+    );
+}
+
 crate::on_every_backend!(
+    revocation_ends_the_session_and_introspection_says_inactive_at_once,
+    logout_with_an_id_token_hint_ends_the_sessions_and_goes_only_to_a_registered_uri,
     an_unknown_client_or_unregistered_redirect_uri_is_never_redirected_to,
     request_faults_go_back_to_the_client_as_rfc_6749_errors,
     a_code_is_single_use_and_its_second_use_revokes_what_the_first_issued,

@@ -123,6 +123,8 @@ async fn openapi_json_lists_exactly_the_api_operations() {
         "GET /.well-known/oauth-authorization-server",
         "GET /oauth2/userinfo",
         "POST /oauth2/userinfo",
+        "POST /oauth2/revoke",
+        "POST /oauth2/introspect",
         "GET /metrics",
         "GET /health/live",
         "GET /health/ready",
@@ -214,7 +216,11 @@ async fn every_operation_documents_responses_and_4xx_answers_use_the_error_schem
                         .any(|(ct, s)| ct == "application/json" && s == "BearerErrorResponse"),
                     "{method} {path} {status} should be an RFC 6750 error: {resp}"
                 );
-            } else if path == "/api/v1/auth/token" && !from_bounds {
+            } else if matches!(
+                path.as_str(),
+                "/api/v1/auth/token" | "/oauth2/revoke" | "/oauth2/introspect"
+            ) && !from_bounds
+            {
                 assert!(
                     found
                         .iter()
