@@ -347,6 +347,9 @@ impl RawAuthorization {
                     "none" => prompt.none = true,
                     "login" => prompt.login = true,
                     "consent" => prompt.consent = true,
+                    // One account per browser session: there is nothing to select, and
+                    // relying-party libraries send it by default.
+                    "select_account" => {}
                     _ => {
                         return Err(fail(
                             "invalid_request",

@@ -1083,8 +1083,9 @@ store_traits! {
             audit: &AuditEvent,
         ) -> Result<bool, StoreError>;
 
+        /// Deletes the client and ends its sessions (their tokens stop working at once).
         /// Returns whether the client existed.
-        pass
+        changes(All)
         async fn delete_client(&self, id: ClientId, audit: &AuditEvent) -> Result<bool, StoreError>;
     }
 }

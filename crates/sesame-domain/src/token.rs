@@ -216,6 +216,9 @@ pub struct ClientAccess {
     pub scopes: Vec<crate::client::Scope>,
     /// Overrides the issuer's access-token lifetime.
     pub access_ttl: Option<Duration>,
+    /// The client is trusted by the operator: its tokens carry the user's roles. Another
+    /// client's do not, so a resource server never grants it the user's powers by role.
+    pub first_party: bool,
 }
 
 /// The audience of tokens limited to enrolling a second factor (`SESAME_MFA_REQUIRED` and an
@@ -578,7 +581,11 @@ impl TokenIssuer {
             iat,
             exp: iat.saturating_add(ttl),
             jti: Uuid::now_v7(),
-            roles: user.roles.iter().map(|r| r.as_str().to_owned()).collect(),
+            roles: if auth.client.as_ref().is_some_and(|c| !c.first_party) {
+                Vec::new()
+            } else {
+                user.roles.iter().map(|r| r.as_str().to_owned()).collect()
+            },
             auth_time: Some(auth.auth_time.timestamp()),
             amr: auth
                 .amr
@@ -833,114 +840,64 @@ impl RefreshToken {
     }
 }
 
-/// A token sent by email (verification, password reset, email change): 256 random bits,
-/// base64url, stored only as its SHA-256. It has the refresh token's shape but is its own type,
-/// so one can never be passed where the other is expected; it has no successor, since it is used
-/// once. `Debug` never shows it.
-#[derive(Clone, PartialEq, Eq)]
-pub struct EmailToken(String);
+/// A single-use random token type: 256 random bits (43 base64url characters), stored only as its
+/// SHA-256 ([`TokenHash`]). Each kind is its own type so one is never taken for another, and its
+/// `Debug` never shows it. `parse` accepts only the shape Sesame hands out, so junk never reaches
+/// the store; `reveal` is for the one place the token is handed over.
+macro_rules! random_token_type {
+    ($(#[$attr:meta])* $name:ident) => {
+        $(#[$attr])*
+        #[derive(Clone, PartialEq, Eq)]
+        pub struct $name(String);
 
-impl fmt::Debug for EmailToken {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("EmailToken(***)")
-    }
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(concat!(stringify!($name), "(***)"))
+            }
+        }
+
+        impl $name {
+            /// A fresh random token.
+            #[must_use]
+            pub fn generate() -> Self {
+                Self(random_token())
+            }
+
+            #[must_use]
+            pub fn parse(raw: &str) -> Option<Self> {
+                is_random_token(raw).then(|| Self(raw.to_owned()))
+            }
+
+            /// The SHA-256 of the token, as the store keeps it.
+            #[must_use]
+            pub fn hash(&self) -> TokenHash {
+                hash_token(&self.0)
+            }
+
+            #[must_use]
+            pub fn reveal(&self) -> &str {
+                &self.0
+            }
+        }
+    };
 }
 
-impl EmailToken {
-    /// A fresh random token.
-    #[must_use]
-    pub fn generate() -> Self {
-        Self(random_token())
-    }
+random_token_type!(
+    /// A token sent in an emailed link (verification, reset, email change, invitation). It has
+    /// the refresh token's shape but is its own type, and no successor: it is used once.
+    EmailToken
+);
 
-    /// Accepts a presented token only if it has the shape Sesame sends (43 base64url
-    /// characters), so junk never reaches the store.
-    #[must_use]
-    pub fn parse(raw: &str) -> Option<Self> {
-        is_random_token(raw).then(|| Self(raw.to_owned()))
-    }
+random_token_type!(
+    /// An authorization code (RFC 6749 §4.1.2): used once, within a minute.
+    AuthorizationCode
+);
 
-    /// The SHA-256 of the token, as the store keeps it.
-    #[must_use]
-    pub fn hash(&self) -> TokenHash {
-        hash_token(&self.0)
-    }
-
-    /// The value to put in the link, exactly once.
-    #[must_use]
-    pub fn reveal(&self) -> &str {
-        &self.0
-    }
-}
-
-/// An authorization code (RFC 6749 §4.1.2): 256 random bits, stored only as its SHA-256, used
-/// once. Its own type so it is never taken for another token. `Debug` never shows it.
-#[derive(Clone, PartialEq, Eq)]
-pub struct AuthorizationCode(String);
-
-impl fmt::Debug for AuthorizationCode {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("AuthorizationCode(***)")
-    }
-}
-
-impl AuthorizationCode {
-    #[must_use]
-    pub fn generate() -> Self {
-        Self(random_token())
-    }
-
-    /// Only the shape Sesame hands out reaches the store.
-    #[must_use]
-    pub fn parse(raw: &str) -> Option<Self> {
-        is_random_token(raw).then(|| Self(raw.to_owned()))
-    }
-
-    #[must_use]
-    pub fn hash(&self) -> TokenHash {
-        hash_token(&self.0)
-    }
-
-    #[must_use]
-    pub fn reveal(&self) -> &str {
-        &self.0
-    }
-}
-
-/// The token of a challenge between two calls of one flow (the second factor after a password,
-/// a WebAuthn ceremony): 256 random bits, stored only as its SHA-256, used once. Its own type so
-/// it is never taken for a refresh or emailed token. `Debug` never shows it.
-#[derive(Clone, PartialEq, Eq)]
-pub struct ChallengeToken(String);
-
-impl fmt::Debug for ChallengeToken {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("ChallengeToken(***)")
-    }
-}
-
-impl ChallengeToken {
-    #[must_use]
-    pub fn generate() -> Self {
-        Self(random_token())
-    }
-
-    /// Only the shape Sesame hands out reaches the store.
-    #[must_use]
-    pub fn parse(raw: &str) -> Option<Self> {
-        is_random_token(raw).then(|| Self(raw.to_owned()))
-    }
-
-    #[must_use]
-    pub fn hash(&self) -> TokenHash {
-        hash_token(&self.0)
-    }
-
-    #[must_use]
-    pub fn reveal(&self) -> &str {
-        &self.0
-    }
-}
+random_token_type!(
+    /// The token of a challenge between two calls of one flow (the second factor after a
+    /// password, a WebAuthn ceremony).
+    ChallengeToken
+);
 
 /// 32 random bytes: a session's successor-derivation secret.
 #[must_use]

@@ -256,6 +256,9 @@ impl Provider {
         req: &AuthorizationRequest,
         who: &BrowserSession,
     ) -> Result<AuthorizationCode, AuthError> {
+        if self.must_enrol(&who.user).await? {
+            return Err(AuthError::MfaEnrolmentRequired);
+        }
         let t = self.core.now();
         let code = AuthorizationCode::generate();
         self.core
@@ -323,21 +326,7 @@ impl Provider {
             ));
         };
         if stored.used_at.is_some() {
-            if let Some(session) = stored.issued_session {
-                store.revoke_session(session, t).await?;
-            }
-            self.core
-                .audit(
-                    AuditKind::OAuthCodeReused,
-                    Some(stored.user_id),
-                    &info,
-                    serde_json::json!({"client_id": stored.client_id, "session_id": stored.issued_session}),
-                )
-                .await;
-            tracing::warn!(client_id = %stored.client_id, event = "oauth_code_reused", "an authorization code was presented again; what it issued is revoked");
-            return Err(AuthError::InvalidGrant(
-                "the code is unknown, used or expired",
-            ));
+            return Err(self.reused(&stored, client, &info, t).await?);
         }
         let why = if stored.client_id != client.id {
             Some("the code was issued to another client")
@@ -369,6 +358,11 @@ impl Provider {
             .await?
             .filter(|u| u.is_active)
             .ok_or(AuthError::InvalidGrant("the user is no longer active"))?;
+        if self.must_enrol(&user).await? {
+            return Err(AuthError::InvalidGrant(
+                "the account must enrol a second factor first",
+            ));
+        }
         let sid = SessionId::new();
         let refresh = RefreshToken::generate();
         let expires = t + chrono_dur(
@@ -405,10 +399,16 @@ impl Provider {
             )),
         };
         if !store.redeem_code(&hash, t, &new).await? {
-            // Lost a race with another exchange of the same code, or it expired meanwhile.
-            return Err(AuthError::InvalidGrant(
-                "the code is unknown, used or expired",
-            ));
+            // Lost a race with another exchange of the same code (a replay like any other), or
+            // it expired meanwhile.
+            return match store.code(&hash).await? {
+                Some(now_used) if now_used.used_at.is_some() => {
+                    Err(self.reused(&now_used, client, &info, t).await?)
+                }
+                _ => Err(AuthError::InvalidGrant(
+                    "the code is unknown, used or expired",
+                )),
+            };
         }
         let auth = SessionAuth {
             session: sid,
@@ -419,9 +419,57 @@ impl Provider {
                 client_id: client.id,
                 scopes: stored.scopes.clone(),
                 access_ttl: client.settings.access_token_ttl,
+                first_party: client.settings.first_party,
             }),
         };
         self.tokens_for(client, &user, &auth, refresh, stored.nonce.as_deref(), t)
+    }
+
+    /// Whether `user` must enrol a second factor (`SESAME_MFA_REQUIRED`) before any client gets
+    /// tokens for them: the first-party API then hands out enrolment-only tokens, and a client
+    /// gets nothing.
+    async fn must_enrol(&self, user: &User) -> Result<bool, AuthError> {
+        let has_factor = self
+            .core
+            .store
+            .user_factors(user.id)
+            .await?
+            .iter()
+            .any(crate::mfa::Factor::is_active);
+        Ok(super::factors::enrolment_only(
+            &self.core.mfa,
+            user,
+            has_factor,
+        ))
+    }
+
+    /// A used code presented again by the client it was issued to: what its first exchange
+    /// opened is revoked (RFC 6749 §4.1.2). Another client presenting it revokes nothing (it
+    /// could otherwise end a stranger's session). The answer is `invalid_grant` either way.
+    async fn reused(
+        &self,
+        stored: &AuthCode,
+        client: &OAuthClient,
+        info: &ClientInfo,
+        t: Timestamp,
+    ) -> Result<AuthError, AuthError> {
+        if stored.client_id == client.id {
+            if let Some(session) = stored.issued_session {
+                self.core.store.revoke_session(session, t).await?;
+            }
+            self.core
+                .audit(
+                    AuditKind::OAuthCodeReused,
+                    Some(stored.user_id),
+                    info,
+                    serde_json::json!({"client_id": stored.client_id, "session_id": stored.issued_session}),
+                )
+                .await;
+            tracing::warn!(client_id = %stored.client_id, event = "oauth_code_reused", "an authorization code was presented again; what it issued is revoked");
+        }
+        Ok(AuthError::InvalidGrant(
+            "the code is unknown, used or expired",
+        ))
     }
 
     /// The `refresh_token` grant for a client's own session: rotation and reuse detection as

@@ -524,6 +524,7 @@ impl SignIn {
         raw_challenge: &str,
         answer: &SecondFactor,
         client: ClientInfo,
+        browser: bool,
     ) -> Result<TokenPair, AuthError> {
         let core = &self.core;
         let token = ChallengeToken::parse(raw_challenge).ok_or(AuthError::InvalidChallenge)?;
@@ -546,6 +547,11 @@ impl SignIn {
             .as_deref()
             .and_then(|s| serde_json::from_str(s).ok())
             .unwrap_or_default();
+        // A challenge of the hosted sign-in page is answered there, and an API one through the
+        // API: the session it opens is of the kind its password step asked for.
+        if kept.browser != browser {
+            return Err(AuthError::InvalidChallenge);
+        }
         let device = kept.device.as_deref().and_then(DeviceId::from_hex);
         // The key the password step was judged by: the known device's own, else the account's.
         let lock = match device {
@@ -989,6 +995,7 @@ impl SignIn {
                         client_id: c.id,
                         scopes: grant.scopes.clone(),
                         access_ttl: c.settings.access_token_ttl,
+                        first_party: c.settings.first_party,
                     })
                 }
                 _ => return Err(AuthError::InvalidRefreshToken),
@@ -1006,6 +1013,10 @@ impl SignIn {
                 enrolment_only: enrolment_only(&self.core.mfa, &state.user, state.has_factor),
                 client: access,
             };
+            // No client gets tokens for an account that must enrol a second factor first.
+            if auth.client.is_some() && auth.enrolment_only {
+                return Err(AuthError::InvalidRefreshToken);
+            }
             match state.used_at {
                 None => {
                     let expires = t + chrono_dur(refresh_ttl);

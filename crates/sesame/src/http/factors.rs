@@ -471,7 +471,7 @@ pub async fn login_mfa(
     };
     let pair = state
         .sign_in
-        .complete_mfa(&req.mfa_token, &answer, client)
+        .complete_mfa(&req.mfa_token, &answer, client, false)
         .await?;
     Ok(token_response(&state, pair))
 }

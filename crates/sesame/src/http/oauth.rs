@@ -1,6 +1,9 @@
-//! The OAuth 2.0 token endpoint (RFC 6749 §3.2): `grant_type=password` and
-//! `grant_type=refresh_token`, form-encoded in, RFC 6749 §5.1/§5.2 bodies out, always with
-//! `Cache-Control: no-store`. This is what Swagger UI's "Authorize" button and standard OAuth2
+//! The OAuth 2.0 token endpoint (RFC 6749 §3.2) and its two siblings, revocation (RFC 7009)
+//! and introspection (RFC 7662): form-encoded in, RFC 6749 §5.1/§5.2 bodies out, always with
+//! `Cache-Control: no-store`. Without a registered client the token endpoint serves Sesame's own
+//! sign-in (`password`, `refresh_token`, the mfa grant); a registered client authenticates
+//! (`client_secret_basic`, `client_secret_post`, or `none` for a public client) and gets
+//! `authorization_code`, `refresh_token` and `client_credentials` from the provider service. This is what Swagger UI's "Authorize" button and standard OAuth2
 //! client libraries talk to. It deliberately does not use the problem+json envelope: OAuth
 //! clients parse `error`, not `code`.
 //!
@@ -303,6 +306,7 @@ impl IntoResponse for OAuthError {
     responses(
         (status = 200, description = "RFC 6749 §5.1 token response", body = OAuthTokenResponse),
         (status = 400, description = "RFC 6749 §5.2: `invalid_request`, `invalid_grant`, `unsupported_grant_type`", body = OAuthErrorResponse),
+        (status = 401, description = "`invalid_client`: a registered client's authentication failed, or a client grant came without it (RFC 6749 §5.2), with `WWW-Authenticate: Basic`", body = OAuthErrorResponse),
         (status = 403, description = "`mfa_required`: the password was right and the account has a second factor; the body carries `mfa_token`, `methods` and `expires_in` for the `urn:sesame:params:oauth:grant-type:mfa` grant", body = OAuthErrorResponse),
         (status = 429, description = "`invalid_grant`: a rate limit (`SESAME_RATE_LOGIN_*`) or the sign-in pause after repeated failures", body = OAuthErrorResponse,
             headers(("Retry-After" = u64, description = "Seconds until a retry can succeed (RFC 9110 §10.2.3)"))),
@@ -411,7 +415,8 @@ fn client_credentials(
             "client_id differs from the HTTP Basic credentials",
         ));
     }
-    Ok(Some((id, Some(unescape(secret)))))
+    // An empty secret is no secret (a public client sending `id:`).
+    Ok(Some((id, Some(unescape(secret)).filter(|s| !s.is_empty()))))
 }
 
 /// The form body of an OAuth endpoint, with the request's headers: refused unless it is
@@ -520,7 +525,7 @@ async fn grant(
                     OAuthError::bad("invalid_request", "missing `otp` or `recovery_code` parameter")
                 })?;
             Ok(Granted::FirstParty(
-                state.sign_in.complete_mfa(&mfa_token, &answer, client).await?,
+                state.sign_in.complete_mfa(&mfa_token, &answer, client, false).await?,
             ))
         }
         Some("refresh_token") => {

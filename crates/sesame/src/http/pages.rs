@@ -16,7 +16,9 @@
 //! rules themselves: the services and rate limits are the JSON API's.
 //!
 //! The passkey pages (`/passkeys`, `/sign-in`), which need the browser's WebAuthn API and so a
-//! script, live in [`passkeys`]; they share the frame, the languages and the look.
+//! script, live in [`passkeys`]; the OpenID Connect authorization endpoint and its hosted
+//! sign-in, second-factor and consent pages in [`authorize`], the end-session endpoint in
+//! [`logout`]. They share the frame, the languages and the look.
 
 pub mod authorize;
 pub mod layout;

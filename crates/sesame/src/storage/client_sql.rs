@@ -210,6 +210,15 @@ impl ClientStore for Backend {
 
     async fn delete_client(&self, id: ClientId, audit: &AuditEvent) -> Result<bool, StoreError> {
         let mut tx = pool::begin(&self.writer).await.map_err(store_err)?;
+        // The client's sessions end with it (`sessions.client_id` has no foreign key).
+        sqlx::query(
+            "UPDATE sessions SET revoked_at = $2 WHERE client_id = $1 AND revoked_at IS NULL",
+        )
+        .bind(id.as_uuid())
+        .bind(Dialect::time(audit.at))
+        .execute(&mut *tx)
+        .await
+        .map_err(store_err)?;
         let n = sqlx::query("DELETE FROM oauth_clients WHERE id = $1")
             .bind(id.as_uuid())
             .execute(&mut *tx)

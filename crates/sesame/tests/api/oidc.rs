@@ -1067,7 +1067,68 @@ async fn logout_with_an_id_token_hint_ends_the_sessions_and_goes_only_to_a_regis
     );
 }
 
+async fn an_account_that_must_enrol_a_second_factor_gets_no_code(b: Backend) {
+    let (app, _, admin) = provider(b).await;
+    let rp = web_client(&app, &admin, json!({"first_party": true})).await;
+    let db = app.stop().await;
+    let app = crate::helpers::spawn_on(db, &[], &["--mfa-required", "all"]).await;
+    let (query, _) = sign_in(&app, &authorize_query(&rp, &[])).await;
+    assert_eq!(
+        param(&query, "error").as_deref(),
+        Some("access_denied"),
+        "{query}"
+    );
+    assert!(param(&query, "code").is_none());
+}
+
+async fn deleting_a_client_ends_its_sessions_and_a_stranger_cannot_spend_its_codes(b: Backend) {
+    let (app, _, admin) = provider(b).await;
+    let rp = web_client(&app, &admin, json!({"first_party": true})).await;
+    let other = web_client(&app, &admin, json!({"client_name": "Other"})).await;
+    let (query, _) = sign_in(&app, &authorize_query(&rp, &[("prompt", "select_account")])).await;
+    let code = param(&query, "code").expect("select_account is no obstacle");
+    let tokens = expect(exchange(&app, &rp, &code, VERIFIER).await, 200).await;
+    let access = tokens["access_token"].as_str().unwrap();
+    // Another client replaying the (used) code is refused and revokes nothing.
+    oauth_error(
+        exchange(&app, &other, &code, VERIFIER).await,
+        400,
+        "invalid_grant",
+    )
+    .await;
+    assert_eq!(app.get_auth("/oauth2/userinfo", access).await.status(), 200);
+    assert_eq!(audited(&app, "oauth.code_reused").await, 0);
+    // A first-party client's token carries the user's roles; the client's deletion ends it.
+    assert!(claims(access)["roles"].is_array());
+    let r = call(
+        &app,
+        Method::DELETE,
+        &format!("{CLIENTS}/{}", rp.id),
+        Some(&admin),
+        None,
+    )
+    .await;
+    assert_eq!(r.status(), 204);
+    assert_eq!(app.get_auth("/oauth2/userinfo", access).await.status(), 401);
+}
+
+async fn a_third_party_clients_token_carries_no_roles(b: Backend) {
+    let (app, _, admin) = provider(b).await;
+    let rp = web_client(&app, &admin, json!({})).await;
+    let (query, _) = consented_sign_in(&app, &rp).await;
+    let tokens = expect(
+        exchange(&app, &rp, &param(&query, "code").unwrap(), VERIFIER).await,
+        200,
+    )
+    .await;
+    let c = claims(tokens["access_token"].as_str().unwrap());
+    assert!(c.get("roles").is_none_or(|r| r == &json!([])), "{c}");
+}
+
 crate::on_every_backend!(
+    an_account_that_must_enrol_a_second_factor_gets_no_code,
+    deleting_a_client_ends_its_sessions_and_a_stranger_cannot_spend_its_codes,
+    a_third_party_clients_token_carries_no_roles,
     revocation_ends_the_session_and_introspection_says_inactive_at_once,
     logout_with_an_id_token_hint_ends_the_sessions_and_goes_only_to_a_registered_uri,
     an_unknown_client_or_unregistered_redirect_uri_is_never_redirected_to,

@@ -311,6 +311,13 @@ impl<'a> Page<'a> {
                 params.push(("iss", self.state.provider.issuer()));
                 redirect_to(&req.redirect_uri, &params)
             }
+            // `SESAME_MFA_REQUIRED` applies to the account and it has no second factor yet.
+            Err(AuthError::MfaEnrolmentRequired) => self.redirect_error(
+                &req.redirect_uri,
+                req.state.as_deref(),
+                "access_denied",
+                "the account must enrol a second factor before signing in to applications",
+            ),
             Err(e) => self.failure(e),
         }
     }
@@ -425,7 +432,7 @@ impl<'a> Page<'a> {
         match self
             .state
             .sign_in
-            .complete_mfa(&token, &answer, client)
+            .complete_mfa(&token, &answer, client, true)
             .await
         {
             Ok(pair) => self.signed_in(raw, &req, pair).await,
@@ -456,9 +463,17 @@ impl<'a> Page<'a> {
             }
             Err(e) => return self.failure(e),
         };
+        // The consent page follows a sign-in that met `prompt=login` and `max_age`; reading it
+        // takes time, so its answer is judged by how recent the sign-in is, with a margin (a
+        // `max_age=0` request would otherwise loop between the two pages).
         let now = self.state.provider.now();
-        let recent = (now - who.session.auth_time).num_seconds() <= RECENT_SIGN_IN_SECS;
-        if (req.prompt.login && !recent) || !req.session_fresh_enough(who.session.auth_time, now) {
+        let age = (now - who.session.auth_time).num_seconds();
+        let limit = req.max_age.map_or(RECENT_SIGN_IN_SECS, |m| {
+            i64::try_from(m)
+                .unwrap_or(i64::MAX)
+                .max(RECENT_SIGN_IN_SECS)
+        });
+        if (req.prompt.login || req.max_age.is_some()) && age > limit {
             return self.sign_in_page(raw, &req, StatusCode::OK, None, req.login_hint.as_deref());
         }
         if fields.decision.as_deref() != Some("allow") {
