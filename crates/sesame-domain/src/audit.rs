@@ -45,6 +45,7 @@ pub enum AuditKind {
     OAuthConsentGranted,
     OAuthTokensIssued,
     OAuthCodeReused,
+    OAuthGrantRevoked,
     MfaChallenged,
     MfaFactorAdded,
     MfaFactorRenamed,
@@ -56,7 +57,7 @@ pub enum AuditKind {
 }
 
 impl AuditKind {
-    pub const ALL: [Self; 37] = [
+    pub const ALL: [Self; 38] = [
         Self::UserRegistered,
         Self::LoginSucceeded,
         Self::LoginFailed,
@@ -86,6 +87,7 @@ impl AuditKind {
         Self::OAuthConsentGranted,
         Self::OAuthTokensIssued,
         Self::OAuthCodeReused,
+        Self::OAuthGrantRevoked,
         Self::MfaChallenged,
         Self::MfaFactorAdded,
         Self::MfaFactorRenamed,
@@ -128,6 +130,7 @@ impl AuditKind {
             Self::OAuthConsentGranted => "oauth.consent_granted",
             Self::OAuthTokensIssued => "oauth.tokens_issued",
             Self::OAuthCodeReused => "oauth.code_reused",
+            Self::OAuthGrantRevoked => "oauth.grant_revoked",
             Self::MfaChallenged => "mfa.challenged",
             Self::MfaFactorAdded => "mfa.factor_added",
             Self::MfaFactorRenamed => "mfa.factor_renamed",

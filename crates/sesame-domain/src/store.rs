@@ -1126,6 +1126,20 @@ store_traits! {
         /// Stores (or replaces) what `consent.user_id` allowed `consent.client_id`.
         pass
         async fn grant_consent(&self, consent: &Consent) -> Result<(), StoreError>;
+
+        /// What `user` allowed each client, with the client's name, newest first.
+        pass
+        async fn user_consents(&self, user: UserId) -> Result<Vec<(Consent, String)>, StoreError>;
+
+        /// Withdraws `user`'s consent to `client` and ends the sessions that client holds for
+        /// them, in one transaction. Returns whether there was a consent or a live session.
+        changes(User(user))
+        async fn revoke_consent(
+            &self,
+            user: UserId,
+            client: ClientId,
+            now: Timestamp,
+        ) -> Result<bool, StoreError>;
     }
 }
 

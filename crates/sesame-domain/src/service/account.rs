@@ -527,6 +527,47 @@ impl Account {
             .await?)
     }
 
+    /// The clients the caller allowed (OpenID Connect consent), with their names, newest first.
+    ///
+    /// # Errors
+    /// Only on storage failure.
+    pub async fn grants(
+        &self,
+        who: &Principal,
+    ) -> Result<Vec<(crate::oidc::Consent, String)>, AuthError> {
+        Ok(self.core.store.user_consents(who.user.id).await?)
+    }
+
+    /// Withdraws the caller's consent to `client`: the consent is forgotten (the client asks
+    /// again) and the sessions the client holds for the caller end, refresh tokens included.
+    ///
+    /// # Errors
+    /// [`AuthError::NotFound`] when the caller has neither a consent for nor a session with it.
+    #[tracing::instrument(skip_all, fields(user_id = %who.user.id))]
+    pub async fn revoke_grant(
+        &self,
+        who: &Principal,
+        client: crate::client::ClientId,
+        info: &ClientInfo,
+    ) -> Result<(), AuthError> {
+        let core = &self.core;
+        if !core
+            .store
+            .revoke_consent(who.user.id, client, core.now())
+            .await?
+        {
+            return Err(AuthError::NotFound);
+        }
+        core.audit(
+            AuditKind::OAuthGrantRevoked,
+            Some(who.user.id),
+            info,
+            serde_json::json!({"client_id": client}),
+        )
+        .await;
+        Ok(())
+    }
+
     /// Ends one of the caller's sessions.
     ///
     /// # Errors

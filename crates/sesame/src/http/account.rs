@@ -9,8 +9,8 @@
 use super::auth::collect;
 use super::dto::{
     AcceptedResponse, ChangeEmailRequest, ChangePasswordRequest, DeleteAccountRequest,
-    EmailRequest, EmailTokenRequest, ExportResponse, ResetPasswordRequest, SessionResponse,
-    TokenResponse, UserResponse,
+    EmailRequest, EmailTokenRequest, ExportResponse, GrantResponse, ResetPasswordRequest,
+    SessionResponse, TokenResponse, UserResponse,
 };
 use super::extract::{ApiJson, Client, CurrentUser};
 use super::problem::{ApiResult, ProblemBody};
@@ -233,6 +233,52 @@ pub async fn list_sessions(
             .map(|s| SessionResponse::new(s, current))
             .collect(),
     ))
+}
+
+/// The applications the caller allowed to sign them in (OpenID Connect consent), newest first.
+#[utoipa::path(get, path = "/api/v1/users/me/grants", tag = "users",
+    security(("bearer" = []), ("oauth2" = [])),
+    responses(
+        (status = 200, description = "The caller's grants", body = [GrantResponse]),
+        (status = 401, description = "`missing_token` or `invalid_token`", body = ProblemBody, content_type = "application/problem+json"),
+    ))]
+pub async fn list_grants(
+    State(state): State<AppState>,
+    CurrentUser(who): CurrentUser,
+) -> ApiResult<Json<Vec<GrantResponse>>> {
+    let grants = state.account.grants(&who).await?;
+    Ok(Json(
+        grants
+            .into_iter()
+            .map(|(c, name)| GrantResponse {
+                client_id: c.client_id.as_uuid(),
+                client_name: name,
+                scope: sesame_domain::client::Scope::join(&c.scopes),
+                granted_at: c.granted_at,
+            })
+            .collect(),
+    ))
+}
+
+/// Withdraw a grant: the application must ask again, and its sessions for the caller end
+/// (its refresh tokens stop working at once).
+#[utoipa::path(delete, path = "/api/v1/users/me/grants/{client_id}", tag = "users",
+    security(("bearer" = []), ("oauth2" = [])),
+    params(("client_id" = Uuid, Path, description = "The application's client_id")),
+    responses(
+        (status = 204, description = "Grant withdrawn, sessions ended"),
+        (status = 401, description = "`missing_token` or `invalid_token`", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 404, description = "`not_found`: no grant or session of yours for this client", body = ProblemBody, content_type = "application/problem+json"),
+    ))]
+pub async fn revoke_grant(
+    State(state): State<AppState>,
+    CurrentUser(who): CurrentUser,
+    Client(client): Client,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    let id = sesame_domain::client::ClientId::parse(&id).ok_or(AuthError::NotFound)?;
+    state.account.revoke_grant(&who, id, &client).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// End one of the caller's sessions.

@@ -326,3 +326,13 @@ mod tests {
         }
     }
 }
+
+/// One application the caller allowed to sign them in (OpenID Connect consent).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct GrantResponse {
+    pub client_id: Uuid,
+    pub client_name: String,
+    /// The scopes allowed, space-delimited.
+    pub scope: String,
+    pub granted_at: chrono::DateTime<chrono::Utc>,
+}

@@ -202,6 +202,8 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(account::change_email))
         .routes(routes!(account::list_sessions))
         .routes(routes!(account::end_session))
+        .routes(routes!(account::list_grants))
+        .routes(routes!(account::revoke_grant))
         .routes(routes!(account::export))
         .routes(routes!(admin::list_users, admin::create_user))
         .routes(routes!(

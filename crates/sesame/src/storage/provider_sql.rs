@@ -188,6 +188,62 @@ impl ProviderStore for Backend {
             .map_err(store_err)
     }
 
+    async fn user_consents(&self, user: UserId) -> Result<Vec<(Consent, String)>, StoreError> {
+        sqlx::query(
+            "SELECT c.client_id, c.scope, c.granted_at, o.name FROM consents c \
+             JOIN oauth_clients o ON o.id = c.client_id WHERE c.user_id = $1 \
+             ORDER BY c.granted_at DESC, c.client_id",
+        )
+        .bind(user.as_uuid())
+        .fetch_all(&self.pool)
+        .await
+        .and_then(|rows| {
+            rows.iter()
+                .map(|r| {
+                    Ok((
+                        Consent {
+                            user_id: user,
+                            client_id: ClientId::from_uuid(r.try_get("client_id")?),
+                            scopes: scopes(&r.try_get::<String, _>("scope")?)?,
+                            granted_at: Dialect::read_time(r.try_get("granted_at")?)?,
+                        },
+                        r.try_get("name")?,
+                    ))
+                })
+                .collect()
+        })
+        .map_err(store_err)
+    }
+
+    async fn revoke_consent(
+        &self,
+        user: UserId,
+        client: ClientId,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let mut tx = pool::begin(&self.writer).await.map_err(store_err)?;
+        let consents = sqlx::query("DELETE FROM consents WHERE user_id = $1 AND client_id = $2")
+            .bind(user.as_uuid())
+            .bind(client.as_uuid())
+            .execute(&mut *tx)
+            .await
+            .map_err(store_err)?
+            .rows_affected();
+        let sessions = sqlx::query(
+            "UPDATE sessions SET revoked_at = $3 \
+             WHERE user_id = $1 AND client_id = $2 AND revoked_at IS NULL",
+        )
+        .bind(user.as_uuid())
+        .bind(client.as_uuid())
+        .bind(Dialect::time(now))
+        .execute(&mut *tx)
+        .await
+        .map_err(store_err)?
+        .rows_affected();
+        tx.commit().await.map_err(store_err)?;
+        Ok(consents + sessions > 0)
+    }
+
     async fn grant_consent(&self, c: &Consent) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO consents (user_id, client_id, scope, granted_at) VALUES ($1, $2, $3, $4) \

@@ -1125,7 +1125,94 @@ async fn a_third_party_clients_token_carries_no_roles(b: Backend) {
     assert!(c.get("roles").is_none_or(|r| r == &json!([])), "{c}");
 }
 
+async fn a_user_lists_and_withdraws_grants_which_ends_the_clients_sessions(b: Backend) {
+    let (app, _, admin) = provider(b).await;
+    let rp = web_client(&app, &admin, json!({})).await;
+    let (query, sso) = consented_sign_in(&app, &rp).await;
+    let tokens = expect(
+        exchange(&app, &rp, &param(&query, "code").unwrap(), VERIFIER).await,
+        200,
+    )
+    .await;
+    let mine = app.tokens(USER).await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let grants = expect(
+        call(
+            &app,
+            Method::GET,
+            "/api/v1/users/me/grants",
+            Some(&mine),
+            None,
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(grants.as_array().unwrap().len(), 1, "{grants}");
+    assert_eq!(grants[0]["client_id"], rp.id.as_str());
+    assert_eq!(grants[0]["client_name"], "Shop");
+    assert_eq!(grants[0]["scope"], "openid email offline_access");
+    let one = format!("/api/v1/users/me/grants/{}", rp.id);
+    assert_eq!(
+        call(&app, Method::DELETE, &one, Some(&mine), None)
+            .await
+            .status(),
+        204
+    );
+    oauth_error(
+        token_request(
+            &app,
+            &rp,
+            &[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", tokens["refresh_token"].as_str().unwrap()),
+            ],
+        )
+        .await,
+        400,
+        "invalid_grant",
+    )
+    .await;
+    assert_eq!(
+        app.get_auth("/oauth2/userinfo", tokens["access_token"].as_str().unwrap())
+            .await
+            .status(),
+        401
+    );
+    let grants = expect(
+        call(
+            &app,
+            Method::GET,
+            "/api/v1/users/me/grants",
+            Some(&mine),
+            None,
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(grants, json!([]));
+    assert_eq!(
+        call(&app, Method::DELETE, &one, Some(&mine), None)
+            .await
+            .status(),
+        404
+    );
+    let again = no_redirects()
+        .get(app.url(&format!("{AUTHORIZE}?{}", authorize_query(&rp, &[]))))
+        .header("cookie", format!("sesame_sso={sso}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 200, "consent is asked again");
+    assert!(again.text().await.unwrap().contains("name=\"decision\""));
+    assert_eq!(audited(&app, "oauth.grant_revoked").await, 1);
+}
+
 crate::on_every_backend!(
+    a_user_lists_and_withdraws_grants_which_ends_the_clients_sessions,
     an_account_that_must_enrol_a_second_factor_gets_no_code,
     deleting_a_client_ends_its_sessions_and_a_stranger_cannot_spend_its_codes,
     a_third_party_clients_token_carries_no_roles,

@@ -124,6 +124,8 @@ async fn openapi_json_lists_exactly_the_api_operations() {
         "GET /oauth2/userinfo",
         "POST /oauth2/userinfo",
         "POST /oauth2/revoke",
+        "GET /api/v1/users/me/grants",
+        "DELETE /api/v1/users/me/grants/{client_id}",
         "POST /oauth2/introspect",
         "GET /metrics",
         "GET /health/live",
