@@ -606,6 +606,12 @@ pub struct HttpConfig {
     #[arg(long, env = "SESAME_COOKIE_MODE", default_value_t = false, action = clap::ArgAction::Set, help_heading = heading::HTTP)]
     pub cookie_mode: bool,
 
+    /// The OAuth password grant (`grant_type=password` at the token endpoint, and its mfa
+    /// grant). `false` turns it off for everyone (OAuth 2.1 drops it); a registered client uses
+    /// it only when registered with it (first-party clients).
+    #[arg(long, env = "SESAME_PASSWORD_GRANT", default_value_t = true, action = clap::ArgAction::Set, help_heading = heading::HTTP)]
+    pub password_grant: bool,
+
     /// When set, `GET /metrics` requires `Authorization: Bearer <this token>`; unset, it is open
     /// (it reveals only counts and timings per route template).
     #[arg(long, env = "SESAME_METRICS_TOKEN", hide_env_values = true, help_heading = heading::HTTP)]

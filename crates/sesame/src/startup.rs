@@ -320,6 +320,7 @@ pub async fn build_state(
                 hsts: cfg.public_url.starts_with("https://"),
                 request_timeout: cfg.http.request_timeout,
                 cookie_mode: cfg.http.cookie_mode,
+                password_grant: cfg.http.password_grant,
                 public_origin: origin_of(&cfg.public_url),
                 refresh_ttl: cfg.refresh_token_ttl,
                 device_ttl: cfg.device_token_ttl,

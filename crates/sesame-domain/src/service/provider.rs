@@ -488,6 +488,16 @@ impl Provider {
             return Err(AuthError::UnauthorizedClient);
         }
         let (pair, auth) = self.sign_in.refresh_for(token, Some(client), info).await?;
+        if auth.client.is_none() {
+            // An API session of the password grant: a first-party pair, no ID token.
+            return Ok(ClientTokens {
+                access_token: pair.access_token,
+                expires_in: pair.expires_in,
+                refresh_token: Some(pair.refresh_token),
+                id_token: None,
+                scope: String::new(),
+            });
+        }
         let t = self.core.now();
         let mut out = self.tokens_for(client, &pair.user, &auth, pair.refresh_token, None, t)?;
         // The access token `refresh_for` signed is the one to hand out (same claims).

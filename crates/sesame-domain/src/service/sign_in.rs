@@ -7,7 +7,7 @@
 //! rate limits (the HTTP layer's).
 
 use crate::audit::{AuditEvent, AuditKind};
-use crate::client::OAuthClient;
+use crate::client::{GrantType, OAuthClient};
 use crate::clock::Timestamp;
 use crate::device::{DeviceId, DeviceTokens};
 use crate::error::AuthError;
@@ -990,6 +990,11 @@ impl SignIn {
             }
             let access = match (&state.kind, for_client) {
                 (SessionKind::Api, None) => None,
+                // A first-party client registered with the password grant refreshes the API
+                // sessions that grant opened.
+                (SessionKind::Api, Some(c)) if c.settings.grants.contains(&GrantType::Password) => {
+                    None
+                }
                 (SessionKind::Client(grant), Some(c)) if grant.client_id == c.id => {
                     Some(ClientAccess {
                         client_id: c.id,

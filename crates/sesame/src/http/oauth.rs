@@ -26,7 +26,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
-use sesame_domain::client::OAuthClient;
+use sesame_domain::client::{GrantType, OAuthClient};
 use sesame_domain::password::Password;
 use sesame_domain::service::{ClientTokens, LoginOutcome, TokenPair};
 use sesame_domain::AuthError;
@@ -479,10 +479,22 @@ async fn grant(
         ),
         None => None,
     };
+    let password_family = matches!(form.grant_type.as_deref(), Some("password" | MFA_GRANT));
+    if password_family && !state.http.password_grant {
+        return Err(OAuthError::bad(
+            "unsupported_grant_type",
+            "the password grant is turned off on this server (SESAME_PASSWORD_GRANT=false): sign in with the authorization code grant",
+        ));
+    }
     if let Some(c) = &registered {
-        return client_grant(state, c, form, client)
-            .await
-            .map(Granted::Client);
+        // A first-party client registered with the password grant signs in as Sesame's own
+        // sign-in does (below); every other grant of a client is the provider's.
+        let own_sign_in = password_family && c.settings.grants.contains(&GrantType::Password);
+        if !own_sign_in {
+            return client_grant(state, c, form, client)
+                .await
+                .map(Granted::Client);
+        }
     }
     let required = |v: Option<String>, name: &str| {
         v.filter(|s| !s.is_empty()).ok_or_else(|| {
@@ -604,7 +616,7 @@ async fn client_grant(
         }
         Some("password" | MFA_GRANT) => Err(OAuthError::bad(
             "unauthorized_client",
-            "a registered client signs users in with the authorization code grant",
+            "this client is not registered with the password grant: sign users in with the authorization code grant",
         )),
         Some(other) => Err(OAuthError::bad(
             "unsupported_grant_type",

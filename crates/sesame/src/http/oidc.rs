@@ -46,7 +46,11 @@ fn metadata(state: &AppState) -> serde_json::Value {
         "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
-        "grant_types_supported": GrantType::ALL.iter().map(|g| g.as_str()).collect::<Vec<_>>(),
+        "grant_types_supported": GrantType::ALL
+            .iter()
+            .filter(|g| **g != GrantType::Password || state.http.password_grant)
+            .map(|g| g.as_str())
+            .collect::<Vec<_>>(),
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": [IdTokenAlg::Rs256.as_str(), IdTokenAlg::EdDsa.as_str()],
         "scopes_supported": Scope::ALL.iter().map(|s| s.as_str()).collect::<Vec<_>>(),

@@ -39,6 +39,8 @@ pub struct HttpSettings {
     pub request_timeout: Duration,
     /// Refresh token in an HttpOnly cookie, with CSRF protection.
     pub cookie_mode: bool,
+    /// `SESAME_PASSWORD_GRANT`: the token endpoint's password (and mfa) grant is on.
+    pub password_grant: bool,
     /// The origin of `SESAME_PUBLIC_URL`, accepted by the cookie-mode Origin check.
     pub public_origin: String,
     /// Max-Age of the refresh cookie.

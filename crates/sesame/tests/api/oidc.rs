@@ -348,7 +348,7 @@ async fn web_client(app: &TestApp, admin: &str, extra: Value) -> Rp {
     Rp {
         id: reg["client_id"].as_str().unwrap().to_owned(),
         secret: reg["client_secret"].as_str().map(str::to_owned),
-        redirect: reg["redirect_uris"][0].as_str().unwrap().to_owned(),
+        redirect: reg["redirect_uris"][0].as_str().unwrap_or("").to_owned(),
     }
 }
 
@@ -1211,7 +1211,84 @@ async fn a_user_lists_and_withdraws_grants_which_ends_the_clients_sessions(b: Ba
     assert_eq!(audited(&app, "oauth.grant_revoked").await, 1);
 }
 
+async fn the_password_grant_is_per_client_and_can_be_turned_off_for_everyone(b: Backend) {
+    let (app, _, admin) = provider(b).await;
+    let password = [
+        ("grant_type", "password"),
+        ("username", USER),
+        ("password", PASSWORD),
+    ];
+    let web = web_client(&app, &admin, json!({})).await;
+    oauth_error(
+        token_request(&app, &web, &password).await,
+        400,
+        "unauthorized_client",
+    )
+    .await;
+    let console = web_client(
+        &app,
+        &admin,
+        json!({"first_party": true, "grant_types": ["password", "refresh_token"], "redirect_uris": []}),
+    )
+    .await;
+    let pair = expect(token_request(&app, &console, &password).await, 200).await;
+    let refresh = pair["refresh_token"].as_str().unwrap();
+    let again = expect(
+        token_request(
+            &app,
+            &console,
+            &[("grant_type", "refresh_token"), ("refresh_token", refresh)],
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert!(again["access_token"].is_string());
+    oauth_error(
+        token_request(
+            &app,
+            &web,
+            &[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", again["refresh_token"].as_str().unwrap()),
+            ],
+        )
+        .await,
+        400,
+        "invalid_grant",
+    )
+    .await;
+
+    let db = app.stop().await;
+    let app = crate::helpers::spawn_on(db, &[], &["--password-grant", "false"]).await;
+    let off = app
+        .client
+        .post(app.url(TOKEN))
+        .form(&password)
+        .send()
+        .await
+        .unwrap();
+    oauth_error(off, 400, "unsupported_grant_type").await;
+    oauth_error(
+        token_request(&app, &console, &password).await,
+        400,
+        "unsupported_grant_type",
+    )
+    .await;
+    let meta: Value = app
+        .get("/.well-known/openid-configuration")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(!meta["grant_types_supported"]
+        .as_array()
+        .unwrap()
+        .contains(&json!("password")));
+}
+
 crate::on_every_backend!(
+    the_password_grant_is_per_client_and_can_be_turned_off_for_everyone,
     a_user_lists_and_withdraws_grants_which_ends_the_clients_sessions,
     an_account_that_must_enrol_a_second_factor_gets_no_code,
     deleting_a_client_ends_its_sessions_and_a_stranger_cannot_spend_its_codes,
