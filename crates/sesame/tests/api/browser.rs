@@ -55,6 +55,14 @@ const OTHER_STATES: &[(&str, &str)] = &[
     // The passkey pages as they open: the password form, and the one button.
     ("passkeys", "/passkeys"),
     ("sign-in", "/sign-in"),
+    // The OpenID Connect pages: a request from no registered client (the error page that never
+    // redirects), and the end-session endpoint asking to confirm, and refusing a bad hint.
+    (
+        "authorize-error",
+        "/oauth2/authorize?client_id=nobody&response_type=code",
+    ),
+    ("logout-confirm", "/oauth2/logout"),
+    ("logout-refused", "/oauth2/logout?id_token_hint=not-a-token"),
 ];
 
 /// The bootstrap admin every server here has, to send invitations.
@@ -260,6 +268,35 @@ async fn the_browser_harness_sees_foreign_requests_and_csp_violations() {
     server.task.abort();
 }
 
+/// The hosted sign-in page of a registered client's authorization request (a path).
+async fn hosted_sign_in(app: &TestApp) -> String {
+    let admin = app.tokens(ADMIN_EMAIL).await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let body = serde_json::json!({
+        "client_name": "Shop",
+        "client_type": "public",
+        "redirect_uris": ["https://shop.example.com/callback"],
+    });
+    let r = app
+        .client
+        .post(app.url("/api/v1/admin/clients"))
+        .bearer_auth(&admin)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let client: serde_json::Value = r.json().await.unwrap();
+    format!(
+        "/oauth2/authorize?client_id={}&redirect_uri=https%3A%2F%2Fshop.example.com%2Fcallback\
+         &response_type=code&scope=openid&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM\
+         &code_challenge_method=S256&state=s",
+        client["client_id"].as_str().unwrap()
+    )
+}
+
 // --- the matrix --------------------------------------------------------------------------------
 
 /// Shows `path` in every width and scheme in `language` and checks each view; writes
@@ -317,6 +354,7 @@ async fn every_page_renders_cleanly_in_every_language_width_and_scheme() {
             .iter()
             .map(|(name, path)| ((*name).to_owned(), (*path).to_owned())),
     );
+    pages.push(("authorize-sign-in".to_owned(), hosted_sign_in(&app).await));
     let shots = std::env::var_os(SCREENSHOTS_ENV)
         .filter(|d| !d.is_empty())
         .map(PathBuf::from);
