@@ -13,8 +13,9 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use sesame_domain::AuthError;
 
-/// Public signing keys (RFC 7517 JWK Set). HS256 secrets are never published, so the set is
-/// empty in HS256 mode.
+/// Public signing keys (RFC 7517 JWK Set): the access-token key (Ed25519) and the ID-token keys
+/// (RS256 and EdDSA). An HS256 secret is never published: in HS256 mode only the ID-token keys
+/// are.
 #[utoipa::path(get, path = "/.well-known/jwks.json", tag = "meta",
     responses((status = 200, description = "JWK Set", body = Object)))]
 pub async fn jwks(State(state): State<AppState>) -> Response {
