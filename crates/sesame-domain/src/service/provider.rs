@@ -567,15 +567,15 @@ impl Provider {
         self.ids.read_hint(hint, &self.issuer)
     }
 
-    /// RP-initiated logout: ends the browser session whose cookie holds `browser_token` (if
-    /// live) and the client session `sid` of the hint (if it is `sub`'s). Returns how many
-    /// sessions ended.
+    /// RP-initiated logout: ends `browser` (the single-sign-on session the page decided may
+    /// end: its user's own hint, or a confirmed form) and the client session `sid` of the
+    /// hint, when it is `sub`'s. Returns how many sessions ended.
     ///
     /// # Errors
     /// Storage failures.
     pub async fn end_session(
         &self,
-        browser_token: Option<&str>,
+        browser: Option<&BrowserSession>,
         hint: Option<&serde_json::Value>,
         client: &ClientInfo,
     ) -> Result<u64, AuthError> {
@@ -583,10 +583,7 @@ impl Provider {
         let store = &self.core.store;
         let mut ended = 0;
         let mut user = None;
-        if let Some(who) = match browser_token {
-            Some(token) => self.browser_session(token).await?,
-            None => None,
-        } {
+        if let Some(who) = browser {
             if store.revoke_session(who.session.id, t).await? {
                 ended += 1;
             }
@@ -626,14 +623,25 @@ impl Provider {
     /// tokens stop working too (§2.1 allows it, and introspection answers `active: false` at
     /// once). An unknown, malformed or expired token is no error (§2.2).
     ///
+    /// Returns `false` for a live `client_credentials` token, which cannot be revoked (the
+    /// caller answers `unsupported_token_type`, RFC 7009 §2.2.1; it expires on its own).
+    ///
     /// # Errors
     /// [`AuthError::UnauthorizedClient`] for a live token issued to another client or to
     /// Sesame's own sign-in.
-    pub async fn revoke(&self, client: &OAuthClient, token: &str) -> Result<(), AuthError> {
+    pub async fn revoke(&self, client: &OAuthClient, token: &str) -> Result<bool, AuthError> {
         let Some(session) = self.token_session(token).await? else {
-            return Ok(());
+            // RFC 7009 §2.2.1: a live `client_credentials` token has no session to end.
+            return match self.tokens.verify_any(token) {
+                Ok(_) => Ok(false),
+                Err(_) => Ok(true),
+            };
         };
-        if session.client != Some(client.id) {
+        // A first-party client registered with the password grant holds API sessions.
+        let password_client = session.client.is_none()
+            && client.settings.first_party
+            && client.settings.grants.contains(&GrantType::Password);
+        if session.client != Some(client.id) && !password_client {
             return Err(AuthError::UnauthorizedClient);
         }
         self.core
@@ -641,7 +649,7 @@ impl Provider {
             .revoke_session(session.id, self.core.now())
             .await?;
         tracing::info!(client_id = %client.id, session_id = %session.id, "token revoked by its client");
-        Ok(())
+        Ok(true)
     }
 
     /// Token introspection (RFC 7662 §2.2) for an authenticated confidential client: whether
@@ -668,8 +676,20 @@ impl Provider {
         // is live.
         if let Ok(mut claims) = self.tokens.verify_any(token) {
             let owner = claims["client_id"].as_str().and_then(ClientId::parse);
-            if !visible(owner) {
+            // An enrolment-only token (`SESAME_MFA_REQUIRED`) is good for nothing but enrolling
+            // a second factor at Sesame: no resource server may take it for a session.
+            if !visible(owner) || claims["aud"] == crate::token::ENROLMENT_AUDIENCE {
                 return Ok(inactive);
+            }
+            // A `client_credentials` token (no session) lives as long as its client does.
+            if claims.get("sid").is_none() {
+                let live = match owner {
+                    Some(id) => self.core.store.client(id).await?.is_some(),
+                    None => false,
+                };
+                if !live {
+                    return Ok(inactive);
+                }
             }
             if let (Some(sid), Some(sub)) = (
                 claims["sid"]

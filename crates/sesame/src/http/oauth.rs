@@ -665,15 +665,21 @@ async fn client_and_token(
     request_body(content = TokenQueryForm, content_type = "application/x-www-form-urlencoded"),
     responses(
         (status = 200, description = "Revoked, or the token was not valid anyway (RFC 7009 §2.2)"),
-        (status = 400, description = "RFC 6749 §5.2: `invalid_request`, or `unauthorized_client` for another client's token", body = OAuthErrorResponse),
+        (status = 400, description = "RFC 6749 §5.2: `invalid_request`, `unauthorized_client` for another client's token, or `unsupported_token_type` (RFC 7009 §2.2.1) for a `client_credentials` token", body = OAuthErrorResponse),
         (status = 401, description = "`invalid_client`: client authentication failed", body = OAuthErrorResponse),
         (status = 503, description = "`temporarily_unavailable`", body = OAuthErrorResponse),
     ))]
 pub async fn revoke(State(state): State<AppState>, req: Request) -> Response {
     let done = async {
         let (client, token) = client_and_token(&state, req).await?;
-        state.provider.revoke(&client, &token).await?;
-        Ok::<_, OAuthError>(())
+        if state.provider.revoke(&client, &token).await? {
+            Ok(())
+        } else {
+            Err(OAuthError::bad(
+                "unsupported_token_type",
+                "a client_credentials token cannot be revoked; it expires on its own",
+            ))
+        }
     };
     match done.await {
         Ok(()) => with_no_store(StatusCode::OK.into_response()),

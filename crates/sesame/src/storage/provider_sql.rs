@@ -229,6 +229,15 @@ impl ProviderStore for Backend {
             .await
             .map_err(store_err)?
             .rows_affected();
+        // Codes issued in the last minute must not open a session after the withdrawal.
+        sqlx::query(
+            "DELETE FROM authorization_codes WHERE user_id = $1 AND client_id = $2 AND used_at IS NULL",
+        )
+        .bind(user.as_uuid())
+        .bind(client.as_uuid())
+        .execute(&mut *tx)
+        .await
+        .map_err(store_err)?;
         let sessions = sqlx::query(
             "UPDATE sessions SET revoked_at = $3 \
              WHERE user_id = $1 AND client_id = $2 AND revoked_at IS NULL",

@@ -395,6 +395,11 @@ fn hidden(html: &str, name: &str) -> String {
 /// Signs in on the hosted form as a browser would, and returns the redirect's query and the
 /// single-sign-on cookie.
 async fn sign_in(app: &TestApp, query: &str) -> (String, String) {
+    sign_in_as(app, query, USER).await
+}
+
+/// [`sign_in`] as `login`.
+async fn sign_in_as(app: &TestApp, query: &str, login: &str) -> (String, String) {
     let http = no_redirects();
     let page = http
         .get(app.url(&format!("{AUTHORIZE}?{query}")))
@@ -409,7 +414,7 @@ async fn sign_in(app: &TestApp, query: &str) -> (String, String) {
         .collect();
     form.push(("sesame_action".into(), "sign_in".into()));
     form.push(("sesame_csrf".into(), hidden(&html, "sesame_csrf")));
-    form.push(("login".into(), USER.into()));
+    form.push(("login".into(), login.into()));
     form.push(("password".into(), PASSWORD.into()));
     let done = http
         .post(app.url(AUTHORIZE))
@@ -1134,6 +1139,15 @@ async fn a_user_lists_and_withdraws_grants_which_ends_the_clients_sessions(b: Ba
         200,
     )
     .await;
+    // A second code, not exchanged yet when the grant is withdrawn.
+    let pending = no_redirects()
+        .get(app.url(&format!("{AUTHORIZE}?{}", authorize_query(&rp, &[]))))
+        .header("cookie", format!("sesame_sso={sso}"))
+        .send()
+        .await
+        .unwrap();
+    let pending_query = pending.headers()["location"].to_str().unwrap().to_owned();
+    let pending = param(pending_query.split_once('?').unwrap().1, "code").unwrap();
     let mine = app.tokens(USER).await["access_token"]
         .as_str()
         .unwrap()
@@ -1161,6 +1175,12 @@ async fn a_user_lists_and_withdraws_grants_which_ends_the_clients_sessions(b: Ba
             .status(),
         204
     );
+    oauth_error(
+        exchange(&app, &rp, &pending, VERIFIER).await,
+        400,
+        "invalid_grant",
+    )
+    .await;
     oauth_error(
         token_request(
             &app,
@@ -1287,7 +1307,134 @@ async fn the_password_grant_is_per_client_and_can_be_turned_off_for_everyone(b: 
         .contains(&json!("password")));
 }
 
+async fn someone_elses_id_token_hint_does_not_sign_this_browser_out(b: Backend) {
+    let (app, _, admin) = provider(b).await;
+    let rp = web_client(&app, &admin, json!({"first_party": true})).await;
+    let (_, victim_sso) = sign_in(&app, &authorize_query(&rp, &[])).await;
+    // The attacker's own ID token, for their own account.
+    app.create_user("mallory@example.com").await;
+    let (query, _) = sign_in_as(&app, &authorize_query(&rp, &[]), "mallory@example.com").await;
+    let theirs = expect(
+        exchange(&app, &rp, &param(&query, "code").unwrap(), VERIFIER).await,
+        200,
+    )
+    .await;
+    let hint = theirs["id_token"].as_str().unwrap();
+    let r = no_redirects()
+        .get(app.url(&format!("/oauth2/logout?id_token_hint={hint}")))
+        .header("cookie", format!("sesame_sso={victim_sso}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "asked to confirm");
+    assert!(set_cookie(&r, "sesame_sso").is_none(), "the cookie stays");
+    let still = no_redirects()
+        .get(app.url(&format!(
+            "{AUTHORIZE}?{}",
+            authorize_query(&rp, &[("prompt", "none")])
+        )))
+        .header("cookie", format!("sesame_sso={victim_sso}"))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        still.headers()["location"]
+            .to_str()
+            .unwrap()
+            .contains("code="),
+        "still signed in"
+    );
+}
+
+async fn introspection_and_revocation_know_enrolment_and_service_tokens(b: Backend) {
+    let (app, _, admin) = provider(b).await;
+    let resource = web_client(
+        &app,
+        &admin,
+        json!({"first_party": true, "client_name": "API"}),
+    )
+    .await;
+    let service = web_client(&app, &admin, json!({"grant_types": ["client_credentials"]})).await;
+    let console = web_client(
+        &app,
+        &admin,
+        json!({"first_party": true, "grant_types": ["password", "refresh_token"], "redirect_uris": []}),
+    )
+    .await;
+    // The password client revokes its own (API) session.
+    let pair = expect(
+        token_request(
+            &app,
+            &console,
+            &[
+                ("grant_type", "password"),
+                ("username", USER),
+                ("password", PASSWORD),
+            ],
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(
+        revoke(&app, &console, pair["refresh_token"].as_str().unwrap())
+            .await
+            .status(),
+        200
+    );
+    assert_eq!(
+        app.me(pair["access_token"].as_str().unwrap())
+            .await
+            .status(),
+        401
+    );
+    // A client_credentials token cannot be revoked, and dies with its client.
+    let st = expect(
+        token_request(&app, &service, &[("grant_type", "client_credentials")]).await,
+        200,
+    )
+    .await;
+    let st = st["access_token"].as_str().unwrap();
+    oauth_error(
+        revoke(&app, &service, st).await,
+        400,
+        "unsupported_token_type",
+    )
+    .await;
+    assert_eq!(
+        expect(introspect(&app, &resource, st).await, 200).await["active"],
+        true
+    );
+    let r = call(
+        &app,
+        Method::DELETE,
+        &format!("{CLIENTS}/{}", service.id),
+        Some(&admin),
+        None,
+    )
+    .await;
+    assert_eq!(r.status(), 204);
+    assert_eq!(
+        expect(introspect(&app, &resource, st).await, 200).await,
+        json!({"active": false})
+    );
+    // An enrolment-only token is never active for a resource server.
+    let db = app.stop().await;
+    let app = crate::helpers::spawn_on(db, &[], &["--mfa-required", "all"]).await;
+    let limited = app.tokens(USER).await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(claims(&limited)["aud"], "urn:sesame:mfa-enrolment");
+    assert_eq!(
+        expect(introspect(&app, &resource, &limited).await, 200).await,
+        json!({"active": false})
+    );
+}
+
 crate::on_every_backend!(
+    someone_elses_id_token_hint_does_not_sign_this_browser_out,
+    introspection_and_revocation_know_enrolment_and_service_tokens,
     the_password_grant_is_per_client_and_can_be_turned_off_for_everyone,
     a_user_lists_and_withdraws_grants_which_ends_the_clients_sessions,
     an_account_that_must_enrol_a_second_factor_gets_no_code,

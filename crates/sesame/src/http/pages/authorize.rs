@@ -468,12 +468,13 @@ impl<'a> Page<'a> {
         // `max_age=0` request would otherwise loop between the two pages).
         let now = self.state.provider.now();
         let age = (now - who.session.auth_time).num_seconds();
-        let limit = req.max_age.map_or(RECENT_SIGN_IN_SECS, |m| {
-            i64::try_from(m)
+        let too_old_for_login = req.prompt.login && age > RECENT_SIGN_IN_SECS;
+        let too_old_for_max_age = req.max_age.is_some_and(|m| {
+            age > i64::try_from(m)
                 .unwrap_or(i64::MAX)
                 .max(RECENT_SIGN_IN_SECS)
         });
-        if (req.prompt.login || req.max_age.is_some()) && age > limit {
+        if too_old_for_login || too_old_for_max_age {
             return self.sign_in_page(raw, &req, StatusCode::OK, None, req.login_hint.as_deref());
         }
         if fields.decision.as_deref() != Some("allow") {

@@ -146,11 +146,35 @@ async fn end(
         },
         None => None,
     };
-    if hint.is_none() && !confirmed {
+    let browser = match cookie(headers, sso_cookie_name(state)) {
+        Some(token) => match provider.browser_session(token).await {
+            Ok(b) => b,
+            Err(e) => {
+                tracing::error!(error = %e, "logout: browser session lookup failed");
+                return our_fault(&f);
+            }
+        },
+        None => None,
+    };
+    // A hint ends this browser's session without asking only when it is this browser's user's
+    // own: anyone can hold some valid ID token (their own), and must not sign others out by
+    // linking here with it.
+    let hint_is_the_browsers = match (&browser, &hint) {
+        (Some(b), Some(h)) => h["sub"].as_str() == Some(b.user.id.to_string().as_str()),
+        _ => false,
+    };
+    let asks = match (&browser, &hint) {
+        (Some(_), _) => !hint_is_the_browsers,
+        (None, None) => true,
+        (None, Some(_)) => false,
+    };
+    if asks && !confirmed {
         return confirm_page(state, &f, &req, headers);
     }
-    let browser = cookie(headers, sso_cookie_name(state));
-    if let Err(e) = provider.end_session(browser, hint.as_ref(), &client).await {
+    if let Err(e) = provider
+        .end_session(browser.as_ref(), hint.as_ref(), &client)
+        .await
+    {
         tracing::error!(error = %e, "logout failed");
         return our_fault(&f);
     }
@@ -206,6 +230,7 @@ fn confirm_page(
     });
     let mut hidden = String::new();
     for (k, v) in [
+        ("id_token_hint", &req.id_token_hint),
         ("post_logout_redirect_uri", &req.post_logout_redirect_uri),
         ("state", &req.state),
         ("client_id", &req.client_id),
