@@ -24,7 +24,7 @@ scripts/ensure-chromium.sh
 # crate's tests run but its lines are not counted: it is a harness, exercised by the CI smoke run.
 # Further arguments go to tarpaulin (e.g. `-- refresh::` to filter tests). Tests run in one
 # process per test binary (libtest), not nextest's one per test, so nextest's per-test timeout
-# does not apply: a hung test fails its binary after 15 minutes (the HTTP suite takes ~6 under
+# does not apply: a hung test fails its binary after 25 minutes (the HTTP suite takes ~6 under
 # coverage on a loaded 2-core machine).
 if [ "${1:-}" = "--coverage" ]; then
   shift
@@ -34,7 +34,7 @@ if [ "${1:-}" = "--coverage" ]; then
   fi
   exec cargo tarpaulin --workspace --locked --engine llvm --skip-clean \
     --target-dir target/tarpaulin --output-dir target/tarpaulin --out Stdout Lcov \
-    --exclude-files 'crates/sesame-bench/*' --timeout 900 --no-fail-fast \
+    --exclude-files 'crates/sesame-bench/*' --timeout 1500 --no-fail-fast \
     --fail-under "${SESAME_COVERAGE_FLOOR:-90}" "$@"
 fi
 

@@ -41,15 +41,21 @@ pub fn generate_rs256(now: Timestamp) -> Result<StoredKey, AuthError> {
         .to_public_key()
         .to_pkcs1_der()
         .map_err(|e| AuthError::Internal(e.to_string().into()))?;
-    let mut kid = [0u8; 12];
-    rand::rngs::OsRng.fill_bytes(&mut kid);
     Ok(StoredKey {
-        kid: B64.encode(kid),
+        kid: generate_kid(),
         algorithm: IdTokenAlg::Rs256.as_str().to_owned(),
         private_der: Zeroizing::new(private.as_bytes().to_vec()),
         public_raw: public.as_bytes().to_vec(),
         created_at: now,
     })
+}
+
+/// A random key id: 96 bits, base64url.
+#[must_use]
+pub fn generate_kid() -> String {
+    let mut kid = [0u8; 12];
+    rand::rngs::OsRng.fill_bytes(&mut kid);
+    B64.encode(kid)
 }
 
 struct Signing {

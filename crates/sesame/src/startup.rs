@@ -106,10 +106,11 @@ async fn signing_keys(
         if rows.iter().any(|k| k.algorithm == alg.as_str()) {
             continue;
         }
-        // RSA key generation takes a good part of a second: off the async runtime.
+        // RSA key generation takes a good part of a second (many seconds in an unoptimised
+        // build): off the async runtime, and at most once per process (see `rsa_key`).
         let key = tokio::task::spawn_blocking(move || match alg {
             IdTokenAlg::EdDsa => StoredKey::generate_ed25519(now),
-            IdTokenAlg::Rs256 => sesame_domain::id_token::generate_rs256(now),
+            IdTokenAlg::Rs256 => rsa_key(now),
         })
         .await
         .map_err(|e| StartupError::Keys(e.to_string()))?
@@ -129,6 +130,27 @@ async fn signing_keys(
                 .map_err(|e| StartupError::Keys(format!("key {}: {e}", k.kid)))
         })
         .collect()
+}
+
+/// A new RS256 key for a store that has none. The RSA key pair is generated once per process:
+/// a server process opens one database, so this changes nothing for it, while a process that
+/// starts many servers on fresh databases (the test suite) does not pay for a prime search each
+/// time. Each store still gets its own `kid` and creation time.
+fn rsa_key(now: Timestamp) -> Result<StoredKey, sesame_domain::AuthError> {
+    static PAIR: std::sync::OnceLock<StoredKey> = std::sync::OnceLock::new();
+    let pair = match PAIR.get() {
+        Some(p) => p.clone(),
+        None => {
+            let fresh = sesame_domain::id_token::generate_rs256(now)?;
+            PAIR.get_or_init(|| fresh).clone()
+        }
+    };
+    let mine = sesame_domain::id_token::generate_kid();
+    Ok(StoredKey {
+        kid: mine,
+        created_at: now,
+        ..pair
+    })
 }
 
 /// The configured access-token issuer over `keys` (Ed25519), or the HS256 shared secret.
