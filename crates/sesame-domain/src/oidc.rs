@@ -158,22 +158,6 @@ impl RawAuthorization {
         self.get("client_id")
     }
 
-    /// The request re-encoded as a query string (only the parameters Sesame reads), for the
-    /// hosted pages to carry through their forms.
-    #[must_use]
-    pub fn to_query(&self) -> String {
-        let mut pairs: Vec<(&str, &str)> = PARAMETERS
-            .iter()
-            .filter_map(|k| self.get(k).map(|v| (*k, v)))
-            .collect();
-        pairs.sort_unstable();
-        pairs
-            .into_iter()
-            .map(|(k, v)| format!("{k}={}", percent_encode(v)))
-            .collect::<Vec<_>>()
-            .join("&")
-    }
-
     /// Checks the request against `client` (the one `client_id` names, if registered).
     ///
     /// # Errors
@@ -393,20 +377,6 @@ fn is_base64url(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b == b'-' || b == b'_'
 }
 
-/// Percent-encodes everything but RFC 3986 unreserved characters.
-#[must_use]
-pub fn percent_encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
 /// RFC 7636 §4.6: whether `verifier` is well formed (§4.1: 43–128 unreserved characters) and
 /// BASE64URL(SHA256(verifier)) equals `challenge`, compared in constant time.
 #[must_use]
@@ -529,15 +499,5 @@ mod tests {
         ]);
         assert_eq!(raw.repeated.as_deref(), Some("state"));
         assert_eq!(raw.get("nonce"), None, "empty counts as absent");
-    }
-
-    #[test]
-    fn the_carried_query_keeps_only_known_parameters_encoded() {
-        let raw = RawAuthorization::from_pairs([
-            ("scope".to_owned(), "openid email".to_owned()),
-            ("evil".to_owned(), "x".to_owned()),
-            ("state".to_owned(), "a&b=c".to_owned()),
-        ]);
-        assert_eq!(raw.to_query(), "scope=openid%20email&state=a%26b%3Dc");
     }
 }
