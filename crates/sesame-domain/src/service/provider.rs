@@ -422,7 +422,15 @@ impl Provider {
                 first_party: client.settings.first_party,
             }),
         };
-        self.tokens_for(client, &user, &auth, refresh, stored.nonce.as_deref(), t)
+        let access_token = self.tokens.issue_for(&user, &auth, t)?;
+        self.tokens_for(
+            client,
+            &user,
+            &auth,
+            (access_token, refresh),
+            stored.nonce.as_deref(),
+            t,
+        )
     }
 
     /// Whether `user` must enrol a second factor (`SESAME_MFA_REQUIRED`) before any client gets
@@ -499,10 +507,14 @@ impl Provider {
             });
         }
         let t = self.core.now();
-        let mut out = self.tokens_for(client, &pair.user, &auth, pair.refresh_token, None, t)?;
-        // The access token `refresh_for` signed is the one to hand out (same claims).
-        out.access_token = pair.access_token;
-        Ok(out)
+        self.tokens_for(
+            client,
+            &pair.user,
+            &auth,
+            (pair.access_token, pair.refresh_token),
+            None,
+            t,
+        )
     }
 
     /// The `client_credentials` grant (RFC 6749 §4.4): a token for a confidential client
@@ -791,7 +803,7 @@ impl Provider {
         client: &OAuthClient,
         user: &User,
         auth: &SessionAuth,
-        refresh: RefreshToken,
+        (access_token, refresh): (String, RefreshToken),
         nonce: Option<&str>,
         t: Timestamp,
     ) -> Result<ClientTokens, AuthError> {
@@ -807,7 +819,7 @@ impl Provider {
         };
         let ttl = client.settings.access_token_ttl;
         Ok(ClientTokens {
-            access_token: self.tokens.issue_for(user, auth, t)?,
+            access_token,
             expires_in: self.tokens.ttl_or_default(ttl).as_secs(),
             refresh_token: scopes.contains(&Scope::OfflineAccess).then_some(refresh),
             id_token,

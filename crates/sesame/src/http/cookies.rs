@@ -74,17 +74,24 @@ pub fn refresh_from_cookie(headers: &HeaderMap, state: &AppState) -> Result<Stri
     }
 }
 
-fn append(resp: &mut Response, cookie: &str) {
+/// Adds one `Set-Cookie` header (a value that is no valid header is dropped: every caller builds
+/// it from fixed names and base64url values).
+pub(crate) fn append(resp: &mut Response, cookie: &str) {
     if let Ok(v) = HeaderValue::from_str(cookie) {
         resp.headers_mut().append(SET_COOKIE, v);
     }
 }
 
+/// `N` random bytes, base64url without padding: a CSRF token.
+pub(crate) fn random_token<const N: usize>() -> String {
+    let mut b = [0u8; N];
+    rand::rngs::OsRng.fill_bytes(&mut b);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b)
+}
+
 /// Sets the refresh cookie and a fresh CSRF cookie.
 pub fn set_session_cookies(resp: &mut Response, refresh_token: &str, max_age_secs: u64) {
-    let mut csrf = [0u8; 24];
-    rand::rngs::OsRng.fill_bytes(&mut csrf);
-    let csrf = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(csrf);
+    let csrf = random_token::<24>();
     append(
         resp,
         &format!("{REFRESH_COOKIE}={refresh_token}; HttpOnly; Secure; SameSite=Strict; Path={REFRESH_PATH}; Max-Age={max_age_secs}"),

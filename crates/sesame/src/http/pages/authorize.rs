@@ -22,18 +22,16 @@
 
 use super::layout::{with_retry_after, Frame, Lang};
 use super::{frame, from_another_site, message, our_fault};
-use crate::http::cookies::{constant_time_eq, cookie, DEVICE_COOKIE};
+use crate::http::cookies::{append, constant_time_eq, cookie, random_token, DEVICE_COOKIE};
 use crate::http::extract::{first_bad_pair, Client};
 use crate::http::problem::ApiError;
 use crate::http::AppState;
 use crate::mail::templates::escape_html;
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
-use axum::http::header::{CACHE_CONTROL, CONTENT_SECURITY_POLICY, LOCATION, SET_COOKIE};
+use axum::http::header::{CACHE_CONTROL, CONTENT_SECURITY_POLICY, LOCATION};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use base64::Engine as _;
-use rand::RngCore as _;
 use sesame_domain::client::Scope;
 use sesame_domain::model::ClientInfo;
 use sesame_domain::oidc::{AuthorizationRequest, AuthorizeError, RawAuthorization};
@@ -66,12 +64,6 @@ fn secure(state: &AppState) -> &'static str {
         "; Secure"
     } else {
         ""
-    }
-}
-
-fn set_cookie(resp: &mut Response, value: &str) {
-    if let Ok(v) = HeaderValue::from_str(value) {
-        resp.headers_mut().append(SET_COOKIE, v);
     }
 }
 
@@ -183,14 +175,7 @@ impl<'a> Page<'a> {
         });
         let (csrf, new_csrf) = match existing {
             Some(v) => (v.to_owned(), false),
-            None => {
-                let mut b = [0u8; 32];
-                rand::rngs::OsRng.fill_bytes(&mut b);
-                (
-                    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b),
-                    true,
-                )
-            }
+            None => (random_token::<32>(), true),
         };
         Self {
             state,
@@ -287,7 +272,7 @@ impl<'a> Page<'a> {
             Err(e) => self.failure(e),
         };
         if let Some(token) = new_cookie {
-            set_cookie(
+            append(
                 &mut resp,
                 &format!(
                     "{}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{}",
@@ -628,7 +613,7 @@ impl<'a> Page<'a> {
             }
         }
         if self.new_csrf {
-            set_cookie(
+            append(
                 &mut resp,
                 &format!(
                     "{CSRF_COOKIE}={}; Path={AUTHORIZE_PATH}; HttpOnly; SameSite=Strict{}",

@@ -13,17 +13,15 @@
 use super::authorize::{sso_cookie_name, CSRF_COOKIE};
 use super::layout::{Frame, Lang};
 use super::{frame, from_another_site, our_fault};
-use crate::http::cookies::{constant_time_eq, cookie};
+use crate::http::cookies::{append, constant_time_eq, cookie, random_token};
 use crate::http::extract::{first_bad_pair, Client};
 use crate::http::AppState;
 use crate::mail::templates::escape_html;
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
-use axum::http::header::{CACHE_CONTROL, LOCATION, SET_COOKIE};
+use axum::http::header::{CACHE_CONTROL, LOCATION};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use base64::Engine as _;
-use rand::RngCore as _;
 use sesame_domain::model::ClientInfo;
 
 /// The end-session endpoint.
@@ -209,9 +207,7 @@ async fn end(
         sso_cookie_name(state),
         if state.http.hsts { "; Secure" } else { "" }
     );
-    if let Ok(v) = HeaderValue::from_str(&clear) {
-        resp.headers_mut().append(SET_COOKIE, v);
-    }
+    append(&mut resp, &clear);
     resp
 }
 
@@ -223,11 +219,7 @@ fn confirm_page(
     headers: &HeaderMap,
 ) -> Response {
     let existing = cookie(headers, CSRF_COOKIE).map(str::to_owned);
-    let csrf = existing.clone().unwrap_or_else(|| {
-        let mut b = [0u8; 32];
-        rand::rngs::OsRng.fill_bytes(&mut b);
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b)
-    });
+    let csrf = existing.clone().unwrap_or_else(random_token::<32>);
     let mut hidden = String::new();
     for (k, v) in [
         ("id_token_hint", &req.id_token_hint),
@@ -258,9 +250,7 @@ fn confirm_page(
             "{CSRF_COOKIE}={csrf}; Path={LOGOUT_PATH}; HttpOnly; SameSite=Strict{}",
             if state.http.hsts { "; Secure" } else { "" }
         );
-        if let Ok(v) = HeaderValue::from_str(&set) {
-            resp.headers_mut().append(SET_COOKIE, v);
-        }
+        append(&mut resp, &set);
     }
     resp
 }
